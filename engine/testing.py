@@ -1,0 +1,89 @@
+"""Random-weight BLIP ITM models for tests and benchmarks (no download).
+
+``build_random_model(folder, size="tiny")`` writes a ``BlipForImageTextRetrieval``
+and a BERT word-piece tokenizer into *folder*, so tests load it through
+``Segmenter.load(model=folder)``: the same code path users take with the real
+``Salesforce/blip-itm-large-flickr`` checkpoint.
+
+* ``tiny``: a few MB, runs a whole segmentation in well under a second on CPU.
+  It keeps the shapes that matter to the algorithm: 384 px training resolution
+  (24x24 position grid, so the 336 px interpolation runs), 12 text layers with
+  12 cross-attention heads (layer index 7 / head 9 exist), ``[DEC]``/``[ENC]``
+  as the last two vocabulary entries.
+* ``large``: the full BLIP-large ITM architecture (ViT-L/16, BERT-base text
+  encoder), for speed measurements: speed does not depend on weight values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# Word pieces of the tiny vocabulary. Whole words cover the sample class names
+# used in tests; the ## pieces reproduce the spec's multi-piece examples
+# ("pottedplant" -> pot ##ted ##pl ##ant, "tvmonitor" -> tv ##mon ##itor).
+_TINY_WORDS = """
+a picture of sky road car person cat dog tree grass wall water building
+cup coffee table plate rocket astronaut flag chair floor ground
+cloud mountain sea sand snow window door boat bird horse face hair
+pot ##ted ##pl ##ant tv ##mon ##itor aero ##plane motor ##bi ##ke
+traffic light plant bed ##cloth ##es red blue green white black
+, . - ' ( ) / & ! ? : ;
+""".split()
+
+
+def _tiny_vocab() -> list[str]:
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    pieces = [f"##{c}" for c in letters] + [str(d) for d in range(10)]
+    pieces += [f"##{d}" for d in range(10)]
+    words = []
+    for w in _TINY_WORDS + letters + pieces:
+        if w not in words and w not in special:
+            words.append(w)
+    return special + words
+
+
+def build_random_model(folder: str | Path, size: str = "tiny", seed: int = 0) -> Path:
+    """Save a random-weight BLIP ITM model and its tokenizer into *folder*."""
+    import torch
+    from transformers import BertTokenizerFast, BlipConfig, BlipForImageTextRetrieval
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+
+    if size == "tiny":
+        vocab = _tiny_vocab() + ["[DEC]", "[ENC]"]
+        (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+        vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=2, image_size=384, patch_size=16,
+                      layer_norm_eps=1e-6, initializer_range=0.02)
+        text = dict(vocab_size=len(vocab), hidden_size=48, intermediate_size=64,
+                    num_hidden_layers=12, num_attention_heads=12, encoder_hidden_size=32,
+                    max_position_embeddings=512, initializer_range=0.02,
+                    pad_token_id=0, sep_token_id=3, bos_token_id=len(vocab) - 2)
+        config = BlipConfig(vision_config=vision, text_config=text, projection_dim=32,
+                            image_text_hidden_size=32)
+    elif size == "large":
+        # BLIP-large ITM: ViT-L/16 at 384 px and a BERT-base text encoder with
+        # cross-attention from 1024-wide image tokens.
+        vocab = _tiny_vocab() + ["[DEC]", "[ENC]"]
+        (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+        vision = dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
+                      num_attention_heads=16, image_size=384, patch_size=16,
+                      layer_norm_eps=1e-6, initializer_range=0.02)
+        text = dict(vocab_size=30524, hidden_size=768, intermediate_size=3072,
+                    num_hidden_layers=12, num_attention_heads=12, encoder_hidden_size=1024,
+                    max_position_embeddings=512, initializer_range=0.02)
+        config = BlipConfig(vision_config=vision, text_config=text, projection_dim=256,
+                            image_text_hidden_size=256)
+    else:
+        raise ValueError(f"unknown size {size!r}; expected 'tiny' or 'large'")
+
+    model = BlipForImageTextRetrieval(config).eval()
+    model.save_pretrained(folder)
+    for stale in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        (folder / stale).unlink(missing_ok=True)  # else from_pretrained ignores vocab.txt
+    tokenizer = BertTokenizerFast.from_pretrained(folder, do_lower_case=True)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -1,0 +1,29 @@
+"""Shared fixtures: a tiny random-weight BLIP model saved to disk once per session."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a hub
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "resources" / "samples"
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """Folder holding a tiny random BlipForImageTextRetrieval + tokenizer."""
+    from engine.testing import build_random_model
+
+    return build_random_model(tmp_path_factory.mktemp("tiny-blip"), size="tiny")
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    return SAMPLES
