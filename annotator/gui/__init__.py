@@ -1,0 +1,1 @@
+"""Qt application shell and editing widgets (the only layer that imports Qt)."""

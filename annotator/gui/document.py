@@ -1,0 +1,153 @@
+"""The editing model of one image: its shapes plus an undo stack of every change.
+
+Each edit is one QUndoCommand that swaps the whole list of shapes between a *before*
+and an *after* list. That is cheap and always exact because the document never
+mutates a Shape in place: an edit builds a new Shape (same id) and puts it where the
+old one was, so the old list still holds the old geometry for undo. The canvas relies
+on the same rule: a shape object it has already drawn is unchanged, so after
+`changed` it redraws only the shapes whose object is new.
+
+Nothing outside this class should mutate `annotations.shapes` or a Shape in it; the
+main window may read both (and save `annotations`) at any time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from annotator.core.annotations import ImageAnnotations
+from annotator.core.shapes import Shape
+
+
+def is_proposal(shape: Shape) -> bool:
+    return shape.source == "model" and not shape.accepted
+
+
+class _SwapShapes(QUndoCommand):
+    """Replace the document's shape list; undo puts the previous list back."""
+
+    def __init__(self, doc: AnnotationDocument, text: str, before: list[Shape], after: list[Shape]):
+        super().__init__(text)
+        self._doc = doc
+        self._before = before
+        self._after = after
+
+    def redo(self) -> None:
+        self._doc._set_shapes(self._after)
+
+    def undo(self) -> None:
+        self._doc._set_shapes(self._before)
+
+
+class AnnotationDocument(QObject):
+    """Shapes of one image, edited only through undoable commands.
+
+    Every public mutator pushes exactly one command on `undo_stack` (none when it would
+    change nothing) and emits `changed` once, as do undo and redo. Unknown shape ids
+    raise KeyError naming the id.
+    """
+
+    changed = Signal()
+
+    def __init__(self, annotations: ImageAnnotations, parent: QObject | None = None):
+        super().__init__(parent)
+        self.annotations = annotations
+        self.undo_stack = QUndoStack(self)
+
+    # --- reading ----------------------------------------------------------------------
+    def shapes(self) -> list[Shape]:
+        return list(self.annotations.shapes)
+
+    def shape(self, shape_id: str) -> Shape | None:
+        return next((s for s in self.annotations.shapes if s.id == shape_id), None)
+
+    def proposal_ids(self) -> list[str]:
+        return [s.id for s in self.annotations.shapes if is_proposal(s)]
+
+    # --- editing ----------------------------------------------------------------------
+    def add_shape(self, shape: Shape) -> None:
+        if self.shape(shape.id) is not None:
+            raise ValueError(f"shape {shape.id} is already in the document")
+        self._push(f"Add {shape.label}", self.shapes() + [shape.copy()])
+
+    def remove_shapes(self, ids: Iterable[str]) -> None:
+        gone = self._known(ids)
+        if gone:
+            self._push(_plural("Delete", gone), [s for s in self.annotations.shapes if s.id not in gone])
+
+    def set_geometry(self, shape_id: str, exterior: np.ndarray, holes: Sequence[np.ndarray]) -> None:
+        """Replace a shape's rings. A human edit, so a model proposal becomes accepted."""
+        self._known([shape_id])
+        self._replace(
+            "Edit shape",
+            {shape_id},
+            lambda s: dataclasses.replace(
+                s, exterior=np.array(exterior, dtype=np.float64),
+                holes=[np.array(h, dtype=np.float64) for h in holes], accepted=True),
+        )
+
+    def set_label(self, ids: Iterable[str], label: str) -> None:
+        """Relabel shapes; choosing a label is a human decision, so it also accepts them."""
+        targets = self._known(ids)
+        changed = {i for i in targets if (s := self.shape(i)).label != label or not s.accepted}
+        self._replace(f"Label as {label}", changed, lambda s: dataclasses.replace(s, label=label, accepted=True))
+
+    def accept(self, ids: Iterable[str]) -> None:
+        targets = {i for i in self._known(ids) if not self.shape(i).accepted}
+        self._replace(_plural("Accept", targets), targets, lambda s: dataclasses.replace(s, accepted=True))
+
+    def reject(self, ids: Iterable[str]) -> None:
+        """Remove the proposals among `ids`; human and accepted shapes are left alone."""
+        targets = {i for i in self._known(ids) if is_proposal(self.shape(i))}
+        if targets:
+            self._push(_plural("Reject", targets), [s for s in self.annotations.shapes if s.id not in targets])
+
+    def accept_all_proposals(self) -> None:
+        self.accept(self.proposal_ids())
+
+    def reject_all_proposals(self) -> None:
+        self.reject(self.proposal_ids())
+
+    def apply_proposals(self, shapes: Sequence[Shape]) -> None:
+        """New model proposals replace the pending ones (ImageAnnotations semantics), undoably.
+
+        The core rule is run on a scratch ImageAnnotations so that it stays the one
+        definition of which shapes survive, while the document's list changes only
+        through the command.
+        """
+        ann = self.annotations
+        scratch = ImageAnnotations(image=ann.image, width=ann.width, height=ann.height, shapes=self.shapes())
+        scratch.apply_proposals([s.copy() for s in shapes])
+        self._push(f"Apply {len(shapes)} proposal(s)", list(scratch.shapes))
+
+    # --- internals --------------------------------------------------------------------
+    def _known(self, ids: Iterable[str]) -> set[str]:
+        ids = set(ids)
+        present = {s.id for s in self.annotations.shapes}
+        missing = ids - present
+        if missing:
+            raise KeyError(f"no shape with id {sorted(missing)[0]} in {self.annotations.image}")
+        return ids
+
+    def _replace(self, text: str, ids: set[str], edit) -> None:
+        if ids:
+            self._push(text, [edit(s) if s.id in ids else s for s in self.annotations.shapes])
+
+    def _push(self, text: str, after: list[Shape]) -> None:
+        before = self.shapes()
+        if len(before) == len(after) and all(a is b for a, b in zip(before, after)):
+            return  # nothing changed: an empty entry would make undo look broken
+        self.undo_stack.push(_SwapShapes(self, text, before, after))
+
+    def _set_shapes(self, shapes: list[Shape]) -> None:
+        self.annotations.shapes = list(shapes)
+        self.changed.emit()
+
+
+def _plural(verb: str, ids: set[str]) -> str:
+    return f"{verb} {len(ids)} shape" + ("s" if len(ids) != 1 else "")
