@@ -75,8 +75,6 @@ class SegmenterConfig:
     """'sdpa' (fused scaled_dot_product_attention in the ViT) or 'eager' (HF's own)."""
     vision_dtype: str = "auto"
     """'auto' (bf16/fp16 ViT on CUDA, fp32 elsewhere), 'float32', 'bfloat16', 'float16'."""
-    max_image_pixels: int = 250_000_000
-    """Larger images are refused with a clear error instead of exhausting memory."""
 
     def __post_init__(self) -> None:
         if self.background not in ("auto", "always", "never"):
