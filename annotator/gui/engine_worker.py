@@ -1,0 +1,413 @@
+"""The one engine thread: a worker QObject living in a QThread owns the Segmenter.
+
+Every model call of the application goes through here, so the GUI thread never
+waits on torch. Jobs are plain dataclasses sent over a queued signal and run in
+order; each carries the image it belongs to and its own cancel token
+(``threading.Event``, checked by the engine between dropout passes). Results go
+back as signals carrying the job id and the image, and ``EngineClient`` drops the
+results of superseded jobs, so a late answer never lands on the wrong image.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from engine.errors import Cancelled, DeviceOutOfMemoryError, EngineError, ModelNotFoundError
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """What the model is loaded with; changing any of these reloads it lazily."""
+
+    model: str
+    device: str = "auto"
+    presence_threshold: float | None = None
+    threshold: float = 0.15  # default for jobs that do not override it
+    background: str = "auto"
+
+
+@dataclass
+class Polygonize:
+    """How label maps become shapes (the polygon step the sliders re-run)."""
+
+    tolerance: float = 1.5
+    min_area_fraction: float = 0.0005
+
+
+@dataclass
+class SegmentJob:
+    job_id: int
+    image: str  # project-relative path: the identity results are routed by
+    path: Path
+    classes: list[str]
+    threshold: float | None = None
+    background: str | None = None
+    polygonize: Polygonize = field(default_factory=Polygonize)
+    pixels: np.ndarray | None = None  # already-decoded RGB, saves a second read
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class PostprocessJob:
+    """Threshold / background / simplification changed: no model call."""
+
+    job_id: int
+    image: str
+    result: Any  # engine.SegmentationResult
+    threshold: float
+    background: str
+    polygonize: Polygonize = field(default_factory=Polygonize)
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class BatchJob:
+    job_id: int
+    items: list[tuple[str, Path]]  # (image, path) in processing order
+    classes: list[str]
+    threshold: float | None = None
+    background: str | None = None
+    polygonize: Polygonize = field(default_factory=Polygonize)
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+# Failure kinds, so the window can choose between status bar and dialog.
+CANCELLED, OUT_OF_MEMORY, BAD_INPUT, NO_MODEL, IMAGE_ERROR, ENGINE_ERROR = (
+    "cancelled", "out of memory", "bad input", "no model", "unreadable image", "engine error")
+
+
+def load_segmenter(settings: EngineSettings):
+    """The production factory: ``engine.Segmenter.load`` with the settings' config."""
+    from engine import Segmenter, SegmenterConfig
+
+    config = SegmenterConfig(presence_threshold=settings.presence_threshold,
+                             threshold=settings.threshold, background=settings.background)
+    return Segmenter.load(model=settings.model, device=settings.device, config=config)
+
+
+def polygonize_label_map(label_map, classes, heatmaps, params: Polygonize) -> list:
+    """The core's polygon step (the one place that turns label maps into shapes)."""
+    from annotator.core.proposals import shapes_from_label_map
+
+    return shapes_from_label_map(label_map, classes, heatmaps, tolerance=params.tolerance,
+                                 min_area_fraction=params.min_area_fraction)
+
+
+def _read_image(path: Path) -> np.ndarray:
+    from engine.images import load_rgb
+
+    return load_rgb(path)
+
+
+class EngineWorker(QObject):
+    """Runs in the engine thread. Never touched from the GUI thread after moveToThread."""
+
+    stateChanged = Signal(str)  # "loading model", "ready", "no model"
+    progress = Signal(int, str, str, int, int)  # job_id, image, stage, done, total
+    segmented = Signal(int, str, object, object)  # job_id, image, SegmentationResult, shapes
+    postprocessed = Signal(int, str, object, object)  # job_id, image, label_map, shapes
+    batchImage = Signal(int, int, int, str)  # job_id, index (0-based), count, image
+    failed = Signal(int, str, str, str)  # job_id, image, kind, message
+    modelMissing = Signal(str)  # the engine's message: how to download or where to point
+    finished = Signal(int)  # job_id; exactly once per job, after its results
+
+    def __init__(self, settings: EngineSettings, factory: Callable[[EngineSettings], Any] = load_segmenter,
+                 polygonize: Callable[..., list] = polygonize_label_map, read_image=_read_image):
+        super().__init__()
+        self._settings = settings
+        self._factory = factory
+        self._polygonize = polygonize
+        self._read_image = read_image
+        self._segmenter = None
+        # Last post-processed label map per image: a simplification-only slider
+        # move then skips blur + CRF (the expensive part of post-processing).
+        self._label_maps: dict[str, tuple[tuple, np.ndarray]] = {}
+
+    @Slot(object)
+    def configure(self, settings: EngineSettings) -> None:
+        if settings != self._settings:
+            self._settings = settings
+            self._segmenter = None  # loads again, lazily, on the next job
+            self._label_maps.clear()
+
+    @Slot(object)
+    def run(self, job) -> None:
+        image = getattr(job, "image", "")
+        try:
+            if job.cancel.is_set():
+                raise Cancelled("superseded or cancelled before it started")
+            if isinstance(job, SegmentJob):
+                self._segment(job)
+            elif isinstance(job, PostprocessJob):
+                self._postprocess(job)
+            elif isinstance(job, BatchJob):
+                self._batch(job)
+            else:
+                raise TypeError(f"unknown engine job {job!r}")
+        except _JobFailed as e:
+            self.failed.emit(job.job_id, e.image or image, e.kind, e.message)
+        except Exception as e:  # noqa: BLE001 - anything else is reported, never lost
+            kind, message = _describe(e)
+            self.failed.emit(job.job_id, image, kind, message)
+        finally:
+            self.finished.emit(job.job_id)
+
+    # -- jobs ---------------------------------------------------------------------
+
+    def _segmenter_or_fail(self, image: str):
+        if self._segmenter is None:
+            self.stateChanged.emit("loading model")
+            try:
+                self._segmenter = self._factory(self._settings)
+            except ModelNotFoundError as e:
+                self.stateChanged.emit("no model")
+                self.modelMissing.emit(str(e))
+                raise _JobFailed(image, NO_MODEL, str(e)) from e
+            except Exception as e:
+                self.stateChanged.emit("no model")
+                raise _JobFailed(image, ENGINE_ERROR, f"could not load the model: {e}") from e
+            self.stateChanged.emit("ready")
+        return self._segmenter
+
+    def _segment_one(self, job_id, image, path, pixels, classes, threshold, background, params, cancel):
+        seg = self._segmenter_or_fail(image)
+        try:
+            rgb = pixels if pixels is not None else self._read_image(path)
+        except Exception as e:
+            raise _JobFailed(image, IMAGE_ERROR, str(e)) from e
+
+        def progress(stage: str, done: int, total: int) -> None:
+            self.progress.emit(job_id, image, stage, done, total)
+
+        result = seg.segment(rgb, classes, progress=progress, cancel=cancel)
+        label_map = self._label_map(seg, image, result, threshold, background)
+        if cancel.is_set():
+            raise Cancelled("cancelled after the last pass")
+        shapes = self._polygonize(label_map, result.classes, result.heatmaps, params)
+        return result, shapes
+
+    def _label_map(self, seg, image, result, threshold, background) -> np.ndarray:
+        """The result's own label map unless the job asks for other post-processing."""
+        config = getattr(seg, "config", None)
+        same = (threshold is None or threshold == getattr(config, "threshold", threshold)) and (
+            background is None or background == getattr(config, "background", background))
+        if same:
+            return result.label_map
+        return seg.postprocess(result, threshold=threshold, background=background)
+
+    def _segment(self, job: SegmentJob) -> None:
+        result, shapes = self._segment_one(job.job_id, job.image, job.path, job.pixels, job.classes,
+                                           job.threshold, job.background, job.polygonize, job.cancel)
+        self._label_maps.pop(job.image, None)
+        self.segmented.emit(job.job_id, job.image, result, shapes)
+
+    def _postprocess(self, job: PostprocessJob) -> None:
+        seg = self._segmenter_or_fail(job.image)
+        key = (id(job.result), job.threshold, job.background)
+        cached = self._label_maps.get(job.image)
+        if cached is not None and cached[0] == key:
+            label_map = cached[1]
+        else:
+            self.progress.emit(job.job_id, job.image, "postprocess", 0, 1)
+            label_map = seg.postprocess(job.result, threshold=job.threshold, background=job.background)
+            self._label_maps[job.image] = (key, label_map)
+        if job.cancel.is_set():
+            raise Cancelled("superseded by a newer slider position")
+        shapes = self._polygonize(label_map, job.result.classes, job.result.heatmaps, job.polygonize)
+        self.postprocessed.emit(job.job_id, job.image, label_map, shapes)
+
+    def _batch(self, job: BatchJob) -> None:
+        count = len(job.items)
+        for index, (image, path) in enumerate(job.items):
+            if job.cancel.is_set():
+                raise Cancelled(f"batch cancelled after {index} of {count} images")
+            self.batchImage.emit(job.job_id, index, count, image)
+            try:
+                result, shapes = self._segment_one(job.job_id, image, path, None, job.classes, job.threshold,
+                                                   job.background, job.polygonize, job.cancel)
+            except _JobFailed as e:
+                if e.kind == NO_MODEL:
+                    raise
+                # One bad image must not stop a folder run: report it and go on.
+                self.failed.emit(job.job_id, image, e.kind, e.message)
+                continue
+            except (Cancelled, DeviceOutOfMemoryError, ValueError):
+                raise  # cancel, OOM and a bad class list would repeat on every image
+            except Exception as e:  # noqa: BLE001
+                kind, message = _describe(e)
+                self.failed.emit(job.job_id, image, kind, message)
+                continue
+            self.segmented.emit(job.job_id, image, result, shapes)
+
+
+class _JobFailed(Exception):
+    def __init__(self, image: str, kind: str, message: str):
+        super().__init__(message)
+        self.image, self.kind, self.message = image, kind, message
+
+
+def _describe(error: Exception) -> tuple[str, str]:
+    if isinstance(error, Cancelled):
+        return CANCELLED, str(error) or "cancelled"
+    if isinstance(error, DeviceOutOfMemoryError):
+        return OUT_OF_MEMORY, str(error)
+    if isinstance(error, ModelNotFoundError):
+        return NO_MODEL, str(error)
+    if isinstance(error, ValueError):  # the engine's bad class list; images are read earlier
+        return BAD_INPUT, str(error)
+    if isinstance(error, EngineError):
+        return ENGINE_ERROR, str(error)
+    return ENGINE_ERROR, f"{type(error).__name__}: {error}"
+
+
+class EngineClient(QObject):
+    """GUI-thread face of the engine thread: submit, supersede, cancel, filter results.
+
+    Job ids grow monotonically. A result is delivered only if no newer interactive
+    job was submitted for its image since, which is what keeps a late result from
+    replacing a newer one; the image id it carries decides where it is applied.
+    """
+
+    proposalsReady = Signal(int, str, object, object)  # job_id, image, result | None, shapes
+    progress = Signal(int, str, str, int, int)
+    batchImage = Signal(int, int, int, str)
+    failed = Signal(int, str, str, str)
+    modelMissing = Signal(str)
+    stateChanged = Signal(str)
+    jobFinished = Signal(int)
+    busyChanged = Signal(bool)
+
+    _dispatch = Signal(object)
+    _reconfigure = Signal(object)
+
+    def __init__(self, settings: EngineSettings, factory: Callable[[EngineSettings], Any] = load_segmenter,
+                 polygonize: Callable[..., list] = polygonize_label_map, parent: QObject | None = None):
+        super().__init__(parent)
+        self._ids = itertools.count(1)
+        self._latest: dict[str, int] = {}  # image -> newest interactive job id
+        self._tokens: dict[int, tuple[str | None, threading.Event]] = {}  # live job -> (image, cancel)
+        self._batches: set[int] = set()
+        self._settings = settings
+
+        self._thread = QThread()
+        self._thread.setObjectName("engine")
+        self._worker = EngineWorker(settings, factory, polygonize)
+        self._worker.moveToThread(self._thread)
+        self._thread.finished.connect(self._worker.deleteLater)
+        self._dispatch.connect(self._worker.run)
+        self._reconfigure.connect(self._worker.configure)
+
+        self._worker.segmented.connect(self._on_segmented)
+        self._worker.postprocessed.connect(self._on_postprocessed)
+        self._worker.progress.connect(self._on_progress)
+        self._worker.batchImage.connect(self.batchImage)
+        self._worker.failed.connect(self._on_failed)
+        self._worker.modelMissing.connect(self.modelMissing)
+        self._worker.stateChanged.connect(self.stateChanged)
+        self._worker.finished.connect(self._on_finished)
+        self._thread.start()
+
+    # -- submitting -----------------------------------------------------------------
+
+    @property
+    def settings(self) -> EngineSettings:
+        return self._settings
+
+    def configure(self, settings: EngineSettings) -> None:
+        self._settings = settings
+        self._reconfigure.emit(settings)
+
+    def segment(self, image: str, path: Path, classes: list[str], *, threshold: float | None = None,
+                background: str | None = None, polygonize: Polygonize | None = None,
+                pixels: np.ndarray | None = None) -> int:
+        job = SegmentJob(next(self._ids), image, Path(path), list(classes), threshold, background,
+                         polygonize or Polygonize(), pixels)
+        return self._submit_interactive(job)
+
+    def postprocess(self, image: str, result, threshold: float, background: str,
+                    polygonize: Polygonize | None = None) -> int:
+        job = PostprocessJob(next(self._ids), image, result, threshold, background, polygonize or Polygonize())
+        return self._submit_interactive(job)
+
+    def batch(self, items: list[tuple[str, Path]], classes: list[str], *, threshold: float | None = None,
+              background: str | None = None, polygonize: Polygonize | None = None) -> int:
+        job = BatchJob(next(self._ids), list(items), list(classes), threshold, background,
+                       polygonize or Polygonize())
+        self._batches.add(job.job_id)
+        self._send(job, None)
+        return job.job_id
+
+    def _submit_interactive(self, job) -> int:
+        for image, token in self._tokens.values():
+            if image == job.image:
+                token.set()  # supersede: the older job stops at its next pass
+        self._latest[job.image] = job.job_id
+        self._send(job, job.image)
+        return job.job_id
+
+    def _send(self, job, image: str | None) -> None:
+        was_busy = self.busy()
+        self._tokens[job.job_id] = (image, job.cancel)
+        self._dispatch.emit(job)
+        if not was_busy:
+            self.busyChanged.emit(True)
+
+    # -- cancelling -----------------------------------------------------------------
+
+    def cancel(self, job_id: int) -> None:
+        entry = self._tokens.get(job_id)
+        if entry:
+            entry[1].set()
+
+    def cancel_interactive(self) -> None:
+        """The prompt bar's Cancel: every single-image job, not a running batch."""
+        for job_id, (image, token) in self._tokens.items():
+            if job_id not in self._batches:
+                token.set()
+
+    def busy(self, include_batch: bool = True) -> bool:
+        return any(include_batch or j not in self._batches for j in self._tokens)
+
+    def shutdown(self, timeout_ms: int = 30000) -> None:
+        """Cancel everything and stop the thread (the engine stops at its next pass)."""
+        for _, token in self._tokens.values():
+            token.set()
+        self._thread.quit()
+        self._thread.wait(timeout_ms)
+
+    # -- results ----------------------------------------------------------------------
+
+    def _current(self, job_id: int, image: str) -> bool:
+        return self._latest.get(image, 0) <= job_id
+
+    def _on_segmented(self, job_id, image, result, shapes) -> None:
+        if self._current(job_id, image):
+            self.proposalsReady.emit(job_id, image, result, shapes)
+
+    def _on_postprocessed(self, job_id, image, label_map, shapes) -> None:
+        if self._current(job_id, image):
+            self.proposalsReady.emit(job_id, image, None, shapes)
+
+    def _on_progress(self, job_id, image, stage, done, total) -> None:
+        if job_id in self._batches or self._current(job_id, image):
+            self.progress.emit(job_id, image, stage, done, total)
+
+    def _on_failed(self, job_id, image, kind, message) -> None:
+        # A superseded job reports "cancelled": that is the newer job's business, not news.
+        if kind == CANCELLED and job_id not in self._batches and not self._current(job_id, image):
+            return
+        self.failed.emit(job_id, image, kind, message)
+
+    def _on_finished(self, job_id) -> None:
+        self._tokens.pop(job_id, None)
+        self._batches.discard(job_id)
+        self.jobFinished.emit(job_id)
+        if not self._tokens:
+            self.busyChanged.emit(False)

@@ -1,0 +1,239 @@
+"""The engine thread: supersede, cancel within an image, routing by image id, lazy load.
+
+A small fake segmenter (injected through the worker's factory seam) makes timing
+deterministic; the same behaviour on the real tiny model is covered in test_e2e.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QElapsedTimer, QTimer
+
+from annotator.gui.engine_worker import CANCELLED, NO_MODEL, EngineClient, EngineSettings
+from engine.errors import Cancelled, ModelNotFoundError
+
+pytestmark = pytest.mark.gui
+
+
+class FakeSegmenter:
+    """Follows the engine contract: progress per pass, cancel checked between passes."""
+
+    def __init__(self, passes=4, pass_seconds=0.05):
+        self.passes, self.pass_seconds = passes, pass_seconds
+        self.config = SimpleNamespace(threshold=0.15, background="auto")
+        self.passes_run = 0
+        self.postprocess_calls = 0
+        self.thread = None
+
+    def segment(self, image, classes, progress=None, cancel=None):
+        self.thread = threading.current_thread()
+        if not classes:
+            raise ValueError("the class list is empty: type at least one class name")
+        for k in range(self.passes):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("cancelled")
+            end = time.perf_counter() + self.pass_seconds
+            while time.perf_counter() < end:  # CPU work, holding the GIL like torch glue code does
+                sum(range(2000))
+            self.passes_run += 1
+            if progress:
+                progress("pass", k + 1, self.passes)
+        h, w = image.shape[:2]
+        label_map = np.ones((h, w), np.int32)
+        return SimpleNamespace(classes=list(classes), heatmaps=np.zeros((len(classes), 21, 21), np.float32),
+                               label_map=label_map, image_size=(h, w))
+
+    def postprocess(self, result, threshold=None, background=None, crf=None):
+        self.postprocess_calls += 1
+        return (result.label_map * 0 + int(threshold * 100)).astype(np.int32)
+
+
+def fake_polygonize(label_map, classes, heatmaps, params):
+    # One token per class, tagged with what produced it, so tests can see which job won.
+    return [(c, int(label_map.flat[0]), params.tolerance) for c in classes]
+
+
+IMG = np.zeros((8, 8, 3), np.uint8)
+
+
+@pytest.fixture
+def fake():
+    return FakeSegmenter()
+
+
+@pytest.fixture
+def client(qtbot, fake):
+    c = EngineClient(EngineSettings(model="fake"), factory=lambda s: fake, polygonize=fake_polygonize)
+    yield c
+    c.shutdown()
+
+
+def wait_idle(qtbot, client, timeout=5000):
+    qtbot.waitUntil(lambda: not client.busy(), timeout=timeout)
+
+
+def test_results_carry_their_image_and_run_off_the_gui_thread(qtbot, client, fake):
+    got = []
+    client.proposalsReady.connect(lambda j, image, res, shapes: got.append((image, shapes)))
+    client.segment("a.png", Path("a.png"), ["sky"], pixels=IMG)
+    client.segment("b.png", Path("b.png"), ["cat", "dog"], pixels=IMG)
+    wait_idle(qtbot, client)
+    assert [g[0] for g in got] == ["a.png", "b.png"]
+    assert [s[0] for s in got[1][1]] == ["cat", "dog"]
+    assert fake.thread is not threading.main_thread()
+
+
+def test_gui_heartbeat_never_stalls_during_a_job(qtbot, client, fake):
+    fake.pass_seconds = 0.1
+    gaps, clock = [], QElapsedTimer()
+    clock.start()
+
+    def tick():
+        gaps.append(clock.restart())
+
+    timer = QTimer()
+    timer.timeout.connect(tick)
+    timer.start(10)
+    client.segment("a.png", Path("a.png"), ["sky"], pixels=IMG)
+    wait_idle(qtbot, client)
+    timer.stop()
+    assert fake.passes_run == 4
+    assert len(gaps) > 10 and max(gaps[1:]) < 100
+
+
+def test_newer_job_for_same_image_supersedes_the_older(qtbot, client, fake):
+    fake.pass_seconds = 0.1
+    got, failures = [], []
+    client.proposalsReady.connect(lambda j, image, res, shapes: got.append((j, shapes)))
+    client.failed.connect(lambda *a: failures.append(a))
+    first = client.segment("a.png", Path("a.png"), ["sky"], pixels=IMG)
+    qtbot.waitUntil(lambda: fake.passes_run >= 1, timeout=3000)
+    second = client.segment("a.png", Path("a.png"), ["cat"], pixels=IMG)
+    wait_idle(qtbot, client)
+    assert [j for j, _ in got] == [second]
+    assert got[0][1][0][0] == "cat"
+    assert fake.passes_run < 8, "the superseded job should stop at its next pass"
+    assert failures == [], "a superseded job is not reported as a failure"
+    assert first < second
+
+
+def test_cancel_stops_within_the_image(qtbot, client, fake):
+    fake.pass_seconds = 0.1
+    failures, got = [], []
+    client.failed.connect(lambda *a: failures.append(a))
+    client.proposalsReady.connect(lambda *a: got.append(a))
+    progress = []
+    client.progress.connect(lambda *a: progress.append(a))
+    client.segment("a.png", Path("a.png"), ["sky"], pixels=IMG)
+    qtbot.waitUntil(lambda: len(progress) >= 1, timeout=3000)
+    client.cancel_interactive()
+    wait_idle(qtbot, client)
+    assert got == []
+    assert failures and failures[0][1] == "a.png" and failures[0][2] == CANCELLED
+    assert fake.passes_run < fake.passes
+
+
+def test_bad_class_list_is_reported_with_reason(qtbot, client):
+    failures = []
+    client.failed.connect(lambda *a: failures.append(a))
+    client.segment("a.png", Path("a.png"), [], pixels=IMG)
+    wait_idle(qtbot, client)
+    assert failures[0][2] == "bad input" and "class list is empty" in failures[0][3]
+
+
+def test_missing_model_signals_then_loads_after_reconfigure(qtbot):
+    loads = []
+
+    def factory(settings):
+        loads.append(settings.model)
+        if settings.model == "missing":
+            raise ModelNotFoundError("no weights at 'missing': download them or choose a folder")
+        return FakeSegmenter(passes=1, pass_seconds=0)
+
+    client = EngineClient(EngineSettings(model="missing"), factory=factory, polygonize=fake_polygonize)
+    try:
+        missing, failures, states, got = [], [], [], []
+        client.modelMissing.connect(missing.append)
+        client.failed.connect(lambda *a: failures.append(a))
+        client.stateChanged.connect(states.append)
+        client.proposalsReady.connect(lambda *a: got.append(a))
+        client.segment("a.png", Path("a.png"), ["sky"], pixels=IMG)
+        wait_idle(qtbot, client)
+        assert missing and "download" in missing[0]
+        assert failures[0][2] == NO_MODEL
+        client.configure(EngineSettings(model="good"))
+        client.segment("a.png", Path("a.png"), ["sky"], pixels=IMG)
+        client.segment("b.png", Path("b.png"), ["sky"], pixels=IMG)
+        wait_idle(qtbot, client)
+        assert len(got) == 2
+        assert loads == ["missing", "good"], "the model loads lazily, once"
+        assert states[:2] == ["loading model", "no model"] and states[-1] == "ready"
+    finally:
+        client.shutdown()
+
+
+def test_postprocess_skips_crf_when_only_simplification_moves(qtbot, client, fake):
+    from annotator.gui.engine_worker import Polygonize
+
+    results = []
+    client.proposalsReady.connect(lambda j, image, res, shapes: results.append((res, shapes)))
+    client.segment("a.png", Path("a.png"), ["sky"], pixels=IMG)
+    wait_idle(qtbot, client)
+    result = results[0][0]
+    client.postprocess("a.png", result, 0.3, "auto", Polygonize(tolerance=1.0))
+    wait_idle(qtbot, client)
+    client.postprocess("a.png", result, 0.3, "auto", Polygonize(tolerance=4.0))
+    wait_idle(qtbot, client)
+    assert fake.postprocess_calls == 1
+    assert results[1][0] is None and results[1][1] == [("sky", 30, 1.0)]
+    assert results[2][1] == [("sky", 30, 4.0)]
+
+
+def test_batch_reports_each_image_and_skips_unreadable(qtbot, fake):
+    fake.pass_seconds = 0.0
+
+    def read(path):
+        if path.name == "bad.png":
+            raise ValueError("bad.png: cannot identify image file")
+        return IMG
+
+    from annotator.gui import engine_worker
+
+    client = EngineClient(EngineSettings(model="fake"), factory=lambda s: fake, polygonize=fake_polygonize)
+    client._worker._read_image = read  # the worker's image reader, swapped before any job runs
+    try:
+        got, failures, started = [], [], []
+        client.proposalsReady.connect(lambda j, image, res, shapes: got.append(image))
+        client.failed.connect(lambda *a: failures.append(a))
+        client.batchImage.connect(lambda j, i, n, image: started.append((i, n, image)))
+        client.batch([("a.png", Path("a.png")), ("bad.png", Path("bad.png")), ("c.png", Path("c.png"))], ["sky"])
+        wait_idle(qtbot, client)
+        assert got == ["a.png", "c.png"]
+        assert [(f[1], f[2]) for f in failures] == [("bad.png", engine_worker.IMAGE_ERROR)]
+        assert started == [(0, 3, "a.png"), (1, 3, "bad.png"), (2, 3, "c.png")]
+    finally:
+        client.shutdown()
+
+
+def test_batch_cancel_stops_inside_the_current_image(qtbot, fake):
+    fake.pass_seconds = 0.1
+    client = EngineClient(EngineSettings(model="fake"), factory=lambda s: fake, polygonize=fake_polygonize)
+    client._worker._read_image = lambda path: IMG
+    try:
+        failures, progress = [], []
+        client.failed.connect(lambda *a: failures.append(a))
+        client.progress.connect(lambda *a: progress.append(a))
+        job = client.batch([(f"{i}.png", Path(f"{i}.png")) for i in range(5)], ["sky"])
+        qtbot.waitUntil(lambda: len(progress) >= 1, timeout=3000)
+        client.cancel(job)
+        wait_idle(qtbot, client)
+        assert fake.passes_run < fake.passes, "cancel must not wait for the image to finish"
+        assert failures[-1][2] == CANCELLED
+    finally:
+        client.shutdown()
