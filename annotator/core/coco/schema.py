@@ -1,0 +1,159 @@
+"""Reading and checking a COCO instances file before anything is imported.
+
+The check stops at the first problem and names it with a JSON path
+(``annotations[12].segmentation.size``) and the fix, so a user can repair the
+file; nothing is written for a file that fails it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from numbers import Real
+from pathlib import Path
+from typing import Any
+
+from pycocotools import mask as mask_utils
+
+
+class CocoFormatError(ValueError):
+    """A COCO file is unreadable or breaks the schema; names the file and the first problem."""
+
+
+def read_coco(path: str | os.PathLike) -> dict[str, Any]:
+    """Parse and validate a COCO file; CocoFormatError names the file and the first problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CocoFormatError(f"{path}: cannot be read ({exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CocoFormatError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}, "
+                              f"column {exc.colno}") from None
+    try:
+        validate_coco(data)
+    except CocoFormatError as exc:
+        raise CocoFormatError(f"{path}: {exc}") from None
+    return data
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, Real) and not isinstance(v, bool)
+
+
+def _list(data: dict, key: str, required: bool) -> list:
+    if key not in data:
+        if required:
+            raise CocoFormatError(f"missing top-level list '{key}': not a COCO instances file")
+        return []
+    if not isinstance(data[key], list):
+        raise CocoFormatError(f"'{key}' must be a list, got {type(data[key]).__name__}")
+    return data[key]
+
+
+def validate_coco(data: Any) -> None:
+    """Raise CocoFormatError for the first violation of the COCO instances schema."""
+    if not isinstance(data, dict):
+        raise CocoFormatError(f"the top level must be a JSON object, got {type(data).__name__}")
+    images = _list(data, "images", required=True)
+    categories = _list(data, "categories", required=True)
+    annotations = _list(data, "annotations", required=False)  # test splits have none
+
+    sizes: dict[int, tuple[int, int]] = {}
+    for i, im in enumerate(images):
+        where = f"images[{i}]"
+        if not isinstance(im, dict):
+            raise CocoFormatError(f"{where} must be an object")
+        if not _is_int(im.get("id")):
+            raise CocoFormatError(f"{where}.id must be an integer, got {im.get('id')!r}")
+        if im["id"] in sizes:
+            raise CocoFormatError(f"{where}.id {im['id']} is used by an earlier image; ids must be unique")
+        if not isinstance(im.get("file_name"), str) or not im["file_name"].strip():
+            raise CocoFormatError(f"{where}.file_name must be a non-empty string")
+        for key in ("width", "height"):
+            if not _is_int(im.get(key)) or im[key] < 1:
+                raise CocoFormatError(f"{where}.{key} must be a positive integer, got {im.get(key)!r}")
+        sizes[im["id"]] = (im["height"], im["width"])
+
+    seen: set[int] = set()
+    for i, cat in enumerate(categories):
+        where = f"categories[{i}]"
+        if not isinstance(cat, dict):
+            raise CocoFormatError(f"{where} must be an object")
+        if not _is_int(cat.get("id")):
+            raise CocoFormatError(f"{where}.id must be an integer, got {cat.get('id')!r}")
+        if cat["id"] in seen:
+            raise CocoFormatError(f"{where}.id {cat['id']} is used by an earlier category; ids must be unique")
+        seen.add(cat["id"])
+        if not isinstance(cat.get("name"), str) or not cat["name"].strip():
+            raise CocoFormatError(f"{where}.name must be a non-empty string")
+
+    for i, ann in enumerate(annotations):
+        _check_annotation(ann, f"annotations[{i}]", sizes)
+
+
+def _check_annotation(ann: Any, where: str, sizes: dict[int, tuple[int, int]]) -> None:
+    if not isinstance(ann, dict):
+        raise CocoFormatError(f"{where} must be an object")
+    if not _is_int(ann.get("image_id")):
+        raise CocoFormatError(f"{where}.image_id must be an integer, got {ann.get('image_id')!r}")
+    if ann["image_id"] not in sizes:
+        raise CocoFormatError(f"{where}.image_id {ann['image_id']} does not match any entry of 'images'")
+    if not _is_int(ann.get("category_id")):
+        raise CocoFormatError(f"{where}.category_id must be an integer, got {ann.get('category_id')!r}")
+    seg = ann.get("segmentation")
+    if seg is None or seg == []:
+        bbox = ann.get("bbox")
+        if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_num(v) for v in bbox)):
+            raise CocoFormatError(f"{where} has no segmentation, so it needs 'bbox' as [x, y, width, height]")
+        if not (bbox[2] > 0 and bbox[3] > 0):
+            raise CocoFormatError(f"{where}.bbox has width or height <= 0: {bbox}")
+    elif isinstance(seg, list):
+        for j, poly in enumerate(seg):
+            if not (isinstance(poly, list) and all(_is_num(v) for v in poly)):
+                raise CocoFormatError(f"{where}.segmentation[{j}] must be a flat list of numbers [x1, y1, x2, y2, ...]")
+            if len(poly) < 6 or len(poly) % 2:
+                raise CocoFormatError(f"{where}.segmentation[{j}] has {len(poly)} numbers; a polygon needs "
+                                      "an even count of at least 6 (3 points)")
+    elif isinstance(seg, dict):
+        _check_rle(seg, f"{where}.segmentation", sizes[ann["image_id"]])
+    else:
+        raise CocoFormatError(f"{where}.segmentation must be a list of polygons or an RLE object, "
+                              f"got {type(seg).__name__}")
+    if "score" in ann and ann["score"] is not None and not _is_num(ann["score"]):
+        raise CocoFormatError(f"{where}.score must be a number, got {ann['score']!r}")
+    attrs = ann.get("attributes", {})
+    if not isinstance(attrs, dict):
+        raise CocoFormatError(f"{where}.attributes must be an object")
+    if "source" in attrs and attrs["source"] not in ("model", "human"):
+        raise CocoFormatError(f"{where}.attributes.source must be 'model' or 'human', got {attrs['source']!r}")
+    if "accepted" in attrs and not isinstance(attrs["accepted"], bool):
+        raise CocoFormatError(f"{where}.attributes.accepted must be true or false")
+
+
+def _check_rle(seg: dict, where: str, hw: tuple[int, int]) -> None:
+    size, counts = seg.get("size"), seg.get("counts")
+    if not (isinstance(size, list) and len(size) == 2 and all(_is_int(v) for v in size)):
+        raise CocoFormatError(f"{where}.size must be [height, width]")
+    if tuple(size) != hw:
+        raise CocoFormatError(f"{where}.size is {size} but the image is [{hw[0]}, {hw[1]}] (height, width)")
+    if isinstance(counts, list):
+        if not all(_is_int(v) and v >= 0 for v in counts):
+            raise CocoFormatError(f"{where}.counts (uncompressed RLE) must be non-negative integers")
+        if sum(counts) != hw[0] * hw[1]:
+            raise CocoFormatError(f"{where}.counts sums to {sum(counts)} pixels but the image has "
+                                  f"{hw[0]} x {hw[1]} = {hw[0] * hw[1]}")
+    elif isinstance(counts, str):
+        try:  # pycocotools checks that the runs add up to the image size
+            mask_utils.decode({"size": size, "counts": counts.encode("ascii")})
+        except (ValueError, UnicodeEncodeError):
+            raise CocoFormatError(f"{where}.counts is not a valid compressed COCO RLE for an image of "
+                                  f"{hw[0]} x {hw[1]} pixels") from None
+    else:
+        raise CocoFormatError(f"{where}.counts must be a string (compressed RLE) or a list of integers")

@@ -1,0 +1,31 @@
+"""Image sizes from file headers, without decoding pixels.
+
+Export must list every image with its width and height, annotated or not;
+decoding thousands of photos for two numbers would take minutes. PIL reads the
+header lazily. The EXIF orientation is applied because ``engine.images.load_rgb``
+(the one pixel loader) applies it, and annotations live in that rotated frame.
+"""
+
+from __future__ import annotations
+
+import os
+
+from PIL import Image, UnidentifiedImageError
+
+_TRANSPOSED = {5, 6, 7, 8}  # EXIF orientations that swap width and height
+_ORIENTATION_TAG = 0x0112
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) as ``load_rgb`` will return it; ImageReadError names the file."""
+    from engine.images import ImageReadError  # deferred: `engine` imports torch
+
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+            orientation = img.getexif().get(_ORIENTATION_TAG, 1)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"Cannot read image '{os.fspath(path)}': {exc.__class__.__name__}: {exc}") from exc
+    if orientation in _TRANSPOSED:
+        width, height = height, width
+    return width, height

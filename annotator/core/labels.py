@@ -1,0 +1,124 @@
+"""The project's label set: ordered class names with stable COCO ids and colours."""
+
+from __future__ import annotations
+
+import colorsys
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+RGB = tuple[int, int, int]
+
+_GOLDEN = 0.618033988749895  # hue step that keeps successive colours far apart
+
+
+def palette_color(index: int) -> RGB:
+    """A bright colour for the index-th class (0-based), distinct from its neighbours."""
+    r, g, b = colorsys.hsv_to_rgb((0.12 + index * _GOLDEN) % 1.0, 0.7, 0.95)
+    return (round(r * 255), round(g * 255), round(b * 255))
+
+
+def normalise_name(name: str) -> str:
+    """Trim and collapse whitespace; names match case-insensitively but keep their case."""
+    return " ".join(str(name).split())
+
+
+@dataclass(frozen=True)
+class Category:
+    id: int  # COCO category id, from 1, never reused for another name
+    name: str
+    color: RGB
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "color": list(self.color)}
+
+
+class LabelSet:
+    """Ordered categories; ``add`` is idempotent and matches names case-insensitively."""
+
+    def __init__(self, categories: list[Category] | None = None) -> None:
+        self._categories: list[Category] = []
+        for c in categories or []:
+            self._append(c)
+
+    def _append(self, c: Category) -> None:
+        if not isinstance(c.id, int) or isinstance(c.id, bool) or c.id < 1:
+            raise ValueError(f"category '{c.name}': id must be an integer >= 1, got {c.id!r}")
+        if any(o.id == c.id for o in self._categories):
+            raise ValueError(f"category '{c.name}': id {c.id} is already used by '{self._by_id(c.id).name}'")
+        if self.get(c.name) is not None:
+            raise ValueError(f"category '{c.name}' is listed twice")
+        self._categories.append(c)
+
+    def _by_id(self, cid: int) -> Category:
+        return next(c for c in self._categories if c.id == cid)
+
+    @property
+    def categories(self) -> list[Category]:
+        return list(self._categories)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self._categories]
+
+    def __len__(self) -> int:
+        return len(self._categories)
+
+    def __iter__(self) -> Iterator[Category]:
+        return iter(list(self._categories))
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def get(self, name: str) -> Category | None:
+        key = normalise_name(name).casefold()
+        return next((c for c in self._categories if c.name.casefold() == key), None)
+
+    def add(self, name: str, color: RGB | None = None) -> Category:
+        """The category called *name*, created at the end (next free id) if new."""
+        existing = self.get(name)
+        if existing is not None:
+            return existing
+        clean = normalise_name(name)
+        if not clean:
+            raise ValueError("a class name cannot be empty")
+        next_id = max((c.id for c in self._categories), default=0) + 1
+        cat = Category(next_id, clean, tuple(color) if color else palette_color(len(self._categories)))
+        self._categories.append(cat)
+        return cat
+
+    def color(self, name: str) -> RGB:
+        """The class colour; a name outside the set gets a stable colour derived from it."""
+        cat = self.get(name)
+        if cat is not None:
+            return cat.color
+        return palette_color(zlib.crc32(normalise_name(name).casefold().encode()) % 1000)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"categories": [c.to_dict() for c in self._categories]}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> LabelSet:
+        """Inverse of to_dict; ValueError names the bad entry."""
+        if not isinstance(d, dict) or not isinstance(d.get("categories"), list):
+            raise ValueError("labels: expected an object with a 'categories' list")
+        cats = []
+        for i, c in enumerate(d["categories"]):
+            where = f"labels.categories[{i}]"
+            if not isinstance(c, dict) or "id" not in c or "name" not in c:
+                raise ValueError(f"{where}: expected an object with 'id' and 'name'")
+            name = normalise_name(c["name"]) if isinstance(c["name"], str) else ""
+            if not name:
+                raise ValueError(f"{where}.name: expected a non-empty string")
+            color = c.get("color")
+            if color is None:
+                color = palette_color(i)
+            elif not (isinstance(color, list) and len(color) == 3
+                      and all(isinstance(v, int) and 0 <= v <= 255 for v in color)):
+                raise ValueError(f"{where}.color: expected [r, g, b] with integers 0..255")
+            cats.append(Category(c["id"], name, tuple(color)))
+        try:
+            return cls(cats)
+        except ValueError as exc:
+            raise ValueError(f"labels: {exc}") from None

@@ -1,0 +1,217 @@
+"""``Project``: a folder of images, its label set, settings and per-image annotation files.
+
+Layout (all state in one hidden folder, so the images folder stays the user's)::
+
+    <root>/.pnp-annotator/project.json               label set + settings
+    <root>/.pnp-annotator/<relative image path>.json one file per annotated image
+
+Every write is atomic (``atomic.py``). A damaged file is reported with its path
+and the reason, and only that file is affected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from annotator.core.annotations import ImageAnnotations
+from annotator.core.atomic import TEMP_SUFFIX, atomic_write_json
+from annotator.core.labels import LabelSet
+
+STATE_DIR = ".pnp-annotator"
+PROJECT_FILE = "project.json"
+PROJECT_SCHEMA = "pnp-annotator/project"
+PROJECT_VERSION = 1
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+
+
+class AnnotationFileError(ValueError):
+    """A project or annotation file could not be read; names the file and the reason."""
+
+    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+@dataclass
+class ProjectSettings:
+    classes: str = ""
+    """The class prompt as the user typed it, e.g. "sky, road, car"."""
+    simplify_tolerance: float = 1.5
+    """Polygon simplification tolerance in pixels."""
+    min_area_fraction: float = 0.0005
+    """Regions smaller than this fraction of the image are dropped (0.05 %)."""
+    model: str = ""
+    """Model id or folder; empty means engine.config.DEFAULT_MODEL."""
+    device: str = "auto"
+    presence_threshold: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> ProjectSettings:
+        """Known keys are type-checked; unknown keys (from newer versions) are ignored."""
+        if not isinstance(d, dict):
+            raise ValueError("settings: expected an object")
+        out = cls()
+        for f in fields(cls):
+            if f.name not in d:
+                continue
+            value, default = d[f.name], getattr(out, f.name)
+            if isinstance(default, str) and not isinstance(value, str):
+                raise ValueError(f"settings.{f.name}: expected a string, got {value!r}")
+            if f.name in ("simplify_tolerance", "min_area_fraction", "presence_threshold"):
+                if value is None and f.name == "presence_threshold":
+                    pass
+                elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                    raise ValueError(f"settings.{f.name}: expected a number >= 0, got {value!r}")
+                else:
+                    value = float(value)
+            setattr(out, f.name, value)
+        return out
+
+
+class Project:
+    def __init__(self, root: Path, labels: LabelSet, settings: ProjectSettings,
+                 problems: list[str] | None = None) -> None:
+        self.root = root
+        self.labels = labels
+        self.settings = settings
+        self.problems: list[str] = problems or []
+        """Files that could not be read when the project was opened (path: reason)."""
+        self._damaged_project_file = bool(problems)
+
+    # --- opening ------------------------------------------------------------------------
+    @classmethod
+    def open(cls, root: str | os.PathLike) -> Project:
+        """Open (or start) the project of an image folder; a damaged project.json is
+        reported in ``problems`` and defaults are used, so images stay reachable."""
+        root = Path(root).expanduser().resolve()
+        if not root.is_dir():
+            raise NotADirectoryError(f"'{root}' is not a folder of images")
+        path = root / STATE_DIR / PROJECT_FILE
+        if not path.exists():
+            return cls(root, LabelSet(), ProjectSettings())
+        try:
+            labels, settings = _read_project_file(path)
+        except AnnotationFileError as exc:
+            return cls(root, LabelSet(), ProjectSettings(),
+                       [f"{exc}. Using an empty label set and default settings; the damaged file is "
+                        f"kept as {PROJECT_FILE}.damaged when settings are next saved."])
+        return cls(root, labels, settings)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    def save_settings(self) -> None:
+        """Write project.json (label set and settings) atomically."""
+        path = self.state_dir / PROJECT_FILE
+        if self._damaged_project_file and path.exists():
+            shutil.copy2(path, path.with_name(PROJECT_FILE + ".damaged"))
+            self._damaged_project_file = False
+        atomic_write_json(path, {
+            "schema": PROJECT_SCHEMA,
+            "version": PROJECT_VERSION,
+            "labels": self.labels.to_dict(),
+            "settings": self.settings.to_dict(),
+        })
+
+    # --- images ---------------------------------------------------------------------------
+    def images(self) -> list[str]:
+        """Every image under the root, recursive, as sorted relative POSIX paths.
+
+        Hidden folders (the state folder among them) are not searched.
+        """
+        found = []
+        for folder, dirs, files in os.walk(self.root):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            rel_folder = Path(folder).relative_to(self.root)
+            for name in files:
+                if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
+                    found.append((rel_folder / name).as_posix())
+        return sorted(found)
+
+    def image_path(self, rel: str) -> Path:
+        return self.root / _checked_rel(rel)
+
+    def annotation_path(self, rel: str) -> Path:
+        rel = _checked_rel(rel)
+        return self.state_dir / (rel + ".json")
+
+    def has_annotations(self, rel: str) -> bool:
+        """True when an annotation file exists for the image (even one with no shapes)."""
+        return self.annotation_path(rel).is_file()
+
+    # --- annotations ----------------------------------------------------------------------
+    def load(self, rel: str) -> ImageAnnotations:
+        """The saved annotations of an image, or an empty set sized from the image header.
+
+        Raises AnnotationFileError (file + reason) for a damaged file, and
+        engine.images.ImageReadError when there is no file and the image is unreadable.
+        """
+        path = self.annotation_path(rel)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            from annotator.core.imageinfo import image_size
+
+            width, height = image_size(self.image_path(rel))
+            return ImageAnnotations(rel, width, height)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AnnotationFileError(path, f"cannot be read ({exc})") from None
+        try:
+            ann = ImageAnnotations.from_dict(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise AnnotationFileError(path, f"is not valid JSON ({exc}); restore it from a backup "
+                                            "or delete it to start this image afresh") from None
+        except ValueError as exc:
+            raise AnnotationFileError(path, str(exc)) from None
+        ann.image = rel  # the file's place decides which image it belongs to
+        return ann
+
+    def save(self, ann: ImageAnnotations) -> None:
+        """Write one image's annotations atomically."""
+        atomic_write_json(self.annotation_path(ann.image), ann.to_dict())
+
+    def stray_temp_files(self) -> list[Path]:
+        """Temp files left by a crash mid-write (the real files are intact); safe to delete."""
+        if not self.state_dir.is_dir():
+            return []
+        return sorted(self.state_dir.rglob(f".*{TEMP_SUFFIX}"))
+
+
+def _checked_rel(rel: str) -> str:
+    p = PurePosixPath(str(rel).replace("\\", "/"))
+    if p.is_absolute() or ".." in p.parts or not p.parts:
+        raise ValueError(f"'{rel}' is not a path relative to the project folder")
+    return p.as_posix()
+
+
+def _read_project_file(path: Path) -> tuple[LabelSet, ProjectSettings]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AnnotationFileError(path, f"cannot be read ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise AnnotationFileError(path, f"is not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("schema") != PROJECT_SCHEMA:
+        raise AnnotationFileError(path, f"field 'schema' must be {PROJECT_SCHEMA!r}")
+    version = data.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise AnnotationFileError(path, f"field 'version' is {version!r}, expected a positive integer")
+    if version > PROJECT_VERSION:
+        raise AnnotationFileError(path, f"schema version {version} was written by a newer pnp-annotator "
+                                        f"(this one reads up to {PROJECT_VERSION}); upgrade pnp-annotator")
+    try:
+        labels = LabelSet.from_dict(data.get("labels", {"categories": []}))
+        settings = ProjectSettings.from_dict(data.get("settings", {}))
+    except ValueError as exc:
+        raise AnnotationFileError(path, str(exc)) from None
+    return labels, settings
