@@ -187,6 +187,12 @@ def clamp_translation(rings: Rings, dx: float, dy: float, width: float, height: 
     return float(dx), float(dy)
 
 
+def ring_area(ring: np.ndarray) -> float:
+    """Unsigned shoelace area: a drawn polygon with none (all clicks on a line) is refused."""
+    x, y = ring[:, 0], ring[:, 1]
+    return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
+
+
 def closes_draft(points: Sequence[Sequence[float]], point: Sequence[float], tolerance: float) -> bool:
     """A click near the first vertex of a draft with >= 3 vertices closes it (labelme)."""
     if len(points) < MIN_VERTICES:

@@ -99,3 +99,9 @@ def test_closes_draft_near_first_vertex_with_three_points():
     assert ci.closes_draft(pts, (1, 1), tolerance=3)
     assert not ci.closes_draft(pts, (5, 5), tolerance=3)
     assert not ci.closes_draft(pts[:2], (0, 0), tolerance=3)
+
+
+def test_ring_area():
+    assert ci.ring_area(SQUARE) == 10000
+    assert ci.ring_area(SQUARE[::-1]) == 10000
+    assert ci.ring_area(np.array([[0, 0], [5, 5], [10, 10]], dtype=np.float64)) == 0

@@ -35,7 +35,7 @@ def check_undo_redo(doc, before, after_edit):
     """One command was pushed; undo restores `before`, redo restores the edited state."""
     after = snapshot(doc)
     assert after != before
-    after_edit(after)
+    assert after_edit(after) is not False
     assert doc.undo_stack.count() == 1
     doc.undo_stack.undo()
     assert snapshot(doc) == before

@@ -1,0 +1,383 @@
+"""Canvas editing through simulated mouse and keys on the real widget (offscreen)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtTest import QTest
+
+from annotator.core.annotations import ImageAnnotations
+from annotator.core.labels import LabelSet
+from annotator.core.shapes import Shape
+from annotator.gui.canvas import Canvas
+from annotator.gui.canvas_items import ShapeItem
+from annotator.gui.document import AnnotationDocument
+
+W, H = 200, 150
+EXTERIOR = [[20, 20], [120, 20], [120, 120], [20, 120]]
+HOLE = [[60, 60], [80, 60], [80, 80], [60, 80]]
+NO = Qt.KeyboardModifier.NoModifier
+LEFT = Qt.MouseButton.LeftButton
+
+
+class Asked:
+    """A label_provider stub that records its calls and answers `answer`."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.calls = []
+
+    def __call__(self, current):
+        self.calls.append(current)
+        return self.answer
+
+
+@pytest.fixture
+def labels():
+    ls = LabelSet()
+    ls.add("cat")
+    ls.add("dog")
+    return ls
+
+
+@pytest.fixture
+def setup(qtbot, labels):
+    shape = Shape(label="cat", exterior=EXTERIOR, holes=[HOLE])
+    doc = AnnotationDocument(ImageAnnotations("a.png", W, H, [shape]))
+    canvas = Canvas(labels)
+    canvas.label_provider = Asked("dog")
+    qtbot.addWidget(canvas)
+    canvas.resize(500, 400)
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    canvas.set_document(doc, np.zeros((H, W, 3), np.uint8))
+    canvas.setFocus()
+    return canvas, doc, shape.id
+
+
+def at(canvas, x, y):
+    return canvas.mapFromScene(QPointF(x, y))
+
+
+def click(canvas, x, y, mods=NO):
+    QTest.mouseClick(canvas.viewport(), LEFT, mods, at(canvas, x, y))
+
+
+def drag(canvas, start, end, mods=NO):
+    vp = canvas.viewport()
+    QTest.mousePress(vp, LEFT, mods, at(canvas, *start))
+    # several moves: one gesture must still be one undo command
+    for t in (0.25, 0.5, 0.75, 1.0):
+        QTest.mouseMove(vp, at(canvas, start[0] + t * (end[0] - start[0]), start[1] + t * (end[1] - start[1])))
+    QTest.mouseRelease(vp, LEFT, mods, at(canvas, *end))
+
+
+def key(canvas, k, mods=NO):
+    QTest.keyClick(canvas, k, mods)
+
+
+def only(doc):
+    (shape,) = doc.shapes()
+    return shape
+
+
+# --- drawing -------------------------------------------------------------------------
+def test_draw_polygon_by_clicks_and_enter(setup):
+    canvas, doc, _ = setup
+    canvas.label_provider = Asked("Dog")  # case-insensitive match: the known class
+    canvas.begin_polygon()
+    assert canvas.is_drawing()
+    for x, y in [(140, 20), (190, 20), (190, 100), (140, 100)]:
+        click(canvas, x, y)
+    key(canvas, Qt.Key.Key_Return)
+    assert not canvas.is_drawing()
+    new = doc.shapes()[-1]
+    assert len(doc.shapes()) == 2
+    assert (new.label, new.source, new.accepted) == ("dog", "human", True)
+    assert np.allclose(new.exterior, [[140, 20], [190, 20], [190, 100], [140, 100]], atol=1.0)
+    assert canvas.selected_ids() == [new.id]
+    assert canvas.label_provider.calls == [None]
+    doc.undo_stack.undo()
+    assert len(doc.shapes()) == 1
+
+
+def test_click_on_first_vertex_closes(setup):
+    canvas, doc, _ = setup
+    canvas.begin_polygon()
+    for x, y in [(140, 20), (190, 20), (190, 100), (140.5, 20.5)]:
+        click(canvas, x, y)
+    assert not canvas.is_drawing()
+    assert len(doc.shapes()[-1].exterior) == 3
+
+
+def test_escape_cancels_drawing(setup):
+    canvas, doc, _ = setup
+    canvas.begin_polygon()
+    click(canvas, 140, 20)
+    click(canvas, 190, 20)
+    key(canvas, Qt.Key.Key_Escape)
+    assert not canvas.is_drawing()
+    assert len(doc.shapes()) == 1 and doc.undo_stack.count() == 0
+
+
+def test_cancelled_label_keeps_the_draft(setup):
+    canvas, doc, _ = setup
+    canvas.label_provider = Asked(None)
+    canvas.begin_polygon()
+    for x, y in [(140, 20), (190, 20), (190, 100)]:
+        click(canvas, x, y)
+    key(canvas, Qt.Key.Key_Return)
+    assert canvas.is_drawing() and len(doc.shapes()) == 1
+    canvas.label_provider = Asked("cat")
+    key(canvas, Qt.Key.Key_Enter)
+    assert len(doc.shapes()) == 2
+
+
+def test_new_label_is_added_to_the_label_set(setup, labels):
+    canvas, doc, _ = setup
+    canvas.label_provider = Asked("tree")
+    canvas.begin_polygon()
+    for x, y in [(140, 20), (190, 20), (190, 100)]:
+        click(canvas, x, y)
+    key(canvas, Qt.Key.Key_Return)
+    assert "tree" in labels.names
+
+
+# --- vertices ------------------------------------------------------------------------
+def test_drag_vertex_is_one_undo_command(setup):
+    canvas, doc, sid = setup
+    click(canvas, 40, 40)  # select: vertices appear
+    assert canvas.selected_ids() == [sid]
+    drag(canvas, (120, 20), (150, 10))
+    edited = only(doc)
+    assert np.allclose(edited.exterior[1], [150, 10], atol=1.0)
+    assert np.array_equal(edited.holes[0], HOLE)  # the hole survives an exterior edit
+    assert doc.undo_stack.count() == 1
+    doc.undo_stack.undo()
+    assert np.array_equal(only(doc).exterior, EXTERIOR)
+
+
+def test_drag_hole_vertex(setup):
+    canvas, doc, _ = setup
+    click(canvas, 40, 40)
+    drag(canvas, (80, 80), (90, 95))
+    assert np.allclose(only(doc).holes[0][2], [90, 95], atol=1.0)
+    assert np.array_equal(only(doc).exterior, EXTERIOR)
+
+
+def test_vertex_stays_on_the_image(setup):
+    canvas, doc, _ = setup
+    click(canvas, 40, 40)
+    drag(canvas, (20, 20), (-50, -50))
+    assert only(doc).exterior[0].tolist() == [0, 0]
+
+
+def test_alt_click_on_edge_inserts_vertex(setup):
+    canvas, doc, _ = setup
+    click(canvas, 40, 40)
+    click(canvas, 70, 20, Qt.KeyboardModifier.AltModifier)
+    ext = only(doc).exterior
+    assert len(ext) == 5
+    assert np.allclose(ext[1], [70, 20], atol=1.0)
+    assert len(only(doc).holes[0]) == 4
+    assert doc.undo_stack.count() == 1
+
+
+def test_alt_drag_on_edge_inserts_and_moves_in_one_command(setup):
+    canvas, doc, _ = setup
+    click(canvas, 40, 40)
+    drag(canvas, (70, 20), (70, 5), Qt.KeyboardModifier.AltModifier)
+    ext = only(doc).exterior
+    assert len(ext) == 5 and np.allclose(ext[1], [70, 5], atol=1.0)
+    assert doc.undo_stack.count() == 1
+
+
+def test_shift_click_deletes_vertex_but_not_below_three(setup):
+    canvas, doc, _ = setup
+    click(canvas, 40, 40)
+    click(canvas, 120, 20, Qt.KeyboardModifier.ShiftModifier)
+    assert len(only(doc).exterior) == 3
+    click(canvas, 20, 20, Qt.KeyboardModifier.ShiftModifier)
+    assert len(only(doc).exterior) == 3
+    assert doc.undo_stack.count() == 1
+    # hole vertices too, with the same floor
+    click(canvas, 60, 60, Qt.KeyboardModifier.ShiftModifier)
+    assert len(only(doc).holes[0]) == 3
+
+
+def test_backspace_deletes_the_clicked_vertex(setup):
+    canvas, doc, _ = setup
+    click(canvas, 40, 40)
+    click(canvas, 120, 120)  # click a vertex without moving: it becomes the current vertex
+    assert doc.undo_stack.count() == 0
+    key(canvas, Qt.Key.Key_Backspace)
+    assert [120, 120] not in only(doc).exterior.tolist()
+    assert len(only(doc).exterior) == 3
+
+
+# --- shapes --------------------------------------------------------------------------
+def test_move_shape_moves_holes_and_undoes(setup):
+    canvas, doc, _ = setup
+    drag(canvas, (40, 40), (50, 35))  # press on the interior of an unselected shape
+    moved = only(doc)
+    assert np.allclose(moved.exterior - np.array(EXTERIOR), [10, -5], atol=1.0)
+    assert np.allclose(moved.holes[0] - np.array(HOLE), moved.exterior[0] - np.array(EXTERIOR[0]))
+    assert doc.undo_stack.count() == 1
+    doc.undo_stack.undo()
+    assert np.array_equal(only(doc).exterior, EXTERIOR)
+    doc.undo_stack.redo()
+    assert np.array_equal(only(doc).exterior, moved.exterior)
+
+
+def test_click_in_the_hole_selects_nothing(setup):
+    canvas, doc, sid = setup
+    click(canvas, 40, 40)
+    click(canvas, 70, 70)
+    assert canvas.selected_ids() == []
+
+
+def test_delete_key_removes_selected_shape(setup, qtbot):
+    canvas, doc, sid = setup
+    with qtbot.waitSignal(canvas.selectionChanged):
+        click(canvas, 40, 40)
+    key(canvas, Qt.Key.Key_Delete)
+    assert doc.shapes() == [] and canvas.selected_ids() == []
+    doc.undo_stack.undo()
+    assert [s.id for s in doc.shapes()] == [sid]
+
+
+def test_double_click_and_e_change_the_label(setup):
+    canvas, doc, sid = setup
+    QTest.mouseDClick(canvas.viewport(), LEFT, NO, at(canvas, 40, 40))
+    assert only(doc).label == "dog"
+    canvas.label_provider = Asked("cat")
+    key(canvas, Qt.Key.Key_E)
+    assert only(doc).label == "cat"
+    assert canvas.label_provider.calls == ["dog"]  # the dialog starts from the current label
+
+
+def test_human_edit_accepts_a_proposal_and_dash_goes(qtbot, labels):
+    prop = Shape(label="cat", exterior=EXTERIOR, source="model", score=0.5, accepted=False)
+    doc = AnnotationDocument(ImageAnnotations("a.png", W, H, [prop]))
+    canvas = Canvas(labels)
+    qtbot.addWidget(canvas)
+    canvas.resize(500, 400)
+    canvas.show()
+    canvas.set_document(doc, np.zeros((H, W, 3), np.uint8))
+    item = next(i for i in canvas.scene().items() if isinstance(i, ShapeItem))
+    assert item.pen().style() == Qt.PenStyle.DashLine
+    drag(canvas, (40, 40), (45, 45))
+    assert only(doc).accepted
+    item = next(i for i in canvas.scene().items() if isinstance(i, ShapeItem))
+    assert item.pen().style() == Qt.PenStyle.SolidLine
+    doc.undo_stack.undo()
+    assert not only(doc).accepted
+
+
+def test_undo_redraws_only_the_changed_item(setup, labels):
+    canvas, doc, sid = setup
+    other = Shape(label="dog", exterior=[[130, 20], [190, 20], [190, 90]])
+    doc.add_shape(other)
+    items = {i.shape_id: i for i in canvas.scene().items() if isinstance(i, ShapeItem)}
+    doc.set_geometry(sid, np.array(EXTERIOR) + 1, [np.array(HOLE)])
+    after = {i.shape_id: i for i in canvas.scene().items() if isinstance(i, ShapeItem)}
+    assert after[other.id] is items[other.id]
+    assert after[sid] is not items[sid]
+
+
+def test_fill_rule_is_odd_even(setup):
+    canvas, _, _ = setup
+    item = next(i for i in canvas.scene().items() if isinstance(i, ShapeItem))
+    assert item.path().fillRule() == Qt.FillRule.OddEvenFill
+    assert not item.path().contains(QPointF(70, 70))
+    assert item.path().contains(QPointF(40, 40))
+
+
+# --- view ----------------------------------------------------------------------------
+def test_zoom_in_out_and_fit(setup, qtbot):
+    canvas, _, _ = setup
+    fitted = canvas.zoom()
+    with qtbot.waitSignal(canvas.zoomChanged):
+        key(canvas, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+    assert canvas.zoom() == pytest.approx(fitted * 1.25)
+    key(canvas, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
+    key(canvas, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
+    assert canvas.zoom() == pytest.approx(fitted / 1.25)
+    key(canvas, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    assert canvas.zoom() == pytest.approx(fitted)
+    canvas.zoom_in()
+    assert canvas.zoom() > fitted
+    canvas.fit_to_window()
+    # fitted: the whole image is visible in the viewport
+    visible = canvas.mapToScene(canvas.viewport().rect()).boundingRect()
+    assert visible.contains(canvas.sceneRect())
+
+
+def test_wheel_zooms(setup):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QWheelEvent
+
+    canvas, _, _ = setup
+    before = canvas.zoom()
+    pos = QPointF(at(canvas, 40, 40))
+    event = QWheelEvent(pos, canvas.viewport().mapToGlobal(pos), QPoint(), QPoint(0, 120), Qt.MouseButton.NoButton,
+                        NO, Qt.ScrollPhase.NoScrollPhase, False)
+    canvas.wheelEvent(event)
+    assert canvas.zoom() == pytest.approx(before * 1.25)
+
+
+def test_middle_drag_pans_without_editing(setup):
+    canvas, doc, _ = setup
+    canvas.zoom_in()
+    canvas.zoom_in()
+    canvas.zoom_in()
+    vp = canvas.viewport()
+    h0 = canvas.horizontalScrollBar().value()
+    start = at(canvas, 40, 40)
+    QTest.mousePress(vp, Qt.MouseButton.MiddleButton, NO, start)
+    QTest.mouseMove(vp, start + QPointF(-60, 0).toPoint())
+    QTest.mouseRelease(vp, Qt.MouseButton.MiddleButton, NO, start + QPointF(-60, 0).toPoint())
+    assert canvas.horizontalScrollBar().value() == h0 + 60
+    assert doc.undo_stack.count() == 0
+
+
+def test_overlay_sits_between_image_and_shapes(setup):
+    canvas, _, _ = setup
+    rgba = np.zeros((21, 21, 4), np.uint8)
+    canvas.set_overlay(rgba)
+    overlay = canvas._overlay_item
+    shape_item = next(i for i in canvas.scene().items() if isinstance(i, ShapeItem))
+    assert canvas._image_item.zValue() < overlay.zValue() < shape_item.zValue()
+    assert overlay.sceneBoundingRect().width() == pytest.approx(W)  # stretched over the image
+    canvas.set_overlay(None)
+    assert overlay.pixmap().isNull()
+
+
+def test_show_error_clears_the_document(setup):
+    canvas, _, _ = setup
+    canvas.show_error("cannot read a.png: truncated file")
+    texts = [i.toPlainText() for i in canvas.scene().items() if hasattr(i, "toPlainText")]
+    assert texts == ["cannot read a.png: truncated file"]
+    assert not any(isinstance(i, ShapeItem) for i in canvas.scene().items())
+    assert canvas.document() is None
+
+
+def test_backspace_while_drawing_removes_the_last_vertex(setup):
+    canvas, doc, _ = setup
+    canvas.begin_polygon()
+    for x, y in [(140, 20), (190, 20), (170, 60), (190, 100)]:
+        click(canvas, x, y)
+    key(canvas, Qt.Key.Key_Backspace)
+    canvas.viewport().repaint()  # painting the handles of the shortened draft must work
+    key(canvas, Qt.Key.Key_Return)
+    assert np.allclose(doc.shapes()[-1].exterior, [[140, 20], [190, 20], [170, 60]], atol=1.0)
+
+
+def test_draft_emptied_by_backspace_still_paints(setup):
+    canvas, _, _ = setup
+    canvas.begin_polygon()
+    click(canvas, 140, 20)
+    key(canvas, Qt.Key.Key_Backspace)
+    canvas.viewport().repaint()
+    assert canvas.is_drawing()
