@@ -245,7 +245,9 @@ class Segmenter:
         grid = cfg.grid
         height, width = rgb.shape[:2]
         if maps:
-            heat = cfg.first_pass_weight * maps[0] + sum(maps[1:], np.zeros_like(maps[0]))
+            heat = cfg.first_pass_weight * maps[0]
+            for later in maps[1:]:  # 2*G0 + G1 + G2 + G3, summed in pass order
+                heat = heat + later
         else:
             heat = np.zeros((0, grid, grid), np.float32)
             maps = [heat.copy() for _ in range(cfg.drop_passes)]
