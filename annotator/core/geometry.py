@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import shapely
-from shapely.geometry import LineString, MultiLineString, Point, Polygon
+from shapely.geometry import LineString, MultiLineString, Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
 from shapely.ops import split, unary_union
@@ -71,7 +71,11 @@ def region_polygons(region: Region, tolerance: float = 0.0) -> list[Polygon]:
                 body = body.difference(hole)
             child = hierarchy[child][0]
         pieces.append(body)
-    polys = polygons_of(unary_union(pieces))
+    # Mitred corners can poke past the pixels at sharp angles; the region's box is a
+    # hard bound of its true outline, so clip to it.
+    h, w = region.pixels.shape
+    bound = box(region.x0, region.y0, region.x0 + w, region.y0 + h)
+    polys = polygons_of(unary_union(pieces).intersection(bound))
     if tolerance > 0:
         polys = [q for p in polys for q in _simplified(p, tolerance)]
     return polys

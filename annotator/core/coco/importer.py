@@ -44,13 +44,14 @@ class ImportReport:
 
 
 def import_coco(project: Project, coco_path: str | os.PathLike, *, replace: bool = False,
-                tolerance: float = 0.5) -> ImportReport:
+                tolerance: float = 0.0) -> ImportReport:
     """Add the annotations of a COCO file to the project's images.
 
     replace=False keeps existing shapes (an imported shape whose shape_id matches
     one replaces it, so re-importing our own export does not duplicate); replace=True
     drops the existing shapes of every matched image. RLE masks become polygons
-    with holes, simplified by *tolerance* pixels. CocoFormatError: nothing written.
+    with holes that rasterise back to exactly the
+    mask (simplify them by *tolerance* pixels if wanted). CocoFormatError: nothing written.
     """
     from engine.images import ImageReadError  # deferred: `engine` imports torch
 
