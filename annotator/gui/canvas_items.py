@@ -142,12 +142,17 @@ class VertexHandles(QGraphicsItem):
         pen = QPen(QColor(0, 0, 0))
         pen.setCosmetic(True)
         painter.setPen(pen)
-        for r, ring in enumerate(self._rings):
-            for i, (x, y) in enumerate(ring):
-                big = self._highlight == (r, i)
-                h = half * 1.6 if big else half
-                painter.setBrush(QColor(255, 80, 80) if big else self._color)
-                painter.drawRect(QRectF(x - h, y - h, 2 * h, 2 * h))
+        painter.setBrush(self._color)
+        # One drawRects call for all vertices: per-vertex calls cost a Python round trip each.
+        painter.drawRects([QRectF(x - half, y - half, 2 * half, 2 * half)
+                           for ring in self._rings for x, y in ring])
+        if self._highlight is not None:
+            r, i = self._highlight
+            if r < len(self._rings) and i < len(self._rings[r]):
+                x, y = self._rings[r][i]
+                big = half * 1.6
+                painter.setBrush(QColor(255, 80, 80))
+                painter.drawRect(QRectF(x - big, y - big, 2 * big, 2 * big))
 
 
 class DraftItem(QGraphicsPathItem):
