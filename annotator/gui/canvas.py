@@ -94,7 +94,10 @@ class Canvas(ZoomPanView):
     def set_document(self, doc: AnnotationDocument | None, image: np.ndarray | None) -> None:
         """Show `doc` over `image` (RGB uint8 [H,W,3]); either may be None."""
         if self._doc is not None:
-            self._doc.changed.disconnect(self._sync)
+            try:
+                self._doc.changed.disconnect(self._sync)
+            except RuntimeError:  # the old document was already deleted with its signal
+                pass
         self._doc = doc
         self._drag, self._draft, self._vertex = None, None, None
         self._draft_item.show_points([], None)

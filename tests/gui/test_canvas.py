@@ -381,3 +381,43 @@ def test_draft_emptied_by_backspace_still_paints(setup):
     key(canvas, Qt.Key.Key_Backspace)
     canvas.viewport().repaint()
     assert canvas.is_drawing()
+
+
+def test_space_drag_pans_without_editing(setup):
+    canvas, doc, _ = setup
+    for _ in range(3):
+        canvas.zoom_in()
+    vp = canvas.viewport()
+    v0 = canvas.verticalScrollBar().value()
+    QTest.keyPress(canvas, Qt.Key.Key_Space)
+    start = at(canvas, 40, 40)  # inside the shape: without Space this would move it
+    QTest.mousePress(vp, LEFT, NO, start)
+    QTest.mouseMove(vp, start + QPointF(0, -50).toPoint())
+    QTest.mouseRelease(vp, LEFT, NO, start + QPointF(0, -50).toPoint())
+    QTest.keyRelease(canvas, Qt.Key.Key_Space)
+    assert canvas.verticalScrollBar().value() == v0 + 50
+    assert doc.undo_stack.count() == 0
+
+
+def test_canvas_keys_win_over_window_shortcuts_while_focused(setup, qtbot):
+    from PySide6.QtGui import QAction, QKeySequence
+    from PySide6.QtWidgets import QMainWindow
+
+    canvas, doc, _ = setup
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    fired = []
+    action = QAction("Delete something else", window)
+    action.setShortcut(QKeySequence(Qt.Key.Key_Delete))
+    action.triggered.connect(lambda: fired.append(True))
+    window.addAction(action)
+    window.setCentralWidget(canvas)
+    try:
+        window.show()
+        qtbot.waitExposed(window)
+        canvas.setFocus()
+        click(canvas, 40, 40)
+        QTest.keyClick(canvas, Qt.Key.Key_Delete)
+        assert doc.shapes() == [] and fired == []
+    finally:
+        canvas.setParent(None)  # qtbot owns the canvas: take it back from the window
