@@ -1,0 +1,118 @@
+"""``pnp-annotator eval``: mIoU of the segmenter on a benchmark dataset.
+
+The CLI module registers it with ``add_parser(subparsers)`` and dispatches to ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+
+from .class_sources import ClassListError, class_source
+from .datasets import INFOS, DatasetError, open_dataset
+from .metrics import scores
+from .protocols import PROTOCOLS, engine_overrides, eval_space, prompt_names
+from .report import record, summary, table, write_json
+from .runner import EvalError, evaluate
+
+EXIT_USAGE = 2
+
+HELP = "measure mIoU on VOC, Pascal Context, COCO-Object, COCO-Stuff or ADE20K"
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    from engine.config import DEFAULT_MODEL
+
+    p = subparsers.add_parser("eval", help=HELP, description=HELP + ".")
+    p.add_argument("--dataset", required=True, choices=list(INFOS))
+    p.add_argument("--root", required=True, metavar="DIR", help="dataset root folder (release layout)")
+    p.add_argument("--protocol", choices=PROTOCOLS, default="reference",
+                   help="reference: the PnP-OVSS authors' evaluation (compare with the paper); "
+                        "standard: mmseg's, as in SCLIP/NACLIP/ProxyCLIP tables (default: reference)")
+    p.add_argument("--classes-from", default="presence", metavar="gt|presence|FILE.json",
+                   help="per-image class lists: 'gt' (oracle, from the ground truth), 'presence' "
+                        "(all dataset classes, filtered by ITM presence), or a JSON file "
+                        "{image_id: [names] | GPT-4o answer} (default: presence)")
+    p.add_argument("--presence-threshold", type=float, default=0.5, metavar="P",
+                   help="ITM match probability a class needs with --classes-from presence (default: 0.5)")
+    p.add_argument("--limit", type=_positive, metavar="N", help="only the first N images of the split (sorted)")
+    p.add_argument("--split", help="split name (default: val / val2017 / validation)")
+    p.add_argument("--batch-size", type=_positive, default=8, metavar="B", help="images per model call (default: 8)")
+    p.add_argument("--out", metavar="FILE.json", help="write the results as JSON")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model id or folder (default: {DEFAULT_MODEL})")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine import ModelNotFoundError
+
+    try:
+        return _run(args)
+    except (DatasetError, ClassListError, EvalError, ModelNotFoundError) as exc:
+        print(f"pnp-annotator eval: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _run(args: argparse.Namespace) -> int:
+    from engine import Segmenter, SegmenterConfig
+
+    dataset = open_dataset(args.dataset, args.root, args.split)
+    info = dataset.info
+    samples = dataset.samples[: args.limit] if args.limit else dataset.samples
+    source = class_source(args.classes_from, info)
+    source.check_covers([s.image_id for s in samples])
+    space = eval_space(info, args.protocol)
+
+    overrides = engine_overrides(info, args.protocol)
+    if source.kind == "presence":
+        overrides["presence_threshold"] = args.presence_threshold
+    t0 = time.perf_counter()
+    seg = Segmenter.load(model=args.model, device=args.device, config=SegmenterConfig(**overrides))
+    load_s = time.perf_counter() - t0
+
+    result = evaluate(seg, dataset, samples, space, source, prompt_names(info, args.protocol),
+                      batch_size=args.batch_size, progress=_progress_bar(len(samples)))
+    sc = scores(result.hist, space.mean_over)
+    rec = record(
+        space=space, sc=sc, hist=result.hist,
+        dataset=info.key, dataset_title=info.title, root=str(dataset.root), split=args.split,
+        protocol=args.protocol, class_source=source.describe(), oracle=source.oracle,
+        class_list_fallbacks=len(source.fallbacks & {s.image_id for s in samples}),
+        presence_threshold=args.presence_threshold if source.kind == "presence" else None,
+        limit=args.limit, images=result.images, seconds=result.seconds, model_load_seconds=load_s,
+        images_per_s=result.images_per_s, batch_size=args.batch_size,
+        prompted_classes_per_image=result.prompted_per_image,
+        segmented_classes_per_image=result.kept_per_image,
+        model=args.model, device=str(seg.device), config=dataclasses.asdict(seg.config),
+        paper_miou=info.paper_miou if args.protocol == "reference" else None,
+    )
+    print(table(space, sc))
+    print()
+    print(summary(rec))
+    if args.out:
+        write_json(rec, args.out)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _progress_bar(total: int):
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="img", desc="eval", file=sys.stderr, disable=None)
+
+    def progress(done: int, _total: int) -> None:
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return progress
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, not {value}")
+    return value
