@@ -123,3 +123,9 @@ def class_maps(cam: torch.Tensor, caption: Caption) -> torch.Tensor:
     every class is averaged here.
     """
     return torch.stack([cam[start:end].mean(dim=0) for start, end in caption.spans])
+
+
+def use_eager_vision_attention(model) -> None:
+    """Undo ``use_sdpa_vision_attention`` (back to HF's class method)."""
+    for layer in model.vision_model.encoder.layers:
+        layer.self_attn.__dict__.pop("forward", None)

@@ -43,47 +43,77 @@ def _tiny_vocab() -> list[str]:
     return special + words
 
 
-def build_random_model(folder: str | Path, size: str = "tiny", seed: int = 0) -> Path:
-    """Save a random-weight BLIP ITM model and its tokenizer into *folder*."""
-    import torch
-    from transformers import BertTokenizerFast, BlipConfig, BlipForImageTextRetrieval
+def _write_tokenizer(folder: Path):
+    from transformers import BertTokenizerFast
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
+    vocab = _tiny_vocab() + ["[DEC]", "[ENC]"]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    for stale in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        (folder / stale).unlink(missing_ok=True)  # else from_pretrained ignores vocab.txt
+    tokenizer = BertTokenizerFast.from_pretrained(folder, do_lower_case=True)
+    tokenizer.save_pretrained(folder)
+    return tokenizer
 
+
+def random_blip_config(size: str = "tiny"):
+    """BlipConfig of the tiny test model or of the full BLIP-large ITM architecture."""
+    from transformers import BlipConfig
+
+    n_vocab = len(_tiny_vocab()) + 2
     if size == "tiny":
-        vocab = _tiny_vocab() + ["[DEC]", "[ENC]"]
-        (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
         vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                       num_attention_heads=2, image_size=384, patch_size=16,
                       layer_norm_eps=1e-6, initializer_range=0.02)
-        text = dict(vocab_size=len(vocab), hidden_size=48, intermediate_size=64,
+        text = dict(vocab_size=n_vocab, hidden_size=48, intermediate_size=64,
                     num_hidden_layers=12, num_attention_heads=12, encoder_hidden_size=32,
                     max_position_embeddings=512, initializer_range=0.02,
-                    pad_token_id=0, sep_token_id=3, bos_token_id=len(vocab) - 2)
-        config = BlipConfig(vision_config=vision, text_config=text, projection_dim=32,
-                            image_text_hidden_size=32)
-    elif size == "large":
+                    pad_token_id=0, sep_token_id=3, bos_token_id=n_vocab - 2)
+        return BlipConfig(vision_config=vision, text_config=text, projection_dim=32,
+                          image_text_hidden_size=32)
+    if size == "large":
         # BLIP-large ITM: ViT-L/16 at 384 px and a BERT-base text encoder with
-        # cross-attention from 1024-wide image tokens.
-        vocab = _tiny_vocab() + ["[DEC]", "[ENC]"]
-        (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+        # cross-attention from 1024-wide image tokens (vocabulary sized as the real one).
         vision = dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
                       num_attention_heads=16, image_size=384, patch_size=16,
                       layer_norm_eps=1e-6, initializer_range=0.02)
         text = dict(vocab_size=30524, hidden_size=768, intermediate_size=3072,
                     num_hidden_layers=12, num_attention_heads=12, encoder_hidden_size=1024,
                     max_position_embeddings=512, initializer_range=0.02)
-        config = BlipConfig(vision_config=vision, text_config=text, projection_dim=256,
-                            image_text_hidden_size=256)
-    else:
-        raise ValueError(f"unknown size {size!r}; expected 'tiny' or 'large'")
+        return BlipConfig(vision_config=vision, text_config=text, projection_dim=256,
+                          image_text_hidden_size=256)
+    raise ValueError(f"unknown size {size!r}; expected 'tiny' or 'large'")
 
-    model = BlipForImageTextRetrieval(config).eval()
-    model.save_pretrained(folder)
-    for stale in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-        (folder / stale).unlink(missing_ok=True)  # else from_pretrained ignores vocab.txt
-    tokenizer = BertTokenizerFast.from_pretrained(folder, do_lower_case=True)
-    tokenizer.save_pretrained(folder)
+
+def random_blip(size: str = "tiny", seed: int = 0):
+    """An in-memory random BlipForImageTextRetrieval (eval mode)."""
+    import torch
+    from transformers import BlipForImageTextRetrieval
+
+    torch.manual_seed(seed)
+    return BlipForImageTextRetrieval(random_blip_config(size)).eval()
+
+
+def build_random_model(folder: str | Path, size: str = "tiny", seed: int = 0) -> Path:
+    """Save a random-weight BLIP ITM model and its tokenizer into *folder*."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    random_blip(size, seed).save_pretrained(folder)
+    _write_tokenizer(folder)
     return folder
+
+
+def random_segmenter(size: str = "large", device: str = "cpu", config=None, seed: int = 0):
+    """A Segmenter on a random model built in memory (benchmarks: no 1.8 GB save/load)."""
+    import tempfile
+
+    from .config import SegmenterConfig
+    from .loading import resolve_device, set_vision_layernorm_eps
+    from .segmenter import Segmenter
+
+    model = random_blip(size, seed)
+    model.requires_grad_(False)
+    set_vision_layernorm_eps(model, 1e-6)
+    with tempfile.TemporaryDirectory() as tmp:
+        tokenizer = _write_tokenizer(Path(tmp))
+    dev = resolve_device(device)
+    return Segmenter(model.to(dev), tokenizer, config or SegmenterConfig(), dev)
