@@ -60,6 +60,7 @@ class _Drag:
 class Canvas(ZoomPanView):
     selectionChanged = Signal(list)
     statusMessage = Signal(str)
+    labelAdded = Signal(str)  # a class new to the LabelSet was chosen: the project should save it
 
     def __init__(self, labels: LabelSet, parent: QWidget | None = None):
         super().__init__(parent)
@@ -264,8 +265,11 @@ class Canvas(ZoomPanView):
         answer = self.label_provider(current)
         if answer is None or not answer.strip():
             return None
+        is_new = self._labels.get(answer) is None
         name = self._labels.add(answer).name
         self._last_label = name
+        if is_new:
+            self.labelAdded.emit(name)
         return name
 
     # --- mouse -------------------------------------------------------------------------

@@ -134,14 +134,20 @@ def test_cancelled_label_keeps_the_draft(setup):
     assert len(doc.shapes()) == 2
 
 
-def test_new_label_is_added_to_the_label_set(setup, labels):
+def test_new_label_is_added_to_the_label_set(setup, labels, qtbot):
     canvas, doc, _ = setup
     canvas.label_provider = Asked("tree")
     canvas.begin_polygon()
     for x, y in [(140, 20), (190, 20), (190, 100)]:
         click(canvas, x, y)
-    key(canvas, Qt.Key.Key_Return)
+    with qtbot.waitSignal(canvas.labelAdded) as added:
+        key(canvas, Qt.Key.Key_Return)
+    assert added.args == ["tree"]
     assert "tree" in labels.names
+    with qtbot.assertNotEmitted(canvas.labelAdded):
+        canvas.label_provider = Asked("Tree")
+        canvas.edit_label_of_selected()
+    assert doc.shapes()[-1].label == "tree"
 
 
 # --- vertices ------------------------------------------------------------------------
