@@ -1,0 +1,200 @@
+"""``pnp-annotator label DIR --classes "sky, road"``: model proposals for a whole folder."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import threading
+
+from annotator.core.commands import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
+
+HELP = "propose shapes for every image of a folder with the segmentation model (no window)"
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "label", help=HELP, description=HELP + ". Shapes are saved image by image, so a stopped run "
+        "can be resumed with --skip-annotated. Your own and accepted shapes are never changed: a "
+        "new run only replaces the unaccepted model proposals.")
+    p.add_argument("dir", metavar="DIR", help="folder of images (searched recursively)")
+    p.add_argument("--classes", metavar='"A, B, C"',
+                   help="comma-separated class names (default: the project's last class prompt)")
+    p.add_argument("--model", metavar="ID|PATH",
+                   help="Hugging Face model id or local folder (default: the project's model, "
+                        "else Salesforce/blip-itm-large-flickr)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default: auto")
+    p.add_argument("--skip-annotated", action="store_true",
+                   help="skip images that already have shapes or were processed by an earlier run")
+    p.add_argument("--presence-threshold", type=_probability, metavar="P",
+                   help="drop classes whose image-text match probability is below P (0..1)")
+    p.add_argument("--out", metavar="COCO.json", help="also export the project to this COCO file at the end")
+    p.add_argument("--batch-size", type=_positive_int, default=4, metavar="N",
+                   help="images per model call (default: 4)")
+    p.add_argument("--tolerance", type=_non_negative, metavar="PX",
+                   help="polygon simplification in pixels (default: the project's, 1.5)")
+    p.add_argument("--min-area", type=_fraction, metavar="FRACTION",
+                   help="drop regions below this fraction of the image (default: the project's, 0.0005)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from annotator.core.project import Project
+
+    try:
+        project = Project.open(args.dir)
+    except NotADirectoryError as exc:
+        return _fail(str(exc))
+    for problem in project.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    text = args.classes if args.classes is not None else project.settings.classes
+    if not text.strip():
+        return _fail('no classes given: add --classes "sky, road, car"')
+
+    from engine import DEFAULT_MODEL, ModelNotFoundError, Segmenter, SegmenterConfig
+    from engine.prompts import normalize_classes
+
+    try:
+        classes = normalize_classes(text)
+    except ValueError as exc:
+        return _fail(f"--classes: {exc}")
+    images = project.images()
+    if not images:
+        return _fail(f"no images (jpg, jpeg, png, bmp, tif, tiff, webp) found under {project.root}")
+
+    model = args.model or project.settings.model or DEFAULT_MODEL
+    device = args.device or project.settings.device or "auto"
+    threshold = args.presence_threshold if args.presence_threshold is not None else project.settings.presence_threshold
+    try:
+        segmenter = Segmenter.load(model=model, device=device,
+                                   config=SegmenterConfig(presence_threshold=threshold))
+    except ModelNotFoundError as exc:
+        return _fail(str(exc))
+    except (ValueError, RuntimeError) as exc:  # e.g. --device cuda without a GPU
+        return _fail(f"cannot load model {model!r} on device {device!r}: {exc}")
+
+    for name in classes:
+        project.labels.add(name)
+    project.settings.classes = text
+    if args.tolerance is not None:
+        project.settings.simplify_tolerance = args.tolerance
+    if args.min_area is not None:
+        project.settings.min_area_fraction = args.min_area
+    project.save_settings()
+
+    summary = _run_batch(project, segmenter, images, classes, model, args)
+    if summary is None:
+        return EXIT_USAGE
+    _print_summary(summary)
+    status = EXIT_INTERRUPTED if summary.cancelled else EXIT_SOME_FAILED if summary.failed else EXIT_OK
+    if args.out:
+        from annotator.core.coco import export_coco
+
+        report = export_coco(project, args.out)
+        print(f"Wrote {report.path}: {report.images} images, {report.annotations} annotations.")
+        for problem in report.problems:
+            print(f"  problem: {problem}")
+    return status
+
+
+def _run_batch(project, segmenter, images, classes, model, args):
+    from tqdm import tqdm
+
+    from annotator.core.batch import BatchOptions, ClassListError, label_images
+
+    options = BatchOptions(classes=classes, batch_size=args.batch_size, skip_annotated=args.skip_annotated,
+                           tolerance=project.settings.simplify_tolerance,
+                           min_area_fraction=project.settings.min_area_fraction, model=model)
+    bar = tqdm(total=0, unit="img", desc="Labelling", file=sys.stderr, dynamic_ncols=True, disable=None)
+    failed = 0
+
+    def on_start(n: int) -> None:
+        bar.reset(total=n)
+
+    def on_image(rel: str, outcome: str, detail) -> None:
+        nonlocal failed
+        if outcome == "failed":
+            failed += 1
+            bar.set_postfix(failed=failed)
+            tqdm.write(f"failed: {rel}: {detail}", file=sys.stderr)
+        if outcome != "skipped":
+            bar.update(1)
+
+    cancel = threading.Event()
+    try:
+        with _ctrl_c_sets(cancel):
+            return label_images(project, segmenter, images, options, on_image=on_image, cancel=cancel,
+                                on_start=on_start)
+    except ClassListError as exc:
+        _fail(f"--classes: {exc}")
+        return None
+    finally:
+        bar.close()
+
+
+@contextlib.contextmanager
+def _ctrl_c_sets(cancel: threading.Event):
+    """First Ctrl-C: finish saving and stop at the next model pass; second: stop now."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        print("\nStopping: finished images are saved (Ctrl-C again to stop at once).", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _print_summary(s) -> None:
+    rate = len(s.labelled) / s.seconds if s.seconds > 0 else 0.0
+    print(f"Labelled {len(s.labelled)} of {s.total} images in {s.seconds:.1f} s ({rate:.2f} images/s); "
+          f"skipped {len(s.skipped)} (already annotated); failed {len(s.failed)}.")
+    per_class = ", ".join(f"{name} {n}" for name, n in s.shapes_per_class.most_common())
+    print(f"Shapes per class: {per_class or 'none'}")
+    if s.failed:
+        print("Failed images:")
+        for rel, reason in s.failed:
+            print(f"  {rel}: {reason}")
+    if s.cancelled:
+        print("Interrupted. Run the same command with --skip-annotated to continue where it stopped.")
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {value}")
+    return value
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), not {value}")
+    return value
