@@ -152,3 +152,19 @@ def test_interrupted_label_run_resumes_with_skip_annotated(samples, tiny_model_d
     assert "Labelled 3 of 4 images" in out and "skipped 1" in out
     assert project.annotation_path("astronaut.png").read_bytes() == first  # not redone
     assert all(project.load(r).model_run for r in project.images())
+
+
+def test_first_ctrl_c_asks_to_stop_and_the_second_stops_at_once(capsys):
+    import os
+    import signal
+    import threading
+
+    from annotator.core.commands.label import _ctrl_c_sets
+
+    cancel = threading.Event()
+    with _ctrl_c_sets(cancel):
+        os.kill(os.getpid(), signal.SIGINT)
+        assert cancel.is_set() and "Stopping" in capsys.readouterr().err
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

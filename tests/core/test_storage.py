@@ -155,3 +155,20 @@ def test_status_and_apply_proposals_never_touch_human_or_accepted_shapes():
     ann.shapes[-1].accepted = True
     assert ann.status == "reviewed"
     assert ImageAnnotations("a.png", 10, 10).status == "none"
+
+
+def test_image_size_from_header_follows_exif_rotation_like_load_rgb(tmp_path):
+    from PIL import Image
+
+    from annotator.core.imageinfo import image_size
+    from engine.images import ImageReadError, load_rgb
+
+    img = Image.new("RGB", (40, 20), (10, 20, 30))
+    exif = img.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees on display
+    img.save(tmp_path / "rot.jpg", exif=exif.tobytes())
+    assert image_size(tmp_path / "rot.jpg") == (20, 40)
+    assert load_rgb(tmp_path / "rot.jpg").shape[:2] == (40, 20)
+    (tmp_path / "bad.png").write_bytes(b"junk")
+    with pytest.raises(ImageReadError, match="bad.png"):
+        image_size(tmp_path / "bad.png")
