@@ -105,30 +105,13 @@ def _label(root, model_dir, *extra):
                      "--device", "cpu", *extra])
 
 
-def test_label_samples_writes_shapes_reports_a_broken_image_and_exports_coco(samples, tiny_model_dir, tmp_path,
-                                                                             capsys):
-    (samples / "broken.jpg").write_bytes(b"\xff\xd8 truncated")
-    out = tmp_path / "coco.json"
-    assert _label(samples, tiny_model_dir, "--out", str(out)) == 1  # 1: some images failed
-    text = capsys.readouterr().out
-    assert "Labelled 4 of 5 images" in text and "broken.jpg: Cannot read image" in text
-    project = Project.open(samples)
-    assert project.labels.names[:3] == ["cat", "sky", "road"] and project.settings.classes == "cat, sky, road"
-    coco = COCO(str(out))
-    names = {im["file_name"] for im in coco.dataset["images"]}
-    assert names == {"astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg"}
-    assert [c["id"] for c in coco.dataset["categories"]] == [1, 2, 3]
-    assert len(coco.dataset["annotations"]) == sum(len(project.load(r).shapes) for r in sorted(names)) > 0
-    for ann in coco.dataset["annotations"]:
-        assert ann["attributes"]["source"] == "model" and ann["attributes"]["accepted"] is False
-        assert 0 <= ann["score"] <= 1 and ann["area"] > 0
-        im = coco.imgs[ann["image_id"]]
-        assert coco.annToMask(ann).shape == (im["height"], im["width"])
-
-
-def test_interrupted_label_run_resumes_with_skip_annotated(samples, tiny_model_dir, monkeypatch, capsys):
+def test_label_samples_interrupted_then_resumed_then_exported(samples, tiny_model_dir, monkeypatch, tmp_path,
+                                                              capsys):
+    # One scenario, so the suite segments each sample only once: a broken image among
+    # the samples, Ctrl-C during the second model call, a resumed run, a COCO export.
     from engine import Segmenter
 
+    (samples / "broken.jpg").write_bytes(b"\xff\xd8 truncated")
     real = Segmenter.segment_batch
     calls = []
 
@@ -140,18 +123,32 @@ def test_interrupted_label_run_resumes_with_skip_annotated(samples, tiny_model_d
 
     monkeypatch.setattr(Segmenter, "segment_batch", interrupt_on_second_batch)
     assert _label(samples, tiny_model_dir, "--batch-size", "1") == 130
-    assert "Interrupted" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Interrupted" in out and "broken.jpg: Cannot read image" in out
     project = Project.open(samples)
-    done = [r for r in project.images() if project.has_annotations(r)]
-    assert done == ["astronaut.png"]
+    assert [r for r in project.images() if project.has_annotations(r)] == ["astronaut.png"]
     first = project.annotation_path("astronaut.png").read_bytes()
 
     monkeypatch.setattr(Segmenter, "segment_batch", real)
-    assert _label(samples, tiny_model_dir, "--skip-annotated") == 0
+    coco_path = tmp_path / "coco.json"
+    assert _label(samples, tiny_model_dir, "--skip-annotated", "--out", str(coco_path)) == 1  # broken.jpg failed
     out = capsys.readouterr().out
-    assert "Labelled 3 of 4 images" in out and "skipped 1" in out
+    assert "Labelled 3 of 5 images" in out and "skipped 1" in out and "failed 1" in out
     assert project.annotation_path("astronaut.png").read_bytes() == first  # not redone
-    assert all(project.load(r).model_run for r in project.images())
+    project = Project.open(samples)
+    assert project.labels.names[:3] == ["cat", "sky", "road"] and project.settings.classes == "cat, sky, road"
+    good = [r for r in project.images() if r != "broken.jpg"]
+    assert all(project.load(r).model_run for r in good)
+
+    coco = COCO(str(coco_path))
+    assert sorted(im["file_name"] for im in coco.dataset["images"]) == good
+    assert [c["id"] for c in coco.dataset["categories"]] == [1, 2, 3]
+    assert len(coco.dataset["annotations"]) == sum(len(project.load(r).shapes) for r in good) > 0
+    for ann in coco.dataset["annotations"]:
+        assert ann["attributes"]["source"] == "model" and ann["attributes"]["accepted"] is False
+        assert 0 <= ann["score"] <= 1 and ann["area"] > 0
+        im = coco.imgs[ann["image_id"]]
+        assert coco.annToMask(ann).shape == (im["height"], im["width"])
 
 
 def test_first_ctrl_c_asks_to_stop_and_the_second_stops_at_once(capsys):
