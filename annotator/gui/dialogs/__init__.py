@@ -1,0 +1,10 @@
+"""The application's dialogs, one module each."""
+
+from annotator.gui.dialogs.about import show_about
+from annotator.gui.dialogs.batch import BatchDialog
+from annotator.gui.dialogs.coco import ExportDialog, ImportDialog
+from annotator.gui.dialogs.model import DownloadDialog, ModelMissingDialog, hub_download
+from annotator.gui.dialogs.settings import SettingsDialog
+
+__all__ = ["BatchDialog", "DownloadDialog", "ExportDialog", "ImportDialog", "ModelMissingDialog",
+           "SettingsDialog", "hub_download", "show_about"]

@@ -1,0 +1,27 @@
+"""Help > About."""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+
+def version() -> str:
+    try:
+        return metadata.version("pnp-annotator")
+    except metadata.PackageNotFoundError:
+        return "development"
+
+
+def show_about(parent: QWidget) -> QMessageBox:
+    box = QMessageBox(QMessageBox.Icon.Information, "About PnP Annotator",
+                      f"<b>PnP Annotator</b> {version()}<br><br>"
+                      "Type class names, get editable polygon proposals from training-free "
+                      "open-vocabulary semantic segmentation (PnP-OVSS on BLIP), review them "
+                      "and export COCO.<br><br>"
+                      "Proposals are drawn dashed until you accept them; the heatmap dock "
+                      "shows where the model sees each class.", QMessageBox.StandardButton.Ok, parent)
+    box.setWindowIcon(parent.windowIcon())
+    box.open()
+    return box

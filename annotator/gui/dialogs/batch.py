@@ -1,0 +1,108 @@
+"""File > Label All Images: propose for every image of the folder, with progress and cancel.
+
+The dialog only starts the job and shows its progress; results reach each image
+through the same routing as single proposals. Cancel stops inside the current
+image (at its next dropout pass).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QProgressBar,
+                               QPushButton, QWidget)
+
+from annotator.gui.prompt_bar import parse_classes
+
+
+class BatchDialog(QDialog):
+    def __init__(self, window, classes: str, parent: QWidget | None = None):
+        super().__init__(parent or window)
+        self.setWindowTitle("Label all images")
+        self._window, self._client = window, window.client
+        self.job_id: int | None = None
+        self._failures = 0
+        self._done = 0
+
+        self.classes = QLineEdit(classes)
+        self.skip = QCheckBox("Skip images that already have shapes")
+        self.skip.setChecked(True)
+        self.image_bar, self.pass_bar = QProgressBar(), QProgressBar()
+        self.image_bar.setFormat("image %v of %m")
+        self.pass_bar.setFormat("pass %v of %m")
+        self.status = QLabel("Proposals for each image replace its pending proposals; accepted and "
+                             "hand-drawn shapes are kept.")
+        self.status.setWordWrap(True)
+        self.start = QPushButton("Start")
+        self.start.setDefault(True)
+        self.start.clicked.connect(self._start)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.buttons.addButton(self.start, QDialogButtonBox.ButtonRole.ActionRole)
+        self.buttons.rejected.connect(self.reject)
+
+        form = QFormLayout(self)
+        form.addRow("Classes", self.classes)
+        form.addRow(self.skip)
+        form.addRow("Images", self.image_bar)
+        form.addRow("Passes", self.pass_bar)
+        form.addRow(self.status)
+        form.addRow(self.buttons)
+
+        self._client.batchImage.connect(self._on_image)
+        self._client.progress.connect(self._on_progress)
+        self._client.proposalsReady.connect(self._on_result)
+        self._client.failed.connect(self._on_failed)
+        self._client.jobFinished.connect(self._on_finished)
+
+    def _start(self) -> None:
+        classes = parse_classes(self.classes.text())
+        if not classes:
+            self.status.setText("Type at least one class name.")
+            return
+        self.job_id = self._window.start_batch(classes, self.skip.isChecked())
+        if self.job_id is None:
+            self.status.setText("Nothing to do: every image already has shapes.")
+            return
+        self.start.setEnabled(False)
+        self.classes.setEnabled(False)
+        self.skip.setEnabled(False)
+        self.buttons.setStandardButtons(QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.addButton(self.start, QDialogButtonBox.ButtonRole.ActionRole)
+        self.status.setText("Starting…")
+
+    def _on_image(self, job_id: int, index: int, count: int, image: str) -> None:
+        if job_id == self.job_id:
+            self.image_bar.setRange(0, count)
+            self.image_bar.setValue(index + 1)
+            self.pass_bar.setValue(0)
+            self.status.setText(f"Image {index + 1} of {count}: {image}")
+
+    def _on_progress(self, job_id: int, image: str, stage: str, done: int, total: int) -> None:
+        if job_id == self.job_id and stage == "pass":
+            self.pass_bar.setRange(0, total)
+            self.pass_bar.setValue(done)
+
+    def _on_result(self, job_id: int, image: str, result, shapes) -> None:
+        if job_id == self.job_id:
+            self._done += 1
+
+    def _on_failed(self, job_id: int, image: str, kind: str, message: str) -> None:
+        if job_id == self.job_id:
+            self._failures += 1
+            self.status.setText(f"{image}: {kind}: {message}")
+
+    def _on_finished(self, job_id: int) -> None:
+        if job_id != self.job_id:
+            return
+        text = f"Done: proposals for {self._done} image(s)"
+        if self._failures:
+            text += f"; {self._failures} problem(s), last: {self.status.text()}"
+        self.status.setText(text)
+        self.buttons.setStandardButtons(QDialogButtonBox.StandardButton.Close)
+        self.job_id = None
+
+    def reject(self) -> None:
+        """Cancel while running (stops inside the current image); Close when done."""
+        if self.job_id is not None:
+            self._client.cancel(self.job_id)
+            self.status.setText("Cancelling…")
+            return
+        super().reject()

@@ -1,0 +1,177 @@
+"""No weights: say so plainly, offer to download them or to choose a local folder.
+
+The download runs in its own thread (not the engine thread: the app keeps
+proposing with whatever model it has, and closing this dialog cancels it).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+from PySide6.QtCore import QThread, Signal
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, QProgressBar, QPushButton,
+                               QVBoxLayout, QWidget)
+
+from annotator.gui.settings import AppSettings, default_model
+
+Progress = Callable[[int, int], None]  # bytes done, bytes total (0 when not known yet)
+
+
+class DownloadCancelled(Exception):
+    pass
+
+
+def hub_download(repo_id: str, progress: Progress, cancel: threading.Event) -> str:
+    """snapshot_download into the Hugging Face cache; returns the local folder."""
+    from huggingface_hub import snapshot_download
+    from tqdm.auto import tqdm
+
+    class _Bytes(tqdm):
+        # snapshot_download reports the bytes of all files through this class;
+        # raising here is the only way to stop its download threads early.
+        def __init__(self, *args, **kwargs):
+            kwargs.pop("name", None)
+            kwargs["disable"] = True  # no console output; we count ourselves
+            super().__init__(*args, **kwargs)
+            self.done = 0
+
+        def update(self, n=1):
+            if cancel.is_set():
+                raise DownloadCancelled("download cancelled")
+            self.done += n or 0
+            if self.unit == "B":
+                progress(int(self.done), int(self.total or 0))
+
+    return snapshot_download(repo_id, tqdm_class=_Bytes)
+
+
+class _DownloadThread(QThread):
+    progressed = Signal(int, int)
+    succeeded = Signal(str)
+    failed = Signal(str)
+
+    def __init__(self, repo_id: str, download, cancel: threading.Event):
+        super().__init__()
+        self._repo_id, self._download, self._cancel = repo_id, download, cancel
+
+    def run(self) -> None:
+        try:
+            folder = self._download(self._repo_id, self.progressed.emit, self._cancel)
+        except DownloadCancelled:
+            self.failed.emit("Download cancelled; files already fetched are kept for next time.")
+        except Exception as e:  # noqa: BLE001 - network, disk, unknown repo: all shown to the user
+            self.failed.emit(f"Download of {self._repo_id} failed: {e}")
+        else:
+            self.succeeded.emit(str(folder))
+
+
+_RUNNING: set[QThread] = set()
+
+
+class DownloadDialog(QDialog):
+    """Progress of one snapshot download; Cancel stops it."""
+
+    downloaded = Signal(str)  # the local folder
+
+    def __init__(self, repo_id: str, parent: QWidget | None = None, download=hub_download):
+        super().__init__(parent)
+        self.setWindowTitle("Downloading model")
+        self._cancel = threading.Event()
+        self.label = QLabel(f"Downloading {repo_id} from Hugging Face…")
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 0)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.label)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.buttons)
+        self._thread = _DownloadThread(repo_id, download, self._cancel)
+        self._thread.progressed.connect(self._on_progress)
+        self._thread.succeeded.connect(self._on_done)
+        self._thread.failed.connect(self._on_failed)
+        # A download stalled on the network may take a while to notice the cancel:
+        # the thread outlives this dialog rather than the GUI waiting for it.
+        _RUNNING.add(self._thread)
+        self._thread.finished.connect(lambda t=self._thread: _RUNNING.discard(t))
+        self._thread.start()
+
+    def _on_progress(self, done: int, total: int) -> None:
+        if total > 0:
+            self.bar.setRange(0, 1000)
+            self.bar.setValue(int(1000 * done / total))
+            self.bar.setFormat(f"{done / 1e6:.0f} of {total / 1e6:.0f} MB")
+
+    def _on_done(self, folder: str) -> None:
+        self.downloaded.emit(folder)
+        self.accept()
+
+    def _on_failed(self, message: str) -> None:
+        self.label.setText(message)
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.buttons.setStandardButtons(QDialogButtonBox.StandardButton.Close)
+
+    def reject(self) -> None:
+        self._cancel.set()
+        super().reject()
+
+    def done(self, result: int) -> None:
+        self._cancel.set()  # the thread stops at its next chunk, on its own time
+        super().done(result)
+
+
+class ModelMissingDialog(QDialog):
+    """Shown when the engine cannot find the model; never blocks the rest of the app."""
+
+    modelChosen = Signal(str)  # a folder or model id to use from now on
+
+    def __init__(self, message: str, settings: AppSettings, parent: QWidget | None = None,
+                 download=hub_download):
+        super().__init__(parent)
+        self.setWindowTitle("Model weights not found")
+        self._settings, self._download = settings, download
+        model = settings.model_or_default()
+        text = QLabel(f"<b>The segmentation model is not available.</b><br><br>{_escape(message)}<br><br>"
+                      "You can download it now, or choose a folder that already holds it. "
+                      "Everything else keeps working in the meantime.")
+        text.setWordWrap(True)
+        self.download_button = QPushButton(f"Download {self._repo_id()}")
+        self.folder_button = QPushButton("Choose local folder…")
+        close = QPushButton("Close")
+        self.download_button.clicked.connect(self._download_model)
+        self.folder_button.clicked.connect(self._choose_folder)
+        close.clicked.connect(self.reject)
+        buttons = QDialogButtonBox()
+        buttons.addButton(self.download_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(self.folder_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(close, QDialogButtonBox.ButtonRole.RejectRole)
+        layout = QVBoxLayout(self)
+        layout.addWidget(text)
+        layout.addWidget(buttons)
+        self.setToolTip(model)
+        self.download_dialog: DownloadDialog | None = None
+
+    def _repo_id(self) -> str:
+        # A missing local folder cannot be downloaded: offer the default model instead.
+        model = self._settings.model.strip()
+        return model if model and "/" in model and not model.startswith(("/", ".", "~")) else default_model()
+
+    def _download_model(self) -> None:
+        self.download_dialog = DownloadDialog(self._repo_id(), self, self._download)
+        self.download_dialog.downloaded.connect(self._chosen)
+        self.download_dialog.open()
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder with the model and tokenizer")
+        if folder:
+            self._chosen(folder)
+
+    def _chosen(self, model: str) -> None:
+        self.modelChosen.emit(model)
+        self.accept()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br>")

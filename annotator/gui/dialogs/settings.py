@@ -1,0 +1,83 @@
+"""File > Settings: model, device, class filtering and post-processing defaults."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
+                               QHBoxLayout, QLineEdit, QPushButton, QWidget)
+
+from annotator.gui.settings import BACKGROUND_MODES, DEVICES, AppSettings, default_model
+
+
+class SettingsDialog(QDialog):
+    """Edits *settings* (and the open project's simplification) in place on OK."""
+
+    def __init__(self, settings: AppSettings, project=None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self._settings, self._project = settings, project
+
+        self.model = QLineEdit(settings.model)
+        self.model.setPlaceholderText(default_model())
+        self.model.setToolTip("A Hugging Face model id, or a local folder holding the model and tokenizer")
+        browse = QPushButton("Folder…")
+        browse.clicked.connect(self._browse)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model, 1)
+        model_row.addWidget(browse)
+
+        self.device = QComboBox()
+        self.device.addItems(DEVICES)
+        self.device.setCurrentText(settings.device)
+        self.presence = _spin(0.0, 1.0, 0.05, settings.presence_threshold,
+                              "Drop typed classes whose image-text match is below this (0 keeps all)")
+        self.background = QComboBox()
+        self.background.addItems(BACKGROUND_MODES)
+        self.background.setCurrentText(settings.background)
+        self.background.setToolTip("auto: a background channel when fewer than 3 classes are typed")
+        self.threshold = _spin(0.0, 1.0, 0.01, settings.threshold, "Default per-class heatmap threshold")
+        tolerance = project.settings.simplify_tolerance if project else settings.simplify_tolerance
+        min_area = project.settings.min_area_fraction if project else settings.min_area_fraction
+        self.tolerance = _spin(0.0, 10.0, 0.1, tolerance, "Polygon simplification tolerance in pixels")
+        self.min_area = _spin(0.0, 5.0, 0.01, min_area * 100, "Regions below this % of the image are dropped")
+
+        form = QFormLayout(self)
+        form.addRow("Model", model_row)
+        form.addRow("Device", self.device)
+        form.addRow("Presence threshold", self.presence)
+        form.addRow("Background", self.background)
+        form.addRow("Threshold", self.threshold)
+        form.addRow("Simplification (px)", self.tolerance)
+        form.addRow("Minimum region (%)", self.min_area)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder with the model and tokenizer", self.model.text())
+        if folder:
+            self.model.setText(folder)
+
+    def accept(self) -> None:
+        s = self._settings
+        s.model = self.model.text().strip()
+        s.device = self.device.currentText()
+        s.presence_threshold = self.presence.value()
+        s.background = self.background.currentText()
+        s.threshold = self.threshold.value()
+        s.simplify_tolerance = self.tolerance.value()
+        s.min_area_fraction = self.min_area.value() / 100
+        if self._project is not None:
+            self._project.settings.simplify_tolerance = s.simplify_tolerance
+            self._project.settings.min_area_fraction = s.min_area_fraction
+        super().accept()
+
+
+def _spin(low: float, high: float, step: float, value: float, tip: str) -> QDoubleSpinBox:
+    spin = QDoubleSpinBox()
+    spin.setRange(low, high)
+    spin.setSingleStep(step)
+    spin.setDecimals(3 if step < 0.05 else 2)
+    spin.setValue(value)
+    spin.setToolTip(tip)
+    return spin

@@ -1,0 +1,124 @@
+"""Open documents of a project, their undo stacks, and saving them.
+
+Every image visited keeps its AnnotationDocument (and so its undo history) while
+the project is open, up to ``keep`` of them; their stacks live in one QUndoGroup
+whose active stack is the current image's. Each edit schedules a save (debounced,
+so a vertex drag is one write); switching images and closing flush at once, so
+closing the window never loses work.
+
+Proposals for an image are applied here whether or not it is open: to its
+document (undoable) when it has one, else straight to its file.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QUndoGroup
+
+from annotator.core.project import Project
+from annotator.gui.document import AnnotationDocument
+
+SAVE_DELAY_MS = 400
+
+
+class DocumentStore(QObject):
+    statusChanged = Signal(str, str)  # image, "none" | "proposed" | "reviewed"
+    saveFailed = Signal(str, str)  # image, message
+    documentChanged = Signal(str)  # image whose open document changed
+
+    def __init__(self, project: Project, undo_group: QUndoGroup, keep: int = 32, parent: QObject | None = None):
+        super().__init__(parent)
+        self.project = project
+        self._group = undo_group
+        self._keep = keep
+        self._docs: OrderedDict[str, AnnotationDocument] = OrderedDict()
+        self._dirty: set[str] = set()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(SAVE_DELAY_MS)
+        self._timer.timeout.connect(self.flush)
+
+    def document(self, image: str) -> AnnotationDocument:
+        """The open document of *image*, loading it first (AnnotationFileError, ImageReadError)."""
+        doc = self._docs.get(image)
+        if doc is None:
+            doc = AnnotationDocument(self.project.load(image), self)
+            doc.changed.connect(lambda image=image: self._on_changed(image))
+            self._group.addStack(doc.undo_stack)
+            self._docs[image] = doc
+            self._evict()
+        self._docs.move_to_end(image)
+        return doc
+
+    def open_document(self, image: str) -> AnnotationDocument | None:
+        return self._docs.get(image)
+
+    def activate(self, image: str | None) -> None:
+        doc = self._docs.get(image) if image else None
+        self._group.setActiveStack(doc.undo_stack if doc else None)
+
+    def apply_proposals(self, image: str, shapes: list) -> None:
+        doc = self._docs.get(image)
+        if doc is not None:
+            doc.apply_proposals(shapes)  # undoable; saved by the change it causes
+            return
+        try:
+            ann = self.project.load(image)
+            ann.apply_proposals(shapes)
+            self.project.save(ann)
+        except Exception as e:  # noqa: BLE001 - reported, the result stays in the job's hands
+            self.saveFailed.emit(image, f"could not save proposals for {image}: {e}")
+            return
+        self.statusChanged.emit(image, ann.status)
+
+    def status(self, image: str) -> str:
+        doc = self._docs.get(image)
+        if doc is not None:
+            return doc.annotations.status
+        if not self.project.has_annotations(image):
+            return "none"
+        try:
+            return self.project.load(image).status
+        except Exception:  # noqa: BLE001 - a damaged file shows up when the image is opened
+            return "none"
+
+    def flush(self) -> None:
+        """Save every edited document now."""
+        self._timer.stop()
+        for image in sorted(self._dirty):
+            doc = self._docs.get(image)
+            if doc is None:
+                continue
+            try:
+                self.project.save(doc.annotations)
+            except OSError as e:
+                self.saveFailed.emit(image, f"could not save {self.project.annotation_path(image)}: {e}")
+                continue  # stays dirty: the next flush tries again
+            self._dirty.discard(image)
+
+    def is_dirty(self) -> bool:
+        return bool(self._dirty)
+
+    def close(self) -> None:
+        self.flush()
+        for image in list(self._docs):
+            self._drop(image)
+
+    def _on_changed(self, image: str) -> None:
+        self._dirty.add(image)
+        self._timer.start()
+        self.statusChanged.emit(image, self._docs[image].annotations.status)
+        self.documentChanged.emit(image)
+
+    def _evict(self) -> None:
+        while len(self._docs) > self._keep:
+            oldest = next(iter(self._docs))
+            self.flush()
+            self._drop(oldest)
+
+    def _drop(self, image: str) -> None:
+        doc = self._docs.pop(image)
+        self._group.removeStack(doc.undo_stack)
+        doc.deleteLater()

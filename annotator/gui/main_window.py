@@ -1,0 +1,457 @@
+"""The main window: wires the canvas, docks, engine and project together.
+
+It owns no editing or storage logic: documents (undo, autosave) are in
+``documents``, engine jobs in ``engine_worker`` and their routing in
+``job_router``, commands and shortcuts in ``actions``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent, QIcon, QUndoGroup
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox
+
+from annotator.core.project import IMAGE_EXTENSIONS, Project
+from annotator.gui import dialogs
+from annotator.gui.actions import Actions
+from annotator.gui.canvas import Canvas
+from annotator.gui.document import is_proposal
+from annotator.gui.documents import DocumentStore
+from annotator.gui.engine_worker import EngineClient, Polygonize, load_segmenter
+from annotator.gui.file_list import FileListDock
+from annotator.gui.heatmap_overlay import render_heatmap
+from annotator.gui.heatmap_panel import HeatmapDock
+from annotator.gui.job_router import JobRouter
+from annotator.gui.prompt_bar import PromptBar, parse_classes
+from annotator.gui.settings import AppSettings
+from annotator.gui.shape_list import ShapeListDock
+
+ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "pnp-annotator.png"
+OVERLAY_MAX_SIDE = 512  # the canvas stretches the overlay; a heatmap has no finer detail
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: AppSettings | None = None, segmenter_factory=load_segmenter):
+        super().__init__()
+        self.setWindowTitle("PnP Annotator")
+        if ICON.exists():
+            self.setWindowIcon(QIcon(str(ICON)))
+        self.settings = settings or AppSettings.load()
+        self.project: Project | None = None
+        self.store: DocumentStore | None = None
+        self.current: str | None = None
+        self.pixels: np.ndarray | None = None
+        self._model_dialog = None
+
+        self.undo_group = QUndoGroup(self)
+        self.client = EngineClient(self.settings.engine(), factory=segmenter_factory, parent=self)
+        self.router = JobRouter(self.client, self)
+        self._build_widgets()
+        self.actions = Actions(self, self)
+        self._wire()
+        self._update_enabled()
+        self.resize(1280, 800)
+
+    # --- construction -------------------------------------------------------------------
+    def _build_widgets(self) -> None:
+        from annotator.core.labels import LabelSet
+
+        self.prompt = PromptBar(self)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.prompt)
+        self.files = FileListDock(self)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.files)
+        self.shapes = ShapeListDock(self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.shapes)
+        self.heatmap = HeatmapDock(self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.heatmap)
+        self.heatmap.set_values(self.settings.threshold, self.settings.simplify_tolerance)
+        self._make_canvas(LabelSet())
+        self.engine_state = QLabel("model not loaded")
+        self.statusBar().addPermanentWidget(self.engine_state)
+
+    def _make_canvas(self, labels) -> None:
+        """A canvas draws with one label set for its life, so each project gets its own."""
+        self.canvas = Canvas(labels, self)
+        self.canvas.selectionChanged.connect(self.shapes.select)
+        self.canvas.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 4000))
+        self.setCentralWidget(self.canvas)  # deletes the previous canvas
+
+    def _wire(self) -> None:
+        self.files.imageActivated.connect(self.show_image)
+        self.shapes.selectionChanged.connect(lambda ids: self.canvas.select(ids))
+        self.heatmap.show_overlay.toggled.connect(lambda on: self.actions["toggle_heatmap"].setChecked(on))
+        self.prompt.proposeRequested.connect(self.on_propose)
+        self.prompt.cancelRequested.connect(self.on_cancel_job)
+        self.prompt.classesEdited.connect(self._remember_classes)
+        self.heatmap.overlayChanged.connect(self._update_overlay)
+        self.heatmap.paramsChanged.connect(self._on_params)
+        self.undo_group.indexChanged.connect(lambda _: self._update_enabled())
+        self.undo_group.cleanChanged.connect(lambda _: self._update_enabled())
+
+        self.client.busyChanged.connect(self.prompt.set_busy)
+        self.client.progress.connect(self._on_progress)
+        self.client.stateChanged.connect(self._on_engine_state)
+        self.client.modelMissing.connect(self.show_model_missing)
+        self.router.applied.connect(self._on_applied)
+        self.router.resultCached.connect(self._on_result_cached)
+        self.router.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.router.problem.connect(self._show_problem)
+
+    # --- project and images ---------------------------------------------------------------
+    def open_path(self, path: str | Path) -> bool:
+        """Open an image (its folder becomes the project) or a folder of images."""
+        path = Path(path).expanduser().resolve()
+        if path.is_file():
+            root, first = path.parent, path.name
+        elif path.is_dir():
+            root, first = path, None
+        else:
+            self._show_problem("Cannot open", f"'{path}' does not exist.")
+            return False
+        try:
+            project = Project.open(root)
+        except OSError as e:
+            self._show_problem("Cannot open", str(e))
+            return False
+        self._set_project(project)
+        images = project.images()
+        if first is not None and first not in images:
+            first = None
+        target = first or (images[0] if images else None)
+        if target:
+            self.show_image(target)
+        else:
+            self.canvas.show_error(f"No images in {root}\n(looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
+        self.settings.last_path = str(path)
+        self.settings.save()
+        return True
+
+    def _set_project(self, project: Project) -> None:
+        self._close_project()
+        self.project = project
+        self.store = DocumentStore(project, self.undo_group, parent=self)
+        self.store.statusChanged.connect(self.files.set_status)
+        self.store.documentChanged.connect(self._on_document_changed)
+        self.store.saveFailed.connect(lambda image, msg: self._show_problem("Not saved", msg))
+        self.router.store = self.store
+        self.router.forget()
+        self._make_canvas(project.labels)
+        images = project.images()
+        self.files.set_images(images, {image: self.store.status(image) for image in images})
+        self.prompt.classes.setText(project.settings.classes)
+        self.prompt.classes.set_names(project.labels.names)
+        self.heatmap.set_values(self.heatmap.values()[0], project.settings.simplify_tolerance)
+        self.setWindowTitle(f"PnP Annotator — {project.root}")
+        for problem in project.problems:
+            self._show_problem("Project file damaged", problem)
+
+    def _close_project(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store.deleteLater()
+        self.store, self.project, self.current, self.pixels = None, None, None, None
+        self.router.store = None
+        self.canvas.set_document(None, None)
+
+    def show_image(self, image: str) -> None:
+        if self.store is None:
+            return
+        from engine.images import load_rgb
+
+        self.store.flush()  # switching images saves the one we leave
+        self.current = image
+        self.files.select(image)
+        self.canvas.set_overlay(None)
+        try:
+            self.pixels = load_rgb(self.project.image_path(image))
+            doc = self.store.document(image)
+        except Exception as e:  # noqa: BLE001 - unreadable image or damaged annotation file
+            self.pixels = None
+            self.store.activate(None)
+            self.canvas.show_error(f"Cannot show {image}\n\n{e}")
+            self.statusBar().showMessage(f"{image}: {e}", 8000)
+            self._refresh_shapes()
+            return
+        self.canvas.set_document(doc, self.pixels)
+        self.store.activate(image)
+        self._refresh_shapes()
+        self._on_result_cached(image)
+        self.statusBar().showMessage(f"{image} ({doc.annotations.width}×{doc.annotations.height})", 3000)
+
+    def document(self):
+        return self.store.open_document(self.current) if self.store and self.current else None
+
+    # --- reacting ---------------------------------------------------------------------------
+    def _on_document_changed(self, image: str) -> None:
+        if image == self.current:
+            self._refresh_shapes()
+
+    def _refresh_shapes(self) -> None:
+        doc = self.document()
+        shapes = doc.shapes() if doc else []
+        labels = self.project.labels if self.project else None
+        self.shapes.set_shapes(shapes, labels.color if labels else (lambda name: (128, 128, 128)))
+        self.shapes.select(self.canvas.selected_ids())
+        self._update_enabled()
+
+    def _update_enabled(self) -> None:
+        if not hasattr(self, "actions"):
+            return
+        has_project, doc = self.project is not None, self.document()
+        proposals = bool(doc and doc.proposal_ids())
+        for name in ("export_coco", "import_coco", "batch", "save"):
+            self.actions[name].setEnabled(has_project)
+        for name in ("accept_all", "reject_all", "next_proposal"):
+            self.actions[name].setEnabled(proposals)
+        for name in ("accept_selected", "reject_selected", "draw_polygon", "propose"):
+            self.actions[name].setEnabled(doc is not None)
+        self.prompt.propose.setEnabled(doc is not None)
+        self.actions["undo"].setEnabled(self.undo_group.canUndo())
+        self.actions["redo"].setEnabled(self.undo_group.canRedo())
+
+    def _on_progress(self, job_id: int, image: str, stage: str, done: int, total: int) -> None:
+        self.prompt.show_progress(stage, done, total)
+
+    def _on_engine_state(self, state: str) -> None:
+        self.engine_state.setText(f"model: {state}")
+        self.prompt.show_state(state)
+
+    def _on_applied(self, image: str, count: int) -> None:
+        where = "" if image == self.current else f" (applied to {image})"
+        self.statusBar().showMessage(f"{count} proposal(s) for {image}{where}", 5000)
+        self._update_enabled()
+
+    def _on_result_cached(self, image: str) -> None:
+        if image != self.current:
+            return
+        result = self.router.result(image)
+        self.heatmap.set_classes(list(result.classes) if result is not None else [])
+
+    def _update_overlay(self) -> None:
+        result = self.router.result(self.current) if self.current else None
+        name = self.heatmap.current_class()
+        if not self.heatmap.show_overlay.isChecked() or result is None or name not in result.classes:
+            self.canvas.set_overlay(None)
+            return
+        h, w = result.image_size
+        scale = min(1.0, OVERLAY_MAX_SIDE / max(h, w))
+        size = (max(1, round(h * scale)), max(1, round(w * scale)))
+        color = self.project.labels.color(name) if self.project else (255, 0, 0)
+        self.canvas.set_overlay(render_heatmap(result.heatmaps[result.classes.index(name)], size, color))
+
+    def _on_params(self, threshold: float, tolerance: float) -> None:
+        self.settings.threshold = threshold
+        self.settings.save()
+        if self.project is not None:
+            self.project.settings.simplify_tolerance = tolerance
+            self.project.save_settings()
+        result = self.router.result(self.current) if self.current else None
+        if result is not None:
+            self.client.postprocess(self.current, result, threshold, self.settings.background, self._polygonize())
+
+    def _polygonize(self) -> Polygonize:
+        s = self.project.settings
+        return Polygonize(tolerance=s.simplify_tolerance, min_area_fraction=s.min_area_fraction)
+
+    def _remember_classes(self, text: str) -> None:
+        if self.project is not None and text != self.project.settings.classes:
+            self.project.settings.classes = text
+            self.project.save_settings()
+
+    def _show_problem(self, title: str, message: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # never exec(): the engine's results keep arriving behind it
+
+    def show_model_missing(self, message: str) -> None:
+        if self._model_dialog is None:
+            self._model_dialog = dialogs.ModelMissingDialog(message, self.settings, self)
+            self._model_dialog.modelChosen.connect(self._use_model)
+            self._model_dialog.finished.connect(lambda _: setattr(self, "_model_dialog", None))
+            self._model_dialog.open()
+
+    def _use_model(self, model: str) -> None:
+        self.settings.model = model
+        self.settings.save()
+        self.client.configure(self.settings.engine())
+        self.statusBar().showMessage(f"Model set to {model}; press Propose to use it", 8000)
+
+    # --- commands (Actions call on_<name>) ----------------------------------------------------
+    def on_open_image(self) -> None:
+        patterns = " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS))
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", self._start_dir(), f"Images ({patterns})")
+        if path:
+            self.open_path(path)
+
+    def on_open_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open folder of images", self._start_dir())
+        if path:
+            self.open_path(path)
+
+    def _start_dir(self) -> str:
+        return str(self.project.root) if self.project else str(Path(self.settings.last_path or ".").parent)
+
+    def on_save(self) -> None:
+        if self.store is not None:
+            self.store.flush()
+            self.statusBar().showMessage("Saved", 2000)
+
+    def on_export_coco(self) -> None:
+        if self.project is not None:
+            self.store.flush()
+            dialogs.ExportDialog(self.project, self).open()
+
+    def on_import_coco(self) -> None:
+        if self.project is None:
+            return
+        self.store.close()  # open documents would otherwise overwrite what the import writes
+        dialog = dialogs.ImportDialog(self.project, self)
+        dialog.imported.connect(self._after_import)
+        dialog.open()
+
+    def _after_import(self) -> None:
+        self.prompt.classes.set_names(self.project.labels.names)
+        for image in self.project.images():
+            self.files.set_status(image, self.store.status(image))
+        if self.current:
+            self.show_image(self.current)
+
+    def on_batch(self) -> None:
+        if self.project is not None:
+            self.store.flush()
+            dialogs.BatchDialog(self, self.prompt.classes.text()).open()
+
+    def start_batch(self, classes: list[str], skip_annotated: bool) -> int | None:
+        """Queue every image of the project (less the annotated ones); returns the job id."""
+        self._register_classes(classes)
+        images = [i for i in self.project.images()
+                  if not (skip_annotated and self.store.status(i) != "none")]
+        if not images:
+            return None
+        items = [(i, self.project.image_path(i)) for i in images]
+        return self.client.batch(items, classes, threshold=self.heatmap.values()[0],
+                                 background=self.settings.background, polygonize=self._polygonize())
+
+    def on_settings(self) -> None:
+        dialog = dialogs.SettingsDialog(self.settings, self.project, self)
+        dialog.accepted.connect(self._after_settings)
+        dialog.open()
+
+    def _after_settings(self) -> None:
+        self.settings.save()
+        self.client.configure(self.settings.engine())
+        if self.project is not None:
+            self.project.save_settings()
+            self.heatmap.set_values(self.settings.threshold, self.project.settings.simplify_tolerance)
+
+    def on_quit(self) -> None:
+        self.close()
+
+    def on_undo(self) -> None:
+        self.undo_group.undo()
+
+    def on_redo(self) -> None:
+        self.undo_group.redo()
+
+    def on_draw_polygon(self) -> None:
+        if self.document() is not None:
+            self.canvas.setFocus()
+            self.canvas.begin_polygon()
+
+    def on_accept_selected(self) -> None:
+        doc, ids = self.document(), self.canvas.selected_ids()
+        if doc is not None and ids:
+            doc.accept(ids)
+
+    def on_reject_selected(self) -> None:
+        doc, ids = self.document(), self.canvas.selected_ids()
+        if doc is not None and ids:
+            doc.reject(ids)
+
+    def on_accept_all(self) -> None:
+        if (doc := self.document()) is not None:
+            doc.accept_all_proposals()
+
+    def on_reject_all(self) -> None:
+        if (doc := self.document()) is not None:
+            doc.reject_all_proposals()
+
+    def on_next_proposal(self) -> None:
+        """Step the selection through the image's pending proposals (the review loop)."""
+        doc = self.document()
+        if doc is None:
+            return
+        pending = [s.id for s in doc.shapes() if is_proposal(s)]
+        if not pending:
+            return
+        selected = self.canvas.selected_ids()
+        after = pending.index(selected[0]) + 1 if selected and selected[0] in pending else 0
+        self.canvas.select([pending[after % len(pending)]])
+
+    def on_propose(self) -> None:
+        doc = self.document()
+        if doc is None:
+            return
+        classes = parse_classes(self.prompt.classes.text())
+        if not classes:
+            self.statusBar().showMessage("Type the class names to segment first, e.g. sky, road, car", 6000)
+            self.prompt.classes.setFocus()
+            return
+        self._remember_classes(self.prompt.classes.text())
+        self._register_classes(classes)
+        self.client.segment(self.current, self.project.image_path(self.current), classes,
+                            threshold=self.heatmap.values()[0], background=self.settings.background,
+                            polygonize=self._polygonize(), pixels=self.pixels)
+        self.statusBar().showMessage(f"Proposing {', '.join(classes)} for {self.current}…", 4000)
+
+    def _register_classes(self, classes: list[str]) -> None:
+        """Typed classes join the label set: stable colours, completion, COCO categories."""
+        for name in classes:
+            self.project.labels.add(name)
+        self.project.save_settings()
+        self.prompt.classes.set_names(self.project.labels.names)
+
+    def on_cancel_job(self) -> None:
+        self.client.cancel_interactive()
+
+    def on_toggle_heatmap(self) -> None:
+        self.heatmap.show_overlay.setChecked(self.actions["toggle_heatmap"].isChecked())
+
+    def on_prev_image(self) -> None:
+        self._step(-1)
+
+    def on_next_image(self) -> None:
+        self._step(+1)
+
+    def _step(self, delta: int) -> None:
+        target = self.files.step(self.current, delta)
+        if target and target != self.current:
+            self.show_image(target)
+
+    def on_focus_classes(self) -> None:
+        self.prompt.classes.setFocus()
+        self.prompt.classes.selectAll()
+
+    def on_focus_filter(self) -> None:
+        self.files.filter.setFocus()
+
+    def on_zoom_in(self) -> None:
+        self.canvas.zoom_in()
+
+    def on_zoom_out(self) -> None:
+        self.canvas.zoom_out()
+
+    def on_fit(self) -> None:
+        self.canvas.fit_to_window()
+
+    def on_about(self) -> None:
+        dialogs.show_about(self)
+
+    # --- closing ------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._close_project()  # flushes every edited document
+        self.client.shutdown()
+        event.accept()

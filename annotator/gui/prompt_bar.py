@@ -1,0 +1,105 @@
+"""Prompt bar: the class names to segment, Propose / Cancel, and the engine's progress."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QStringListModel, Qt, Signal
+from PySide6.QtWidgets import (QCompleter, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QToolBar,
+                               QWidget)
+
+
+def parse_classes(text: str) -> list[str]:
+    """"sky, road,,car " -> ["sky", "road", "car"]: what the engine receives."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+class ClassesEdit(QLineEdit):
+    """Comma-separated class names; completion applies to the name being typed."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setPlaceholderText("Classes to segment, comma separated: sky, road, car")
+        self._names = QStringListModel(self)
+        self._completer = QCompleter(self._names, self)
+        self._completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self._completer.setWidget(self)
+        self._completer.activated.connect(self._insert)
+        self.textEdited.connect(self._complete)
+
+    def set_names(self, names: list[str]) -> None:
+        self._names.setStringList(sorted(set(names), key=str.lower))
+
+    def _current_token(self) -> str:
+        return self.text()[: self.cursorPosition()].rsplit(",", 1)[-1].strip()
+
+    def _complete(self) -> None:
+        token = self._current_token()
+        if not token:
+            self._completer.popup().hide()
+            return
+        self._completer.setCompletionPrefix(token)
+        if self._completer.completionCount():
+            self._completer.complete()
+        else:
+            self._completer.popup().hide()
+
+    def _insert(self, name: str) -> None:
+        head, tail = self.text()[: self.cursorPosition()], self.text()[self.cursorPosition():]
+        before = head.rsplit(",", 1)[0] + ", " if "," in head else ""
+        self.setText(before + name + tail)
+        self.setCursorPosition(len(before + name))
+
+
+class PromptBar(QToolBar):
+    proposeRequested = Signal()
+    cancelRequested = Signal()
+    classesEdited = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Prompt", parent)
+        self.setObjectName("prompt")
+        self.setMovable(False)
+        self.classes = ClassesEdit()
+        self.classes.editingFinished.connect(lambda: self.classesEdited.emit(self.classes.text()))
+        self.classes.returnPressed.connect(self.proposeRequested)
+        self.propose = QPushButton("Propose")
+        self.propose.setToolTip("Segment the current image with these classes (Ctrl+Enter)")
+        self.propose.clicked.connect(self.proposeRequested)
+        self.cancel = QPushButton("Cancel")
+        self.cancel.setToolTip("Stop the running job at its next pass (Ctrl+.)")
+        self.cancel.setEnabled(False)
+        self.cancel.clicked.connect(self.cancelRequested)
+        self.state = QLabel()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(160)
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+
+        body = QWidget()
+        layout = QHBoxLayout(body)
+        layout.setContentsMargins(4, 2, 4, 2)
+        layout.addWidget(QLabel("Classes:"))
+        layout.addWidget(self.classes, 1)
+        layout.addWidget(self.propose)
+        layout.addWidget(self.cancel)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.state)
+        self.addWidget(body)
+
+    def set_busy(self, busy: bool) -> None:
+        self.cancel.setEnabled(busy)
+        if not busy:
+            self.progress.hide()
+            self.state.clear()
+
+    def show_progress(self, stage: str, done: int, total: int) -> None:
+        self.progress.show()
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{stage} {done}/{total}" if stage == "pass" else f"{stage}")
+
+    def show_state(self, text: str) -> None:
+        self.state.setText(text)
+        if text == "loading model":
+            self.progress.show()
+            self.progress.setRange(0, 0)  # busy indicator: loading has no steps to count
+            self.progress.setFormat("loading model")

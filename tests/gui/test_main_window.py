@@ -1,0 +1,268 @@
+"""Main window on the tiny random model: navigation, proposals, review, undo/redo, routing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PySide6.QtCore import Qt
+from window_fixtures import Heartbeat, images_dir, make_window, private_settings, wait_idle  # noqa: F401
+
+pytestmark = pytest.mark.gui
+
+FIRST, SECOND = "astronaut.png", "chelsea.png"
+
+
+def key(qtbot, window, sequence: str) -> None:
+    """Press a shortcut the way a user does: through the window's QActions' key handling."""
+    from PySide6.QtGui import QKeySequence
+
+    combo = QKeySequence(sequence)[0]
+    window.canvas.setFocus()
+    qtbot.keyClick(window.canvas, combo.key(), combo.keyboardModifiers())
+
+
+def propose(qtbot, window, classes="sky, person") -> None:
+    window.prompt.classes.setText(classes)
+    key(qtbot, window, "Ctrl+Return")
+    wait_idle(qtbot, window)
+
+
+def test_open_folder_lists_images_and_a_d_navigate(qtbot, make_window, images_dir):
+    window = make_window()
+    assert window.open_path(images_dir)
+    assert window.files.visible_images() == ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg"]
+    assert window.current == FIRST and window.pixels is not None
+    assert window.files.status(FIRST) == "none"
+    key(qtbot, window, "D")
+    assert window.current == SECOND
+    key(qtbot, window, "D")
+    key(qtbot, window, "A")
+    assert window.current == SECOND
+    window.files.filter.setText("co")
+    assert window.files.visible_images() == ["coffee.png"]
+    key(qtbot, window, "D")
+    assert window.current == "coffee.png"
+
+
+def test_open_single_image_opens_its_folder_on_it(make_window, images_dir):
+    window = make_window()
+    window.open_path(images_dir / "rocket.jpg")
+    assert window.current == "rocket.jpg" and window.project.root == images_dir.resolve()
+
+
+def test_propose_review_undo_redo_with_shortcuts(qtbot, make_window, images_dir):
+    window = make_window()
+    window.open_path(images_dir)
+    propose(qtbot, window)
+    doc = window.document()
+    proposals = doc.proposal_ids()
+    assert proposals, "the tiny model proposes at least one region"
+    assert all(s.source == "model" and not s.accepted and s.score is not None for s in doc.shapes())
+    assert window.files.status(FIRST) == "proposed"
+    table = window.shapes.table
+    assert table.rowCount() == len(doc.shapes())
+    assert [table.item(0, c).text() for c in (1, 3)] == ["model", "no"]
+
+    key(qtbot, window, "Shift+Y")  # accept all
+    assert doc.proposal_ids() == [] and window.files.status(FIRST) == "reviewed"
+    key(qtbot, window, "Ctrl+Z")
+    assert doc.proposal_ids() == proposals
+    key(qtbot, window, "Ctrl+Shift+Z")
+    assert doc.proposal_ids() == []
+    key(qtbot, window, "Ctrl+Z")
+    key(qtbot, window, "Ctrl+Y")
+    assert doc.proposal_ids() == []
+    key(qtbot, window, "Ctrl+Z")
+    key(qtbot, window, "Ctrl+Z")  # undo the proposals themselves
+    assert doc.shapes() == []
+    key(qtbot, window, "Ctrl+Shift+Z")
+    assert doc.proposal_ids() == proposals
+
+    key(qtbot, window, "N")  # review loop: select the next pending proposal
+    assert window.canvas.selected_ids() == [proposals[0]]
+    assert window.shapes.selected_ids() == [proposals[0]]
+    key(qtbot, window, "Y")
+    assert doc.shape(proposals[0]).accepted
+    if len(proposals) > 1:
+        key(qtbot, window, "N")
+        key(qtbot, window, "X")
+        assert doc.shape(proposals[1]) is None
+    # the classes typed are remembered per project and offered for completion
+    assert window.project.settings.classes == "sky, person"
+    assert {"sky", "person"} <= set(window.project.labels.names)
+
+
+def test_result_lands_on_its_image_after_switching(qtbot, make_window, images_dir):
+    window = make_window()
+    window.open_path(images_dir)
+    window.prompt.classes.setText("sky, person")
+    key(qtbot, window, "Ctrl+Return")
+    key(qtbot, window, "D")  # leave before the result arrives
+    assert window.current == SECOND
+    wait_idle(qtbot, window)
+    assert window.document().shapes() == [], "a result for another image never lands here"
+    path = window.project.annotation_path(FIRST)
+    qtbot.waitUntil(path.exists, timeout=3000)  # applied to A's document, then autosaved
+    saved = json.loads(path.read_text())
+    assert saved["shapes"] and all(s["source"] == "model" for s in saved["shapes"])
+    assert window.files.status(FIRST) == "proposed"
+    key(qtbot, window, "A")
+    assert len(window.document().shapes()) == len(saved["shapes"])
+    key(qtbot, window, "Ctrl+Z")  # applied to A's open document: undoable there
+    assert window.document().shapes() == []
+
+
+def test_newer_proposal_supersedes_older_for_same_image(qtbot, make_window, images_dir):
+    window = make_window()
+    window.open_path(images_dir)
+    window.prompt.classes.setText("sky")
+    key(qtbot, window, "Ctrl+Return")
+    window.prompt.classes.setText("cat, dog")
+    key(qtbot, window, "Ctrl+Return")
+    wait_idle(qtbot, window)
+    labels = {s.label for s in window.document().shapes()}
+    assert labels and labels <= {"cat", "dog"}
+    assert window.document().undo_stack.count() == 1, "only the newest job's proposals were applied"
+
+
+def without_crf(settings):
+    """The real engine on the tiny model, dense CRF off (see the next test for why)."""
+    from engine import Segmenter, SegmenterConfig
+
+    config = SegmenterConfig(crf=False, threshold=settings.threshold, background=settings.background)
+    return Segmenter.load(model=settings.model, device=settings.device, config=config)
+
+
+def test_gui_heartbeat_while_the_model_loads_and_runs(qtbot, make_window, images_dir):
+    window = make_window(factory=without_crf)
+    window.open_path(images_dir)
+    with Heartbeat() as beat:  # includes loading the model, GradCAM passes, blur, polygons, routing
+        propose(qtbot, window)
+        window.heatmap.threshold.setValue(40)  # a slider re-run as well
+        qtbot.waitUntil(lambda: window.document().undo_stack.count() == 2, timeout=10000)
+        wait_idle(qtbot, window)
+    assert window.document().shapes()
+    assert len(beat.gaps) > 20
+    assert beat.worst < 100, f"GUI thread stalled {beat.worst} ms"
+
+
+@pytest.mark.xfail(strict=True, reason="engine/postprocess.dense_crf calls pydensecrf, whose Cython "
+                   "inference holds the GIL for ~0.5 s per image, so no Python thread (the GUI's "
+                   "included) runs meanwhile; fix in the engine: run the CRF in a helper process")
+def test_gui_heartbeat_with_dense_crf(qtbot, make_window, images_dir):
+    window = make_window()
+    window.open_path(images_dir)
+    with Heartbeat() as beat:
+        propose(qtbot, window)
+    assert beat.worst < 100, f"GUI thread stalled {beat.worst} ms"
+
+
+def test_cancel_stops_the_running_job(qtbot, make_window, images_dir):
+    window = make_window()
+    window.open_path(images_dir)
+    propose(qtbot, window)  # the model is loaded now: the next job is cancelled mid-image
+    before = window.document().shapes()
+    window.prompt.classes.setText("cat")
+    passes = []
+    window.client.progress.connect(lambda *a: passes.append(a))
+    key(qtbot, window, "Ctrl+Return")
+    qtbot.waitUntil(lambda: len(passes) >= 1, timeout=10000)
+    key(qtbot, window, "Ctrl+.")
+    wait_idle(qtbot, window)
+    assert window.document().shapes() == before
+    assert "Cancelled" in window.statusBar().currentMessage()
+    assert max(p[3] for p in passes if p[2] == "pass") < 4
+
+
+def test_heatmap_overlay_and_sliders_rerun_only_postprocessing(qtbot, make_window, images_dir):
+    from annotator.gui.engine_worker import load_segmenter
+
+    calls = {"segment": 0, "postprocess": 0}
+
+    def counting(settings):
+        seg = load_segmenter(settings)
+        segment, postprocess = seg.segment, seg.postprocess
+
+        def count_segment(*a, **k):
+            calls["segment"] += 1
+            return segment(*a, **k)
+
+        def count_postprocess(*a, **k):
+            calls["postprocess"] += 1
+            return postprocess(*a, **k)
+
+        seg.segment, seg.postprocess = count_segment, count_postprocess
+        return seg
+
+    window = make_window(factory=counting)
+    window.open_path(images_dir)
+    overlays = []
+    original = window.canvas.set_overlay
+    window.canvas.set_overlay = lambda rgba: (overlays.append(rgba), original(rgba))
+    propose(qtbot, window, "sky, person")
+    assert window.heatmap.classes.count() >= 1
+    key(qtbot, window, "H")
+    assert window.heatmap.show_overlay.isChecked()
+    assert overlays and overlays[-1] is not None and overlays[-1].shape[2] == 4
+    key(qtbot, window, "H")
+    assert overlays[-1] is None
+
+    doc = window.document()
+    stack = doc.undo_stack.count()
+    window.heatmap.threshold.setValue(90)
+    qtbot.waitUntil(lambda: doc.undo_stack.count() == stack + 1, timeout=10000)
+    wait_idle(qtbot, window)
+    window.heatmap.tolerance.setValue(60)
+    qtbot.waitUntil(lambda: doc.undo_stack.count() == stack + 2, timeout=10000)
+    wait_idle(qtbot, window)
+    assert calls["segment"] == 1, "sliders never call the model"
+    assert calls["postprocess"] == 1, "a simplification move reuses the last label map"
+    assert window.project.settings.simplify_tolerance == pytest.approx(6.0)
+
+
+def test_unreadable_image_shows_error_and_list_moves_on(qtbot, make_window, images_dir):
+    (images_dir / "broken.png").write_bytes(b"not a png at all")
+    window = make_window()
+    window.open_path(images_dir / "broken.png")
+    assert window.current == "broken.png" and window.pixels is None and window.document() is None
+    assert "broken.png" in window.statusBar().currentMessage()
+    key(qtbot, window, "D")
+    assert window.current == "chelsea.png" and window.pixels is not None
+
+
+def test_edits_autosave_and_closing_keeps_them(qtbot, make_window, images_dir):
+    import numpy as np
+
+    from annotator.core.project import Project
+    from annotator.core.shapes import Shape
+
+    window = make_window()
+    window.open_path(images_dir)
+    square = np.array([[10, 10], [100, 10], [100, 100], [10, 100]], float)
+    window.document().add_shape(Shape(label="cup", exterior=square))
+    path = window.project.annotation_path(FIRST)
+    qtbot.waitUntil(path.exists, timeout=3000)  # the debounced autosave
+    window.document().add_shape(Shape(label="table", exterior=square + 200))
+    window.close()  # before the debounce fires: closing must flush
+    saved = Project.open(images_dir).load(FIRST)
+    assert [s.label for s in saved.shapes] == ["cup", "table"]
+
+
+def test_batch_labels_every_unannotated_image(qtbot, make_window, images_dir):
+    from annotator.gui.dialogs import BatchDialog
+
+    window = make_window()
+    window.open_path(images_dir)
+    propose(qtbot, window, "sky")
+    first_shapes = [s.id for s in window.document().shapes()]
+    dialog = BatchDialog(window, "sky, person")
+    dialog.show()
+    dialog.start.click()
+    qtbot.waitUntil(lambda: dialog.job_id is None, timeout=90000)
+    assert dialog.image_bar.maximum() == 3, "the annotated image was skipped"
+    assert [s.id for s in window.document().shapes()] == first_shapes
+    for image in ("chelsea.png", "coffee.png", "rocket.jpg"):
+        assert window.files.status(image) == "proposed"
+    assert "Done" in dialog.status.text()
+    dialog.close()

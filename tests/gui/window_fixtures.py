@@ -1,0 +1,79 @@
+"""Fixtures for tests of the application shell: private QSettings, a copied image folder,
+a main window on the tiny random model. Test modules import what they use."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QElapsedTimer, QTimer
+from PySide6.QtWidgets import QApplication
+
+from annotator.gui.settings import AppSettings, set_application_names, use_settings_folder
+
+
+@pytest.fixture
+def private_settings(tmp_path):
+    """QSettings of this test live under tmp_path: the user's are never read or written."""
+    use_settings_folder(tmp_path / "qsettings")
+    set_application_names()
+    return tmp_path / "qsettings"
+
+
+@pytest.fixture
+def images_dir(tmp_path, samples_dir) -> Path:
+    folder = tmp_path / "images"
+    shutil.copytree(samples_dir, folder)
+    return folder
+
+
+@pytest.fixture
+def make_window(qtbot, private_settings, tiny_model_dir):
+    """make_window(model=None, factory=None) -> a shown MainWindow (closed after the test)."""
+    from annotator.gui.engine_worker import load_segmenter
+    from annotator.gui.main_window import MainWindow
+
+    windows = []
+
+    def make(model: str | None = None, factory=load_segmenter):
+        settings = AppSettings(model=str(model or tiny_model_dir), device="cpu")
+        settings.save()
+        window = MainWindow(settings, segmenter_factory=factory)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        window.activateWindow()  # shortcuts only reach the active window
+        qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+
+
+def wait_idle(qtbot, window, timeout=60000) -> None:
+    qtbot.waitUntil(lambda: not window.client.busy(), timeout=timeout)
+
+
+class Heartbeat:
+    """A 10 ms QTimer on the GUI thread recording the largest gap between its ticks."""
+
+    def __init__(self):
+        self.gaps: list[int] = []
+        self._clock = QElapsedTimer()
+        self._timer = QTimer()
+        self._timer.timeout.connect(lambda: self.gaps.append(self._clock.restart()))
+
+    def __enter__(self):
+        self._clock.start()
+        self._timer.start(10)
+        return self
+
+    def __exit__(self, *exc):
+        self._timer.stop()
+
+    @property
+    def worst(self) -> int:
+        return max(self.gaps[1:], default=0)
