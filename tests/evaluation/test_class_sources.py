@@ -88,3 +88,10 @@ def test_presence_source_prompts_every_class():
     assert not src.oracle
     assert src.class_ids(STUFF, "x", np.zeros((1, 1), np.uint8)) == list(STUFF.class_ids)
     assert len(src.class_ids(STUFF, "x", np.zeros((1, 1), np.uint8))) == 171
+
+
+def test_name_lists_prefer_the_dataset_meaning_of_a_shared_released_name(tmp_path):
+    ade = INFOS["ade20k"]
+    src = class_source(write(tmp_path, {"ADE_val_00000001": ["screen", "screen door", "earth", "ground", "pillar"]}),
+                       ade)
+    assert src.class_ids(ade, "ADE_val_00000001", np.zeros((1, 1), np.uint8)) == [131, 59, 14, 43]

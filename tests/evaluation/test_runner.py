@@ -98,6 +98,20 @@ def test_presence_filtered_classes_map_back_by_name(tmp_path):
     assert out.kept_per_image == 1
 
 
+def test_two_ids_sharing_a_released_name_map_to_the_first_listed(tmp_path):
+    from .synthetic import write_ade20k
+
+    root = write_ade20k(tmp_path, {"ADE_val_00000001": pattern_mask(59, 131)})
+    (tmp_path / "gpt.json").write_text('{"ADE_val_00000001": "[131: \'screen\', 59: \'screen\'], [90, 90]"}')
+    ds = open_dataset("ade20k", root)
+    space = eval_space(ds.info, "reference")
+    dedup = FakeSegmenter(label_map=(PATTERN_PRED > 0).astype(np.int32), keep=lambda c: list(dict.fromkeys(c)))
+    out = evaluate(dedup, ds, ds.samples, space, class_source(str(tmp_path / "gpt.json"), ds.info),
+                   prompt_names(ds.info, "reference"))
+    assert dedup.calls == [[["screen", "screen"]]]
+    assert out.hist[:, 131].sum() == 14 and out.hist[:, 59].sum() == 0  # GPT listed 131 first
+
+
 def test_batches_do_not_change_the_matrix(pattern_dataset):
     key, root = pattern_dataset
     one, two = FakeSegmenter(), FakeSegmenter()

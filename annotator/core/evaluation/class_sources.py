@@ -102,10 +102,18 @@ def load_class_file(path: Path, info: DatasetInfo) -> ClassSource:
 
 
 def name_lookup(info: DatasetInfo) -> dict[str, int]:
-    """Every accepted spelling of a class name (dataset, one-word, natural) -> id."""
+    """Every accepted spelling of a class name (dataset, natural, one-word, released) -> id.
+
+    The dataset's own spellings are registered first, so where the released code's
+    names collide (ADE20K calls 59 "screen door" "screen") the dataset's meaning wins.
+    """
     lookup = {}
     for cid, name in info.classes:
-        for spelling in (name, reference_name(name), natural_name(name)):
+        for spelling in (name, natural_name(name)):
+            lookup.setdefault(normalise(spelling), cid)
+    for cid, name in info.classes:
+        for spelling in (reference_name(name), info.released_names.get(cid, name),
+                         reference_name(info.released_names.get(cid, name))):
             lookup.setdefault(normalise(spelling), cid)
     return lookup
 

@@ -23,8 +23,6 @@ HELP = "measure mIoU on VOC, Pascal Context, COCO-Object, COCO-Stuff or ADE20K"
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from engine.config import DEFAULT_MODEL
-
     p = subparsers.add_parser("eval", help=HELP, description=HELP + ".")
     p.add_argument("--dataset", required=True, choices=list(INFOS))
     p.add_argument("--root", required=True, metavar="DIR", help="dataset root folder (release layout)")
@@ -35,14 +33,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="per-image class lists: 'gt' (oracle, from the ground truth), 'presence' "
                         "(all dataset classes, filtered by ITM presence), or a JSON file "
                         "{image_id: [names] | GPT-4o answer} (default: presence)")
-    p.add_argument("--presence-threshold", type=float, default=0.5, metavar="P",
+    p.add_argument("--presence-threshold", type=_probability, default=0.5, metavar="P",
                    help="ITM match probability a class needs with --classes-from presence (default: 0.5)")
     p.add_argument("--limit", type=_positive, metavar="N", help="only the first N images of the split (sorted)")
     p.add_argument("--split", help="split name (default: val / val2017 / validation)")
     p.add_argument("--batch-size", type=_positive, default=8, metavar="B", help="images per model call (default: 8)")
     p.add_argument("--out", metavar="FILE.json", help="write the results as JSON")
-    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model id or folder (default: {DEFAULT_MODEL})")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    p.add_argument("--model", metavar="ID|PATH",
+                   help="Hugging Face model id or local folder (default: Salesforce/blip-itm-large-flickr)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="default: auto")
     return p
 
 
@@ -57,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from engine import Segmenter, SegmenterConfig
+    # torch loads here, not at import: `pnp-annotator --help` stays instant.
+    from engine import DEFAULT_MODEL, Segmenter, SegmenterConfig
 
     dataset = open_dataset(args.dataset, args.root, args.split)
     info = dataset.info
@@ -70,7 +70,8 @@ def _run(args: argparse.Namespace) -> int:
     if source.kind == "presence":
         overrides["presence_threshold"] = args.presence_threshold
     t0 = time.perf_counter()
-    seg = Segmenter.load(model=args.model, device=args.device, config=SegmenterConfig(**overrides))
+    model = args.model or DEFAULT_MODEL
+    seg = Segmenter.load(model=model, device=args.device, config=SegmenterConfig(**overrides))
     load_s = time.perf_counter() - t0
 
     result = evaluate(seg, dataset, samples, space, source, prompt_names(info, args.protocol),
@@ -86,7 +87,7 @@ def _run(args: argparse.Namespace) -> int:
         images_per_s=result.images_per_s, batch_size=args.batch_size,
         prompted_classes_per_image=result.prompted_per_image,
         segmented_classes_per_image=result.kept_per_image,
-        model=args.model, device=str(seg.device), config=dataclasses.asdict(seg.config),
+        model=model, device=str(seg.device), config=dataclasses.asdict(seg.config),
         paper_miou=info.paper_miou if args.protocol == "reference" else None,
     )
     print(table(space, sc))
@@ -109,6 +110,13 @@ def _progress_bar(total: int):
             bar.close()
 
     return progress
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1], not {value}")
+    return value
 
 
 def _positive(text: str) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,8 @@ class DatasetInfo:
     """Whether the standard protocol scores a background class (VOC 21, COCO-Object 81)."""
     paper_miou: float
     """PnP-OVSS + BLIP mIoU reported for this dataset (spec section 7)."""
+    released_names: dict[int, str] = field(default_factory=dict)
+    """Ids whose name in the released code differs from the dataset's (ADE20K)."""
 
     @property
     def class_ids(self) -> tuple[int, ...]:
@@ -53,7 +55,8 @@ INFOS = {
                                "background", 91, True, 36.2),
     "coco-stuff": DatasetInfo("coco-stuff", "COCO-Stuff 164k", classnames.COCO_STUFF,
                               "unlabeled", 183, False, 17.9),
-    "ade20k": DatasetInfo("ade20k", "ADE20K-150", classnames.ADE20K, "other", 151, False, 14.2),
+    "ade20k": DatasetInfo("ade20k", "ADE20K-150", classnames.ADE20K, "other", 151, False, 14.2,
+                          classnames.ADE20K_RELEASED),
 }
 
 

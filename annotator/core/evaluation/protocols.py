@@ -91,9 +91,14 @@ def _standard_space(info: DatasetInfo) -> EvalSpace:
 
 
 def prompt_names(info: DatasetInfo, protocol: str) -> dict[int, str]:
-    """Dataset class id -> the name written in the caption."""
-    spell = reference_name if protocol == "reference" else natural_name
-    return {cid: spell(name) for cid, name in info.classes}
+    """Dataset class id -> the name written in the caption.
+
+    Reference: the released code's one-word names (its own ADE20K list included), so
+    captions match the paper's. Two ids may then share a name (ADE20K "screen").
+    """
+    if protocol == "reference":
+        return {cid: reference_name(info.released_names.get(cid, name)) for cid, name in info.classes}
+    return {cid: natural_name(name) for cid, name in info.classes}
 
 
 def engine_overrides(info: DatasetInfo, protocol: str) -> dict:

@@ -13,15 +13,23 @@ from .protocols import EvalSpace
 
 
 def table(space: EvalSpace, sc: Scores) -> str:
-    """Per-class IoU / accuracy / pixel counts; classes the dataset leaves unused are skipped."""
+    """Per-class IoU / accuracy / pixel counts of the classes that have any pixels.
+
+    Classes absent from both ground truth and prediction (common with --limit) are
+    counted in a closing line rather than listed; a full split lists every class.
+    """
     width = max(len(n) for n in space.names)
     lines = [f"{'#':>4}  {'class':<{width}}  {'IoU %':>6}  {'acc %':>6}  {'GT px':>12}  {'pred px':>12}"]
+    hidden = 0
     for k, name in enumerate(space.names):
-        if name.startswith("(unused") and not (sc.gt_pixels[k] or sc.pred_pixels[k]):
+        if not (sc.gt_pixels[k] or sc.pred_pixels[k]):
+            hidden += not name.startswith("(unused")
             continue
         mark = "" if sc.counted[k] else "  (not in mean)"
         lines.append(f"{k:>4}  {name:<{width}}  {_pct(sc.iou[k]):>6}  {_pct(sc.accuracy[k]):>6}  "
                      f"{sc.gt_pixels[k]:>12,}  {sc.pred_pixels[k]:>12,}{mark}")
+    if hidden:
+        lines.append(f"({hidden} classes with no ground-truth or predicted pixels not shown)")
     return "\n".join(lines)
 
 
@@ -30,7 +38,8 @@ def summary(record: dict) -> str:
     oracle = "  [ORACLE: class lists from the ground truth]" if record["oracle"] else ""
     lines = [
         f"{record['dataset_title']} | protocol {record['protocol']} | classes {record['class_source']}{oracle}",
-        f"images {record['images']}  ({record['images_per_s']:.2f} images/s on {record['device']})",
+        f"images {record['images']}  ({_rate(record['images_per_s'])} images/s on {record['device']}, "
+        f"batch {record['batch_size']})",
         f"mIoU {_pct(m['miou'])}  pixel acc {_pct(m['pixel_accuracy'])}  "
         f"mean acc {_pct(m['mean_accuracy'])}  fwIoU {_pct(m['fw_iou'])}",
     ]
@@ -48,7 +57,7 @@ def record(*, space: EvalSpace, sc: Scores, hist: np.ndarray, **fields) -> dict:
         for k, name in enumerate(space.names)
     ]
     return {
-        **fields,
+        **{k: _num(v) if isinstance(v, float) else v for k, v in fields.items()},
         "metrics": {"miou": _num(sc.miou), "pixel_accuracy": _num(sc.pixel_accuracy),
                     "mean_accuracy": _num(sc.mean_accuracy), "fw_iou": _num(sc.fw_iou),
                     "mean_over": space.mean_over},
@@ -70,6 +79,10 @@ def _num(x) -> float | None:
     # JSON has no NaN: undefined scores (no ground truth, no pixels) become null.
     x = float(x)
     return None if math.isnan(x) else x
+
+
+def _rate(x) -> str:
+    return "-" if x is None else f"{x:.2f}"
 
 
 def _pct(x) -> str:

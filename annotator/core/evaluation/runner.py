@@ -53,11 +53,11 @@ def evaluate(segmenter, dataset: Dataset, samples: list[Sample], space: EvalSpac
     """Segment *samples* with ``segmenter.segment_batch`` and score them in *space*.
 
     *prompt* maps dataset class ids to caption names; the engine's ``res.classes``
-    are mapped back through it, so presence filtering and deduplication are honoured.
+    are mapped back through each image's own list, so presence filtering and the
+    engine's deduplication are honoured (two ids sharing a name take the first).
     """
     if batch_size < 1:
         raise ValueError(f"batch size must be >= 1, not {batch_size}")
-    by_name = {normalise(name): cid for cid, name in prompt.items()}
     cm = ConfusionMatrix(space.n)
     done = prompted = kept = 0
     start = time.perf_counter()
@@ -69,7 +69,10 @@ def evaluate(segmenter, dataset: Dataset, samples: list[Sample], space: EvalSpac
         except ValueError as exc:  # the engine refuses a class list (e.g. over the token budget)
             first = batch[0].sample
             raise EvalError(f"the engine refused the class lists of images {first.image_id}..: {exc}") from exc
-        for item, res in zip(batch, results):
+        for item, image_ids, res in zip(batch, ids, results):
+            by_name: dict[str, int] = {}
+            for cid in image_ids:
+                by_name.setdefault(normalise(prompt[cid]), cid)
             used = [_class_id(name, by_name, item.sample) for name in res.classes]
             cm.add(space.gt_labels(item.id_mask), space.pred_labels(res.label_map, used))
             kept += len(used)
