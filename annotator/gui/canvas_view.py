@@ -159,3 +159,8 @@ class ZoomPanView(QGraphicsView):
             event.accept()
         else:
             super().keyReleaseEvent(event)
+
+    def focusOutEvent(self, event) -> None:
+        # Space released in another window never reaches us: do not stay in pan mode.
+        self._space_held = False
+        super().focusOutEvent(event)
