@@ -103,7 +103,7 @@ def label_images(project: Project, segmenter, images: list[str], options: BatchO
                 break
             results = _segment(segmenter, batch, options.classes, cancel, first_batch)
             first_batch = False
-            for (rel, rgb), outcome in zip(batch, results):
+            for (rel, _rgb), outcome in zip(batch, results):
                 if isinstance(outcome, str):
                     _record(summary, on_image, rel, "failed", outcome)
                 else:

@@ -170,6 +170,15 @@ def test_unmatched_images_and_unknown_categories_are_reported(project, tmp_path)
     assert project.load("sub/b.png").shapes[-1].label == "cat"
 
 
+def test_zero_area_annotations_are_reported_and_duplicate_shape_ids_made_unique(project, tmp_path):
+    flat = {"id": 1, "image_id": 7, "category_id": 3, "segmentation": [[0, 0, 5, 5, 10, 10]]}
+    twin = {"id": 2, "image_id": 7, "category_id": 3, "bbox": [0, 0, 4, 4], "attributes": {"shape_id": "same"}}
+    report = import_coco(project, write_coco(tmp_path, _minimal([flat, twin, dict(twin, id=3)])), replace=True)
+    assert report.problems == ["annotations[0] (id 1): its segmentation covers no area; not imported"]
+    a, b = project.load("a.png").shapes
+    assert a.id == "same" and b.id != "same"
+
+
 def test_ambiguous_basename_is_reported(project, tmp_path):
     write_image(project.root / "other" / "b.png", 50, 40)
     data = _minimal([], images=[{"id": 1, "file_name": "b.png", "width": 50, "height": 40}])
@@ -206,3 +215,14 @@ def test_malformed_coco_names_the_first_problem_and_writes_nothing(project, tmp_
         import_coco(project, path)
     assert str(path) in str(info.value)
     assert {p: p.read_bytes() for p in project.state_dir.rglob("*") if p.is_file()} == state
+
+
+def test_damaged_annotation_file_still_lists_the_image_and_reports_it(project):
+    project.annotation_path("sub/b.png").write_text("{")
+    data, report = build_coco(project)
+    assert [i["file_name"] for i in data["images"]] == ["a.png", "empty.png", "sub/b.png"]
+    assert len(report.problems) == 1 and report.problems[0].startswith("sub/b.png: listed without annotations")
+    (project.root / "empty.png").write_bytes(b"junk")
+    data, report = build_coco(project)
+    assert [i["file_name"] for i in data["images"]] == ["a.png", "sub/b.png"]
+    assert "empty.png: left out" in report.problems[0]

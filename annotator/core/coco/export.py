@@ -58,23 +58,22 @@ def build_coco(project: Project, *, segmentation: str = "auto",
     images: list[dict] = []
     annotations: list[dict] = []
     for rel in project.images():
+        image_id = len(images) + 1
         try:
             ann = project.load(rel)
         except ImageReadError as exc:
             report.problems.append(f"{rel}: left out of 'images' because its size is unknown: {exc}")
             continue
         except AnnotationFileError as exc:
-            report.problems.append(f"{rel}: listed without annotations: {exc}")
-            ann = None
-        image_id = len(images) + 1
-        if ann is None:
+            # The image is still part of the dataset; only its annotations are unreadable.
             from annotator.core.imageinfo import image_size
 
             try:
                 width, height = image_size(project.image_path(rel))
-            except ImageReadError as exc:
-                report.problems[-1] = f"{rel}: left out (annotations damaged, image unreadable): {exc}"
+            except ImageReadError as unreadable:
+                report.problems.append(f"{rel}: left out: {exc}; and {unreadable}")
                 continue
+            report.problems.append(f"{rel}: listed without annotations: {exc}")
             images.append(_image_entry(image_id, rel, width, height))
             continue
         images.append(_image_entry(image_id, rel, ann.width, ann.height))

@@ -88,9 +88,16 @@ def import_coco(project: Project, coco_path: str | os.PathLike, *, replace: bool
                     "'categories'; annotation not imported")
                 continue
             try:
-                shapes.extend(_shapes(a, cat["name"], im["height"], im["width"], tolerance))
+                new = _shapes(a, cat["name"], im["height"], im["width"], tolerance)
             except ValueError as exc:
                 raise CocoFormatError(f"{coco_path}: annotations[{i}]: {exc}") from None
+            if not new:
+                report.problems.append(f"annotations[{i}] (id {a.get('id')}): its segmentation covers no "
+                                       "area; not imported")
+            for shape in new:
+                if any(shape.id == s.id for s in shapes):  # ids must stay unique within an image
+                    shape.id = new_id()
+                shapes.append(shape)
         report.images_matched += 1
         if shapes or replace:  # an image with nothing to add keeps its file (or lack of one)
             _merge(ann, shapes, replace)
