@@ -17,6 +17,10 @@ VOC, PC, COCO_OBJ, STUFF = INFOS["voc"], INFOS["context"], INFOS["coco-object"],
     ("[55: 'tvmonitor', 58: 'window'], [90, 70]", [55]),  # 70 is not > 70
     ("[55: 'tvmonitor', 58: 'window'], [90%, 71%]", [55, 58]),
     ("[58: 'window', 55: 'tvmonitor']\n,\n[95, 80]", [58, 55]),  # GPT order kept
+    ("[3: 'bed']\n[90]", [3]),
+    ("[55: 'tvmonitor', 58: 'window']", [55, 58]),  # no confidences: all kept (COCO script)
+    ("[55: 'tvmonitor', 58: 'window'], [90]", [55]),  # classes beyond the confidences skipped
+    ("[tv: 'tvmonitor', 58: 'window'], [90, 90]", [58]),  # non-numeric id skipped (COCO-Stuff script)
     ("[55: 'tvmonitor', 55: 'tvmonitor'], [90, 90]", [55]),
     ("[3: 'bed'], [55: 90%]", [3]),  # confidence after the last ':'
     ("[1: 'aeroplane'], [40]", []),
@@ -32,7 +36,7 @@ def test_gpt_answer_for_coco_uses_category_ids_and_drops_foreign_ids():
     assert parse_gpt_answer("[1: 'person', 12: 'none', 157: 'sky'], [99, 99, 99]", STUFF) == [1, 157]
 
 
-@pytest.mark.parametrize("text", ["no brackets", "[1: 'a'], [90], [3]", "[1: 'a', 2: 'b'], [90]", "[x: 'a'], [90]"])
+@pytest.mark.parametrize("text", ["[1: 'a'], [ninety]", "[1: 'a'], [90.5.1%]"])
 def test_unparsable_gpt_answers_return_none(text):
     assert parse_gpt_answer(text, VOC) is None
 
@@ -64,7 +68,7 @@ def test_file_errors_name_the_file_and_image(tmp_path):
     with pytest.raises(ClassListError, match="'2007_000033'.*'unicorn' is not a class"):
         class_source(write(tmp_path, {"2007_000033": ["cat", "unicorn"]}), VOC)
     with pytest.raises(ClassListError, match="cannot parse GPT-4o answer"):
-        class_source(write(tmp_path, {"2007_000033": "cat and dog"}), VOC)
+        class_source(write(tmp_path, {"2007_000033": "[8: 'cat'], [very sure]"}), VOC)
     with pytest.raises(ClassListError, match="expected a list of class names"):
         class_source(write(tmp_path, {"2007_000033": 3}), VOC)
     with pytest.raises(ClassListError, match="JSON object"):

@@ -133,37 +133,38 @@ def _ids_from_names(names: list[str], lookup: dict[str, int], where: str) -> lis
     return ids
 
 
-_BETWEEN_GROUPS = re.compile(r"\]\s*,\s*\[")
+_BETWEEN_GROUPS = re.compile(r"\]\s*,?\s*\[")
 
 
 def parse_gpt_answer(text: str, info: DatasetInfo) -> list[int] | None:
     """Class ids kept from one raw GPT-4o answer, in GPT's order, without duplicates.
 
-    Follows SEG:726-787 / SEGC:858-963: ids are dataset ids (VOC/PC/ADE 1-based,
-    COCO category ids); a confidence is the number after the item's last ":" and
-    before "%"; only ids of this dataset are kept (the COCO script drops the others).
-    Returns [] when nothing passes (the caller falls back), None when unparsable.
+    Reads answers the way the released scripts do (SEG:726-787, SEGC:858-963), taking
+    the most lenient of them where they differ: the two bracket groups may be separated
+    by newlines; a missing confidence group keeps every class (COCO script); extra
+    classes without a confidence, and class items without a numeric id, are skipped
+    (COCO-Stuff script). A confidence is the number after an item's last ":" and
+    before "%", kept when > 70. Ids are dataset ids (VOC/PC/ADE 1-based, COCO category
+    ids); ids that are not classes of *info* are dropped (the COCO scripts do).
+    Returns [] when nothing is kept (the caller falls back), None when a confidence
+    is not a number.
     """
-    body = _BETWEEN_GROUPS.sub("], [", text.strip())
-    if not body:
-        return []
-    if not (body.startswith("[") and body.endswith("]")):
-        return None
-    parts = body[1:-1].split("], [")
-    if len(parts) != 2:
-        return None
-    class_items = [c for c in parts[0].split(",") if c.strip()]
-    prob_items = [p for p in parts[1].split(",") if p.strip()]
-    if len(class_items) != len(prob_items):
-        return None
-    valid = set(info.class_ids)
-    ids = []
-    for item, prob in zip(class_items, prob_items):
+    parts = _BETWEEN_GROUPS.sub("], [", text.strip()).strip("][").split("], [")
+    class_items = parts[0].split(",") if parts[0].strip() else []
+    if len(parts) == 1:
+        probs = [100.0] * len(class_items)
+    else:
         try:
-            cid = int(item.split(":")[0].strip())
-            p = float(prob.split(":")[-1].split("%")[0].strip())
+            probs = [float(p.split(":")[-1].split("%")[0]) for p in parts[1].split(",") if p.strip()]
         except ValueError:
             return None
+    valid = set(info.class_ids)
+    ids: list[int] = []
+    for item, p in zip(class_items, probs):
+        try:
+            cid = int(item.split(":")[0])
+        except ValueError:
+            continue
         if p > GPT_MIN_CONFIDENCE and cid in valid and cid not in ids:
             ids.append(cid)
     return ids
