@@ -8,7 +8,6 @@ import numpy as np
 from PySide6.QtCore import QObject, QPointF, Qt
 from PySide6.QtTest import QTest
 
-import annotator.gui  # noqa: F401 - importing the package applies the None workaround
 from annotator.core.annotations import ImageAnnotations
 from annotator.core.labels import LabelSet
 from annotator.core.shapes import Shape
@@ -16,15 +15,15 @@ from annotator.gui.canvas import Canvas
 from annotator.gui.document import AnnotationDocument
 
 
-def test_many_void_qt_calls_do_not_exhaust_none():
-    """shiboken6 6.12 drops a None reference per void call; on CPython 3.11 that used to
-    abort the process ("deallocating None") after a few thousand calls."""
+def test_void_qt_calls_do_not_leak_references_to_none():
+    """shiboken6 6.12.0 drops a None reference per void call; on CPython 3.11 that aborts
+    the process ("deallocating None") after a few thousand calls. pyproject pins < 6.12;
+    this fails if a binding with that bug is installed."""
     obj = QObject()
     before = sys.getrefcount(None)
-    for _ in range(20_000):
+    for _ in range(1000):
         obj.setObjectName("x")
-    assert sys.getrefcount(None) > 0
-    assert before - sys.getrefcount(None) <= 20_000
+    assert abs(sys.getrefcount(None) - before) < 50
 
 
 def test_dense_shapes_survive_many_frames_of_painting_and_dragging(qtbot):
