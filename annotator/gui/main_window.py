@@ -271,7 +271,8 @@ class MainWindow(QMainWindow):
             self._model_dialog = dialogs.ModelMissingDialog(message, self.settings, self)
             self._model_dialog.modelChosen.connect(self._use_model)
             self._model_dialog.finished.connect(lambda _: setattr(self, "_model_dialog", None))
-            self._model_dialog.open()
+            self._model_dialog.setModal(False)  # the rest of the app keeps working meanwhile
+            self._model_dialog.show()
 
     def _use_model(self, model: str) -> None:
         self.settings.model = model

@@ -5,27 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from PySide6.QtCore import Qt
-from window_fixtures import Heartbeat, images_dir, make_window, private_settings, wait_idle  # noqa: F401
+from window_fixtures import Heartbeat, images_dir, key, make_window, private_settings, propose, wait_idle  # noqa: F401
 
 pytestmark = pytest.mark.gui
 
 FIRST, SECOND = "astronaut.png", "chelsea.png"
-
-
-def key(qtbot, window, sequence: str) -> None:
-    """Press a shortcut the way a user does: through the window's QActions' key handling."""
-    from PySide6.QtGui import QKeySequence
-
-    combo = QKeySequence(sequence)[0]
-    window.canvas.setFocus()
-    qtbot.keyClick(window.canvas, combo.key(), combo.keyboardModifiers())
-
-
-def propose(qtbot, window, classes="sky, person") -> None:
-    window.prompt.classes.setText(classes)
-    key(qtbot, window, "Ctrl+Return")
-    wait_idle(qtbot, window)
 
 
 def test_open_folder_lists_images_and_a_d_navigate(qtbot, make_window, images_dir):

@@ -77,3 +77,18 @@ class Heartbeat:
     @property
     def worst(self) -> int:
         return max(self.gaps[1:], default=0)
+
+
+def key(qtbot, window, sequence: str) -> None:
+    """Press a shortcut the way a user does: through the window's QActions' key handling."""
+    from PySide6.QtGui import QKeySequence
+
+    combo = QKeySequence(sequence)[0]
+    window.canvas.setFocus()
+    qtbot.keyClick(window.canvas, combo.key(), combo.keyboardModifiers())
+
+
+def propose(qtbot, window, classes="sky, person") -> None:
+    window.prompt.classes.setText(classes)
+    key(qtbot, window, "Ctrl+Return")
+    wait_idle(qtbot, window)
