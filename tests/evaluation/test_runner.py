@@ -3,6 +3,7 @@ checked against confusion matrices counted by hand (see synthetic.PATTERN)."""
 
 from __future__ import annotations
 
+import threading
 from types import SimpleNamespace
 
 import numpy as np
@@ -134,6 +135,13 @@ def test_engine_refusal_and_unknown_returned_names_become_eval_errors(tmp_path):
         run("voc", root, "reference", FakeSegmenter(error=ValueError("caption too long")))
     with pytest.raises(EvalError, match="'kitten'"):
         run("voc", root, "reference", FakeSegmenter(keep=lambda c: ["kitten"]))
+
+
+def test_a_failing_batch_stops_the_decoding_thread(tmp_path):
+    root = write_voc(tmp_path, {f"2007_{i:06d}": pattern_mask(8, 15) for i in range(8)})
+    with pytest.raises(EvalError):  # depth 2: the thread is still waiting to hand over images
+        run("voc", root, "reference", FakeSegmenter(error=ValueError("no")), batch_size=1)
+    assert not [t for t in threading.enumerate() if t.name == "eval-prefetch"]
 
 
 def test_ground_truth_of_another_size_is_named_with_both_files(tmp_path):

@@ -46,11 +46,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine import ModelNotFoundError
+    from engine import EngineError  # ModelNotFoundError, DeviceOutOfMemoryError: messages say what to do
 
     try:
         return _run(args)
-    except (DatasetError, ClassListError, EvalError, ModelNotFoundError) as exc:
+    except (DatasetError, ClassListError, EvalError, EngineError) as exc:
         print(f"pnp-annotator eval: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -61,25 +61,29 @@ def evaluate(segmenter, dataset: Dataset, samples: list[Sample], space: EvalSpac
     cm = ConfusionMatrix(space.n)
     done = prompted = kept = 0
     start = time.perf_counter()
-    for batch in _batches(prefetch(dataset, samples, depth=2 * batch_size), batch_size):
-        ids = [source.class_ids(dataset.info, it.sample.image_id, it.id_mask) for it in batch]
-        names = [[prompt[c] for c in image_ids] for image_ids in ids]
-        try:
-            results = segmenter.segment_batch([it.image for it in batch], names, batch_size=len(batch))
-        except ValueError as exc:  # the engine refuses a class list (e.g. over the token budget)
-            first = batch[0].sample
-            raise EvalError(f"the engine refused the class lists of images {first.image_id}..: {exc}") from exc
-        for item, image_ids, res in zip(batch, ids, results):
-            by_name: dict[str, int] = {}
-            for cid in image_ids:
-                by_name.setdefault(normalise(prompt[cid]), cid)
-            used = [_class_id(name, by_name, item.sample) for name in res.classes]
-            cm.add(space.gt_labels(item.id_mask), space.pred_labels(res.label_map, used))
-            kept += len(used)
-        prompted += sum(len(i) for i in ids)
-        done += len(batch)
-        if progress:
-            progress(done, len(samples))
+    items = prefetch(dataset, samples, depth=2 * batch_size)
+    try:
+        for batch in _batches(items, batch_size):
+            ids = [source.class_ids(dataset.info, it.sample.image_id, it.id_mask) for it in batch]
+            names = [[prompt[c] for c in image_ids] for image_ids in ids]
+            try:
+                results = segmenter.segment_batch([it.image for it in batch], names, batch_size=len(batch))
+            except ValueError as exc:  # the engine refuses a class list (e.g. over the token budget)
+                first = batch[0].sample
+                raise EvalError(f"the engine refused the class lists of images {first.image_id}..: {exc}") from exc
+            for item, image_ids, res in zip(batch, ids, results):
+                by_name: dict[str, int] = {}
+                for cid in image_ids:
+                    by_name.setdefault(normalise(prompt[cid]), cid)
+                used = [_class_id(name, by_name, item.sample) for name in res.classes]
+                cm.add(space.gt_labels(item.id_mask), space.pred_labels(res.label_map, used))
+                kept += len(used)
+            prompted += sum(len(i) for i in ids)
+            done += len(batch)
+            if progress:
+                progress(done, len(samples))
+    finally:
+        items.close()  # stops the decoding thread now, also when a batch failed
     seconds = time.perf_counter() - start
     return EvalRun(cm.hist, done, seconds, prompted / max(done, 1), kept / max(done, 1))
 
