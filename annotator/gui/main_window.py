@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QIcon, QUndoGroup
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
 from annotator.core.project import IMAGE_EXTENSIONS, Project
 from annotator.gui import dialogs
@@ -54,6 +54,7 @@ class MainWindow(QMainWindow):
         self._wire()
         self._update_enabled()
         self.resize(1280, 800)
+        self.resizeDocks([self.files, self.shapes], [220, 300], Qt.Orientation.Horizontal)
 
     # --- construction -------------------------------------------------------------------
     def _build_widgets(self) -> None:
@@ -73,11 +74,23 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.engine_state)
 
     def _make_canvas(self, labels) -> None:
-        """A canvas draws with one label set for its life, so each project gets its own."""
-        self.canvas = Canvas(labels, self)
+        """A canvas draws with one label set for its life, so each project gets its own.
+
+        It sits in a fixed holder: swapping the central widget itself would make the
+        main window re-divide its space and resize the docks.
+        """
+        if not hasattr(self, "_canvas_holder"):
+            self._canvas_holder = QWidget(self)
+            QVBoxLayout(self._canvas_holder).setContentsMargins(0, 0, 0, 0)
+            self.setCentralWidget(self._canvas_holder)
+        old = getattr(self, "canvas", None)
+        self.canvas = Canvas(labels, self._canvas_holder)
         self.canvas.selectionChanged.connect(self.shapes.select)
         self.canvas.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 4000))
-        self.setCentralWidget(self.canvas)  # deletes the previous canvas
+        self._canvas_holder.layout().addWidget(self.canvas)
+        if old is not None:
+            old.setParent(None)
+            old.deleteLater()
 
     def _wire(self) -> None:
         self.files.imageActivated.connect(self.show_image)

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from importlib import metadata
-
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-
-def version() -> str:
-    try:
-        return metadata.version("pnp-annotator")
-    except metadata.PackageNotFoundError:
-        return "development"
+from annotator import __version__
 
 
 def show_about(parent: QWidget) -> QMessageBox:
     box = QMessageBox(QMessageBox.Icon.Information, "About PnP Annotator",
-                      f"<b>PnP Annotator</b> {version()}<br><br>"
+                      f"<b>PnP Annotator</b> {__version__}<br><br>"
                       "Type class names, get editable polygon proposals from training-free "
                       "open-vocabulary semantic segmentation (PnP-OVSS on BLIP), review them "
                       "and export COCO.<br><br>"
