@@ -69,7 +69,7 @@ def load_model_and_tokenizer(model: str | os.PathLike):
     else:
         # The local cache first (fast, no network); the hub only when allowed.
         sources = [dict(pretrained_model_name_or_path=name, local_files_only=True)]
-        if not _offline():
+        if not _offline() and _hub_reachable():
             sources.append(dict(pretrained_model_name_or_path=name))
 
     last_error: Exception | None = None
@@ -82,7 +82,11 @@ def load_model_and_tokenizer(model: str | os.PathLike):
             last_error = exc
     else:
         where = f"folder '{path}'" if is_folder else f"'{name}'"
-        offline = " (HF_HUB_OFFLINE is set, so only the local cache was searched)" if _offline() and not is_folder else ""
+        offline = ""
+        if not is_folder and _offline():
+            offline = " (HF_HUB_OFFLINE is set, so only the local cache was searched)"
+        elif not is_folder and len(sources) == 1:
+            offline = " (the Hugging Face hub cannot be reached from here, so only the local cache was searched)"
         raise ModelNotFoundError(
             f"Cannot load the BLIP image-text-matching model {where}{offline}: "
             f"{type(last_error).__name__}: {str(last_error).splitlines()[0] if str(last_error) else ''}\n"
@@ -95,6 +99,20 @@ def load_model_and_tokenizer(model: str | os.PathLike):
     net.requires_grad_(False)
     set_vision_layernorm_eps(net, VISION_LN_EPS)
     return net, tokenizer
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """A quick TCP check, so that a machine without network fails in seconds
+    instead of sitting through huggingface_hub's retries with back-off."""
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def _looks_like_hub_id(name: str) -> bool:
