@@ -24,7 +24,7 @@ from engine.errors import Cancelled, DeviceOutOfMemoryError, EngineError, ModelN
 
 @dataclass(frozen=True)
 class EngineSettings:
-    """What the model is loaded with; changing any of these reloads it lazily."""
+    """What the engine runs with; a new model, device or presence threshold reloads it lazily."""
 
     model: str
     device: str = "auto"
@@ -132,8 +132,11 @@ class EngineWorker(QObject):
 
     @Slot(object)
     def configure(self, settings: EngineSettings) -> None:
-        if settings != self._settings:
-            self._settings = settings
+        old, self._settings = self._settings, settings
+        # Threshold and background travel with every job, so only what the model is
+        # loaded with forces a reload (seconds for the real model).
+        if (settings.model, settings.device, settings.presence_threshold) != (
+                old.model, old.device, old.presence_threshold):
             self._segmenter = None  # loads again, lazily, on the next job
             self._label_maps.clear()
 

@@ -6,8 +6,9 @@ from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QColor, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QDockWidget, QLineEdit, QListView, QVBoxLayout, QWidget
 
-STATUS_MARK = {"none": "○", "proposed": "◐", "reviewed": "●"}
-STATUS_COLOR = {"none": QColor(140, 140, 140), "proposed": QColor(230, 150, 0), "reviewed": QColor(30, 160, 60)}
+STATUS_MARK = {"none": "○", "proposed": "◐", "reviewed": "●", "unreadable": "✕"}
+STATUS_COLOR = {"none": QColor(140, 140, 140), "proposed": QColor(230, 150, 0), "reviewed": QColor(30, 160, 60),
+                "unreadable": QColor(200, 40, 40)}
 IMAGE_ROLE = Qt.ItemDataRole.UserRole + 1
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 2
 

@@ -185,6 +185,7 @@ class MainWindow(QMainWindow):
             self.pixels = None
             self.store.activate(None)
             self.canvas.show_error(f"Cannot show {image}\n\n{e}")
+            self.files.set_status(image, "unreadable")
             self.statusBar().showMessage(f"{image}: {e}", 8000)
             self._refresh_shapes()
             return

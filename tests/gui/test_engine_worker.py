@@ -237,3 +237,27 @@ def test_batch_cancel_stops_inside_the_current_image(qtbot, fake):
         assert failures[-1][2] == CANCELLED
     finally:
         client.shutdown()
+
+
+def test_only_model_device_or_presence_changes_reload(qtbot):
+    loads = []
+
+    def factory(settings):
+        loads.append(settings)
+        return FakeSegmenter(passes=1, pass_seconds=0)
+
+    client = EngineClient(EngineSettings(model="m"), factory=factory, polygonize=fake_polygonize)
+    try:
+        def run():
+            client.segment("a.png", Path("a.png"), ["sky"], pixels=IMG)
+            wait_idle(qtbot, client)
+
+        run()
+        client.configure(EngineSettings(model="m", threshold=0.4, background="never"))
+        run()
+        assert len(loads) == 1, "threshold and background ride on each job: no reload"
+        client.configure(EngineSettings(model="m", device="cpu", threshold=0.4, background="never"))
+        run()
+        assert len(loads) == 2 and loads[-1].device == "cpu"
+    finally:
+        client.shutdown()

@@ -250,3 +250,22 @@ def test_batch_labels_every_unannotated_image(qtbot, make_window, images_dir):
         assert window.files.status(image) == "proposed"
     assert "Done" in dialog.status.text()
     dialog.close()
+
+
+def test_run_app_opens_the_path_and_returns_when_closed(qtbot, private_settings, images_dir):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from annotator.gui.app import run_app
+    from annotator.gui.main_window import MainWindow
+
+    seen = []
+
+    def close_window():
+        window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible())
+        seen.append((window.current, window.project.root))
+        window.close()
+
+    QTimer.singleShot(300, close_window)
+    assert run_app(str(images_dir / "coffee.png")) == 0
+    assert seen == [("coffee.png", images_dir.resolve())]
