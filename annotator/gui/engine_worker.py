@@ -297,6 +297,7 @@ class EngineClient(QObject):
         self._latest: dict[str, int] = {}  # image -> newest interactive job id
         self._tokens: dict[int, tuple[str | None, threading.Event]] = {}  # live job -> (image, cancel)
         self._batches: set[int] = set()
+        self._last_id = 0
         self._settings = settings
 
         self._thread = QThread()
@@ -357,6 +358,7 @@ class EngineClient(QObject):
 
     def _send(self, job, image: str | None) -> None:
         was_busy = self.busy()
+        self._last_id = job.job_id
         self._tokens[job.job_id] = (image, job.cancel)
         self._dispatch.emit(job)
         if not was_busy:
@@ -375,13 +377,21 @@ class EngineClient(QObject):
             if job_id not in self._batches:
                 token.set()
 
+    def cancel_all(self) -> int:
+        """Cancel every job; returns the newest job id issued so far."""
+        for _, token in self._tokens.values():
+            token.set()
+        return self.last_issued()
+
+    def last_issued(self) -> int:
+        return self._last_id
+
     def busy(self, include_batch: bool = True) -> bool:
         return any(include_batch or j not in self._batches for j in self._tokens)
 
     def shutdown(self, timeout_ms: int = 30000) -> None:
         """Cancel everything and stop the thread (the engine stops at its next pass)."""
-        for _, token in self._tokens.values():
-            token.set()
+        self.cancel_all()
         self._thread.quit()
         self._thread.wait(timeout_ms)
 

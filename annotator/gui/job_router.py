@@ -27,6 +27,7 @@ class JobRouter(QObject):
         self.client = client
         self.store = None  # DocumentStore of the open project, set by the window
         self._results: OrderedDict[str, object] = OrderedDict()
+        self._first_job = 0  # jobs before this one belong to a project no longer open
         client.proposalsReady.connect(self._on_proposals)
         client.failed.connect(self._on_failed)
 
@@ -34,11 +35,13 @@ class JobRouter(QObject):
         return self._results.get(image)
 
     def forget(self) -> None:
-        """A different project: cached results belong to the old one."""
+        """A different project: its images' names may repeat the old one's, so the old
+        project's jobs are cancelled and any late result of theirs is dropped."""
+        self._first_job = self.client.cancel_all() + 1
         self._results.clear()
 
     def _on_proposals(self, job_id: int, image: str, result, shapes: list) -> None:
-        if self.store is None:
+        if self.store is None or job_id < self._first_job:
             return
         if result is not None:
             self._results[image] = result
@@ -50,7 +53,7 @@ class JobRouter(QObject):
         self.applied.emit(image, len(shapes))
 
     def _on_failed(self, job_id: int, image: str, kind: str, message: str) -> None:
-        if kind == NO_MODEL:
+        if kind == NO_MODEL or job_id < self._first_job:
             return  # the window shows the model dialog from client.modelMissing
         where = f"{image}: " if image else ""
         if kind in (CANCELLED, IMAGE_ERROR):

@@ -269,3 +269,28 @@ def test_run_app_opens_the_path_and_returns_when_closed(qtbot, private_settings,
     QTimer.singleShot(300, close_window)
     assert run_app(str(images_dir / "coffee.png")) == 0
     assert seen == [("coffee.png", images_dir.resolve())]
+
+
+def test_switching_project_drops_the_old_projects_results(qtbot, make_window, images_dir, tmp_path):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(images_dir, other)
+    window = make_window()
+    window.open_path(images_dir)
+    window.prompt.classes.setText("sky")
+    key(qtbot, window, "Ctrl+Return")
+    window.open_path(other)  # same image names, another folder
+    wait_idle(qtbot, window)
+    qtbot.wait(500)  # past the autosave delay
+    assert window.document().shapes() == []
+    assert not window.project.annotation_path(FIRST).exists()
+
+
+def test_letter_shortcuts_do_not_fire_while_typing_classes(qtbot, make_window, images_dir):
+    window = make_window()
+    window.open_path(images_dir)
+    window.prompt.classes.setFocus()
+    qtbot.keyClicks(window.prompt.classes, "dyxhan")
+    assert window.prompt.classes.text() == "dyxhan"
+    assert window.current == FIRST and not window.heatmap.show_overlay.isChecked()
