@@ -337,7 +337,9 @@ class MainWindow(QMainWindow):
     def on_batch(self) -> None:
         if self.project is not None:
             self.store.flush()
-            dialogs.BatchDialog(self, self.prompt.classes.text()).open()
+            dialog = dialogs.BatchDialog(self, self.prompt.classes.text())
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dialog.show()  # not modal: annotating goes on while the folder is labelled
 
     def start_batch(self, classes: list[str], skip_annotated: bool) -> int | None:
         """Queue every image of the project (less the annotated ones); returns the job id."""

@@ -240,8 +240,10 @@ def test_batch_labels_every_unannotated_image(qtbot, make_window, images_dir):
     window.open_path(images_dir)
     propose(qtbot, window, "sky")
     first_shapes = [s.id for s in window.document().shapes()]
-    dialog = BatchDialog(window, "sky, person")
-    dialog.show()
+    window.prompt.classes.setText("sky, person")
+    key(qtbot, window, "Ctrl+B")
+    dialog = window.findChild(BatchDialog)
+    assert dialog.isVisible() and not dialog.isModal() and dialog.classes.text() == "sky, person"
     dialog.start.click()
     qtbot.waitUntil(lambda: dialog.job_id is None, timeout=90000)
     assert dialog.image_bar.maximum() == 3, "the annotated image was skipped"
