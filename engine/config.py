@@ -71,6 +71,10 @@ class SegmenterConfig:
     """Above this side, blur + CRF run on a downscaled copy (spatial kernel widths
     scaled with it) and the label map is upscaled with nearest neighbour."""
 
+    postprocess_workers: int | None = None
+    """Processes running blur + CRF for ``segment_batch`` while the model works on the
+    next batch (the CRF holds the GIL). None: up to 8 on CUDA, 0 (in-thread) on CPU."""
+
     # --- speed ------------------------------------------------------------------------
     vision_attention: str = "sdpa"
     """'sdpa' (fused scaled_dot_product_attention in the ViT) or 'eager' (HF's own)."""

@@ -146,7 +146,8 @@ def label_map_from_maps(
     crf = cfg.crf if crf is None else crf
     height, width = image_size
     n = maps.shape[0]
-    seconds = {"blur": 0.0, "crf": 0.0}
+    started = time.perf_counter()
+    seconds = {"blur": 0.0, "crf": 0.0, "postprocess": 0.0}
     if n == 0:
         return PostprocessOutput(np.zeros((height, width), np.int32), seconds)
 
@@ -189,7 +190,9 @@ def label_map_from_maps(
         seconds["crf"] = time.perf_counter() - t1
         lut = np.asarray(live, np.int32) + offset
         labels = lut[pick]
-    return PostprocessOutput(nearest_resize(labels.astype(np.int32), height, width), seconds)
+    labels = nearest_resize(labels.astype(np.int32), height, width)
+    seconds["postprocess"] = time.perf_counter() - started
+    return PostprocessOutput(labels, seconds)
 
 
 def _stack(kept: np.ndarray, h: int, w: int, with_bg: bool) -> np.ndarray:

@@ -14,7 +14,10 @@ turned into a label map by ``postprocess``.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Protocol, Sequence
 
@@ -88,6 +91,7 @@ class Segmenter:
         if config.vision_attention == "sdpa":
             use_sdpa_vision_attention(model)
         self.itm = BlipItm(model, layer_index=layer_index, head=config.head, vision_dtype=vision_dtype, device=device)
+        self._executor: ProcessPoolExecutor | None = None
         self.captions = CaptionBuilder(
             tokenizer, prefix=config.caption_prefix, max_length=text_cfg.max_position_embeddings
         )
@@ -139,13 +143,60 @@ class Segmenter:
         names = [normalize_classes(c) for c in classes_per_image]
         for n in names:  # fail before any model work if a caption cannot fit
             self.captions.build(n)
-        results: list[SegmentationResult] = []
         chunks = [range(i, min(i + batch_size, len(images))) for i in range(0, len(images), max(1, batch_size))]
         tracker = _Progress(progress, total_passes=self.config.drop_passes * len(chunks), total_images=len(images))
-        for chunk in chunks:
-            rgbs = [load_rgb(images[i]) for i in chunk]
-            results.extend(self._segment_chunk(rgbs, [names[i] for i in chunk], tracker, cancel))
-        return results
+        pool = self._pool() if len(images) > 1 else None
+        pending: list[SegmentationResult] = []
+        futures = []
+        try:
+            for chunk in chunks:
+                rgbs = [load_rgb(images[i]) for i in chunk]
+                for res in self._segment_chunk(rgbs, [names[i] for i in chunk], tracker, cancel):
+                    pending.append(res)
+                    if pool is None:
+                        self._postprocess_into(res)
+                        tracker.image_done()
+                    else:  # CRF holds the GIL: other processes overlap it with the next chunk
+                        futures.append(pool.submit(label_map_from_maps, res.heatmaps, res.image_size,
+                                                   res.work_image, self.config))
+            for res, fut in zip(pending, futures):
+                while True:
+                    _check(cancel)
+                    try:
+                        out = fut.result(timeout=0.1)
+                        break
+                    except FutureTimeout:
+                        continue
+                res.label_map = out.label_map
+                res.seconds.update(out.seconds)
+                tracker.image_done()
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+        return pending
+
+    def _pool(self):
+        """Processes for blur + CRF in segment_batch (None: post-process in this thread)."""
+        workers = self.config.postprocess_workers
+        if workers is None:
+            # The model keeps a GPU busy with few CPU cores, so the CRF gets the rest;
+            # on CPU the model already uses every core.
+            workers = min(8, (os.cpu_count() or 1) - 1) if self.device.type == "cuda" else 0
+        if workers < 2:
+            return None
+        if self._executor is None:
+            import multiprocessing
+
+            # spawn: forking a process that holds CUDA or OpenMP threads is unsafe.
+            self._executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        return self._executor
+
+    def close(self) -> None:
+        """Stop the post-processing processes, if any were started."""
+        if self._executor is not None:
+            self._executor.shutdown(cancel_futures=True)
+            self._executor = None
 
     def postprocess(self, result: SegmentationResult, threshold: float | None = None,
                     background: str | None = None, crf: bool | None = None,
@@ -182,13 +233,8 @@ class Segmenter:
             else:
                 tracker.passes_done(cfg.drop_passes)
 
-        results = []
-        for i, rgb in enumerate(rgbs):
-            _check(cancel)
-            results.append(self._finish(rgb, kept[i], maps.get(i, []), dropped[i], presence[i],
-                                        logits.get(i, []), dict(seconds)))
-            tracker.image_done()
-        return results
+        return [self._assemble(rgb, kept[i], maps.get(i, []), dropped[i], presence[i], logits.get(i, []),
+                               dict(seconds)) for i, rgb in enumerate(rgbs)]
 
     def _presence(self, tokens0: torch.Tensor, names: list[list[str]]) -> list[dict[str, float]]:
         pairs = [(i, n) for i, ns in enumerate(names) for n in ns]
@@ -240,7 +286,8 @@ class Segmenter:
             seconds["text"] += time.perf_counter() - t
             tracker.passes_done(1)
 
-    def _finish(self, rgb, classes, maps, dropped, presence, logits, seconds) -> SegmentationResult:
+    def _assemble(self, rgb, classes, maps, dropped, presence, logits, seconds) -> SegmentationResult:
+        """A result with every field but the label map (see ``_postprocess_into``)."""
         cfg = self.config
         grid = cfg.grid
         height, width = rgb.shape[:2]
@@ -252,15 +299,16 @@ class Segmenter:
             heat = np.zeros((0, grid, grid), np.float32)
             maps = [heat.copy() for _ in range(cfg.drop_passes)]
         h, w, _ = working_size(height, width, cfg.crf_max_side)
-        work = resize_rgb(rgb, h, w)
-        t = time.perf_counter()
-        post = label_map_from_maps(heat.astype(np.float32), (height, width), work, cfg)
-        seconds.update(post.seconds, postprocess=time.perf_counter() - t)
         return SegmentationResult(
             classes=list(classes), heatmaps=heat.astype(np.float32), passes=maps, dropped=dropped,
-            presence=presence, label_map=post.label_map, image_size=(height, width), work_image=work,
+            presence=presence, label_map=None, image_size=(height, width), work_image=resize_rgb(rgb, h, w),
             match_logits=logits, seconds=seconds,
         )
+
+    def _postprocess_into(self, res: SegmentationResult) -> None:
+        out = label_map_from_maps(res.heatmaps, res.image_size, res.work_image, self.config)
+        res.label_map = out.label_map
+        res.seconds.update(out.seconds)
 
 
 def _zero_patches(x: torch.Tensor, dropped: list[list[int]], grid: int) -> torch.Tensor:

@@ -38,3 +38,19 @@ def test_vit_without_autograd_gives_the_reference_maps(segmenter, cat_rgb):
     ref = reference_maps(segmenter, cat_rgb, ["cat", "wall", "floor"])
     assert np.abs(ours.heatmaps - ref).max() <= 1e-4 * np.abs(ref).max()
     assert not any(p.requires_grad for p in segmenter.model.parameters())
+
+
+def test_postprocess_in_worker_processes_gives_the_same_label_maps(tiny_model_dir, samples_dir, segmenter):
+    paths = sorted(samples_dir.iterdir())[:3]
+    seg = Segmenter.load(str(tiny_model_dir), device="cpu", config=SegmenterConfig(postprocess_workers=2))
+    try:
+        steps = []
+        pooled = seg.segment_batch(paths, ["cat", "sky"], batch_size=2, progress=lambda *a: steps.append(a))
+        assert seg._executor is not None  # the process pool really ran
+    finally:
+        seg.close()
+    inline = segmenter.segment_batch(paths, ["cat", "sky"], batch_size=2)
+    for a, b in zip(pooled, inline):
+        np.testing.assert_array_equal(a.label_map, b.label_map)
+        assert a.seconds["crf"] >= 0 and a.seconds["postprocess"] > 0
+    assert [s for s in steps if s[0] == "postprocess"] == [("postprocess", i, 3) for i in (1, 2, 3)]
