@@ -155,3 +155,12 @@ def test_shortcuts_are_unique_and_documented():
     table = shortcuts_markdown()
     for required in ("`Ctrl+Z`", "`Ctrl+Shift+Z` / `Ctrl+Y`", "`A`", "`D`", "`Ctrl+Return`", "`Shift+Y`"):
         assert required in table
+
+
+def test_real_hub_download_fails_plainly_when_offline(qtbot, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # conftest sets it too: tests never reach a hub
+    dialog = DownloadDialog("pnp-annotator-tests/not-a-model")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: "failed" in dialog.label.text(), timeout=20000)
+    assert "pnp-annotator-tests/not-a-model" in dialog.label.text()
