@@ -32,7 +32,7 @@ test: $(STAMP)
 
 package: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[package]'
-	$(BIN)/pyinstaller --noconfirm --distpath dist --workpath build packaging/pnp-annotator.spec
+	$(BIN)/pyinstaller --noconfirm --clean --distpath dist --workpath build packaging/pnp-annotator.spec
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/engine_speed.py

@@ -145,7 +145,7 @@ class Segmenter:
             self.captions.build(n)
         chunks = [range(i, min(i + batch_size, len(images))) for i in range(0, len(images), max(1, batch_size))]
         tracker = _Progress(progress, total_passes=self.config.drop_passes * len(chunks), total_images=len(images))
-        pool = self._pool() if len(images) > 1 else None
+        pool = self._pool()
         pending: list[SegmentationResult] = []
         futures = []
         try:
@@ -156,7 +156,8 @@ class Segmenter:
                     if pool is None:
                         self._postprocess_into(res)
                         tracker.image_done()
-                    else:  # CRF holds the GIL: other processes overlap it with the next chunk
+                    else:  # the CRF holds the GIL: another process overlaps it with the next chunk
+                        # and leaves this process's other threads (a GUI) free to run
                         futures.append(pool.submit(label_map_from_maps, res.heatmaps, res.image_size,
                                                    res.work_image, self.config))
             for res, fut in zip(pending, futures):
@@ -177,13 +178,13 @@ class Segmenter:
         return pending
 
     def _pool(self):
-        """Processes for blur + CRF in segment_batch (None: post-process in this thread)."""
+        """Processes for blur + CRF (None: post-process in this thread)."""
         workers = self.config.postprocess_workers
         if workers is None:
             # The model keeps a GPU busy with few CPU cores, so the CRF gets the rest;
             # on CPU the model already uses every core.
             workers = min(8, (os.cpu_count() or 1) - 1) if self.device.type == "cuda" else 0
-        if workers < 2:
+        if workers < 1:
             return None
         if self._executor is None:
             import multiprocessing
@@ -204,9 +205,12 @@ class Segmenter:
         """A new label map from the result's heatmaps with other settings (no model call)."""
         if background is not None and background not in ("auto", "always", "never"):
             raise ValueError(f"background must be 'auto', 'always' or 'never', not {background!r}")
-        out = label_map_from_maps(result.heatmaps, result.image_size, result.work_image, self.config,
-                                  threshold=threshold, background=background, blur=blur, crf=crf)
-        return out.label_map
+        args = (result.heatmaps, result.image_size, result.work_image, self.config)
+        options = dict(threshold=threshold, background=background, blur=blur, crf=crf)
+        pool = self._pool()
+        if pool is None:
+            return label_map_from_maps(*args, **options).label_map
+        return pool.submit(label_map_from_maps, *args, **options).result().label_map
 
     # ------------------------------------------------------------------ internals
     def _segment_chunk(self, rgbs, names, tracker: "_Progress", cancel) -> list[SegmentationResult]:

@@ -10,6 +10,8 @@ results of superseded jobs, so a late answer never lands on the wrong image.
 
 from __future__ import annotations
 
+import gc
+
 import itertools
 import threading
 from dataclasses import dataclass, field
@@ -87,8 +89,11 @@ def load_segmenter(settings: EngineSettings):
     """The production factory: ``engine.Segmenter.load`` with the settings' config."""
     from engine import Segmenter, SegmenterConfig
 
+    # postprocess_workers=1: the dense CRF holds the GIL for up to a second; in a helper
+    # process it cannot freeze the GUI thread.
     config = SegmenterConfig(presence_threshold=settings.presence_threshold,
-                             threshold=settings.threshold, background=settings.background)
+                             threshold=settings.threshold, background=settings.background,
+                             postprocess_workers=1)
     return Segmenter.load(model=settings.model, device=settings.device, config=config)
 
 
@@ -176,6 +181,10 @@ class EngineWorker(QObject):
             except Exception as e:
                 self.stateChanged.emit("no model")
                 raise _JobFailed(image, ENGINE_ERROR, f"could not load the model: {e}") from e
+            # torch + transformers leave ~400k long-lived objects; a full collection
+            # scanning them holds the GIL for 50-250 ms (measured under load) and stalls
+            # the GUI thread. Freezing moves them out of the collector's way for good.
+            gc.freeze()
             self.stateChanged.emit("ready")
         return self._segmenter
 

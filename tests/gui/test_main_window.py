@@ -110,18 +110,10 @@ def test_newer_proposal_supersedes_older_for_same_image(qtbot, make_window, imag
     assert window.document().undo_stack.count() == 1, "only the newest job's proposals were applied"
 
 
-def without_crf(settings):
-    """The real engine on the tiny model, dense CRF off (see the next test for why)."""
-    from engine import Segmenter, SegmenterConfig
-
-    config = SegmenterConfig(crf=False, threshold=settings.threshold, background=settings.background)
-    return Segmenter.load(model=settings.model, device=settings.device, config=config)
-
-
 def test_gui_heartbeat_while_the_model_loads_and_runs(qtbot, make_window, images_dir):
-    window = make_window(factory=without_crf)
+    window = make_window()
     window.open_path(images_dir)
-    with Heartbeat() as beat:  # includes loading the model, GradCAM passes, blur, polygons, routing
+    with Heartbeat() as beat:  # includes loading the model, GradCAM passes, blur, CRF, polygons, routing
         propose(qtbot, window)
         window.heatmap.threshold.setValue(40)  # a slider re-run as well
         qtbot.waitUntil(lambda: window.document().undo_stack.count() == 2, timeout=10000)
@@ -131,9 +123,6 @@ def test_gui_heartbeat_while_the_model_loads_and_runs(qtbot, make_window, images
     assert beat.worst < 100, f"GUI thread stalled {beat.worst} ms"
 
 
-@pytest.mark.xfail(strict=True, reason="engine/postprocess.dense_crf calls pydensecrf, whose Cython "
-                   "inference holds the GIL for ~0.5 s per image, so no Python thread (the GUI's "
-                   "included) runs meanwhile; fix in the engine: run the CRF in a helper process")
 def test_gui_heartbeat_with_dense_crf(qtbot, make_window, images_dir):
     window = make_window()
     window.open_path(images_dir)
