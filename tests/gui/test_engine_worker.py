@@ -261,3 +261,37 @@ def test_only_model_device_or_presence_changes_reload(qtbot):
         assert len(loads) == 2 and loads[-1].device == "cpu"
     finally:
         client.shutdown()
+
+
+def test_batch_in_chunks_uses_segment_batch_on_the_real_model(qtbot, tiny_model_dir, samples_dir):
+    """On CUDA a batch job sends chunks of images through segment_batch; forced here on CPU."""
+    from annotator.gui.engine_worker import load_segmenter
+
+    loaded = []
+
+    def factory(settings):
+        seg = load_segmenter(settings)
+        loaded.append(seg)
+        return seg
+
+    client = EngineClient(EngineSettings(model=str(tiny_model_dir), device="cpu"), factory=factory)
+    client._worker.batch_size = 2
+    try:
+        got, failures, started = {}, [], []
+        client.proposalsReady.connect(lambda j, image, res, shapes: got.setdefault(image, (res, shapes)))
+        client.failed.connect(lambda *a: failures.append(a))
+        client.batchImage.connect(lambda j, i, n, image: started.append((i, n)))
+        items = [(p.name, p) for p in sorted(samples_dir.iterdir())[:3]] + [("missing.png", samples_dir / "nope.png")]
+        client.batch(items, ["cat", "sky"])
+        wait_idle(qtbot, client, timeout=60000)
+        assert sorted(got) == sorted(p.name for p in sorted(samples_dir.iterdir())[:3])
+        assert [f[1] for f in failures] == ["missing.png"]
+        assert started == [(0, 4), (2, 4)]  # two chunks of two
+        single = loaded[0].segment(samples_dir / items[0][0], ["cat", "sky"])
+        res, shapes = got[items[0][0]]
+        assert (res.label_map == single.label_map).mean() > 0.999
+        assert shapes and all(s.source == "model" and not s.accepted for s in shapes)
+    finally:
+        client.shutdown()
+        for seg in loaded:
+            seg.close()
