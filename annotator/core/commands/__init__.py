@@ -8,3 +8,20 @@ EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # the shell convention for Ctrl-C (128 + SIGINT)
+
+
+def open_project(folder):
+    """``Project.open`` for a command: None (after printing why) if it is not a folder;
+    problems with the project's own files are printed as warnings."""
+    import sys
+
+    from annotator.core.project import Project
+
+    try:
+        project = Project.open(folder)
+    except NotADirectoryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    for problem in project.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return project

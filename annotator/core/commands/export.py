@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from annotator.core.commands import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
+from annotator.core.commands import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, open_project
 
 HELP = "write a project's annotations as a COCO instances JSON file"
 
@@ -24,15 +24,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from annotator.core.coco import export_coco
-    from annotator.core.project import Project
 
-    try:
-        project = Project.open(args.dir)
-    except NotADirectoryError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    project = open_project(args.dir)
+    if project is None:
         return EXIT_USAGE
-    for problem in project.problems:
-        print(f"warning: {problem}", file=sys.stderr)
     try:
         report = export_coco(project, args.out, segmentation=args.segmentation,
                              accepted_only=args.accepted_only)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from annotator.core.commands import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
+from annotator.core.commands import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, open_project
 
 HELP = "add the annotations of a COCO instances JSON file to a folder of images"
 
@@ -25,15 +25,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from annotator.core.coco import CocoFormatError, import_coco
-    from annotator.core.project import Project
 
-    try:
-        project = Project.open(args.images)
-    except NotADirectoryError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    project = open_project(args.images)
+    if project is None:
         return EXIT_USAGE
-    for problem in project.problems:
-        print(f"warning: {problem}", file=sys.stderr)
     try:
         report = import_coco(project, args.coco, replace=args.replace, tolerance=args.tolerance)
     except CocoFormatError as exc:

@@ -8,7 +8,8 @@ import signal
 import sys
 import threading
 
-from annotator.core.commands import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
+from annotator.core.commands import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, open_project
+from annotator.core.commands.argtypes import fraction, non_negative, positive_int, probability
 
 HELP = "propose shapes for every image of a folder with the segmentation model (no window)"
 
@@ -27,27 +28,23 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default: auto")
     p.add_argument("--skip-annotated", action="store_true",
                    help="skip images that already have shapes or were processed by an earlier run")
-    p.add_argument("--presence-threshold", type=_probability, metavar="P",
+    p.add_argument("--presence-threshold", type=probability, metavar="P",
                    help="drop classes whose image-text match probability is below P (0..1)")
     p.add_argument("--out", metavar="COCO.json", help="also export the project to this COCO file at the end")
-    p.add_argument("--batch-size", type=_positive_int, default=4, metavar="N",
+    p.add_argument("--batch-size", type=positive_int, default=4, metavar="N",
                    help="images per model call (default: 4)")
-    p.add_argument("--tolerance", type=_non_negative, metavar="PX",
+    p.add_argument("--tolerance", type=non_negative, metavar="PX",
                    help="polygon simplification in pixels (default: the project's, 1.5)")
-    p.add_argument("--min-area", type=_fraction, metavar="FRACTION",
+    p.add_argument("--min-area", type=fraction, metavar="FRACTION",
                    help="drop regions below this fraction of the image (default: the project's, 0.0005)")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    from annotator.core.project import Project
 
-    try:
-        project = Project.open(args.dir)
-    except NotADirectoryError as exc:
-        return _fail(str(exc))
-    for problem in project.problems:
-        print(f"warning: {problem}", file=sys.stderr)
+    project = open_project(args.dir)
+    if project is None:
+        return EXIT_USAGE
     text = args.classes if args.classes is not None else project.settings.classes
     if not text.strip():
         return _fail('no classes given: add --classes "sky, road, car"')
@@ -170,31 +167,3 @@ def _print_summary(s) -> None:
 def _fail(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return EXIT_USAGE
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, not {value}")
-    return value
-
-
-def _probability(text: str) -> float:
-    value = float(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {value}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), not {value}")
-    return value

@@ -10,6 +10,8 @@ import dataclasses
 import sys
 import time
 
+from annotator.core.commands.argtypes import positive_int, probability
+
 from .class_sources import ClassListError, class_source
 from .datasets import INFOS, DatasetError, open_dataset
 from .metrics import scores
@@ -33,11 +35,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="per-image class lists: 'gt' (oracle, from the ground truth), 'presence' "
                         "(all dataset classes, filtered by ITM presence), or a JSON file "
                         "{image_id: [names] | GPT-4o answer} (default: presence)")
-    p.add_argument("--presence-threshold", type=_probability, default=0.5, metavar="P",
+    p.add_argument("--presence-threshold", type=probability, default=0.5, metavar="P",
                    help="ITM match probability a class needs with --classes-from presence (default: 0.5)")
-    p.add_argument("--limit", type=_positive, metavar="N", help="only the first N images of the split (sorted)")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="only the first N images of the split (sorted)")
     p.add_argument("--split", help="split name (default: val / val2017 / validation)")
-    p.add_argument("--batch-size", type=_positive, default=8, metavar="B", help="images per model call (default: 8)")
+    p.add_argument("--batch-size", type=positive_int, default=8, metavar="B", help="images per model call (default: 8)")
     p.add_argument("--out", metavar="FILE.json", help="write the results as JSON")
     p.add_argument("--model", metavar="ID|PATH",
                    help="Hugging Face model id or local folder (default: Salesforce/blip-itm-large-flickr)")
@@ -111,16 +113,3 @@ def _progress_bar(total: int):
 
     return progress
 
-
-def _probability(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1], not {value}")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, not {value}")
-    return value
