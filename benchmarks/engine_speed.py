@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine import SegmenterConfig  # noqa: E402
-from engine.blip import class_maps, use_eager_vision_attention, use_sdpa_vision_attention  # noqa: E402
+from engine.blip import class_maps, use_sdpa_vision_attention  # noqa: E402
 from engine.images import load_rgb, model_input  # noqa: E402
 from engine.postprocess import label_map_from_maps, resize_rgb, working_size  # noqa: E402
 from engine.segmenter import _zero_patches  # noqa: E402

@@ -56,8 +56,6 @@ class BlipItm:
         self.vision_dtype = vision_dtype
         self.device = device
         self.text_dtype = next(model.text_encoder.parameters()).dtype
-        patch = model.config.vision_config.patch_size
-        self.patch = patch
 
     # -- vision ----------------------------------------------------------------------
     @torch.no_grad()
@@ -124,8 +122,3 @@ def class_maps(cam: torch.Tensor, caption: Caption) -> torch.Tensor:
     """
     return torch.stack([cam[start:end].mean(dim=0) for start, end in caption.spans])
 
-
-def use_eager_vision_attention(model) -> None:
-    """Undo ``use_sdpa_vision_attention`` (back to HF's class method)."""
-    for layer in model.vision_model.encoder.layers:
-        layer.self_attn.__dict__.pop("forward", None)

@@ -95,10 +95,15 @@ def load_model_and_tokenizer(model: str | os.PathLike):
 
     if type(net.config).__name__ != "BlipConfig":
         raise ModelNotFoundError(f"'{name}' is a {type(net.config).__name__} model, not BLIP image-text matching")
+    return prepare_model(net), tokenizer
+
+
+def prepare_model(net):
+    """Eval mode, frozen weights (the graph runs through the image tokens), LAVIS's ViT eps."""
     net.eval()
     net.requires_grad_(False)
     set_vision_layernorm_eps(net, VISION_LN_EPS)
-    return net, tokenizer
+    return net
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:

@@ -107,12 +107,10 @@ def random_segmenter(size: str = "large", device: str = "cpu", config=None, seed
     import tempfile
 
     from .config import SegmenterConfig
-    from .loading import resolve_device, set_vision_layernorm_eps
+    from .loading import prepare_model, resolve_device
     from .segmenter import Segmenter
 
-    model = random_blip(size, seed)
-    model.requires_grad_(False)
-    set_vision_layernorm_eps(model, 1e-6)
+    model = prepare_model(random_blip(size, seed))
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer = _write_tokenizer(Path(tmp))
     dev = resolve_device(device)

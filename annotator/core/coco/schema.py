@@ -57,6 +57,16 @@ def _list(data: dict, key: str, required: bool) -> list:
     return data[key]
 
 
+def _check_entry(entry: Any, where: str, earlier_ids, kind: str) -> None:
+    """An object with an integer id not used by an earlier entry of the same list."""
+    if not isinstance(entry, dict):
+        raise CocoFormatError(f"{where} must be an object")
+    if not _is_int(entry.get("id")):
+        raise CocoFormatError(f"{where}.id must be an integer, got {entry.get('id')!r}")
+    if entry["id"] in earlier_ids:
+        raise CocoFormatError(f"{where}.id {entry['id']} is used by an earlier {kind}; ids must be unique")
+
+
 def validate_coco(data: Any) -> None:
     """Raise CocoFormatError for the first violation of the COCO instances schema."""
     if not isinstance(data, dict):
@@ -68,12 +78,7 @@ def validate_coco(data: Any) -> None:
     sizes: dict[int, tuple[int, int]] = {}
     for i, im in enumerate(images):
         where = f"images[{i}]"
-        if not isinstance(im, dict):
-            raise CocoFormatError(f"{where} must be an object")
-        if not _is_int(im.get("id")):
-            raise CocoFormatError(f"{where}.id must be an integer, got {im.get('id')!r}")
-        if im["id"] in sizes:
-            raise CocoFormatError(f"{where}.id {im['id']} is used by an earlier image; ids must be unique")
+        _check_entry(im, where, sizes, "image")
         if not isinstance(im.get("file_name"), str) or not im["file_name"].strip():
             raise CocoFormatError(f"{where}.file_name must be a non-empty string")
         for key in ("width", "height"):
@@ -84,12 +89,7 @@ def validate_coco(data: Any) -> None:
     seen: set[int] = set()
     for i, cat in enumerate(categories):
         where = f"categories[{i}]"
-        if not isinstance(cat, dict):
-            raise CocoFormatError(f"{where} must be an object")
-        if not _is_int(cat.get("id")):
-            raise CocoFormatError(f"{where}.id must be an integer, got {cat.get('id')!r}")
-        if cat["id"] in seen:
-            raise CocoFormatError(f"{where}.id {cat['id']} is used by an earlier category; ids must be unique")
+        _check_entry(cat, where, seen, "category")
         seen.add(cat["id"])
         if not isinstance(cat.get("name"), str) or not cat["name"].strip():
             raise CocoFormatError(f"{where}.name must be a non-empty string")

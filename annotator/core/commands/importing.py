@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from annotator.core.commands import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, open_project
+from annotator.core.commands.argtypes import non_negative
 
 HELP = "add the annotations of a COCO instances JSON file to a folder of images"
 
@@ -18,7 +19,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--replace", action="store_true",
                    help="replace the existing shapes of every matched image (default: add to them; a "
                         "shape exported by pnp-annotator replaces its earlier version)")
-    p.add_argument("--tolerance", type=float, default=0.0, metavar="PX",
+    p.add_argument("--tolerance", type=non_negative, default=0.0, metavar="PX",
                    help="simplify polygons traced from RLE masks by this many pixels (default: 0, exact)")
     return p
 

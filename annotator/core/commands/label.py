@@ -41,7 +41,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-
     project = open_project(args.dir)
     if project is None:
         return EXIT_USAGE
