@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from annotator.core.shapes import Shape
 
 SCHEMA = "pnp-annotator/image"
@@ -33,11 +35,13 @@ class ImageAnnotations:
     def apply_proposals(self, shapes: list[Shape]) -> list[Shape]:
         """Replace the unaccepted model shapes by *shapes*; return the removed ones.
 
-        Human shapes and accepted shapes are the user's work and are never touched.
+        Human shapes and accepted shapes are the user's work and are never touched. A
+        proposal identical (label and geometry) to a kept shape is not added: re-running
+        the model on a reviewed image must not stack pending copies on accepted shapes.
         """
         removed = [s for s in self.shapes if s.source == "model" and not s.accepted]
         kept = [s for s in self.shapes if not (s.source == "model" and not s.accepted)]
-        self.shapes = kept + list(shapes)
+        self.shapes = kept + [s for s in shapes if not any(same_region(s, k) for k in kept)]
         return removed
 
     def shape(self, shape_id: str) -> Shape | None:
@@ -89,3 +93,19 @@ class ImageAnnotations:
         if model_run is not None and not isinstance(model_run, dict):
             raise ValueError("field 'model_run' must be an object or absent")
         return cls(d["image"], d["width"], d["height"], shapes, model_run)
+
+
+def same_region(a: Shape, b: Shape) -> bool:
+    """Same class and exactly the same rings (the model re-deriving a shape already kept)."""
+    if a.label.casefold() != b.label.casefold():
+        return False
+    rings_a, rings_b = _rings(a), _rings(b)
+    return len(rings_a) == len(rings_b) and all(
+        x.shape == y.shape and np.array_equal(x, y) for x, y in zip(rings_a, rings_b))
+
+
+def _rings(shape: Shape) -> list:
+    parts = getattr(shape, "parts", None)
+    if parts is None:
+        return [shape.exterior, *shape.holes]
+    return [ring for part in parts for ring in (part.exterior, *part.holes)]

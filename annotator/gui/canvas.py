@@ -9,7 +9,7 @@ Conventions (labelme-like; the README table is built from this list):
   Shift+click a vertex       delete it; Backspace deletes the last clicked vertex
   Delete                     delete the selected shapes
   Double-click a shape, E    change its label (asks `label_provider`)
-  Esc                        clear the selection
+  Esc, click outside shapes  clear the selection (the margin around the image is outside)
   begin_polygon() then clicks  draw: each click adds a vertex; Enter, double-click or a
                              click on the first vertex closes; Backspace removes the
                              last vertex; Esc cancels
@@ -34,8 +34,8 @@ from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsText
 from annotator.core.labels import LabelSet
 from annotator.core.shapes import Shape
 from annotator.gui import canvas_interaction as ci
-from annotator.gui.canvas_items import (Z_IMAGE, Z_OVERLAY, DraftItem, ShapeLayer, VertexHandles, label_color,
-                                        pixmap_from_array)
+from annotator.gui.canvas_items import (Z_IMAGE, Z_OVERLAY, DraftItem, ShapeLayer, ShapeStyle, VertexHandles,
+                                        label_color, pixmap_from_array)
 from annotator.gui.canvas_view import ZoomPanView
 from annotator.gui.document import AnnotationDocument
 from annotator.gui.label_dialog import LabelProvider, make_label_provider
@@ -141,6 +141,15 @@ class Canvas(ZoomPanView):
         h, w = rgba.shape[:2]
         if self._size[0] and self._size[1]:
             self._overlay_item.setTransform(QTransform.fromScale(self._size[0] / w, self._size[1] / h))
+
+    def set_shape_style(self, style: ShapeStyle) -> None:
+        """Fill opacity and hidden classes; hidden shapes are not clickable and leave the selection."""
+        self._layer.set_style(style)
+        visible = self._layer.visible_ids()
+        self._set_selection([i for i in self._selected if i in visible])
+
+    def shape_style(self) -> ShapeStyle:
+        return self._layer.style
 
     def _clear_error(self) -> None:
         if self._error_item is not None:
@@ -283,7 +292,8 @@ class Canvas(ZoomPanView):
     def _hit(self, point: tuple[float, float]) -> ci.Hit | None:
         if self._doc is None:
             return None
-        shapes = [(s.id, (s.exterior, *s.holes)) for s in self._doc.shapes()]
+        style = self._layer.style
+        shapes = [(s.id, (s.exterior, *s.holes)) for s in self._doc.shapes() if style.shows(s.label)]
         return ci.find_hit(shapes, point, self._tolerance(), self._selected[-1] if self._selected else None)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
@@ -291,12 +301,16 @@ class Canvas(ZoomPanView):
             return
         if event.button() != Qt.MouseButton.LeftButton or self._doc is None:
             return
-        point = ci.clamp_point(self._scene_point(event), *self._size)
+        raw = self._scene_point(event)
+        point = ci.clamp_point(raw, *self._size)
         if self._draft is not None:
             self._draft_click(point)
             return
         mods = event.modifiers()
-        hit = self._hit(point)
+        # A click in the margin around the image is a click on nothing: clamped onto the
+        # border it would pick whatever shape touches the border.
+        outside = max(abs(raw[0] - point[0]), abs(raw[1] - point[1])) > self._tolerance()
+        hit = None if outside else self._hit(raw)
         if hit is None:
             if not mods & Qt.KeyboardModifier.ControlModifier:
                 self._set_selection([])

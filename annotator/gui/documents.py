@@ -59,10 +59,11 @@ class DocumentStore(QObject):
         doc = self._docs.get(image) if image else None
         self._group.setActiveStack(doc.undo_stack if doc else None)
 
-    def apply_proposals(self, image: str, shapes: list) -> None:
+    def apply_proposals(self, image: str, shapes: list, params: tuple | None = None) -> None:
+        """*params*: (threshold, tolerance) the proposals were made with (for the sliders)."""
         doc = self._docs.get(image)
         if doc is not None:
-            doc.apply_proposals(shapes)  # undoable; saved by the change it causes
+            doc.apply_proposals(shapes, params)  # undoable; saved by the change it causes
             return
         try:
             ann = self.project.load(image)
@@ -74,15 +75,21 @@ class DocumentStore(QObject):
         self.statusChanged.emit(image, ann.status)
 
     def status(self, image: str) -> str:
+        return self.summary(image)[0]
+
+    def summary(self, image: str) -> tuple[str, tuple[int, int]]:
+        """(status, (shapes, pending proposals)) of *image*, from its document or its file."""
         doc = self._docs.get(image)
-        if doc is not None:
-            return doc.annotations.status
-        if not self.project.has_annotations(image):
-            return "none"
-        try:
-            return self.project.load(image).status
-        except Exception:  # noqa: BLE001 - a damaged file shows up when the image is opened
-            return "none"
+        ann = doc.annotations if doc is not None else None
+        if ann is None:
+            if not self.project.has_annotations(image):
+                return "none", (0, 0)
+            try:
+                ann = self.project.load(image)
+            except Exception:  # noqa: BLE001 - a damaged file shows up when the image is opened
+                return "none", (0, 0)
+        pending = sum(1 for s in ann.shapes if not s.accepted)
+        return ann.status, (len(ann.shapes), pending)
 
     def flush(self) -> None:
         """Save every edited document now."""
@@ -100,6 +107,13 @@ class DocumentStore(QObject):
 
     def is_dirty(self) -> bool:
         return bool(self._dirty)
+
+    def reload(self, images) -> None:
+        """Forget the open documents of *images* (their files were rewritten elsewhere)."""
+        for image in images:
+            if image in self._docs:
+                self._dirty.discard(image)
+                self._drop(image)
 
     def close(self) -> None:
         self.flush()

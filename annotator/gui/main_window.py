@@ -7,6 +7,7 @@ It owns no editing or storage logic: documents (undo, autosave) are in
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from annotator.gui.job_router import JobRouter
 from annotator.gui.prompt_bar import PromptBar, parse_classes
 from annotator.gui.settings import AppSettings
 from annotator.gui.shape_list import ShapeListDock
+from annotator.gui.view_options import ViewOptions
 
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "pnp-annotator.png"
 OVERLAY_MAX_SIDE = 512  # the canvas stretches the overlay; a heatmap has no finer detail
@@ -45,10 +47,12 @@ class MainWindow(QMainWindow):
         self.current: str | None = None
         self.pixels: np.ndarray | None = None
         self._model_dialog = None
+        self._heat_shown = False
 
         self.undo_group = QUndoGroup(self)
         self.client = EngineClient(self.settings.engine(), factory=segmenter_factory, parent=self)
         self.router = JobRouter(self.client, self)
+        self.view = ViewOptions(self)
         self._build_widgets()
         self.actions = Actions(self, self)
         self._wire()
@@ -88,6 +92,7 @@ class MainWindow(QMainWindow):
         self.canvas.selectionChanged.connect(self.shapes.select)
         self.canvas.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self._canvas_holder.layout().addWidget(self.canvas)
+        self._apply_shape_style()
         if old is not None:
             old.setParent(None)
             old.deleteLater()
@@ -100,7 +105,10 @@ class MainWindow(QMainWindow):
         self.prompt.cancelRequested.connect(self.on_cancel_job)
         self.prompt.classesEdited.connect(self._remember_classes)
         self.heatmap.overlayChanged.connect(self._update_overlay)
+        self.heatmap.hideShapesChanged.connect(lambda _: self._apply_shape_style())
+        self.view.changed.connect(self._apply_shape_style)
         self.heatmap.paramsChanged.connect(self._on_params)
+        self.heatmap.defaultsRequested.connect(self._make_default)
         self.undo_group.indexChanged.connect(lambda _: self._update_enabled())
         self.undo_group.cleanChanged.connect(lambda _: self._update_enabled())
 
@@ -138,6 +146,7 @@ class MainWindow(QMainWindow):
             self.show_image(target)
         else:
             self.canvas.show_error(f"No images in {root}\n(looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
+            self._refresh_shapes()  # nothing of the previous folder stays listed or selectable
         self.settings.last_path = str(path)
         self.settings.save()
         return True
@@ -146,17 +155,18 @@ class MainWindow(QMainWindow):
         self._close_project()
         self.project = project
         self.store = DocumentStore(project, self.undo_group, parent=self)
-        self.store.statusChanged.connect(self.files.set_status)
+        self.store.statusChanged.connect(self._on_status)
         self.store.documentChanged.connect(self._on_document_changed)
         self.store.saveFailed.connect(lambda image, msg: self._show_problem("Not saved", msg))
         self.router.store = self.store
         self.router.forget()
         self._make_canvas(project.labels)
         images = project.images()
-        self.files.set_images(images, {image: self.store.status(image) for image in images})
+        summaries = {image: self.store.summary(image) for image in images}
+        self.files.set_images(images, {i: s[0] for i, s in summaries.items()},
+                              {i: s[1] for i, s in summaries.items()})
         self.prompt.classes.setText(project.settings.classes)
         self.prompt.classes.set_names(project.labels.names)
-        self.heatmap.set_values(self.heatmap.values()[0], project.settings.simplify_tolerance)
         self.setWindowTitle(f"PnP Annotator — {project.root}")
         for problem in project.problems:
             self._show_problem("Project file damaged", problem)
@@ -191,6 +201,9 @@ class MainWindow(QMainWindow):
             return
         self.canvas.set_document(doc, self.pixels)
         self.store.activate(image)
+        saved = self.router.restore(image, self.pixels)
+        if saved is not None and doc.params is None:
+            doc.params = (saved.threshold, saved.tolerance)
         self._refresh_shapes()
         self._on_result_cached(image)
         self.statusBar().showMessage(f"{image} ({doc.annotations.width}×{doc.annotations.height})", 3000)
@@ -199,12 +212,17 @@ class MainWindow(QMainWindow):
         return self.store.open_document(self.current) if self.store and self.current else None
 
     # --- reacting ---------------------------------------------------------------------------
+    def _on_status(self, image: str, _status: str = "") -> None:
+        status, counts = self.store.summary(image)
+        self.files.set_status(image, status, counts)
+
     def _on_document_changed(self, image: str) -> None:
         if image == self.current:
             self._refresh_shapes()
 
     def _refresh_shapes(self) -> None:
         doc = self.document()
+        self._show_params(doc)
         shapes = doc.shapes() if doc else []
         labels = self.project.labels if self.project else None
         self.shapes.set_shapes(shapes, labels.color if labels else (lambda name: (128, 128, 128)))
@@ -247,28 +265,67 @@ class MainWindow(QMainWindow):
     def _update_overlay(self) -> None:
         result = self.router.result(self.current) if self.current else None
         name = self.heatmap.current_class()
-        if not self.heatmap.show_overlay.isChecked() or result is None or name not in result.classes:
+        self._heat_shown = bool(self.heatmap.show_overlay.isChecked() and result is not None
+                                and name in result.classes)
+        self._apply_shape_style()
+        if not self._heat_shown:
             self.canvas.set_overlay(None)
             return
         h, w = result.image_size
         scale = min(1.0, OVERLAY_MAX_SIDE / max(h, w))
         size = (max(1, round(h * scale)), max(1, round(w * scale)))
         color = self.project.labels.color(name) if self.project else (255, 0, 0)
-        self.canvas.set_overlay(render_heatmap(result.heatmaps[result.classes.index(name)], size, color))
+        look, opacity = self.heatmap.look_and_opacity()
+        self.canvas.set_overlay(render_heatmap(result.heatmaps[result.classes.index(name)], size, color,
+                                               look, opacity))
+
+    def _apply_shape_style(self) -> None:
+        """The canvas's shape look: the View options, less the fills while a heatmap is shown.
+
+        Fills are dropped (outlines kept) under a shown heatmap, so it sits above the
+        image and under the outlines; "Hide shapes" hides them altogether.
+        """
+        style = self.view.style()
+        self.canvas.set_shape_style(dataclasses.replace(
+            style, fill=0.0 if self._heat_shown else style.fill,
+            all_hidden=style.all_hidden or self.heatmap.hide_shapes.isChecked()))
+
+    def _defaults(self) -> tuple[float, float]:
+        """(threshold, tolerance) new proposals start from."""
+        tolerance = self.project.settings.simplify_tolerance if self.project else self.settings.simplify_tolerance
+        return self.settings.threshold, tolerance
+
+    def _show_params(self, doc) -> None:
+        """The sliders show the values the image's proposals were made with (or the defaults)."""
+        params = doc.params if doc is not None else None
+        threshold, tolerance = self._defaults()
+        if params is not None:
+            threshold = threshold if params[0] is None else params[0]
+            tolerance = params[1]
+        if self.heatmap.values() != (threshold, tolerance):
+            self.heatmap.set_values(threshold, tolerance)
 
     def _on_params(self, threshold: float, tolerance: float) -> None:
+        """Sliders moved: re-draw the current image's proposals only (no model call)."""
+        result = self.router.result(self.current) if self.current else None
+        if result is not None:
+            job = self.client.postprocess(self.current, result, threshold, self.settings.background,
+                                          self._polygonize(tolerance))
+            self.router.expect(job, threshold, tolerance, self.settings.background)
+
+    def _make_default(self, threshold: float, tolerance: float) -> None:
         self.settings.threshold = threshold
         self.settings.save()
         if self.project is not None:
             self.project.settings.simplify_tolerance = tolerance
             self.project.save_settings()
-        result = self.router.result(self.current) if self.current else None
-        if result is not None:
-            self.client.postprocess(self.current, result, threshold, self.settings.background, self._polygonize())
+        self.statusBar().showMessage(f"New proposals start from threshold {threshold:.2f}, "
+                                     f"simplification {tolerance:.1f} px", 5000)
 
-    def _polygonize(self) -> Polygonize:
+    def _polygonize(self, tolerance: float | None = None) -> Polygonize:
         s = self.project.settings
-        return Polygonize(tolerance=s.simplify_tolerance, min_area_fraction=s.min_area_fraction)
+        return Polygonize(tolerance=s.simplify_tolerance if tolerance is None else tolerance,
+                          min_area_fraction=s.min_area_fraction)
 
     def _remember_classes(self, text: str) -> None:
         if self.project is not None and text != self.project.settings.classes:
@@ -322,16 +379,18 @@ class MainWindow(QMainWindow):
     def on_import_coco(self) -> None:
         if self.project is None:
             return
-        self.store.close()  # open documents would otherwise overwrite what the import writes
         dialog = dialogs.ImportDialog(self.project, self)
+        dialog.aboutToImport.connect(self.store.flush)  # the import reads what is saved
         dialog.imported.connect(self._after_import)
         dialog.open()
 
-    def _after_import(self) -> None:
+    def _after_import(self, written: list) -> None:
+        """Reload only the images the import wrote: other documents keep their undo history."""
+        self.store.reload(written)
         self.prompt.classes.set_names(self.project.labels.names)
-        for image in self.project.images():
-            self.files.set_status(image, self.store.status(image))
-        if self.current:
+        for image in written:
+            self._on_status(image)
+        if self.current in written:
             self.show_image(self.current)
 
     def on_batch(self) -> None:
@@ -349,8 +408,11 @@ class MainWindow(QMainWindow):
         if not images:
             return None
         items = [(i, self.project.image_path(i)) for i in images]
-        return self.client.batch(items, classes, threshold=self.heatmap.values()[0],
-                                 background=self.settings.background, polygonize=self._polygonize())
+        threshold, tolerance = self._defaults()
+        job = self.client.batch(items, classes, threshold=threshold, background=self.settings.background,
+                                polygonize=self._polygonize(tolerance))
+        self.router.expect(job, threshold, tolerance, self.settings.background)
+        return job
 
     def on_settings(self) -> None:
         dialog = dialogs.SettingsDialog(self.settings, self.project, self)
@@ -362,7 +424,7 @@ class MainWindow(QMainWindow):
         self.client.configure(self.settings.engine())
         if self.project is not None:
             self.project.save_settings()
-            self.heatmap.set_values(self.settings.threshold, self.project.settings.simplify_tolerance)
+            self._show_params(self.document())
 
     def on_quit(self) -> None:
         self.close()
@@ -419,9 +481,11 @@ class MainWindow(QMainWindow):
             return
         self._remember_classes(self.prompt.classes.text())
         self._register_classes(classes)
-        self.client.segment(self.current, self.project.image_path(self.current), classes,
-                            threshold=self.heatmap.values()[0], background=self.settings.background,
-                            polygonize=self._polygonize(), pixels=self.pixels)
+        threshold, tolerance = self._defaults()  # never the last image's slider values
+        job = self.client.segment(self.current, self.project.image_path(self.current), classes,
+                                  threshold=threshold, background=self.settings.background,
+                                  polygonize=self._polygonize(tolerance), pixels=self.pixels)
+        self.router.expect(job, threshold, tolerance, self.settings.background)
         self.statusBar().showMessage(f"Proposing {', '.join(classes)} for {self.current}…", 4000)
 
     def _register_classes(self, classes: list[str]) -> None:

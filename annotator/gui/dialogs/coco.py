@@ -76,7 +76,8 @@ class ExportDialog(_CocoDialog):
 
 
 class ImportDialog(_CocoDialog):
-    imported = Signal()
+    aboutToImport = Signal()  # edits still in memory must reach the files first
+    imported = Signal(list)  # images whose annotation files were written
 
     def __init__(self, project, parent: QWidget | None = None):
         super().__init__("Import COCO", parent)
@@ -89,13 +90,14 @@ class ImportDialog(_CocoDialog):
         self._finish_form(self._run)
 
     def _run(self) -> None:
+        self.aboutToImport.emit()
         try:
             report = import_coco(self._project, Path(self.path.edit.text()).expanduser(),
                                  replace=self.replace.isChecked())
         except Exception as e:  # noqa: BLE001 - CocoFormatError and I/O: nothing was written
             self.report.setText(f"Import failed, nothing was changed: {e}")
             return
-        self.imported.emit()
+        self.imported.emit(list(report.written))
         self._show_done([f"Imported {report.shapes} shapes into {len(report.written)} images "
                          f"({report.images_matched} images matched)"],
                         report.unmatched_images + report.unknown_categories + report.problems)
