@@ -10,8 +10,8 @@ Without a kept result for the image they are disabled and say why.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QFormLayout, QLabel, QPushButton, QSlider,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QFormLayout, QLabel, QPushButton, QScrollArea,
+                               QSlider, QWidget)
 
 from annotator.gui.heatmap_overlay import LOOKS
 
@@ -72,7 +72,11 @@ class HeatmapDock(QDockWidget):
         form.addRow("", self.tolerance_label)
         form.addRow(self.note)
         form.addRow(self.make_default)
-        self.setWidget(body)
+        scroll = QScrollArea()  # a short window scrolls the dock instead of squeezing the image
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(body)
+        self.setWidget(scroll)
         self.set_values(0.15, 1.5)
         self.set_classes([])
 

@@ -99,8 +99,10 @@ class JobRouter(QObject):
         if kind == NO_MODEL or job_id < self._first_job:
             return  # the window shows the model dialog from client.modelMissing
         where = f"{image}: " if image else ""
-        if kind in (CANCELLED, IMAGE_ERROR):
-            self.message.emit(f"{kind.capitalize()}: {where}{message}")
+        if kind == CANCELLED:  # the engine's own words ("cancelled after ...") would say it twice
+            self.message.emit(f"Cancelled: {image or 'the job'} keeps its shapes as they were")
+        elif kind == IMAGE_ERROR:
+            self.message.emit(f"Cannot read {where}{message}")
         else:
             self.message.emit(f"{kind.capitalize()}: {where}{message}")
             self.problem.emit(kind.capitalize(), f"{where}{message}\n\nYour annotations are unchanged.")

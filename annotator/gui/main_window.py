@@ -26,6 +26,7 @@ from annotator.gui.file_list import FileListDock
 from annotator.gui.heatmap_overlay import render_heatmap
 from annotator.gui.heatmap_panel import HeatmapDock
 from annotator.gui.job_router import JobRouter
+from annotator.gui.model_check import ModelCheck, ModelState, offline_by_setting
 from annotator.gui.prompt_bar import PromptBar, parse_classes
 from annotator.gui.settings import AppSettings
 from annotator.gui.shape_list import ShapeListDock
@@ -57,6 +58,11 @@ class MainWindow(QMainWindow):
         self.actions = Actions(self, self)
         self._wire()
         self._update_enabled()
+        self._model_state: ModelState | None = None
+        self._model_check: ModelCheck | None = None
+        self._pending = None  # a Propose waiting for the model: runs once one is chosen
+        self._last_request = None
+        self._check_model()
         self.resize(1280, 800)
         self.resizeDocks([self.files, self.shapes], [220, 300], Qt.Orientation.Horizontal)
 
@@ -74,7 +80,9 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.heatmap)
         self.heatmap.set_values(self.settings.threshold, self.settings.simplify_tolerance)
         self._make_canvas(LabelSet())
-        self.engine_state = QLabel("model not loaded")
+        self.engine_state = QLabel("model: checking…")
+        self.engine_state.setTextFormat(Qt.TextFormat.RichText)
+        self.engine_state.linkActivated.connect(lambda _: self.show_model_missing(""))
         self.statusBar().addPermanentWidget(self.engine_state)
 
     def _make_canvas(self, labels) -> None:
@@ -248,8 +256,32 @@ class MainWindow(QMainWindow):
         self.prompt.show_progress(stage, done, total)
 
     def _on_engine_state(self, state: str) -> None:
-        self.engine_state.setText(f"model: {state}")
+        if state == "no model":
+            self.engine_state.setText('model: missing — <a href="model">set up…</a>')
+        else:
+            self.engine_state.setText(f"model: {state}")
         self.prompt.show_state(state)
+
+    def _check_model(self) -> None:
+        """Ask in the background whether the model is on this computer (no loading, no download)."""
+        self._model_state = None
+        self.engine_state.setText("model: checking…")
+        check = ModelCheck(self.settings.model_or_default(), self)
+        check.done.connect(self._on_model_checked)
+        check.finished.connect(check.deleteLater)
+        self._model_check = check
+        check.start()
+
+    def _on_model_checked(self, state: ModelState) -> None:
+        if state.model != self.settings.model_or_default():
+            return  # another model was chosen meanwhile; its own check follows
+        self._model_state = state
+        if not state.available:
+            self.engine_state.setText('model: missing — <a href="model">set up…</a>')
+            self.engine_state.setToolTip(state.reason)
+        elif self.engine_state.text() == "model: checking…":
+            self.engine_state.setText("model: on this computer (loads on first Propose)")
+            self.engine_state.setToolTip(state.model)
 
     def _on_applied(self, image: str, count: int) -> None:
         where = "" if image == self.current else f" (applied to {image})"
@@ -338,8 +370,15 @@ class MainWindow(QMainWindow):
         box.open()  # never exec(): the engine's results keep arriving behind it
 
     def show_model_missing(self, message: str) -> None:
+        """The model dialog; the request that needed the model runs once one is chosen."""
+        if self._pending is None:
+            self._pending = self._last_request
+        state = self._model_state
+        if not message and state is not None:
+            message = state.reason
         if self._model_dialog is None:
-            self._model_dialog = dialogs.ModelMissingDialog(message, self.settings, self)
+            online = state.online if state is not None else not offline_by_setting()
+            self._model_dialog = dialogs.ModelMissingDialog(message, self.settings, self, online=online)
             self._model_dialog.modelChosen.connect(self._use_model)
             self._model_dialog.finished.connect(lambda _: setattr(self, "_model_dialog", None))
             self._model_dialog.setModal(False)  # the rest of the app keeps working meanwhile
@@ -349,7 +388,13 @@ class MainWindow(QMainWindow):
         self.settings.model = model
         self.settings.save()
         self.client.configure(self.settings.engine())
-        self.statusBar().showMessage(f"Model set to {model}; press Propose to use it", 8000)
+        self._check_model()
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending()  # what the user asked for before the model was there
+            self.statusBar().showMessage(f"Model set to {model}; proposing what you asked for", 8000)
+        else:
+            self.statusBar().showMessage(f"Model set to {model}", 8000)
 
     # --- commands (Actions call on_<name>) ----------------------------------------------------
     def on_open_image(self) -> None:
@@ -374,7 +419,7 @@ class MainWindow(QMainWindow):
     def on_export_coco(self) -> None:
         if self.project is not None:
             self.store.flush()
-            dialogs.ExportDialog(self.project, self).open()
+            dialogs.ExportDialog(self.project, self, pending=self.files.pending_proposals()).open()
 
     def on_import_coco(self) -> None:
         if self.project is None:
@@ -481,12 +526,22 @@ class MainWindow(QMainWindow):
             return
         self._remember_classes(self.prompt.classes.text())
         self._register_classes(classes)
-        threshold, tolerance = self._defaults()  # never the last image's slider values
-        job = self.client.segment(self.current, self.project.image_path(self.current), classes,
-                                  threshold=threshold, background=self.settings.background,
-                                  polygonize=self._polygonize(tolerance), pixels=self.pixels)
-        self.router.expect(job, threshold, tolerance, self.settings.background)
-        self.statusBar().showMessage(f"Proposing {', '.join(classes)} for {self.current}…", 4000)
+        image, pixels = self.current, self.pixels
+
+        def request() -> None:
+            threshold, tolerance = self._defaults()  # never the last image's slider values
+            job = self.client.segment(image, self.project.image_path(image), classes,
+                                      threshold=threshold, background=self.settings.background,
+                                      polygonize=self._polygonize(tolerance), pixels=pixels)
+            self.router.expect(job, threshold, tolerance, self.settings.background)
+
+        self._last_request = request
+        if self._model_state is not None and not self._model_state.available:
+            self._pending = request
+            self.show_model_missing(self._model_state.reason)  # at once, not after a failed load
+            return
+        request()
+        self.statusBar().showMessage(f"Proposing {', '.join(classes)} for {image}…", 4000)
 
     def _register_classes(self, classes: list[str]) -> None:
         """Typed classes join the label set: stable colours, completion, COCO categories."""
@@ -531,8 +586,23 @@ class MainWindow(QMainWindow):
     def on_about(self) -> None:
         dialogs.show_about(self)
 
+    # --- layout -------------------------------------------------------------------------------
+    def resizeEvent(self, event) -> None:
+        """In a small window the docks give way, so the image keeps about half of the width."""
+        super().resizeEvent(event)
+        width = self.width()
+        docks = [d for d in (self.files, self.shapes) if d.isVisible() and not d.isFloating()]
+        if docks and sum(d.width() for d in docks) > 0.5 * width:
+            share = {self.files: 0.2, self.shapes: 0.28}
+            self.resizeDocks(docks, [max(80, round(width * share[d])) for d in docks], Qt.Orientation.Horizontal)
+
     # --- closing ------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         self._close_project()  # flushes every edited document
+        if self._model_check is not None:
+            try:
+                self._model_check.wait(3000)  # at most the network probe's timeout
+            except RuntimeError:  # already finished and deleted
+                pass
         self.client.shutdown()
         event.accept()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
                                QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget)
 
@@ -30,6 +30,8 @@ class _CocoDialog(QDialog):
         self.form = QFormLayout(self)
         self.report = QLabel()
         self.report.setWordWrap(True)
+        self.report.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.setMinimumWidth(520)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.rejected.connect(self.reject)
 
@@ -42,24 +44,41 @@ class _CocoDialog(QDialog):
         shown = problems[:MAX_LISTED]
         if len(problems) > MAX_LISTED:
             shown.append(f"… and {len(problems) - MAX_LISTED} more")
-        self.report.setText("<br>".join(lines + [f"<i>{p}</i>" for p in shown]))
+        self._set_report("<br>".join(lines + [f"<i>{p}</i>" for p in shown]))
         self.buttons.setStandardButtons(QDialogButtonBox.StandardButton.Close)
         self.buttons.rejected.connect(self.accept)
 
+    def _set_report(self, text: str) -> None:
+        """Show *text* whole: the dialog grows to the wrapped text instead of clipping it."""
+        self.report.setText(text)
+        self.adjustSize()
+
 
 class ExportDialog(_CocoDialog):
-    def __init__(self, project, parent: QWidget | None = None):
+    """*pending*: (unreviewed proposals, images holding them) the export would meet."""
+
+    def __init__(self, project, parent: QWidget | None = None, pending: tuple[int, int] = (0, 0)):
         super().__init__("Export COCO", parent)
         self._project = project
-        default = project.root / f"{project.root.name}_coco.json"
+        # Beside the folder, not in it: the images folder is never written to.
+        default = project.root.parent / f"{project.root.name}_coco.json"
         self.path = _PathRow(str(default), lambda current: QFileDialog.getSaveFileName(
             self, "Export COCO", current, "COCO JSON (*.json)")[0])
-        self.accepted_only = QCheckBox("Accepted shapes only (leave pending proposals out)")
+        proposals, images = pending
+        if proposals:
+            self.accepted_only = QCheckBox(f"Leave out the {proposals} unreviewed proposal(s) in {images} image(s)")
+            self.accepted_only.setToolTip("Unchecked, pending proposals are exported like accepted shapes")
+            self.accepted_only.setChecked(True)
+        else:
+            self.accepted_only = QCheckBox("Accepted shapes only (there are no unreviewed proposals)")
+        self.used_only = QCheckBox("Leave out classes no exported shape uses")
+        self.used_only.setChecked(True)
         self.segmentation = QComboBox()
         self.segmentation.addItems(SEGMENTATION_MODES)
         self.segmentation.setToolTip("auto: polygons, RLE for shapes with holes; or all polygon / all RLE")
         self.form.addRow("File", self.path)
         self.form.addRow(self.accepted_only)
+        self.form.addRow(self.used_only)
         self.form.addRow("Segmentation", self.segmentation)
         self._finish_form(self._run)
 
@@ -67,9 +86,10 @@ class ExportDialog(_CocoDialog):
         out = Path(self.path.edit.text()).expanduser()
         try:
             report = export_coco(self._project, out, segmentation=self.segmentation.currentText(),
-                                 accepted_only=self.accepted_only.isChecked())
+                                 accepted_only=self.accepted_only.isChecked(),
+                                 used_classes_only=self.used_only.isChecked())
         except Exception as e:  # noqa: BLE001 - shown in place, nothing else changes
-            self.report.setText(f"Export failed: {e}")
+            self._set_report(f"Export failed: {e}")
             return
         self._show_done([f"Wrote {report.annotations} annotations of {report.images} images to {out}"],
                         list(report.problems))
@@ -95,7 +115,7 @@ class ImportDialog(_CocoDialog):
             report = import_coco(self._project, Path(self.path.edit.text()).expanduser(),
                                  replace=self.replace.isChecked())
         except Exception as e:  # noqa: BLE001 - CocoFormatError and I/O: nothing was written
-            self.report.setText(f"Import failed, nothing was changed: {e}")
+            self._set_report(f"Import failed, nothing was changed: {e}")
             return
         self.imported.emit(list(report.written))
         self._show_done([f"Imported {report.shapes} shapes into {len(report.written)} images "
