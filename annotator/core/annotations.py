@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from annotator.core.shapes import Shape
 
 SCHEMA = "pnp-annotator/image"
-VERSION = 1
+VERSION = 2
+"""Version 2: each shape has ``parts`` (one or more polygons with holes), ``iscrowd`` and
+``extra``. Version-1 files (one ``exterior``/``holes`` per shape) are read, migrated in
+memory, and written as version 2 on the next save."""
 
 
 @dataclass
@@ -22,6 +23,8 @@ class ImageAnnotations:
     model_run: dict[str, Any] | None = None
     """Set by a proposal run: {"classes": [...], "model": str, "time": ISO-8601}. It tells a
     resumed batch run that this image was already processed, even when nothing was found."""
+    migrated_from: int | None = field(default=None, compare=False)
+    """The schema version of the file this was read from, when older than VERSION (else None)."""
 
     @property
     def status(self) -> str:
@@ -92,20 +95,10 @@ class ImageAnnotations:
         model_run = d.get("model_run")
         if model_run is not None and not isinstance(model_run, dict):
             raise ValueError("field 'model_run' must be an object or absent")
-        return cls(d["image"], d["width"], d["height"], shapes, model_run)
+        return cls(d["image"], d["width"], d["height"], shapes, model_run,
+                   migrated_from=version if version < VERSION else None)
 
 
 def same_region(a: Shape, b: Shape) -> bool:
-    """Same class and exactly the same rings (the model re-deriving a shape already kept)."""
-    if a.label.casefold() != b.label.casefold():
-        return False
-    rings_a, rings_b = _rings(a), _rings(b)
-    return len(rings_a) == len(rings_b) and all(
-        x.shape == y.shape and np.array_equal(x, y) for x, y in zip(rings_a, rings_b))
-
-
-def _rings(shape: Shape) -> list:
-    parts = getattr(shape, "parts", None)
-    if parts is None:
-        return [shape.exterior, *shape.holes]
-    return [ring for part in parts for ring in (part.exterior, *part.holes)]
+    """Same class and exactly the same parts (the model re-deriving a shape already kept)."""
+    return a.label.casefold() == b.label.casefold() and a.parts == b.parts

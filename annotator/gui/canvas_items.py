@@ -78,7 +78,7 @@ class ShapeItem(QGraphicsPathItem):
         self._proposal = shape.source == "model" and not shape.accepted
         self._selected = False
         self._order = 0.0  # in [0, 1): position in the document, added to the z layer
-        self.setPath(rings_path([shape.exterior, *shape.holes]))
+        self.setPath(rings_path(shape.rings()))
         self.setVisible(style.shows(shape.label))
         self._label = shape.label
         self._restyle()
