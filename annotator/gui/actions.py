@@ -33,6 +33,8 @@ SHORTCUTS: tuple[Command, ...] = (
     Command("undo", "&Undo", ("Ctrl+Z",), "&Edit"),
     Command("redo", "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "&Edit"),
     Command("draw_polygon", "&Draw Polygon", ("Ctrl+N",), "&Edit"),
+    Command("brush", "&Brush", ("B",), "&Edit", "Paint onto the selected shape; [ and ] change the size"),
+    Command("eraser", "E&raser", ("Shift+B",), "&Edit", "Erase from the selected shape; [ and ] change the size"),
     Command("accept_selected", "&Accept Selected", ("Y",), "&Review"),
     Command("reject_selected", "Re&ject Selected Proposals", ("X",), "&Review"),
     Command("accept_all", "Accept A&ll Proposals", ("Shift+Y",), "&Review"),

@@ -14,6 +14,8 @@ Conventions (labelme-like; the README table is built from this list):
   begin_polygon() then clicks  draw: each click adds a vertex; Enter, double-click or a
                              click on the first vertex closes; Backspace removes the
                              last vertex; Esc cancels
+  B / Shift+B (window)       brush / eraser on the selected shape (canvas_tools.brush):
+                             drag paints, [ / ] resize, Esc leaves
   Wheel, Ctrl+= / Ctrl+-     zoom (about the cursor / the centre); Ctrl+0 fits
   Middle-drag, Space+drag    pan
 
@@ -74,6 +76,7 @@ class Canvas(ZoomPanView):
         self._drag: _Drag | None = None
         self._draft: list[tuple[float, float]] | None = None  # None when not drawing
         self._last_label: str | None = None
+        self._tool = None  # a canvas_tools tool (brush, eraser) that has the left button, or None
 
         self.setScene(QGraphicsScene(self))
         self.viewport().setMouseTracking(True)
@@ -152,6 +155,32 @@ class Canvas(ZoomPanView):
     def shape_style(self) -> ShapeStyle:
         return self._layer.style
 
+    # --- tools ---------------------------------------------------------------------------
+    def set_tool(self, tool) -> None:
+        """Give the left button to *tool* (see canvas_tools), or back to selecting and editing."""
+        if self._tool is not None:
+            self._tool.deactivate()
+        self._tool = tool
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor if tool else Qt.CursorShape.ArrowCursor)
+        if tool is not None:
+            self.cancel_polygon()
+            self.statusMessage.emit(tool.hint())
+
+    def tool(self):
+        return self._tool
+
+    def shape_at(self, point: tuple[float, float]) -> str | None:
+        """Id of the visible shape under the scene *point*, or None."""
+        hit = self._hit(point)
+        return hit.shape_id if hit is not None else None
+
+    def image_size(self) -> tuple[int, int]:
+        """(width, height) of the image shown."""
+        return self._size
+
+    def label_color(self, name: str) -> QColor:
+        return label_color(self._labels, name)
+
     def _clear_error(self) -> None:
         if self._error_item is not None:
             self.scene().removeItem(self._error_item)
@@ -228,6 +257,7 @@ class Canvas(ZoomPanView):
         if self._doc is None:
             self.statusMessage.emit("Open an image before drawing")
             return
+        self.set_tool(None)
         self._set_selection([])
         self._draft = []
         self.viewport().setCursor(Qt.CursorShape.CrossCursor)
@@ -300,6 +330,9 @@ class Canvas(ZoomPanView):
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if self._pan_press(event):
             return
+        if self._tool is not None and self._doc is not None and self._tool.press(
+                self._scene_point(event), event.button()):
+            return
         if event.button() != Qt.MouseButton.LeftButton or self._doc is None:
             return
         raw = self._scene_point(event)
@@ -346,6 +379,8 @@ class Canvas(ZoomPanView):
         if self._pan_move(event):
             return
         point = self._scene_point(event)
+        if self._tool is not None and self._tool.move(point):
+            return
         if self._draft is not None:
             self._draft_item.show_points(self._draft, ci.clamp_point(point, *self._size))
         elif self._drag is not None:
@@ -381,6 +416,8 @@ class Canvas(ZoomPanView):
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._pan_release(event):
+            return
+        if self._tool is not None and self._tool.release(self._scene_point(event), event.button()):
             return
         d, self._drag = self._drag, None
         if event.button() != Qt.MouseButton.LeftButton or d is None or not d.dirty:
@@ -419,10 +456,15 @@ class Canvas(ZoomPanView):
         key = event.key()
         if self._draft is not None and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape):
             return True
+        if self._tool is not None and self._tool.claims(event):
+            return True
         return key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) or super()._claims_key(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
+        if self._tool is not None and self._tool.key(event):
+            event.accept()
+            return
         if self._draft is not None and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self._finish_polygon()
         elif self._draft is not None and key == Qt.Key.Key_Escape:

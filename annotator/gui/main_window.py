@@ -19,6 +19,7 @@ from annotator.core.project import IMAGE_EXTENSIONS, Project
 from annotator.gui import dialogs
 from annotator.gui.actions import Actions
 from annotator.gui.canvas import Canvas
+from annotator.gui.canvas_tools.brush import BrushTool
 from annotator.gui.document import is_proposal
 from annotator.gui.documents import DocumentStore
 from annotator.gui.engine_worker import EngineClient, Polygonize, load_segmenter
@@ -246,7 +247,7 @@ class MainWindow(QMainWindow):
             self.actions[name].setEnabled(has_project)
         for name in ("accept_all", "reject_all", "next_proposal"):
             self.actions[name].setEnabled(proposals)
-        for name in ("accept_selected", "reject_selected", "draw_polygon", "propose"):
+        for name in ("accept_selected", "reject_selected", "draw_polygon", "propose", "brush", "eraser"):
             self.actions[name].setEnabled(doc is not None)
         self.prompt.propose.setEnabled(doc is not None)
         self.actions["undo"].setEnabled(self.undo_group.canUndo())
@@ -484,6 +485,24 @@ class MainWindow(QMainWindow):
         if self.document() is not None:
             self.canvas.setFocus()
             self.canvas.begin_polygon()
+
+    def on_brush(self) -> None:
+        self._toggle_brush(erase=False)
+
+    def on_eraser(self) -> None:
+        self._toggle_brush(erase=True)
+
+    def _toggle_brush(self, erase: bool) -> None:
+        """B / Shift+B: the brush or eraser on the canvas; the same key again leaves it."""
+        if self.document() is None:
+            return
+        tool = self.canvas.tool()
+        if isinstance(tool, BrushTool) and tool.erase == erase:
+            self.canvas.set_tool(None)
+            return
+        radius = tool.radius if isinstance(tool, BrushTool) else BrushTool.DEFAULT_RADIUS
+        self.canvas.setFocus()
+        self.canvas.set_tool(BrushTool(self.canvas, erase=erase, radius=radius))
 
     def on_accept_selected(self) -> None:
         doc, ids = self.document(), self.canvas.selected_ids()
