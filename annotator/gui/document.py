@@ -85,6 +85,14 @@ class AnnotationDocument(QObject):
             raise ValueError(f"shape {shape.id} is already in the document")
         self._push(f"Add {shape.label}", self.shapes() + [shape.copy()])
 
+    def add_shapes(self, shapes: Sequence[Shape]) -> None:
+        """Add several shapes as one command (a paste)."""
+        for shape in shapes:
+            if self.shape(shape.id) is not None:
+                raise ValueError(f"shape {shape.id} is already in the document")
+        if shapes:
+            self._push(_plural("Add", {s.id for s in shapes}), self.shapes() + [s.copy() for s in shapes])
+
     def remove_shapes(self, ids: Iterable[str]) -> None:
         gone = self._known(ids)
         if gone:

@@ -19,19 +19,20 @@ from annotator.core.project import IMAGE_EXTENSIONS, Project
 from annotator.gui import dialogs
 from annotator.gui.actions import Actions
 from annotator.gui.canvas import Canvas
-from annotator.gui.canvas_tools.brush import BrushTool
 from annotator.gui.document import is_proposal
 from annotator.gui.documents import DocumentStore
+from annotator.gui.edit_commands import EditCommands
 from annotator.gui.engine_worker import EngineClient, Polygonize, load_segmenter
 from annotator.gui.file_list import FileListDock
 from annotator.gui.heatmap_overlay import render_heatmap
 from annotator.gui.heatmap_panel import HeatmapDock
 from annotator.gui.job_router import JobRouter
 from annotator.gui.model_check import ModelCheck, ModelState, offline_by_setting
+from annotator.gui.recent import RecentMenu, remember
 from annotator.gui.prompt_bar import PromptBar, parse_classes
 from annotator.gui.settings import AppSettings
 from annotator.gui.shape_list import ShapeListDock
-from annotator.gui.view_options import ViewOptions
+from annotator.gui.view_options import ClassesMenu, FillMenu, ViewOptions
 
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "pnp-annotator.png"
 OVERLAY_MAX_SIDE = 512  # the canvas stretches the overlay; a heatmap has no finer detail
@@ -56,7 +57,14 @@ class MainWindow(QMainWindow):
         self.router = JobRouter(self.client, self)
         self.view = ViewOptions(self)
         self._build_widgets()
-        self.actions = Actions(self, self)
+        self.edit = EditCommands(self)
+        self.actions = Actions(self, self, self.edit)
+        self.actions.menus["&File"].insertMenu(self.actions["save"], RecentMenu(self, self))
+        view_menu = self.actions.menus["&View"]
+        view_menu.insertMenu(self.actions["prev_image"], ClassesMenu(
+            self.view, lambda: self.project.labels.names if self.project else [], self))
+        view_menu.insertMenu(self.actions["prev_image"], FillMenu(self.view, self))
+        view_menu.insertSeparator(self.actions["prev_image"])
         self._wire()
         self._update_enabled()
         self._model_state: ModelState | None = None
@@ -80,11 +88,14 @@ class MainWindow(QMainWindow):
         self.heatmap = HeatmapDock(self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.heatmap)
         self.heatmap.set_values(self.settings.threshold, self.settings.simplify_tolerance)
-        self._make_canvas(LabelSet())
         self.engine_state = QLabel("model: checking…")
         self.engine_state.setTextFormat(Qt.TextFormat.RichText)
         self.engine_state.linkActivated.connect(lambda _: self.show_model_missing(""))
+        self.zoom_label = QLabel()
+        self.zoom_label.setToolTip("Zoom (Ctrl+0 fits the image to the window)")
+        self.statusBar().addPermanentWidget(self.zoom_label)
         self.statusBar().addPermanentWidget(self.engine_state)
+        self._make_canvas(LabelSet())
 
     def _make_canvas(self, labels) -> None:
         """A canvas draws with one label set for its life, so each project gets its own.
@@ -100,6 +111,7 @@ class MainWindow(QMainWindow):
         self.canvas = Canvas(labels, self._canvas_holder)
         self.canvas.selectionChanged.connect(self.shapes.select)
         self.canvas.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 4000))
+        self.canvas.zoomChanged.connect(lambda zoom: self.zoom_label.setText(f"{zoom * 100:.0f}%"))
         self._canvas_holder.layout().addWidget(self.canvas)
         self._apply_shape_style()
         if old is not None:
@@ -156,7 +168,9 @@ class MainWindow(QMainWindow):
         else:
             self.canvas.show_error(f"No images in {root}\n(looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
             self._refresh_shapes()  # nothing of the previous folder stays listed or selectable
-        self.settings.last_path = str(path)
+        if not target:
+            self.settings.last_path = str(root)
+        self.settings.recent = remember(self.settings.recent, str(root))
         self.settings.save()
         return True
 
@@ -210,6 +224,8 @@ class MainWindow(QMainWindow):
             return
         self.canvas.set_document(doc, self.pixels)
         self.store.activate(image)
+        self.settings.last_path = str(self.project.image_path(image))  # a relaunch reopens here
+        self.settings.save()
         saved = self.router.restore(image, self.pixels)
         if saved is not None and doc.params is None:
             doc.params = (saved.threshold, saved.tolerance)
@@ -247,7 +263,8 @@ class MainWindow(QMainWindow):
             self.actions[name].setEnabled(has_project)
         for name in ("accept_all", "reject_all", "next_proposal"):
             self.actions[name].setEnabled(proposals)
-        for name in ("accept_selected", "reject_selected", "draw_polygon", "propose", "brush", "eraser"):
+        for name in ("accept_selected", "reject_selected", "draw_polygon", "propose", "brush", "eraser",
+                     "delete", "edit_label", "copy", "paste", "duplicate"):
             self.actions[name].setEnabled(doc is not None)
         self.prompt.propose.setEnabled(doc is not None)
         self.actions["undo"].setEnabled(self.undo_group.canUndo())
@@ -486,33 +503,33 @@ class MainWindow(QMainWindow):
             self.canvas.setFocus()
             self.canvas.begin_polygon()
 
-    def on_brush(self) -> None:
-        self._toggle_brush(erase=False)
-
-    def on_eraser(self) -> None:
-        self._toggle_brush(erase=True)
-
-    def _toggle_brush(self, erase: bool) -> None:
-        """B / Shift+B: the brush or eraser on the canvas; the same key again leaves it."""
-        if self.document() is None:
-            return
-        tool = self.canvas.tool()
-        if isinstance(tool, BrushTool) and tool.erase == erase:
-            self.canvas.set_tool(None)
-            return
-        radius = tool.radius if isinstance(tool, BrushTool) else BrushTool.DEFAULT_RADIUS
-        self.canvas.setFocus()
-        self.canvas.set_tool(BrushTool(self.canvas, erase=erase, radius=radius))
-
     def on_accept_selected(self) -> None:
         doc, ids = self.document(), self.canvas.selected_ids()
         if doc is not None and ids:
+            after = self._proposal_after(ids)
             doc.accept(ids)
+            self._review_next(after)
 
     def on_reject_selected(self) -> None:
         doc, ids = self.document(), self.canvas.selected_ids()
         if doc is not None and ids:
+            after = self._proposal_after(ids)
             doc.reject(ids)
+            self._review_next(after)
+
+    def _proposal_after(self, ids: list[str]) -> list[str]:
+        """Pending proposals after the last of *ids* in review order, then those before it (Y / X go on)."""
+        pending = [s.id for s in self.document().shapes() if is_proposal(s)]
+        if ids[-1] not in pending:
+            return []
+        i = pending.index(ids[-1])
+        return [p for p in pending[i + 1:] + pending[:i] if p not in ids]
+
+    def _review_next(self, candidates: list[str]) -> None:
+        doc = self.document()
+        still = [i for i in candidates if doc.shape(i) is not None and is_proposal(doc.shape(i))]
+        if still:
+            self.canvas.select([still[0]])
 
     def on_accept_all(self) -> None:
         if (doc := self.document()) is not None:
@@ -601,6 +618,14 @@ class MainWindow(QMainWindow):
 
     def on_fit(self) -> None:
         self.canvas.fit_to_window()
+
+    def on_toggle_shapes(self) -> None:
+        self.view.set_all_hidden(not self.actions["toggle_shapes"].isChecked())
+
+    def on_shortcuts(self) -> None:
+        dialog = dialogs.ShortcutsDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
 
     def on_about(self) -> None:
         dialogs.show_about(self)

@@ -35,7 +35,8 @@ class AppSettings:
     threshold: float = 0.15
     simplify_tolerance: float = 1.5  # pixels; default for projects that never set theirs
     min_area_fraction: float = 0.0005
-    last_path: str = ""
+    last_path: str = ""  # the last image shown (or folder opened): a relaunch reopens it
+    recent: str = ""  # recently opened folders, one per line, newest first (gui.recent)
 
     @classmethod
     def load(cls) -> AppSettings:

@@ -69,9 +69,11 @@ def test_propose_review_undo_redo_with_shortcuts(qtbot, make_window, images_dir)
     key(qtbot, window, "Y")
     assert doc.shape(proposals[0]).accepted
     if len(proposals) > 1:
-        key(qtbot, window, "N")
+        assert window.canvas.selected_ids() == [proposals[1]], "Y moves on to the next proposal"
         key(qtbot, window, "X")
         assert doc.shape(proposals[1]) is None
+        if len(proposals) > 2:
+            assert window.canvas.selected_ids() == [proposals[2]], "and so does X"
     # the classes typed are remembered per project and offered for completion
     assert window.project.settings.classes == "sky, person"
     assert {"sky", "person"} <= set(window.project.labels.names)
