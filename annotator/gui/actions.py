@@ -38,6 +38,7 @@ SHORTCUTS: tuple[Command, ...] = (
     Command("copy", "&Copy", ("Ctrl+C",), "&Edit", "Copy the selected shapes (paste them on any image)"),
     Command("paste", "&Paste", ("Ctrl+V",), "&Edit"),
     Command("duplicate", "D&uplicate", ("Ctrl+D",), "&Edit", "Copy the selected shapes beside themselves"),
+    Command("classes", "Cla&sses…", ("Ctrl+Shift+L",), "&Edit", "Rename, merge, delete or recolour classes"),
     Command("brush", "&Brush", ("B",), "&Edit", "Paint onto the selected shape; [ and ] change the size"),
     Command("eraser", "E&raser", ("Shift+B",), "&Edit", "Erase from the selected shape; [ and ] change the size"),
     Command("accept_selected", "&Accept Selected", ("Y",), "&Review"),

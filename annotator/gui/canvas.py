@@ -152,6 +152,11 @@ class Canvas(ZoomPanView):
         visible = self._layer.visible_ids()
         self._set_selection([i for i in self._selected if i in visible])
 
+    def redraw_shapes(self) -> None:
+        """Draw every shape afresh (class colours changed)."""
+        self._layer.clear()
+        self._sync()
+
     def shape_style(self) -> ShapeStyle:
         return self._layer.style
 

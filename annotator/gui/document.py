@@ -93,6 +93,10 @@ class AnnotationDocument(QObject):
         if shapes:
             self._push(_plural("Add", {s.id for s in shapes}), self.shapes() + [s.copy() for s in shapes])
 
+    def replace_all(self, shapes: Sequence[Shape], text: str) -> None:
+        """Every shape at once (a project-wide class edit), as one command named *text*."""
+        self._push(text, list(shapes))
+
     def remove_shapes(self, ids: Iterable[str]) -> None:
         gone = self._known(ids)
         if gone:

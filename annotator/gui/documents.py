@@ -55,6 +55,9 @@ class DocumentStore(QObject):
     def open_document(self, image: str) -> AnnotationDocument | None:
         return self._docs.get(image)
 
+    def open_images(self) -> list[str]:
+        return list(self._docs)
+
     def activate(self, image: str | None) -> None:
         doc = self._docs.get(image) if image else None
         self._group.setActiveStack(doc.undo_stack if doc else None)

@@ -259,7 +259,7 @@ class MainWindow(QMainWindow):
             return
         has_project, doc = self.project is not None, self.document()
         proposals = bool(doc and doc.proposal_ids())
-        for name in ("export_coco", "import_coco", "batch", "save"):
+        for name in ("export_coco", "import_coco", "batch", "save", "classes"):
             self.actions[name].setEnabled(has_project)
         for name in ("accept_all", "reject_all", "next_proposal"):
             self.actions[name].setEnabled(proposals)
@@ -618,6 +618,24 @@ class MainWindow(QMainWindow):
 
     def on_fit(self) -> None:
         self.canvas.fit_to_window()
+
+    def on_classes(self) -> None:
+        if self.project is None:
+            return
+        dialog = dialogs.ClassManagerDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.changed.connect(self._after_class_edit)
+        dialog.open()
+
+    def _after_class_edit(self) -> None:
+        self.canvas.redraw_shapes()  # colours may have changed
+        self.prompt.classes.set_names(self.project.labels.names)
+        self._refresh_shapes()
+
+    def refresh_statuses(self, images) -> None:
+        """Statuses and counts of *images* whose files were rewritten elsewhere."""
+        for image in images:
+            self._on_status(image)
 
     def on_toggle_shapes(self) -> None:
         self.view.set_all_hidden(not self.actions["toggle_shapes"].isChecked())
