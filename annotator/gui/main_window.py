@@ -7,7 +7,6 @@ It owns no editing or storage logic: documents (undo, autosave) are in
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +23,10 @@ from annotator.gui.documents import DocumentStore
 from annotator.gui.edit_commands import EditCommands
 from annotator.gui.engine_worker import EngineClient, Polygonize, load_segmenter
 from annotator.gui.file_list import FileListDock
-from annotator.gui.heatmap_overlay import render_heatmap
 from annotator.gui.heatmap_panel import HeatmapDock
+from annotator.gui.heatmap_view import HeatmapView
 from annotator.gui.job_router import JobRouter
-from annotator.gui.model_check import ModelCheck, ModelState, offline_by_setting
+from annotator.gui.model_setup import ModelSetup
 from annotator.gui.recent import RecentMenu, remember
 from annotator.gui.prompt_bar import PromptBar, parse_classes
 from annotator.gui.settings import AppSettings
@@ -35,7 +34,6 @@ from annotator.gui.shape_list import ShapeListDock
 from annotator.gui.view_options import ClassesMenu, FillMenu, ViewOptions
 
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "pnp-annotator.png"
-OVERLAY_MAX_SIDE = 512  # the canvas stretches the overlay; a heatmap has no finer detail
 
 
 class MainWindow(QMainWindow):
@@ -49,8 +47,6 @@ class MainWindow(QMainWindow):
         self.store: DocumentStore | None = None
         self.current: str | None = None
         self.pixels: np.ndarray | None = None
-        self._model_dialog = None
-        self._heat_shown = False
 
         self.undo_group = QUndoGroup(self)
         self.client = EngineClient(self.settings.engine(), factory=segmenter_factory, parent=self)
@@ -67,11 +63,7 @@ class MainWindow(QMainWindow):
         view_menu.insertSeparator(self.actions["prev_image"])
         self._wire()
         self._update_enabled()
-        self._model_state: ModelState | None = None
-        self._model_check: ModelCheck | None = None
-        self._pending = None  # a Propose waiting for the model: runs once one is chosen
-        self._last_request = None
-        self._check_model()
+        self.model_setup.check()
         self.resize(1280, 800)
         self.resizeDocks([self.files, self.shapes], [220, 300], Qt.Orientation.Horizontal)
 
@@ -88,9 +80,9 @@ class MainWindow(QMainWindow):
         self.heatmap = HeatmapDock(self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.heatmap)
         self.heatmap.set_values(self.settings.threshold, self.settings.simplify_tolerance)
-        self.engine_state = QLabel("model: checking…")
-        self.engine_state.setTextFormat(Qt.TextFormat.RichText)
-        self.engine_state.linkActivated.connect(lambda _: self.show_model_missing(""))
+        self.heatmap_view = HeatmapView(self)
+        self.model_setup = ModelSetup(self)
+        self.engine_state = self.model_setup.label
         self.zoom_label = QLabel()
         self.zoom_label.setToolTip("Zoom (Ctrl+0 fits the image to the window)")
         self.statusBar().addPermanentWidget(self.zoom_label)
@@ -113,7 +105,7 @@ class MainWindow(QMainWindow):
         self.canvas.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self.canvas.zoomChanged.connect(lambda zoom: self.zoom_label.setText(f"{zoom * 100:.0f}%"))
         self._canvas_holder.layout().addWidget(self.canvas)
-        self._apply_shape_style()
+        self.heatmap_view.apply_shape_style()
         if old is not None:
             old.setParent(None)
             old.deleteLater()
@@ -125,20 +117,16 @@ class MainWindow(QMainWindow):
         self.prompt.proposeRequested.connect(self.on_propose)
         self.prompt.cancelRequested.connect(self.on_cancel_job)
         self.prompt.classesEdited.connect(self._remember_classes)
-        self.heatmap.overlayChanged.connect(self._update_overlay)
-        self.heatmap.hideShapesChanged.connect(lambda _: self._apply_shape_style())
-        self.view.changed.connect(self._apply_shape_style)
-        self.heatmap.paramsChanged.connect(self._on_params)
-        self.heatmap.defaultsRequested.connect(self._make_default)
         self.undo_group.indexChanged.connect(lambda _: self._update_enabled())
         self.undo_group.cleanChanged.connect(lambda _: self._update_enabled())
 
         self.client.busyChanged.connect(self.prompt.set_busy)
         self.client.progress.connect(self._on_progress)
-        self.client.stateChanged.connect(self._on_engine_state)
-        self.client.modelMissing.connect(self.show_model_missing)
+        self.client.stateChanged.connect(self.model_setup.engine_state)
+        self.client.stateChanged.connect(self.prompt.show_state)
+        self.client.modelMissing.connect(self.model_setup.show_missing)
         self.router.applied.connect(self._on_applied)
-        self.router.resultCached.connect(self._on_result_cached)
+        self.router.resultCached.connect(self.heatmap_view.result_changed)
         self.router.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.router.problem.connect(self._show_problem)
 
@@ -230,7 +218,7 @@ class MainWindow(QMainWindow):
         if saved is not None and doc.params is None:
             doc.params = (saved.threshold, saved.tolerance)
         self._refresh_shapes()
-        self._on_result_cached(image)
+        self.heatmap_view.result_changed(image)
         self.statusBar().showMessage(f"{image} ({doc.annotations.width}×{doc.annotations.height})", 3000)
 
     def document(self):
@@ -247,7 +235,7 @@ class MainWindow(QMainWindow):
 
     def _refresh_shapes(self) -> None:
         doc = self.document()
-        self._show_params(doc)
+        self.heatmap_view.show_params(doc)
         shapes = doc.shapes() if doc else []
         labels = self.project.labels if self.project else None
         self.shapes.set_shapes(shapes, labels.color if labels else (lambda name: (128, 128, 128)))
@@ -273,106 +261,12 @@ class MainWindow(QMainWindow):
     def _on_progress(self, job_id: int, image: str, stage: str, done: int, total: int) -> None:
         self.prompt.show_progress(stage, done, total)
 
-    def _on_engine_state(self, state: str) -> None:
-        if state == "no model":
-            self.engine_state.setText('model: missing — <a href="model">set up…</a>')
-        else:
-            self.engine_state.setText(f"model: {state}")
-        self.prompt.show_state(state)
-
-    def _check_model(self) -> None:
-        """Ask in the background whether the model is on this computer (no loading, no download)."""
-        self._model_state = None
-        self.engine_state.setText("model: checking…")
-        check = ModelCheck(self.settings.model_or_default(), self)
-        check.done.connect(self._on_model_checked)
-        check.finished.connect(check.deleteLater)
-        self._model_check = check
-        check.start()
-
-    def _on_model_checked(self, state: ModelState) -> None:
-        if state.model != self.settings.model_or_default():
-            return  # another model was chosen meanwhile; its own check follows
-        self._model_state = state
-        if not state.available:
-            self.engine_state.setText('model: missing — <a href="model">set up…</a>')
-            self.engine_state.setToolTip(state.reason)
-        elif self.engine_state.text() == "model: checking…":
-            self.engine_state.setText("model: on this computer (loads on first Propose)")
-            self.engine_state.setToolTip(state.model)
-
     def _on_applied(self, image: str, count: int) -> None:
         where = "" if image == self.current else f" (applied to {image})"
         self.statusBar().showMessage(f"{count} proposal(s) for {image}{where}", 5000)
         self._update_enabled()
 
-    def _on_result_cached(self, image: str) -> None:
-        if image != self.current:
-            return
-        result = self.router.result(image)
-        self.heatmap.set_classes(list(result.classes) if result is not None else [])
-
-    def _update_overlay(self) -> None:
-        result = self.router.result(self.current) if self.current else None
-        name = self.heatmap.current_class()
-        self._heat_shown = bool(self.heatmap.show_overlay.isChecked() and result is not None
-                                and name in result.classes)
-        self._apply_shape_style()
-        if not self._heat_shown:
-            self.canvas.set_overlay(None)
-            return
-        h, w = result.image_size
-        scale = min(1.0, OVERLAY_MAX_SIDE / max(h, w))
-        size = (max(1, round(h * scale)), max(1, round(w * scale)))
-        color = self.project.labels.color(name) if self.project else (255, 0, 0)
-        look, opacity = self.heatmap.look_and_opacity()
-        self.canvas.set_overlay(render_heatmap(result.heatmaps[result.classes.index(name)], size, color,
-                                               look, opacity))
-
-    def _apply_shape_style(self) -> None:
-        """The canvas's shape look: the View options, less the fills while a heatmap is shown.
-
-        Fills are dropped (outlines kept) under a shown heatmap, so it sits above the
-        image and under the outlines; "Hide shapes" hides them altogether.
-        """
-        style = self.view.style()
-        self.canvas.set_shape_style(dataclasses.replace(
-            style, fill=0.0 if self._heat_shown else style.fill,
-            all_hidden=style.all_hidden or self.heatmap.hide_shapes.isChecked()))
-
-    def _defaults(self) -> tuple[float, float]:
-        """(threshold, tolerance) new proposals start from."""
-        tolerance = self.project.settings.simplify_tolerance if self.project else self.settings.simplify_tolerance
-        return self.settings.threshold, tolerance
-
-    def _show_params(self, doc) -> None:
-        """The sliders show the values the image's proposals were made with (or the defaults)."""
-        params = doc.params if doc is not None else None
-        threshold, tolerance = self._defaults()
-        if params is not None:
-            threshold = threshold if params[0] is None else params[0]
-            tolerance = params[1]
-        if self.heatmap.values() != (threshold, tolerance):
-            self.heatmap.set_values(threshold, tolerance)
-
-    def _on_params(self, threshold: float, tolerance: float) -> None:
-        """Sliders moved: re-draw the current image's proposals only (no model call)."""
-        result = self.router.result(self.current) if self.current else None
-        if result is not None:
-            job = self.client.postprocess(self.current, result, threshold, self.settings.background,
-                                          self._polygonize(tolerance))
-            self.router.expect(job, threshold, tolerance, self.settings.background)
-
-    def _make_default(self, threshold: float, tolerance: float) -> None:
-        self.settings.threshold = threshold
-        self.settings.save()
-        if self.project is not None:
-            self.project.settings.simplify_tolerance = tolerance
-            self.project.save_settings()
-        self.statusBar().showMessage(f"New proposals start from threshold {threshold:.2f}, "
-                                     f"simplification {tolerance:.1f} px", 5000)
-
-    def _polygonize(self, tolerance: float | None = None) -> Polygonize:
+    def polygonize(self, tolerance: float | None = None) -> Polygonize:
         s = self.project.settings
         return Polygonize(tolerance=s.simplify_tolerance if tolerance is None else tolerance,
                           min_area_fraction=s.min_area_fraction)
@@ -386,33 +280,6 @@ class MainWindow(QMainWindow):
         box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()  # never exec(): the engine's results keep arriving behind it
-
-    def show_model_missing(self, message: str) -> None:
-        """The model dialog; the request that needed the model runs once one is chosen."""
-        if self._pending is None:
-            self._pending = self._last_request
-        state = self._model_state
-        if not message and state is not None:
-            message = state.reason
-        if self._model_dialog is None:
-            online = state.online if state is not None else not offline_by_setting()
-            self._model_dialog = dialogs.ModelMissingDialog(message, self.settings, self, online=online)
-            self._model_dialog.modelChosen.connect(self._use_model)
-            self._model_dialog.finished.connect(lambda _: setattr(self, "_model_dialog", None))
-            self._model_dialog.setModal(False)  # the rest of the app keeps working meanwhile
-            self._model_dialog.show()
-
-    def _use_model(self, model: str) -> None:
-        self.settings.model = model
-        self.settings.save()
-        self.client.configure(self.settings.engine())
-        self._check_model()
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending()  # what the user asked for before the model was there
-            self.statusBar().showMessage(f"Model set to {model}; proposing what you asked for", 8000)
-        else:
-            self.statusBar().showMessage(f"Model set to {model}", 8000)
 
     # --- commands (Actions call on_<name>) ----------------------------------------------------
     def on_open_image(self) -> None:
@@ -471,9 +338,9 @@ class MainWindow(QMainWindow):
         if not images:
             return None
         items = [(i, self.project.image_path(i)) for i in images]
-        threshold, tolerance = self._defaults()
+        threshold, tolerance = self.heatmap_view.defaults()
         job = self.client.batch(items, classes, threshold=threshold, background=self.settings.background,
-                                polygonize=self._polygonize(tolerance))
+                                polygonize=self.polygonize(tolerance))
         self.router.expect(job, threshold, tolerance, self.settings.background)
         return job
 
@@ -487,7 +354,7 @@ class MainWindow(QMainWindow):
         self.client.configure(self.settings.engine())
         if self.project is not None:
             self.project.save_settings()
-            self._show_params(self.document())
+            self.heatmap_view.show_params(self.document())
 
     def on_quit(self) -> None:
         self.close()
@@ -565,18 +432,13 @@ class MainWindow(QMainWindow):
         image, pixels = self.current, self.pixels
 
         def request() -> None:
-            threshold, tolerance = self._defaults()  # never the last image's slider values
+            threshold, tolerance = self.heatmap_view.defaults()  # never the last image's slider values
             job = self.client.segment(image, self.project.image_path(image), classes,
                                       threshold=threshold, background=self.settings.background,
-                                      polygonize=self._polygonize(tolerance), pixels=pixels)
+                                      polygonize=self.polygonize(tolerance), pixels=pixels)
             self.router.expect(job, threshold, tolerance, self.settings.background)
 
-        self._last_request = request
-        if self._model_state is not None and not self._model_state.available:
-            self._pending = request
-            self.show_model_missing(self._model_state.reason)  # at once, not after a failed load
-            return
-        request()
+        self.model_setup.request(request)  # now, or once a model is chosen
         self.statusBar().showMessage(f"Proposing {', '.join(classes)} for {image}…", 4000)
 
     def _register_classes(self, classes: list[str]) -> None:
@@ -661,10 +523,6 @@ class MainWindow(QMainWindow):
     # --- closing ------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         self._close_project()  # flushes every edited document
-        if self._model_check is not None:
-            try:
-                self._model_check.wait(3000)  # at most the network probe's timeout
-            except RuntimeError:  # already finished and deleted
-                pass
+        self.model_setup.close()
         self.client.shutdown()
         event.accept()

@@ -218,7 +218,7 @@ def test_first_launch_without_model_says_so_and_runs_the_pending_proposal(qtbot,
     from annotator.gui.dialogs import ModelMissingDialog
 
     window = make_window(model=str(tmp_path / "no-such-model"))
-    qtbot.waitUntil(lambda: window._model_state is not None, timeout=10000)
+    qtbot.waitUntil(lambda: window.model_setup.state is not None, timeout=10000)
     assert "missing" in window.engine_state.text(), "the status bar says so before any Propose"
     window.open_path(images_dir)
     window.prompt.classes.setText("sky")
