@@ -118,3 +118,12 @@ def test_shortcuts_help_zoom_label_recent_and_reopen(qtbot, make_window, images_
     window.open_path(other)
     window.open_path(stored.last_path)  # what run_app does at launch
     assert window.current == SECOND and window.project.root == images_dir.resolve()
+
+
+def test_readme_shortcut_tables_are_the_generated_ones():
+    from pathlib import Path
+
+    from annotator.gui.actions import shortcuts_markdown
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert shortcuts_markdown() in readme, "regenerate the README tables from annotator.gui.actions"
