@@ -57,6 +57,12 @@ def test_class_manager_edits_open_images_undoably_and_the_rest_on_disk(qtbot, ma
     assert [s.label for s in Project.open(images_dir).load("coffee.png").shapes] == ["dog"]
     assert dialog.count("dog") == 2
 
+    window.project.labels.add("typo")  # a class no shape uses
+    dialog._fill()
+    dialog.buttons["unused"].click()
+    qtbot.waitUntil(lambda: not dialog.busy(), timeout=10000)
+    assert window.project.labels.names == ["dog"]
+
     dialog.recolour("dog", (1, 2, 3))
     assert window.project.labels.color("dog") == (1, 2, 3)
     assert window.canvas._layer.item(doc.shapes()[0].id).brush().color().red() == 1, "redrawn in the new colour"

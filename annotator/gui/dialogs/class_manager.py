@@ -62,7 +62,8 @@ class ClassManagerDialog(QDialog):
         self.buttons: dict[str, QPushButton] = {}
         row = QHBoxLayout()
         for name, text, slot in (("rename", "Rename…", self._ask_rename), ("merge", "Merge into…", self._ask_merge),
-                                 ("delete", "Delete…", self._ask_delete), ("colour", "Colour…", self._ask_colour)):
+                                 ("delete", "Delete…", self._ask_delete), ("colour", "Colour…", self._ask_colour),
+                                 ("unused", "Remove Unused", self.remove_unused)):
             button = QPushButton(text)
             button.setAutoDefault(False)
             button.clicked.connect(slot)
@@ -90,6 +91,17 @@ class ClassManagerDialog(QDialog):
     def delete(self, name: str) -> None:
         """Remove the class and every shape of it (merge it elsewhere to keep them)."""
         self._apply(ClassEdit(deletes=frozenset({name})), f"Delete class {name}")
+
+    def remove_unused(self) -> None:
+        """Drop every class no shape uses (typed once, or left by an undone relabel)."""
+        if self._counts is None:
+            return
+        unused = frozenset(n for n in self._project.labels.names if not self.count(n))
+        if not unused:
+            self.status.setText("Every class is used by at least one shape.")
+            return
+        self._apply(ClassEdit(deletes=unused), f"Remove {len(unused)} unused class(es)")
+        self.status.setText(f"Removed {', '.join(sorted(unused))}.")
 
     def recolour(self, name: str, rgb: tuple[int, int, int]) -> None:
         self._apply(ClassEdit(colors={name: tuple(rgb)}), f"Recolour class {name}")
