@@ -21,6 +21,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "shape exported by pnp-annotator replaces its earlier version)")
     p.add_argument("--tolerance", type=non_negative, default=0.0, metavar="PX",
                    help="simplify polygons traced from RLE masks by this many pixels (default: 0, exact)")
+    p.add_argument("--min-score", type=non_negative, default=0.0, metavar="S",
+                   help="results lists only: skip detections scoring below S (default: 0, keep all)")
     return p
 
 
@@ -31,11 +33,14 @@ def run(args: argparse.Namespace) -> int:
     if project is None:
         return EXIT_USAGE
     try:
-        report = import_coco(project, args.coco, replace=args.replace, tolerance=args.tolerance)
+        report = import_coco(project, args.coco, replace=args.replace, tolerance=args.tolerance,
+                             min_score=args.min_score)
     except CocoFormatError as exc:
         print(f"error: {exc}\nNothing was imported.", file=sys.stderr)
         return EXIT_USAGE
-    print(f"Imported {report.shapes} shapes into {len(report.written)} of {report.images_matched} "
+    what = "model proposals from a results list" if report.kind == "results" else "shapes"
+    replaced = f" ({report.replaced} replaced their earlier version)" if report.replaced else ""
+    print(f"Imported {report.shapes} {what}{replaced} into {len(report.written)} of {report.images_matched} "
           f"matched images under {project.root}.")
     for line in report.unmatched_images:
         print(f"  unmatched image: {line}")
@@ -43,4 +48,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"  unknown category: {line}")
     for line in report.problems:
         print(f"  problem: {line}")
+    for line in report.notes:
+        print(f"  note: {line}")
     return EXIT_OK if report.complete else EXIT_SOME_FAILED
