@@ -287,3 +287,30 @@ def test_results_list_imports_as_unaccepted_proposals_with_scores(tmp_path):
     assert sorted(s.score for s in proposals) == [0.25, 0.3, 0.35, 0.4]
     assert all(s.source == "model" for s in proposals)
     assert sum(len(project.load(r).shapes) for r in project.images()) == 16  # human shapes untouched
+
+
+# --- the command line ----------------------------------------------------------------------------
+def test_cli_import_exit_codes_and_report(tmp_path, capsys):
+    project = project_for(LABELME, tmp_path / "imgs")
+    assert cli_main(["import", str(LABELME), "--images", str(project.root)]) == 0
+    out = capsys.readouterr().out
+    assert "Imported 12 shapes into 3 of 3 matched images" in out and "note: category '_background_'" in out
+    assert cli_main(["import", str(LABELME), "--images", str(project.root)]) == 0
+    assert "(12 replaced their earlier version)" in capsys.readouterr().out
+    assert cli_main(["import", str(DATUMARO / "panoptic_val.json"), "--images", str(project.root)]) == 2
+    assert "COCO panoptic file" in capsys.readouterr().err
+    # a file whose category id clashes with the project's: imported, reported, exit 1
+    data = json.loads(LABELME.read_text())
+    for c in data["categories"]:
+        if c["name"] == "person":
+            c["id"] = 99
+    for a in data["annotations"]:
+        if a["category_id"] == 15:
+            a["category_id"] = 99
+    clash = tmp_path / "clash.json"
+    clash.write_text(json.dumps(data))
+    assert cli_main(["import", str(clash), "--images", str(project.root)]) == 1
+    assert "has id 99 in the file but 15 in this project" in capsys.readouterr().out
+    out_file = tmp_path / "out.json"
+    assert cli_main(["export", str(project.root), "--out", str(out_file)]) == 0
+    assert {a["category_id"] for a in json.loads(out_file.read_text())["annotations"]} == {5, 6, 7, 9, 15, 18}
