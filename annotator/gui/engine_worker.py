@@ -38,7 +38,7 @@ class EngineSettings:
     @classmethod
     def from_project(cls, settings) -> EngineSettings:
         """The engine part of a project's ``ProjectSettings`` (None/"" mean the engine's defaults)."""
-        from engine.config import DEFAULT_MODEL, SegmenterConfig
+        from engine import DEFAULT_MODEL, SegmenterConfig
 
         return cls(model=settings.model.strip() or DEFAULT_MODEL, device=settings.device or "auto",
                    presence_threshold=settings.presence_threshold,

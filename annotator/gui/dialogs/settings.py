@@ -39,7 +39,7 @@ class SettingsDialog(QDialog):
         self.background.addItems(BACKGROUND_MODES)
         self.background.setCurrentText(settings.background)
         self.background.setToolTip("auto: a background channel when fewer than 3 classes are typed")
-        from engine.config import SegmenterConfig
+        from engine import SegmenterConfig
 
         threshold = SegmenterConfig.threshold if settings.threshold is None else settings.threshold
         self.threshold = _spin(0.0, 1.0, 0.01, threshold, "Per-class heatmap threshold")
