@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from annotator.core.index import DAMAGED
 from annotator.core.project import AnnotationFileError, Project, ProjectSettings
 from annotator.core.proposals import DEFAULT_MIN_AREA_FRACTION, DEFAULT_TOLERANCE, shapes_from_label_map
 from annotator.core.shapes import Shape
@@ -220,10 +221,12 @@ def is_annotated(project: Project, rel: str) -> bool:
 
     Raises AnnotationFileError when its annotation file is damaged.
     """
-    if not project.has_annotations(rel):
+    entry = project.entry(rel)  # from the status index while the file is unchanged
+    if entry is None:
         return False
-    ann = project.load(rel)
-    return bool(ann.shapes) or ann.model_run is not None
+    if entry.status == DAMAGED:
+        raise AnnotationFileError(project.annotation_path(rel), entry.reason)
+    return entry.annotated
 
 
 # --- the local executor -------------------------------------------------------------------
