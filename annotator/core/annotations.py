@@ -35,16 +35,20 @@ class ImageAnnotations:
             return "proposed"
         return "reviewed"
 
-    def apply_proposals(self, shapes: list[Shape]) -> list[Shape]:
+    def apply_proposals(self, shapes: list[Shape], *, skip_kept: bool = False) -> list[Shape]:
         """Replace the unaccepted model shapes by *shapes*; return the removed ones.
 
-        Human shapes and accepted shapes are the user's work and are never touched. A
-        proposal identical (label and geometry) to a kept shape is not added: re-running
-        the model on a reviewed image must not stack pending copies on accepted shapes.
+        Human shapes and accepted shapes are the user's work and are never touched.
+        *skip_kept*: a proposal identical (label and geometry) to a kept shape is not
+        added, so re-running the model on a reviewed image does not stack pending copies
+        on accepted shapes (the model's runs ask for it; an imported results file keeps
+        every entry it lists).
         """
         removed = [s for s in self.shapes if s.source == "model" and not s.accepted]
         kept = [s for s in self.shapes if not (s.source == "model" and not s.accepted)]
-        self.shapes = kept + [s for s in shapes if not any(same_region(s, k) for k in kept)]
+        if skip_kept:
+            shapes = [s for s in shapes if not any(same_region(s, k) for k in kept)]
+        self.shapes = kept + list(shapes)
         return removed
 
     def shape(self, shape_id: str) -> Shape | None:

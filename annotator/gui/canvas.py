@@ -329,8 +329,11 @@ class Canvas(ZoomPanView):
         if self._doc is None:
             return None
         style = self._layer.style
-        shapes = [(s.id, tuple(s.rings())) for s in self._doc.shapes() if style.shows(s.label)]
-        return ci.find_hit(shapes, point, self._tolerance(), self._selected[-1] if self._selected else None)
+        visible = [s for s in self._doc.shapes() if style.shows(s.label)]
+        shapes = [(s.id, tuple(s.rings())) for s in visible]
+        layouts = {s.id: s.ring_layout() for s in visible if len(s.parts) > 1}
+        return ci.find_hit(shapes, point, self._tolerance(), self._selected[-1] if self._selected else None,
+                           layouts)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if self._pan_press(event):

@@ -155,7 +155,7 @@ class AnnotationDocument(QObject):
         """
         ann = self.annotations
         scratch = ImageAnnotations(image=ann.image, width=ann.width, height=ann.height, shapes=self.shapes())
-        scratch.apply_proposals([s.copy() for s in shapes])
+        scratch.apply_proposals([s.copy() for s in shapes], skip_kept=True)
         self._push(f"Apply {len(shapes)} proposal(s)", list(scratch.shapes),
                    None if params is None else (self.params, tuple(params)))
 

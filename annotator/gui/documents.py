@@ -70,12 +70,22 @@ class DocumentStore(QObject):
             return
         try:
             ann = self.project.load(image)
-            ann.apply_proposals(shapes)
+            ann.apply_proposals(shapes, skip_kept=True)
             self.project.save(ann)
         except Exception as e:  # noqa: BLE001 - reported, the result stays in the job's hands
             self.saveFailed.emit(image, f"could not save proposals for {image}: {e}")
             return
         self.statusChanged.emit(image, ann.status)
+
+    def proposals_saved(self, image: str, shapes: list, params: tuple | None = None) -> None:
+        """A batch saved *shapes* as the image's proposals in its file: an open document
+        takes them too (undoable; its next save writes the same proposals plus any edit
+        made meanwhile), a closed one only reports its new status."""
+        doc = self._docs.get(image)
+        if doc is not None:
+            doc.apply_proposals(shapes, params)
+            return
+        self.statusChanged.emit(image, self.status(image))
 
     def status(self, image: str) -> str:
         return self.summary(image)[0]

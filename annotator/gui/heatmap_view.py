@@ -31,10 +31,10 @@ class HeatmapView(QObject):
         window.view.changed.connect(self.apply_shape_style)
 
     def defaults(self) -> tuple[float, float]:
-        """(threshold, tolerance) new proposals start from."""
+        """(threshold, tolerance) new proposals start from: the project's settings (engine default
+        threshold when the project has none)."""
         w = self._w
-        tolerance = w.project.settings.simplify_tolerance if w.project else w.settings.simplify_tolerance
-        return w.settings.threshold, tolerance
+        return w.client.settings.threshold, w.engine_settings().simplify_tolerance
 
     def result_changed(self, image: str) -> None:
         """The kept result of *image* changed: the dock's classes (none disables the sliders)."""
@@ -83,16 +83,18 @@ class HeatmapView(QObject):
         w = self._w
         result = w.router.result(w.current) if w.current else None
         if result is not None:
-            job = w.client.postprocess(w.current, result, threshold, w.settings.background,
-                                       w.polygonize(tolerance))
-            w.router.expect(job, threshold, tolerance, w.settings.background)
+            background = w.engine_settings().background
+            job = w.client.postprocess(w.current, result, threshold, background, w.polygonize(tolerance))
+            w.router.expect(job, threshold, tolerance, background)
 
     def _make_default(self, threshold: float, tolerance: float) -> None:
+        from annotator.gui.engine_worker import EngineSettings
+
         w = self._w
-        w.settings.threshold = threshold
-        w.settings.save()
+        settings = w.engine_settings()
+        settings.threshold, settings.simplify_tolerance = threshold, tolerance
         if w.project is not None:
-            w.project.settings.simplify_tolerance = tolerance
             w.project.save_settings()
+        w.client.configure(EngineSettings.from_project(settings))  # no reload: threshold rides on each job
         w.statusBar().showMessage(f"New proposals start from threshold {threshold:.2f}, "
                                   f"simplification {tolerance:.1f} px", 5000)

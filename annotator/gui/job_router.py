@@ -34,6 +34,7 @@ class JobRouter(QObject):
         self._first_job = 0  # jobs before this one belong to a project no longer open
         self._params: dict[int, tuple[float | None, float, str]] = {}  # job -> threshold, tolerance, background
         client.proposalsReady.connect(self._on_proposals)
+        client.batchSaved.connect(self._on_batch_saved)
         client.failed.connect(self._on_failed)
         client.jobFinished.connect(lambda job_id: self._params.pop(job_id, None))
 
@@ -69,19 +70,31 @@ class JobRouter(QObject):
         if self.store is None or job_id < self._first_job:
             return
         params = self._params.get(job_id)
-        if result is not None:
-            self._cache(image, result)
-            self.resultCached.emit(image)
+        self._cache(image, result)
         if params is not None:
             self._keep(image, params)
         self.store.apply_proposals(image, shapes, params[:2] if params else None)
         self.applied.emit(image, len(shapes))
 
+    def _on_batch_saved(self, job_id: int, image: str, result, shapes: list) -> None:
+        """The pipeline saved the file; an open document of the image takes the same proposals."""
+        if self.store is None or job_id < self._first_job:
+            return
+        params = self._params.get(job_id)
+        self._cache(image, result)
+        if params is not None:
+            self._keep(image, params)
+        self.store.proposals_saved(image, shapes, params[:2] if params else None)
+        self.applied.emit(image, len(shapes))
+
     def _cache(self, image: str, result) -> None:
+        if result is None:
+            return
         self._results[image] = result
         self._results.move_to_end(image)
         while len(self._results) > RESULTS_KEPT:
             self._results.popitem(last=False)
+        self.resultCached.emit(image)
 
     def _keep(self, image: str, params: tuple) -> None:
         """Write the image's heatmaps with the values its proposals now come from (a few kB)."""
@@ -110,8 +123,8 @@ class JobRouter(QObject):
 
 def _as_result(saved, pixels: np.ndarray):
     """An engine SegmentationResult holding what post-processing needs, from a heatmap file."""
-    from engine.postprocess import resize_rgb
-    from engine.segmenter import SegmentationResult
+    from engine import SegmentationResult
+    from engine.pnp_ovss.postprocess import resize_rgb
 
     return SegmentationResult(classes=list(saved.classes), heatmaps=saved.heatmaps, passes=[], dropped=[],
                               presence={}, label_map=None, image_size=saved.image_size,

@@ -7,6 +7,7 @@ It owns no editing or storage logic: documents (undo, autosave) are in
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,14 +15,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QIcon, QUndoGroup
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
-from annotator.core.project import IMAGE_EXTENSIONS, Project
+from annotator.core.project import IMAGE_EXTENSIONS, PROJECT_FILE, Project, ProjectSettings
 from annotator.gui import dialogs
 from annotator.gui.actions import Actions
 from annotator.gui.canvas import Canvas
 from annotator.gui.document import is_proposal
 from annotator.gui.documents import DocumentStore
 from annotator.gui.edit_commands import EditCommands
-from annotator.gui.engine_worker import EngineClient, Polygonize, load_segmenter
+from annotator.gui.engine_worker import EngineClient, EngineSettings, Polygonize, load_segmenter
 from annotator.gui.file_list import FileListDock
 from annotator.gui.heatmap_panel import HeatmapDock
 from annotator.gui.heatmap_view import HeatmapView
@@ -37,19 +38,23 @@ ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "pnp-annota
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, settings: AppSettings | None = None, segmenter_factory=load_segmenter):
+    def __init__(self, settings: AppSettings | None = None, segmenter_factory=load_segmenter,
+                 project_defaults: ProjectSettings | None = None):
+        """*project_defaults*: the settings a folder without a project.json starts with."""
         super().__init__()
         self.setWindowTitle("PnP Annotator")
         if ICON.exists():
             self.setWindowIcon(QIcon(str(ICON)))
         self.settings = settings or AppSettings.load()
+        self._project_defaults = project_defaults or ProjectSettings()
         self.project: Project | None = None
         self.store: DocumentStore | None = None
         self.current: str | None = None
         self.pixels: np.ndarray | None = None
 
         self.undo_group = QUndoGroup(self)
-        self.client = EngineClient(self.settings.engine(), factory=segmenter_factory, parent=self)
+        self.client = EngineClient(EngineSettings.from_project(self._project_defaults), factory=segmenter_factory,
+                                   parent=self)
         self.router = JobRouter(self.client, self)
         self.view = ViewOptions(self)
         self._build_widgets()
@@ -79,8 +84,8 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.shapes)
         self.heatmap = HeatmapDock(self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.heatmap)
-        self.heatmap.set_values(self.settings.threshold, self.settings.simplify_tolerance)
         self.heatmap_view = HeatmapView(self)
+        self.heatmap.set_values(*self.heatmap_view.defaults())
         self.model_setup = ModelSetup(self)
         self.engine_state = self.model_setup.label
         self.zoom_label = QLabel()
@@ -113,6 +118,8 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         self.files.imageActivated.connect(self.show_image)
         self.shapes.selectionChanged.connect(lambda ids: self.canvas.select(ids))
+        self.shapes.crowdToggled.connect(  # one undoable command on the open document
+            lambda sid, on: (doc := self.document()) is not None and doc.set_iscrowd([sid], on))
         self.heatmap.show_overlay.toggled.connect(lambda on: self.actions["toggle_heatmap"].setChecked(on))
         self.prompt.proposeRequested.connect(self.on_propose)
         self.prompt.cancelRequested.connect(self.on_cancel_job)
@@ -164,7 +171,10 @@ class MainWindow(QMainWindow):
 
     def _set_project(self, project: Project) -> None:
         self._close_project()
+        if not (project.state_dir / PROJECT_FILE).exists():
+            project.settings = replace(self._project_defaults)
         self.project = project
+        self.client.configure(EngineSettings.from_project(project.settings))
         self.store = DocumentStore(project, self.undo_group, parent=self)
         self.store.statusChanged.connect(self._on_status)
         self.store.documentChanged.connect(self._on_document_changed)
@@ -178,6 +188,7 @@ class MainWindow(QMainWindow):
                               {i: s[1] for i, s in summaries.items()})
         self.prompt.classes.setText(project.settings.classes)
         self.prompt.classes.set_names(project.labels.names)
+        self.model_setup.check()  # this folder's model may be another one
         self.setWindowTitle(f"PnP Annotator — {project.root}")
         for problem in project.problems:
             self._show_problem("Project file damaged", problem)
@@ -281,6 +292,10 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()  # never exec(): the engine's results keep arriving behind it
 
+    def engine_settings(self) -> ProjectSettings:
+        """The settings the engine runs with: the open project's, else new projects' defaults."""
+        return self.project.settings if self.project is not None else self._project_defaults
+
     # --- commands (Actions call on_<name>) ----------------------------------------------------
     def on_open_image(self) -> None:
         patterns = " ".join(f"*{e}" for e in sorted(IMAGE_EXTENSIONS))
@@ -331,30 +346,32 @@ class MainWindow(QMainWindow):
             dialog.show()  # not modal: annotating goes on while the folder is labelled
 
     def start_batch(self, classes: list[str], skip_annotated: bool) -> int | None:
-        """Queue every image of the project (less the annotated ones); returns the job id."""
+        """Run the labelling pipeline over every image of the project (the CLI's ``label``
+        with the project's settings); returns the job id, None when there are no images."""
+        from annotator.core.pipeline import PipelineOptions
+
         self._register_classes(classes)
-        images = [i for i in self.project.images()
-                  if not (skip_annotated and self.store.status(i) != "none")]
+        images = self.project.images()
         if not images:
             return None
-        items = [(i, self.project.image_path(i)) for i in images]
-        threshold, tolerance = self.heatmap_view.defaults()
-        job = self.client.batch(items, classes, threshold=threshold, background=self.settings.background,
-                                polygonize=self.polygonize(tolerance))
-        self.router.expect(job, threshold, tolerance, self.settings.background)
+        self.store.flush()  # the pipeline reads the files: they must hold every edit
+        options = PipelineOptions.from_settings(self.project.settings, classes, skip_annotated=skip_annotated,
+                                                model=self.client.settings.model)
+        job = self.client.batch(self.project, images, options)
+        self.router.expect(job, options.threshold, options.tolerance,
+                           options.background or self.project.settings.background)
         return job
 
     def on_settings(self) -> None:
-        dialog = dialogs.SettingsDialog(self.settings, self.project, self)
+        dialog = dialogs.SettingsDialog(self.engine_settings(), self)
         dialog.accepted.connect(self._after_settings)
         dialog.open()
 
     def _after_settings(self) -> None:
-        self.settings.save()
-        self.client.configure(self.settings.engine())
+        self.client.configure(EngineSettings.from_project(self.engine_settings()))
         if self.project is not None:
             self.project.save_settings()
-            self.heatmap_view.show_params(self.document())
+        self.heatmap_view.show_params(self.document())
 
     def on_quit(self) -> None:
         self.close()
@@ -433,10 +450,10 @@ class MainWindow(QMainWindow):
 
         def request() -> None:
             threshold, tolerance = self.heatmap_view.defaults()  # never the last image's slider values
-            job = self.client.segment(image, self.project.image_path(image), classes,
-                                      threshold=threshold, background=self.settings.background,
-                                      polygonize=self.polygonize(tolerance), pixels=pixels)
-            self.router.expect(job, threshold, tolerance, self.settings.background)
+            background = self.project.settings.background
+            job = self.client.segment(image, self.project.image_path(image), classes, threshold=threshold,
+                                      background=background, polygonize=self.polygonize(tolerance), pixels=pixels)
+            self.router.expect(job, threshold, tolerance, background)
 
         self.model_setup.request(request)  # now, or once a model is chosen
         self.statusBar().showMessage(f"Proposing {', '.join(classes)} for {image}…", 4000)

@@ -36,14 +36,14 @@ class ModelSetup(QObject):
         """Ask in the background whether the model is on this computer (no loading, no download)."""
         self.state = None
         self.label.setText("model: checking…")
-        check = ModelCheck(self._w.settings.model_or_default(), self)
+        check = ModelCheck(self._model(), self)
         check.done.connect(self._checked)
         check.finished.connect(check.deleteLater)
         self._check = check
         check.start()
 
     def _checked(self, state: ModelState) -> None:
-        if state.model != self._w.settings.model_or_default():
+        if state.model != self._model():
             return  # another model was chosen meanwhile; its own check follows
         self.state = state
         if not state.available:
@@ -52,6 +52,10 @@ class ModelSetup(QObject):
         elif self.label.text() == "model: checking…":
             self.label.setText("model: on this computer (loads on first Propose)")
             self.label.setToolTip(state.model)
+
+    def _model(self) -> str:
+        """The model the engine runs: the project's (or new projects' default)."""
+        return self._w.client.settings.model
 
     def engine_state(self, state: str) -> None:
         self.label.setText(MISSING if state == "no model" else f"model: {state}")
@@ -73,17 +77,22 @@ class ModelSetup(QObject):
             message = self.state.reason
         if self._dialog is None:
             online = self.state.online if self.state is not None else not offline_by_setting()
-            self._dialog = dialogs.ModelMissingDialog(message, self._w.settings, self._w, online=online)
+            self._dialog = dialogs.ModelMissingDialog(message, self._w.engine_settings().model, self._w,
+                                                      online=online)
             self._dialog.modelChosen.connect(self.use_model)
             self._dialog.finished.connect(lambda _: setattr(self, "_dialog", None))
             self._dialog.setModal(False)  # the rest of the app keeps working meanwhile
             self._dialog.show()
 
     def use_model(self, model: str) -> None:
+        from annotator.gui.engine_worker import EngineSettings
+
         w = self._w
-        w.settings.model = model
-        w.settings.save()
-        w.client.configure(w.settings.engine())
+        settings = w.engine_settings()
+        settings.model = model
+        if w.project is not None:
+            w.project.save_settings()
+        w.client.configure(EngineSettings.from_project(settings))
         self.check()
         pending, self.pending = self.pending, None
         if pending is not None:

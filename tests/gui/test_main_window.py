@@ -197,7 +197,7 @@ def test_heatmap_overlay_and_sliders_rerun_only_postprocessing(qtbot, make_windo
     assert window.project.settings.simplify_tolerance == pytest.approx(1.5), "sliders act on this image only"
     window.heatmap.make_default.click()
     assert window.project.settings.simplify_tolerance == pytest.approx(6.0)
-    assert window.settings.threshold == pytest.approx(0.9)
+    assert window.project.settings.threshold == pytest.approx(0.9)
 
 
 def test_unreadable_image_shows_error_and_list_moves_on(qtbot, make_window, images_dir):

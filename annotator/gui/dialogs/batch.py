@@ -1,8 +1,9 @@
 """File > Label All Images: propose for every image of the folder, with progress and cancel.
 
-The dialog only starts the job and shows its progress; results reach each image
-through the same routing as single proposals. Cancel stops inside the current
-image (at its next dropout pass).
+The dialog starts the labelling pipeline (the CLI's ``label``, with the project's
+settings) and shows its progress; the pipeline saves each image, and an image open
+in the window takes its proposals as an undoable edit. Cancel stops inside the
+current image (at its next dropout pass).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ class BatchDialog(QDialog):
         self._window, self._client = window, window.client
         self.job_id: int | None = None
         self._failures = 0
-        self._done = 0
+        self._done = self._skipped = 0
         self._total = 0
         self._last_problem = ""
         self._cancelled = False
@@ -30,7 +31,7 @@ class BatchDialog(QDialog):
         self.skip = QCheckBox("Skip images that already have shapes")
         self.skip.setChecked(True)
         self.image_bar, self.pass_bar = QProgressBar(), QProgressBar()
-        self.image_bar.setFormat("image %v of %m")
+        self.image_bar.setFormat("%v of %m images")
         self.pass_bar.setFormat("pass %v of %m")
         self.status = QLabel("Proposals for each image replace its pending proposals; accepted and "
                              "hand-drawn shapes are kept.")
@@ -53,7 +54,7 @@ class BatchDialog(QDialog):
 
         self._client.batchImage.connect(self._on_image)
         self._client.progress.connect(self._on_progress)
-        self._client.proposalsReady.connect(self._on_result)
+        self._client.batchDone.connect(self._on_done)
         self._client.failed.connect(self._on_failed)
         self._client.jobFinished.connect(self._on_finished)
 
@@ -64,10 +65,11 @@ class BatchDialog(QDialog):
             return
         self.job_id = self._window.start_batch(classes, self.skip.isChecked())
         if self.job_id is None:
-            self._say("Nothing to do: every image already has shapes.")
+            self._say("Nothing to do: the folder has no images.")
             return
-        self._failures, self._done, self._total, self._last_problem, self._cancelled = 0, 0, 0, "", False
-        self.image_bar.setFormat("image %v of %m")
+        self._failures, self._done, self._skipped, self._total = 0, 0, 0, 0
+        self._last_problem, self._cancelled = "", False
+        self.image_bar.setFormat("%v of %m images")
         self.image_bar.setValue(0)
         self.start.setEnabled(False)
         self.classes.setEnabled(False)
@@ -76,22 +78,23 @@ class BatchDialog(QDialog):
         self.buttons.addButton(self.start, QDialogButtonBox.ButtonRole.ActionRole)
         self._say("Starting…")
 
-    def _on_image(self, job_id: int, index: int, count: int, image: str) -> None:
+    def _on_image(self, job_id: int, done: int, count: int, image: str) -> None:
         if job_id == self.job_id:
             self._total = count
             self.image_bar.setRange(0, count)
-            self.image_bar.setValue(index + 1)
+            self.image_bar.setValue(done)
             self.pass_bar.setValue(0)
-            self._say(f"Image {index + 1} of {count}: {image}")
+            self._say(f"{done} of {count} images done" + (f", last: {image}" if image else ""))
 
     def _on_progress(self, job_id: int, image: str, stage: str, done: int, total: int) -> None:
         if job_id == self.job_id and stage == "pass":
             self.pass_bar.setRange(0, total)
             self.pass_bar.setValue(done)
 
-    def _on_result(self, job_id: int, image: str, result, shapes) -> None:
+    def _on_done(self, job_id: int, summary) -> None:
         if job_id == self.job_id:
-            self._done += 1
+            self._done = len(summary.labelled)
+            self._skipped = len(summary.skipped)
 
     def _on_failed(self, job_id: int, image: str, kind: str, message: str) -> None:
         if job_id != self.job_id:
@@ -113,6 +116,8 @@ class BatchDialog(QDialog):
             self.image_bar.setValue(self._done)
         else:
             text = f"Done: proposals for {self._done} image(s)."
+        if self._skipped:
+            text += f" {self._skipped} already annotated, skipped."
         if self._failures:
             text += f" {self._failures} image(s) had a problem; the last: {self._last_problem}"
         self._say(text)
