@@ -17,6 +17,7 @@ from collections import OrderedDict
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoGroup
 
+from annotator.core.index import DAMAGED
 from annotator.core.project import Project
 from annotator.gui.document import AnnotationDocument
 
@@ -91,18 +92,16 @@ class DocumentStore(QObject):
         return self.summary(image)[0]
 
     def summary(self, image: str) -> tuple[str, tuple[int, int]]:
-        """(status, (shapes, pending proposals)) of *image*, from its document or its file."""
+        """(status, (shapes, pending proposals)) of *image*: its open document's, else the status
+        index's (core.index: no parse while the file is unchanged)."""
         doc = self._docs.get(image)
-        ann = doc.annotations if doc is not None else None
-        if ann is None:
-            if not self.project.has_annotations(image):
-                return "none", (0, 0)
-            try:
-                ann = self.project.load(image)
-            except Exception:  # noqa: BLE001 - a damaged file shows up when the image is opened
-                return "none", (0, 0)
-        pending = sum(1 for s in ann.shapes if not s.accepted)
-        return ann.status, (len(ann.shapes), pending)
+        if doc is not None:
+            ann = doc.annotations
+            return ann.status, (len(ann.shapes), len(doc.proposal_ids()))
+        entry = self.project.entry(image)
+        if entry is None or entry.status == DAMAGED:  # a damaged file shows up when the image is opened
+            return "none", (0, 0)
+        return entry.status, (entry.shapes, entry.pending)
 
     def flush(self) -> None:
         """Save every edited document now."""

@@ -33,7 +33,11 @@ class ModelSetup(QObject):
         self._dialog = None
 
     def check(self) -> None:
-        """Ask in the background whether the model is on this computer (no loading, no download)."""
+        """Ask in the background whether the model is on this computer (no loading, no download).
+
+        Nothing to ask when the model's answer is known already (another folder, same model)."""
+        if self.state is not None and self.state.model == self._model():
+            return
         self.state = None
         self.label.setText("model: checking…")
         check = ModelCheck(self._model(), self)
@@ -93,6 +97,7 @@ class ModelSetup(QObject):
         if w.project is not None:
             w.project.save_settings()
         w.client.configure(EngineSettings.from_project(settings))
+        self.state = None  # ask again, even for the same name (its folder may be there now)
         self.check()
         pending, self.pending = self.pending, None
         if pending is not None:
