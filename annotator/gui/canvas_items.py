@@ -64,7 +64,7 @@ class ShapeItem(QGraphicsPathItem):
         self._proposal = shape.source == "model" and not shape.accepted
         self._selected = False
         self._order = 0.0  # in [0, 1): position in the document, added to the z layer
-        self.setPath(rings_path([shape.exterior, *shape.holes]))
+        self.setPath(rings_path(shape.rings()))
         self._restyle()
 
     def set_rings(self, rings: Sequence[np.ndarray]) -> None:

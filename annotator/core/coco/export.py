@@ -138,8 +138,13 @@ def _annotation(shape: Shape, ann_id: int, image_id: int, category_id: int,
 
 
 def _polygons(shape: Shape) -> list[list[float]]:
-    if not shape.has_holes:
-        # The ring as stored: pycocotools rasterises it exactly as Shape.mask does.
-        return [shape.exterior.ravel().tolist()]
-    pieces = [p for poly in polygons_of(rings_polygon(shape.exterior, shape.holes)) for p in split_holes(poly)]
-    return [[v for xy in piece.exterior.coords[:-1] for v in xy] for piece in pieces]
+    """Every part as COCO polygons; a part with holes is cut into hole-free pieces."""
+    out: list[list[float]] = []
+    for part in shape.parts:
+        if not part.holes:
+            # The ring as stored: pycocotools rasterises it exactly as Shape.mask does.
+            out.append(part.exterior.ravel().tolist())
+            continue
+        pieces = [p for poly in polygons_of(rings_polygon(part.exterior, part.holes)) for p in split_holes(poly)]
+        out.extend([v for xy in piece.exterior.coords[:-1] for v in xy] for piece in pieces)
+    return out
