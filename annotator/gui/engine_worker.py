@@ -41,6 +41,7 @@ class Polygonize:
 
     tolerance: float = 1.5
     min_area_fraction: float = 0.0005
+    proposals: str = "auto"  # "auto" | "regions" | "instances" (ProjectSettings.proposals)
 
 
 @dataclass
@@ -97,10 +98,15 @@ def load_segmenter(settings: EngineSettings):
     return Segmenter.load(model=settings.model, device=settings.device, config=config)
 
 
-def polygonize_label_map(label_map, classes, heatmaps, params: Polygonize) -> list:
-    """The core's polygon step (the one place that turns label maps into shapes)."""
-    from annotator.core.proposals import shapes_from_label_map
+def polygonize_label_map(label_map, classes, heatmaps, params: Polygonize, result=None) -> list:
+    """The core's polygon step (the one place that turns results into shapes): the label
+    map's regions, or *result*'s instances when ``params.proposals`` resolves to them."""
+    from annotator.core.proposals import resolve_proposals, shapes_from_instances, shapes_from_label_map
 
+    engine = getattr(result, "engine", "pnp-ovss")
+    if result is not None and resolve_proposals(params.proposals, engine) == "instances":
+        return shapes_from_instances(result.instances, list(result.classes), result.image_size,
+                                     tolerance=params.tolerance, min_area_fraction=params.min_area_fraction)
     return shapes_from_label_map(label_map, classes, heatmaps, tolerance=params.tolerance,
                                  min_area_fraction=params.min_area_fraction)
 
@@ -209,7 +215,7 @@ class EngineWorker(QObject):
         label_map = self._label_map(seg, image, result, threshold, background)
         if cancel.is_set():
             raise Cancelled("cancelled after the last pass")
-        shapes = self._polygonize(label_map, result.classes, result.heatmaps, params)
+        shapes = self._polygonize(label_map, result.classes, result.heatmaps, params, result=result)
         return result, shapes
 
     def _label_map(self, seg, image, result, threshold, background) -> np.ndarray:
@@ -239,7 +245,8 @@ class EngineWorker(QObject):
             self._label_maps[job.image] = (key, label_map)
         if job.cancel.is_set():
             raise Cancelled("superseded by a newer slider position")
-        shapes = self._polygonize(label_map, job.result.classes, job.result.heatmaps, job.polygonize)
+        shapes = self._polygonize(label_map, job.result.classes, job.result.heatmaps, job.polygonize,
+                                 result=job.result)
         self.postprocessed.emit(job.job_id, job.image, label_map, shapes)
 
     batch_size: int | None = None
@@ -309,7 +316,7 @@ class EngineWorker(QObject):
                 continue
             for (image, _), result in zip(ready, results):
                 label_map = self._label_map(seg, image, result, job.threshold, job.background)
-                shapes = self._polygonize(label_map, result.classes, result.heatmaps, job.polygonize)
+                shapes = self._polygonize(label_map, result.classes, result.heatmaps, job.polygonize, result=result)
                 self.segmented.emit(job.job_id, image, result, shapes)
 
 
