@@ -62,15 +62,15 @@ def model_choices(current: str, folders: list[str]) -> list[ModelChoice]:
 
 
 def local_folders(app: AppSettings) -> list[str]:
-    """The local model folders chosen before (``AppSettings.model_folders``), newest first."""
-    return [f for f in app.model_folders.splitlines() if f.strip()]
+    """The local model folders chosen before (``AppSettings.weights_folders``), newest first."""
+    return [f for f in app.weights_folders.splitlines() if f.strip()]
 
 
 def remember_folder(app: AppSettings, old: str, new: str) -> None:
-    """When *new* replaces *old* as the model: keep both in ``app.model_folders`` if they are
+    """When *new* replaces *old* as the model: keep both in ``app.weights_folders`` if they are
     local folders, the new one first (hub ids are listed anyway). The caller saves *app*."""
     folders = [m.strip() for m in (new, old) if m and m.strip() and _looks_like_folder(m.strip())]
-    app.model_folders = "\n".join(list(dict.fromkeys(folders + local_folders(app)))[:MAX_FOLDERS])
+    app.weights_folders = "\n".join(list(dict.fromkeys(folders + local_folders(app)))[:MAX_FOLDERS])
 
 
 def _looks_like_folder(model: str) -> bool:

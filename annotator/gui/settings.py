@@ -28,7 +28,7 @@ def default_model() -> str:
 @dataclass
 class AppSettings:
     last_path: str = ""
-    model_folders: str = ""  # local model folders the user chose, one per line, newest first
+    weights_folders: str = ""  # local model folders the user chose, one per line, newest first
 
     @classmethod
     def load(cls) -> AppSettings:

@@ -68,7 +68,7 @@ def test_model_menu_lists_both_engines_and_chosen_folders(qtbot, make_window, ti
     window.model_menu.refresh()
     models = [m for _, m, _ in window.model_menu.entries()]
     assert str(tiny_sam3_dir) in models and str(tiny_model_dir) in models  # both folders kept
-    assert AppSettings.load().model_folders.splitlines()[0] == str(tiny_sam3_dir)
+    assert AppSettings.load().weights_folders.splitlines()[0] == str(tiny_sam3_dir)
 
     sam3 = next(a for a in window.model_menu.actions() if a.data() == "facebook/sam3")
     sam3.trigger()
