@@ -27,6 +27,7 @@ from annotator.gui.file_list import FileListDock
 from annotator.gui.heatmap_panel import HeatmapDock
 from annotator.gui.heatmap_view import HeatmapView
 from annotator.gui.job_router import JobRouter
+from annotator.gui.model_menu import ModelMenu
 from annotator.gui.model_setup import ModelSetup
 from annotator.gui.recent import RecentMenu, remember
 from annotator.gui.prompt_bar import PromptBar, parse_classes
@@ -66,6 +67,9 @@ class MainWindow(QMainWindow):
             self.view, lambda: self.project.labels.names if self.project else [], self))
         view_menu.insertMenu(self.actions["prev_image"], FillMenu(self.view, self))
         view_menu.insertSeparator(self.actions["prev_image"])
+        self.model_menu = ModelMenu(self.settings, lambda: self.engine_settings().model, self)
+        self.actions.menus["&Model"].addSeparator()
+        self.actions.menus["&Model"].addMenu(self.model_menu)
         self._wire()
         self._update_enabled()
         self.model_setup.check()
@@ -124,6 +128,8 @@ class MainWindow(QMainWindow):
         self.prompt.proposeRequested.connect(self.on_propose)
         self.prompt.cancelRequested.connect(self.on_cancel_job)
         self.prompt.classesEdited.connect(self._remember_classes)
+        self.prompt.proposalsChanged.connect(self._remember_proposals)
+        self.model_menu.modelChosen.connect(self.model_setup.use_model)
         self.undo_group.indexChanged.connect(lambda _: self._update_enabled())
         self.undo_group.cleanChanged.connect(lambda _: self._update_enabled())
 
@@ -187,6 +193,7 @@ class MainWindow(QMainWindow):
         self.files.set_images(images, {i: s[0] for i, s in summaries.items()},
                               {i: s[1] for i, s in summaries.items()})
         self.prompt.classes.setText(project.settings.classes)
+        self.prompt.set_proposals_mode(project.settings.proposals)
         self.prompt.classes.set_names(project.labels.names)
         self.model_setup.check()  # this folder's model may be another one
         self.setWindowTitle(f"PnP Annotator — {project.root}")
@@ -280,7 +287,20 @@ class MainWindow(QMainWindow):
     def polygonize(self, tolerance: float | None = None) -> Polygonize:
         s = self.project.settings
         return Polygonize(tolerance=s.simplify_tolerance if tolerance is None else tolerance,
-                          min_area_fraction=s.min_area_fraction)
+                          min_area_fraction=s.min_area_fraction, proposals=s.proposals)
+
+    def _remember_proposals(self, mode: str) -> None:
+        """The prompt bar's Shapes choice: kept in the project; the current result is re-shaped (no model call)."""
+        if self.project is None:
+            return
+        self.project.settings.proposals = mode
+        self.project.save_settings()
+        result = self.router.result(self.current) if self.current else None
+        if result is not None:
+            threshold, tolerance = self.heatmap.values()  # this image's sliders
+            background = self.project.settings.background
+            job = self.client.postprocess(self.current, result, threshold, background, self.polygonize(tolerance))
+            self.router.expect(job, threshold, tolerance, background)
 
     def _remember_classes(self, text: str) -> None:
         if self.project is not None and text != self.project.settings.classes:
@@ -363,7 +383,7 @@ class MainWindow(QMainWindow):
         return job
 
     def on_settings(self) -> None:
-        dialog = dialogs.SettingsDialog(self.engine_settings(), self)
+        dialog = dialogs.SettingsDialog(self.engine_settings(), self, app=self.settings)
         dialog.accepted.connect(self._after_settings)
         dialog.open()
 

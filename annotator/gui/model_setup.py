@@ -91,8 +91,12 @@ class ModelSetup(QObject):
     def use_model(self, model: str) -> None:
         from annotator.gui.engine_worker import EngineSettings
 
+        from annotator.gui.model_menu import remember_folder
+
         w = self._w
         settings = w.engine_settings()
+        remember_folder(w.settings, settings.model, model)  # Model > Segmentation Model lists it from now on
+        w.settings.save()
         settings.model = model
         if w.project is not None:
             w.project.save_settings()

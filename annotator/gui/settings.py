@@ -29,6 +29,7 @@ def default_model() -> str:
 class AppSettings:
     last_path: str = ""  # the last image shown (or folder opened): a relaunch reopens it
     recent: str = ""  # recently opened folders, one per line, newest first (gui.recent)
+    weights_folders: str = ""  # local model folders the user chose, one per line, newest first
 
     @classmethod
     def load(cls) -> AppSettings:

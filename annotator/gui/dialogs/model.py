@@ -61,7 +61,13 @@ class _DownloadThread(QThread):
         except DownloadCancelled:
             self.failed.emit("Download cancelled; files already fetched are kept for next time.")
         except Exception as e:  # noqa: BLE001 - network, disk, unknown repo: all shown to the user
-            self.failed.emit(f"Download of {self._repo_id} failed: {e}")
+            from engine.config import engine_for_hub_id
+            from engine.loading import gated_advice, is_gated_error
+
+            if is_gated_error(e):
+                self.failed.emit(gated_advice(self._repo_id, engine_for_hub_id(self._repo_id)))
+            else:
+                self.failed.emit(f"Download of {self._repo_id} failed: {e}")
         else:
             self.succeeded.emit(str(folder))
 
@@ -141,8 +147,9 @@ class ModelMissingDialog(QDialog):
         self._model, self._download = model.strip(), download
         model = self._model or default_model()
         lines = [f"<b>Proposals need the segmentation model.</b><br><br>PnP Annotator proposes shapes with "
-                 f"<i>{_escape(model)}</i>, which is not on this computer yet.<br><br>"
-                 "Download it (about 1.8 GB), or choose a folder that already holds it. "
+                 f"<i>{_escape(model)}</i>, which is not on this computer yet.<br><br>",
+                 gated_steps(self._repo_id()),
+                 "Download it, or choose a folder that already holds it. "
                  "Drawing and reviewing by hand keep working in the meantime; what you asked for "
                  "runs as soon as the model is there."]
         if not online:
@@ -150,6 +157,7 @@ class ModelMissingDialog(QDialog):
                          "(copied from a machine that has the model), or download later.")
         text = QLabel("".join(lines))
         text.setWordWrap(True)
+        text.setOpenExternalLinks(True)
         self.details = QLabel(_escape(message))
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(self.details.textInteractionFlags()
@@ -164,7 +172,9 @@ class ModelMissingDialog(QDialog):
         close = QPushButton("Close")
         for button in (self.download_button, self.folder_button, close):
             button.setAutoDefault(False)
-        (self.download_button if online else self.folder_button).setDefault(True)
+        # Offline, or a gated model before its licence is accepted and the user logged in, a download
+        # cannot work: choosing a folder is the default then.
+        (self.download_button if online and not is_gated(self._repo_id()) else self.folder_button).setDefault(True)
         self.download_button.clicked.connect(self._download_model)
         self.folder_button.clicked.connect(self._choose_folder)
         close.clicked.connect(self.reject)
@@ -198,6 +208,24 @@ class ModelMissingDialog(QDialog):
     def _chosen(self, model: str) -> None:
         self.modelChosen.emit(model)
         self.accept()
+
+
+def is_gated(repo_id: str) -> bool:
+    """The hub asks for an accepted licence and a login before this checkpoint downloads (SAM 3)."""
+    from engine.config import engine_for_hub_id
+
+    info = engine_for_hub_id(repo_id)
+    return bool(info and info.gated)
+
+
+def gated_steps(repo_id: str) -> str:
+    """What to do before Download works for a gated checkpoint (HTML), else ""."""
+    if not is_gated(repo_id):
+        return ""
+    return (f"<b>{_escape(repo_id)} is gated</b> on Hugging Face: 1. open "
+            f"<a href='https://huggingface.co/{repo_id}'>huggingface.co/{repo_id}</a> while logged in and "
+            f"accept its licence; 2. on this computer run <code>hf auth login</code> with a token of that "
+            f"account; 3. then press Download.<br><br>")
 
 
 def _escape(text: str) -> str:
