@@ -1,0 +1,51 @@
+"""Sizing of the Ray job from the cluster's resources (pure: no Ray runtime needed)."""
+
+import pytest
+
+from annotator.core.executors.ray_runtime import NodeResources, plan_resources
+
+
+def test_two_cpus_get_one_cpu_actor_and_keep_a_cpu_for_the_tasks():
+    # Measured here: two 1-CPU actors on 2 CPUs starve the read tasks and the job hangs.
+    plan = plan_resources([NodeResources(cpus=2)])
+    assert (plan.actors, plan.actor_cpus, plan.actor_gpus, plan.task_cpus, plan.threads) == (1, 1.0, 0.0, 1.0, 1)
+
+
+def test_two_cpu_actors_on_two_cpus_share_the_free_cpu():
+    plan = plan_resources([NodeResources(cpus=2)], actors=2)
+    assert plan.actors == 2 and plan.actor_cpus == 0.5 and plan.task_cpus == 1.0
+    assert plan.actors * plan.actor_cpus + plan.task_cpus <= 2
+
+
+def test_a_big_cpu_node_gets_several_multithreaded_actors():
+    plan = plan_resources([NodeResources(cpus=16)])
+    assert plan.actors == 3 and plan.actor_cpus == 5.0 and plan.threads == 5
+
+
+def test_actors_fit_on_the_smallest_node_of_a_mixed_cluster():
+    plan = plan_resources([NodeResources(cpus=8), NodeResources(cpus=2)])
+    assert plan.actors == 2 and plan.actor_cpus == 1.0  # 7 + 1 free CPUs; a 4-CPU actor would not fit the small node
+
+
+def test_one_actor_per_gpu_with_one_gpu_each():
+    plan = plan_resources([NodeResources(cpus=16, gpus=2), NodeResources(cpus=4, gpus=1)])
+    assert (plan.actors, plan.actor_gpus, plan.actor_cpus, plan.threads) == (3, 1.0, 1.0, 1)
+
+
+def test_gpu_actors_share_cpus_when_a_node_has_more_gpus_than_free_cpus():
+    plan = plan_resources([NodeResources(cpus=8, gpus=8)])
+    assert plan.actors == 8 and plan.actor_cpus == 0.875 and 8 * plan.actor_cpus + plan.task_cpus <= 8
+
+
+def test_a_one_cpu_node_still_runs_a_job():
+    plan = plan_resources([NodeResources(cpus=1)])
+    assert plan.actors == 1 and plan.actor_cpus == 0.5 and plan.task_cpus == 0.5
+
+
+def test_impossible_layouts_say_why():
+    with pytest.raises(ValueError, match="no CPU"):
+        plan_resources([NodeResources(cpus=0, gpus=1)])
+    with pytest.raises(ValueError, match="3 GPU model actors .* 2 GPU"):
+        plan_resources([NodeResources(cpus=8, gpus=2)], actors=3)
+    with pytest.raises(ValueError, match="at least 1 actor"):
+        plan_resources([NodeResources(cpus=8)], actors=0)
