@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from annotator.core.commands import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, open_project
 from annotator.core.commands.argtypes import fraction, non_negative, positive_int, probability
+from annotator.core.commands.ray_option import add_ray_arguments
 from annotator.core.project import BACKGROUND_MODES, DEVICES
 
 HELP = "propose shapes for every image of a folder with the segmentation model (no window)"
@@ -45,6 +46,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="polygon simplification in pixels (default: the project's, 1.5)")
     p.add_argument("--min-area", type=fraction, metavar="FRACTION",
                    help="drop regions below this fraction of the image (default: the project's, 0.0005)")
+    add_ray_arguments(p)
     return p
 
 
@@ -78,8 +80,10 @@ def run(args: argparse.Namespace) -> int:
     from annotator.core.pipeline import load_segmenter
 
     model = settings.model or DEFAULT_MODEL
+    segmenter = None  # with --ray, each model actor of the cluster loads its own
     try:
-        segmenter = load_segmenter(settings)
+        if args.ray is None:
+            segmenter = load_segmenter(settings)
     except ModelNotFoundError as exc:
         return _fail(str(exc))
     except (ValueError, RuntimeError) as exc:  # e.g. --device cuda without a GPU
@@ -138,6 +142,9 @@ def _run_batch(project, segmenter, images, classes, model, args):
     cancel = threading.Event()
     try:
         with _ctrl_c_sets(cancel):
+            if args.ray is not None:
+                return _run_on_ray(project, images, options, args, on_image=on_image,
+                                   on_progress=on_progress, cancel=cancel)
             return run_pipeline(project, segmenter, images, options, on_image=on_image,
                                 on_progress=on_progress, cancel=cancel)
     except ClassListError as exc:
@@ -145,6 +152,26 @@ def _run_batch(project, segmenter, images, classes, model, args):
         return None
     finally:
         bar.close()
+
+
+def _run_on_ray(project, images, options, args, **callbacks):
+    """The same run on a Ray cluster (README "Labelling on a Ray cluster"); None after
+    printing why when the cluster cannot run it."""
+    import functools
+
+    from annotator.core.commands.ray_option import ray_job
+    from annotator.core.executors.ray_label import check_images_visible, label_on_ray
+    from annotator.core.executors.ray_runtime import ClusterError
+    from annotator.core.pipeline import load_segmenter
+
+    try:
+        with ray_job(args) as plan:
+            check_images_visible(project.root)
+            return label_on_ray(project, functools.partial(load_segmenter, project.settings), images,
+                                options, plan, **callbacks)
+    except ClusterError as exc:
+        _fail(str(exc))
+        return None
 
 
 @contextlib.contextmanager

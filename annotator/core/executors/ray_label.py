@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from annotator.core import pipeline
-from annotator.core.executors.ray_runtime import ResourcePlan, import_ray
+from annotator.core.executors.ray_runtime import ClusterError, ResourcePlan, import_ray
 from annotator.core.executors.ray_stream import Record, Stages, missing_reason, stream_records
 from annotator.core.pipeline import (
     FAILED, LABELLED, BatchSummary, ClassListError, ImageCallback, PipelineOptions, ProgressCallback,
@@ -38,7 +38,7 @@ from annotator.core.project import AnnotationFileError, Project
 _PIXEL_FIELDS = {"label_map": None, "work_image": None, "passes": [], "instances": []}
 
 
-class ImagesNotVisibleError(RuntimeError):
+class ImagesNotVisibleError(ClusterError):
     """A node of the cluster cannot read the project folder; the message names it and the fix."""
 
 

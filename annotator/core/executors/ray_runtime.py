@@ -30,8 +30,12 @@ LOCAL_RUNTIME_ENV = {
 CPU_THREADS_PER_ACTOR = 4
 
 
-class RayUnavailableError(RuntimeError):
-    """Ray Data is not installed, or the cluster cannot be reached; the message says what to do."""
+class ClusterError(RuntimeError):
+    """The cluster cannot run the job; the message says why and what to do."""
+
+
+class RayUnavailableError(ClusterError):
+    """Ray Data is not installed, or the cluster cannot be reached."""
 
 
 def import_ray():
@@ -81,18 +85,19 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> I
     (*num_cpus*: its size; default all of this machine's). The runtime is stopped, or
     the cluster left, at the end, also on errors and Ctrl-C: leaving a cluster ends the
     job's tasks and actors there. RayUnavailableError: Ray missing or unreachable."""
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if not address:
+        # Ray reads these when it is imported: set them first.
+        for key, value in LOCAL_RUNTIME_ENV.items():
+            os.environ.setdefault(key, value)
     ray = import_ray()
     if ray.is_initialized():
         yield RaySession("(this process's runtime)", False, cluster_nodes(ray))
         return
-    address = address or os.environ.get("RAY_ADDRESS") or None
-    _quiet_ray_data()
     try:
         if address:
             ray.init(address=address, logging_level=logging.WARNING)
         else:
-            for key, value in LOCAL_RUNTIME_ENV.items():
-                os.environ.setdefault(key, value)
             ray.init(address="local", num_cpus=num_cpus, include_dashboard=False,
                      logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -117,7 +122,7 @@ def cluster_nodes(ray) -> tuple[NodeResources, ...]:
     return tuple(nodes)
 
 
-def _quiet_ray_data() -> None:
+def quiet_ray_data() -> None:
     """Ray Data's own progress bars and per-run log lines would interleave with ours."""
     import ray.data
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from annotator.core.executors.ray_runtime import ResourcePlan, import_ray
+from annotator.core.executors.ray_runtime import ResourcePlan, import_ray, quiet_ray_data
 
 Record = dict[str, Any]
 COLUMN = "record"
@@ -55,6 +55,7 @@ def stream_records(items: Sequence[Record], stages: Stages, plan: ResourcePlan, 
     ray = import_ray()
     if not items:
         return
+    quiet_ray_data()
     ctx = ray.data.DataContext.get_current()
     ctx.max_errored_blocks = -1  # a batch whose actor died twice: its items go missing, the job goes on
     size = max(1, batch_size)
