@@ -11,8 +11,9 @@ import pytest
 from PIL import Image
 
 from annotator import cli
-from annotator.core.executors.ray_label import ImagesNotVisibleError, check_images_visible, label_on_ray
-from annotator.core.executors.ray_runtime import NodeResources, plan_resources
+from annotator.core.executors.ray_label import label_on_ray
+from annotator.core.executors.ray_runtime import (ImagesNotVisibleError, NodeResources, check_images_visible,
+                                                  plan_resources)
 from annotator.core.executors.ray_stream import missing_reason
 from annotator.core.pipeline import PipelineOptions
 from annotator.core.project import Project

@@ -160,8 +160,8 @@ def _run_on_ray(project, images, options, args, **callbacks):
     import functools
 
     from annotator.core.commands.ray_option import ray_job
-    from annotator.core.executors.ray_label import check_images_visible, label_on_ray
-    from annotator.core.executors.ray_runtime import ClusterError
+    from annotator.core.executors.ray_label import label_on_ray
+    from annotator.core.executors.ray_runtime import ClusterError, check_images_visible
     from annotator.core.pipeline import load_segmenter
 
     try:

@@ -14,7 +14,7 @@ project's atomic storage: workers never write, so the project's annotation folde
 needs no shared file system. The images are read by the workers from the project
 folder's path, which must therefore be readable at the same path on every node
 (a shared or synchronised read-only copy); :func:`check_images_visible` says so
-before the job starts when a node cannot see it.
+(``ray_runtime``) says so before the job starts when a node cannot see it.
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ import dataclasses
 import functools
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from annotator.core import pipeline
-from annotator.core.executors.ray_runtime import ClusterError, ResourcePlan, import_ray
+from annotator.core.executors.ray_runtime import ResourcePlan
 from annotator.core.executors.ray_stream import Record, Stages, missing_reason, stream_records
 from annotator.core.pipeline import (
     FAILED, LABELLED, BatchSummary, ClassListError, ImageCallback, PipelineOptions, ProgressCallback,
@@ -36,10 +35,6 @@ from annotator.core.project import AnnotationFileError, Project
 # Fields of a SegmentationResult that grow with the image; the driver's save_result
 # reads only the classes and the image size, so they are dropped before the transfer.
 _PIXEL_FIELDS = {"label_map": None, "work_image": None, "passes": [], "instances": []}
-
-
-class ImagesNotVisibleError(ClusterError):
-    """A node of the cluster cannot read the project folder; the message names it and the fix."""
 
 
 def label_on_ray(project: Project, load_segmenter: Callable[[], object], images: Sequence[str],
@@ -89,29 +84,6 @@ def label_on_ray(project: Project, load_segmenter: Callable[[], object], images:
             if rel not in seen:
                 count(rel, FAILED, missing_reason)
     return summary
-
-
-def check_images_visible(project_root: str | Path) -> None:
-    """Ask one CPU task on every node whether it can list the project folder.
-    ImagesNotVisibleError names the nodes that cannot, and the fix."""
-    ray = import_ray()
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-    probe = ray.remote(num_cpus=0)(_can_list)
-    nodes = [n for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0]
-    refs = [probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
-            .remote(str(project_root)) for n in nodes]
-    blind = [n.get("NodeManagerAddress", n["NodeID"]) for n, ok in zip(nodes, ray.get(refs)) if not ok]
-    if blind:
-        raise ImagesNotVisibleError(
-            f"the project folder {project_root} is not readable on Ray node(s) {', '.join(blind)}: "
-            "the workers read the images from the same path as this machine. Mount the folder "
-            "(read-only is enough) at that path on every node, or label on a cluster that shares it.")
-
-
-def _can_list(root: str) -> bool:
-    path = Path(root)
-    return path.is_dir() and any(True for _ in path.iterdir())
 
 
 # --- stages as the cluster runs them (module level: they pickle by reference) ---------------

@@ -14,6 +14,7 @@ import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 INSTALL_HINT = "pip install 'pnp-annotator[cluster]'"
 
@@ -48,6 +49,10 @@ def import_ray():
             f"--ray needs Ray Data, which is not installed here ({exc}). "
             f"Install it with: {INSTALL_HINT}") from exc
     return ray
+
+
+class ImagesNotVisibleError(ClusterError):
+    """A node of the cluster cannot read the image folder; the message names it and the fix."""
 
 
 @dataclass(frozen=True)
@@ -193,3 +198,26 @@ def plan_resources(nodes: Sequence[NodeResources], actors: int | None = None) ->
 def _round_down(cpus: float) -> float:
     """Ray counts resources in 1/10000 units; rounding down keeps a sum from exceeding a node."""
     return math.floor(cpus * 1000) / 1000
+
+
+def check_images_visible(folder: str | Path) -> None:
+    """Ask a task on every node with a CPU whether it can list *folder* (the images the
+    workers will read). ImagesNotVisibleError names the nodes that cannot, and the fix."""
+    ray = import_ray()
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    probe = ray.remote(num_cpus=0)(_can_list)
+    nodes = [n for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0]
+    refs = [probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
+            .remote(str(folder)) for n in nodes]
+    blind = [n.get("NodeManagerAddress", n["NodeID"]) for n, ok in zip(nodes, ray.get(refs)) if not ok]
+    if blind:
+        raise ImagesNotVisibleError(
+            f"the folder {folder} is not readable on Ray node(s) {', '.join(blind)}: "
+            "the workers read the images from the same path as this machine. Mount the folder "
+            "(read-only is enough) at that path on every node, or label on a cluster that shares it.")
+
+
+def _can_list(root: str) -> bool:
+    path = Path(root)
+    return path.is_dir() and any(True for _ in path.iterdir())
