@@ -14,7 +14,7 @@ from annotator import cli
 from annotator.core.executors.ray_label import label_on_ray
 from annotator.core.executors.ray_runtime import (ImagesNotVisibleError, NodeResources, check_images_visible,
                                                   plan_resources)
-from annotator.core.executors.ray_stream import missing_reason
+from annotator.core.executors.ray_stream import ModelLoadError, missing_reason
 from annotator.core.pipeline import PipelineOptions
 from annotator.core.project import Project
 
@@ -117,3 +117,13 @@ def test_a_folder_the_workers_cannot_read_is_named_before_the_job(ray_runtime, s
     with pytest.raises(ImagesNotVisibleError, match=r"not-mounted.*same path"):
         check_images_visible(tmp_path / "not-mounted")
 
+
+
+def test_a_model_the_actors_cannot_load_stops_the_job_with_the_loaders_message(ray_runtime, samples_dir,
+                                                                             tmp_path):
+    project = Project.open(_copy_samples(samples_dir, tmp_path / "imgs"))
+    load = functools.partial(workers.load_tiny, str(tmp_path / "no-model-here"))
+    options = PipelineOptions(classes=["sky"], batch_size=2)
+    with pytest.raises(ModelLoadError, match=r"on node 127\.0\.0\.1: ModelNotFoundError: .*no-model-here"):
+        label_on_ray(project, load, project.images(), options, plan_resources([NodeResources(cpus=2)]))
+    assert not any(project.has_annotations(rel) for rel in project.images())

@@ -11,7 +11,8 @@ one record fails that record, not the job.
 The model actors are restarted when their process dies, and the batch they held is
 retried once (``max_task_retries=1``). A batch whose actor dies twice is dropped by Ray
 Data (``max_errored_blocks``): the caller sees its items missing from the stream and
-reports them (``missing_reason``).
+reports them (``missing_reason``). A model that cannot be loaded in an actor stops the
+job with ModelLoadError, whose message is the loader's (e.g. where to get the weights).
 """
 
 from __future__ import annotations
@@ -23,13 +24,17 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from annotator.core.executors.ray_runtime import ResourcePlan, import_ray, quiet_ray_data
+from annotator.core.executors.ray_runtime import ClusterError, ResourcePlan, import_ray, quiet_ray_data
 
 Record = dict[str, Any]
 COLUMN = "record"
 ACTOR_TASK_RETRIES = 1
 missing_reason = ("the model worker died twice while this image's batch was on it (out of memory, "
                   "or a crash in a native library); its images were not labelled")
+
+
+class ModelLoadError(ClusterError):
+    """A model actor could not load the model (e.g. the model folder is missing on its node)."""
 
 
 @dataclass(frozen=True)
@@ -74,8 +79,17 @@ def stream_records(items: Sequence[Record], stages: Stages, plan: ResourcePlan, 
                             max_restarts=-1, max_task_retries=ACTOR_TASK_RETRIES)
     ds = ds.map_batches(_per_record, fn_args=(stages.finish,), batch_size=size, batch_format="numpy",
                         num_cpus=plan.task_cpus)
-    for row in ds.iter_rows():
-        yield pickle.loads(row[COLUMN])
+    rows = iter(ds.iter_rows())
+    try:
+        for row in rows:
+            record = pickle.loads(row[COLUMN])
+            if record.get("model_error"):
+                raise ModelLoadError(f"the model could not be loaded in a Ray model actor: {record['model_error']}")
+            yield record
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()  # shuts Ray Data's executor down now, not when the iterator is collected
 
 
 def _dump(record: Record) -> bytes:
@@ -116,10 +130,19 @@ def _model_actor(model: Callable[[], Any], infer, threads: int):
             import torch
 
             torch.set_num_threads(max(1, threads))
-            self.model = model()
+            self.model, self.error = None, ""
+            try:
+                self.model = model()
+            except Exception as exc:  # noqa: BLE001 - reported to the driver, which stops the job
+                # An actor that raises here would be restarted in a loop; its batches say why instead.
+                import ray
+
+                self.error = f"on node {ray.util.get_node_ip_address()}: {type(exc).__name__}: {exc}"
 
         def __call__(self, batch) -> dict:
             records = _records(batch)
+            if self.error:
+                return _column([{**r, "failure": self.error, "model_error": self.error} for r in records])
             todo = [i for i, r in enumerate(records) if r.get("failure") is None]
             if todo:
                 try:

@@ -1,8 +1,33 @@
-"""Sizing of the Ray job from the cluster's resources (pure: no Ray runtime needed)."""
+"""`--ray` without Ray installed, and the sizing of a Ray job from the cluster's
+resources (no Ray runtime needed)."""
+
+import sys
 
 import pytest
+from PIL import Image
 
+from annotator import cli
 from annotator.core.executors.ray_runtime import NodeResources, plan_resources
+
+
+@pytest.mark.parametrize("command", ["label", "eval"])
+def test_ray_option_without_ray_says_how_to_install_it(command, monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    if command == "label":
+        argv = ["label", str(tmp_path), "--classes", "sky", "--ray"]
+    else:
+        voc = tmp_path / "voc"
+        for folder in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
+            (voc / folder).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(voc / "JPEGImages" / "x.jpg")
+        Image.new("L", (8, 8)).save(voc / "SegmentationClass" / "x.png")
+        (voc / "ImageSets" / "Segmentation" / "val.txt").write_text("x\n")
+        argv = ["eval", "--dataset", "voc", "--root", str(voc), "--classes-from", "gt", "--ray"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--ray needs Ray Data" in err and "pip install 'pnp-annotator[cluster]'" in err
 
 
 def test_two_cpus_get_one_cpu_actor_and_keep_a_cpu_for_the_tasks():
