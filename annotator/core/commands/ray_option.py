@@ -14,7 +14,7 @@ def add_ray_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="run on a Ray cluster: with no ADDRESS, the one in RAY_ADDRESS if set, else a Ray "
                         "runtime started on this machine for this run; ADDRESS: join that cluster "
-                        "(HOST:6379, or ray://HOST:10001). Needs: pip install 'pnp-annotator[cluster]'")
+                        "(HEAD_IP:6379). Needs: pip install 'pnp-annotator[cluster]'")
     p.add_argument("--ray-actors", type=positive_int, metavar="N",
                    help="with --ray: model actors (default: one per GPU, else one per 4 free CPUs)")
 
