@@ -62,8 +62,29 @@ def stream_records(items: Sequence[Record], stages: Stages, plan: ResourcePlan, 
         return
     quiet_ray_data()
     ctx = ray.data.DataContext.get_current()
-    ctx.max_errored_blocks = -1  # a batch whose actor died twice: its items go missing, the job goes on
-    size = max(1, batch_size)
+    saved = ctx.max_errored_blocks
+    # A batch whose actor died twice: its items go missing, the job goes on. The
+    # dataset keeps a copy of the context, so the process's own is restored at once.
+    ctx.max_errored_blocks = -1
+    try:
+        ds = _dataset(ray, items, stages, plan, max(1, batch_size))
+    finally:
+        ctx.max_errored_blocks = saved
+    rows = iter(ds.iter_rows())
+    try:
+        for row in rows:
+            record = pickle.loads(row[COLUMN])
+            if record.get("model_error"):
+                raise ModelLoadError(f"the model could not be loaded in a Ray model actor: {record['model_error']}")
+            yield record
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()  # shuts Ray Data's executor down now, not when the iterator is collected
+
+
+def _dataset(ray, items: Sequence[Record], stages: Stages, plan: ResourcePlan, size: int):
+    """The Ray Data plan: load tasks -> model actor pool -> finish tasks."""
     ds = ray.data.from_items([{COLUMN: _dump(item)} for item in items],
                              override_num_blocks=max(1, math.ceil(len(items) / size)))
     ds = ds.map_batches(_per_record, fn_args=(stages.load,), batch_size=size, batch_format="numpy",
@@ -79,17 +100,7 @@ def stream_records(items: Sequence[Record], stages: Stages, plan: ResourcePlan, 
                             max_restarts=-1, max_task_retries=ACTOR_TASK_RETRIES)
     ds = ds.map_batches(_per_record, fn_args=(stages.finish,), batch_size=size, batch_format="numpy",
                         num_cpus=plan.task_cpus)
-    rows = iter(ds.iter_rows())
-    try:
-        for row in rows:
-            record = pickle.loads(row[COLUMN])
-            if record.get("model_error"):
-                raise ModelLoadError(f"the model could not be loaded in a Ray model actor: {record['model_error']}")
-            yield record
-    finally:
-        close = getattr(rows, "close", None)
-        if close is not None:
-            close()  # shuts Ray Data's executor down now, not when the iterator is collected
+    return ds
 
 
 def _dump(record: Record) -> bytes:
