@@ -106,12 +106,13 @@ def random_segmenter(size: str = "large", device: str = "cpu", config=None, seed
     """A Segmenter on a random model built in memory (benchmarks: no 1.8 GB save/load)."""
     import tempfile
 
-    from .config import SegmenterConfig
-    from .loading import prepare_model, resolve_device
-    from .segmenter import Segmenter
+    from .loading import resolve_device
+    from .pnp_ovss.blip import prepare_model
+    from .pnp_ovss.config import SegmenterConfig
+    from .pnp_ovss.segmenter import PnpOvssSegmenter
 
     model = prepare_model(random_blip(size, seed))
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer = _write_tokenizer(Path(tmp))
     dev = resolve_device(device)
-    return Segmenter(model.to(dev), tokenizer, config or SegmenterConfig(), dev)
+    return PnpOvssSegmenter(model.to(dev), tokenizer, config or SegmenterConfig(), dev)
