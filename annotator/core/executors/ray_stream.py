@@ -95,12 +95,19 @@ def _dataset(ray, items: Sequence[Record], stages: Stages, plan: ResourcePlan, s
         # pyproject pins ray below 2.64, which drops these keyword arguments.
         warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated")
         ds = ds.map_batches(_model_actor(stages.model, stages.infer, plan.threads), batch_size=size,
-                            batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=plan.actors),
+                            batch_format="numpy", compute=_pool(ray, plan.actors),
                             num_cpus=plan.actor_cpus, num_gpus=plan.actor_gpus or None,
                             max_restarts=-1, max_task_retries=ACTOR_TASK_RETRIES)
     ds = ds.map_batches(_per_record, fn_args=(stages.finish,), batch_size=size, batch_format="numpy",
                         num_cpus=plan.task_cpus)
     return ds
+
+
+def _pool(ray, actors: int):
+    """A fixed pool whose actors hold one batch at a time: when an actor dies, only the
+    batch it was running is retried, and a batch that kills its actor cannot use up the
+    retry of batches queued behind it on the same actor."""
+    return ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=1)
 
 
 def _dump(record: Record) -> bytes:
