@@ -4,7 +4,8 @@
 The four sample photos are repeated to ``--images`` files (default 200) in a temporary
 project; each configuration labels all of them from scratch:
 
-  local        the local pipeline (``run_pipeline``: decode thread, model, save thread)
+  local        the local pipeline (``run_pipeline``: decode thread, model, save thread),
+               with torch's default threads and with --local-threads (default 1, as in an actor)
   ray-cpu-1    Ray Data on a local runtime, 1 CPU model actor
   ray-cpu-2    the same with 2 CPU model actors
   ray-gpu      with --gpu: one GPU actor per GPU (the default plan on a GPU machine)
@@ -86,14 +87,19 @@ def figures(name: str, summary, clock: Clock, plan=None) -> dict:
             "plan": plan.describe() if plan else "local threads"}
 
 
-def run_local(project: Project, model_dir: str, batch_size: int) -> dict:
+def run_local(project: Project, model_dir: str, batch_size: int, threads: int | None) -> dict:
     import torch
 
-    segmenter = load_tiny(model_dir, "cpu")
-    options = PipelineOptions(classes=CLASSES, batch_size=batch_size)
-    clock = Clock()
-    summary = run_pipeline(project, segmenter, project.images(), options, on_progress=clock)
-    return figures(f"local ({torch.get_num_threads()} torch threads)", summary, clock)
+    default = torch.get_num_threads()
+    torch.set_num_threads(threads or default)
+    try:
+        segmenter = load_tiny(model_dir, "cpu")
+        options = PipelineOptions(classes=CLASSES, batch_size=batch_size)
+        clock = Clock()
+        summary = run_pipeline(project, segmenter, project.images(), options, on_progress=clock)
+        return figures(f"local ({torch.get_num_threads()} torch threads)", summary, clock)
+    finally:
+        torch.set_num_threads(default)
 
 
 def run_ray(project: Project, model_dir: str, batch_size: int, nodes, actors: int | None, device: str) -> dict:
@@ -113,6 +119,8 @@ def main() -> int:
     ap.add_argument("--actors", type=int, nargs="*", default=[1, 2], help="CPU actor pool sizes to run")
     ap.add_argument("--gpu", action="store_true", help="also run one GPU actor per GPU")
     ap.add_argument("--no-local", action="store_true")
+    ap.add_argument("--local-threads", type=int, nargs="*", default=[1],
+                    help="also run the local pipeline with these torch thread counts (default: 1)")
     ap.add_argument("--json", metavar="FILE")
     args = ap.parse_args()
 
@@ -123,8 +131,10 @@ def main() -> int:
         tmp = Path(tmp)
         model_dir = str(build_random_model(tmp / "tiny", size="tiny"))
         if not args.no_local:
-            rows.append(run_local(make_project(tmp / "imgs", args.images), model_dir, args.batch_size))
-            print(rows[-1], flush=True)
+            for threads in [None, *args.local_threads]:
+                rows.append(run_local(make_project(tmp / "imgs", args.images), model_dir, args.batch_size,
+                                      threads))
+                print(rows[-1], flush=True)
         with ray_session() as session:
             print(session.describe(), flush=True)
             cpu_nodes = [NodeResources(n.cpus) for n in session.nodes]  # CPU actors even on a GPU machine

@@ -13,8 +13,8 @@ Results stream back to the driver, which writes every annotation file with the
 project's atomic storage: workers never write, so the project's annotation folder
 needs no shared file system. The images are read by the workers from the project
 folder's path, which must therefore be readable at the same path on every node
-(a shared or synchronised read-only copy); :func:`check_images_visible` says so
-(``ray_runtime``) says so before the job starts when a node cannot see it.
+(a shared or synchronised read-only copy); ``ray_runtime.check_images_visible``
+says so before the job starts when a node cannot see it.
 """
 
 from __future__ import annotations
@@ -32,9 +32,11 @@ from annotator.core.pipeline import (
     decode_image, infer_batch, is_fatal_disk_error, postprocess_result, result_to_shapes, save_result)
 from annotator.core.project import AnnotationFileError, Project
 
-# Fields of a SegmentationResult that grow with the image; the driver's save_result
-# reads only the classes and the image size, so they are dropped before the transfer.
-_PIXEL_FIELDS = {"label_map": None, "work_image": None, "passes": [], "instances": []}
+# Fields of a SegmentationResult that grow with the image or the class count; the
+# driver's save_result reads only the classes and the image size, so they are dropped
+# before the transfer (a 12 MP label map alone is 48 MB).
+_BULKY_FIELDS = {"label_map": lambda: None, "heatmaps": lambda: None, "work_image": lambda: None,
+                 "passes": list, "instances": list}
 
 
 def label_on_ray(project: Project, load_segmenter: Callable[[], object], images: Sequence[str],
@@ -50,6 +52,8 @@ def label_on_ray(project: Project, load_segmenter: Callable[[], object], images:
     """
     start = time.monotonic()
     summary = BatchSummary(total=len(images))
+    # The local executor's own planning and bookkeeping: "annotated" and the summary mean
+    # the same thing under --ray.
     todo = pipeline._plan(project, images, options.skip_annotated, summary, on_image)
     if on_progress is not None:
         on_progress("images", 0, len(todo))
@@ -119,8 +123,9 @@ def _to_shapes(record: Record, options: PipelineOptions) -> Record:
 
 
 def _slim(result):
+    """*result* without its bulky fields (see _BULKY_FIELDS)."""
     present = {f.name for f in dataclasses.fields(result)}
-    return dataclasses.replace(result, **{k: v for k, v in _PIXEL_FIELDS.items() if k in present})
+    return dataclasses.replace(result, **{k: empty() for k, empty in _BULKY_FIELDS.items() if k in present})
 
 
 # --- the driver's side -------------------------------------------------------------------
