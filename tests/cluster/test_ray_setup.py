@@ -2,12 +2,15 @@
 resources (no Ray runtime needed)."""
 
 import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from annotator import cli
 from annotator.core.executors.ray_runtime import NodeResources, plan_resources
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("command", ["label", "eval"])
@@ -74,3 +77,24 @@ def test_impossible_layouts_say_why():
         plan_resources([NodeResources(cpus=8, gpus=2)], actors=3)
     with pytest.raises(ValueError, match="at least 1 actor"):
         plan_resources([NodeResources(cpus=8)], actors=0)
+
+
+def test_a_runtime_started_for_a_run_is_bound_to_loopback_and_stopped(tmp_path):
+    """`--ray` without an address: ray_session starts a runtime on 127.0.0.1 only (it sets
+    Ray's loopback switch itself, before Ray is imported) and stops it at the end."""
+    import os
+    import subprocess
+
+    pytest.importorskip("ray")
+    script = (
+        "import ray\n"
+        "from annotator.core.executors.ray_runtime import ray_session\n"
+        "with ray_session(num_cpus=1) as s:\n"
+        "    print(s.started, s.address, sorted({n['NodeManagerAddress'] for n in ray.nodes()}))\n"
+        "print(ray.is_initialized())\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "RAY_ADDRESS")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    out = subprocess.run([sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True,
+                         timeout=240)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.splitlines()[-2:] == ["True local ['127.0.0.1']", "False"]

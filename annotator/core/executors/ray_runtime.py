@@ -103,6 +103,7 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> I
         if address:
             ray.init(address=address, logging_level=logging.WARNING)
         else:
+            _loopback_even_if_imported(ray)
             ray.init(address="local", num_cpus=num_cpus, include_dashboard=False,
                      logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -114,6 +115,15 @@ def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> I
         yield RaySession(address or "local", True, cluster_nodes(ray))
     finally:
         ray.shutdown()
+
+
+def _loopback_even_if_imported(ray) -> None:
+    """Ray reads RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER once, when it is imported; if something
+    imported it before the variable was set, apply the variable's value now, so that the
+    runtime started here never advertises the machine's network address."""
+    constants = getattr(getattr(ray, "_private", None), "ray_constants", None)
+    if constants is not None and os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER") == "0":
+        constants.ENABLE_RAY_CLUSTER = False
 
 
 def cluster_nodes(ray) -> tuple[NodeResources, ...]:
