@@ -19,6 +19,7 @@ from PySide6.QtGui import QUndoGroup
 
 from annotator.core.project import Project
 from annotator.gui.document import AnnotationDocument
+from annotator.gui.status_scan import display_status
 
 SAVE_DELAY_MS = 400
 
@@ -87,12 +88,11 @@ class DocumentStore(QObject):
         doc = self._docs.get(image)
         if doc is not None:
             return doc.annotations.status
-        if not self.project.has_annotations(image):
-            return "none"
         try:
-            return self.project.load(image).status
-        except Exception:  # noqa: BLE001 - a damaged file shows up when the image is opened
+            entry = self.project.entry(image)  # the status index: no parse while the file is unchanged
+        except OSError:
             return "none"
+        return "none" if entry is None else display_status(entry.status)
 
     def flush(self) -> None:
         """Save every edited document now."""

@@ -25,10 +25,12 @@ from annotator.gui.engine_worker import EngineClient, EngineSettings, Polygonize
 from annotator.gui.file_list import FileListDock
 from annotator.gui.heatmap_overlay import render_heatmap
 from annotator.gui.heatmap_panel import HeatmapDock
+from annotator.gui.image_loader import ImageLoader
 from annotator.gui.job_router import JobRouter
 from annotator.gui.prompt_bar import PromptBar, parse_classes
 from annotator.gui.settings import AppSettings
 from annotator.gui.shape_list import ShapeListDock
+from annotator.gui.status_scan import StatusScanner, apply_in_slices
 
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "pnp-annotator.png"
 OVERLAY_MAX_SIDE = 512  # the canvas stretches the overlay; a heatmap has no finer detail
@@ -54,6 +56,10 @@ class MainWindow(QMainWindow):
         self.client = EngineClient(EngineSettings.from_project(self._project_defaults), factory=segmenter_factory,
                                    parent=self)
         self.router = JobRouter(self.client, self)
+        self.images = ImageLoader(parent=self)  # decodes off the GUI thread, neighbours ahead
+        self.scanner = StatusScanner(self)  # file list statuses from the index, off the GUI thread
+        self._status_slicer = None
+        self._images: list[str] = []  # the open project's images, as listed
         self._build_widgets()
         self.actions = Actions(self, self)
         self._wire()
@@ -117,6 +123,8 @@ class MainWindow(QMainWindow):
         self.router.resultCached.connect(self._on_result_cached)
         self.router.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.router.problem.connect(self._show_problem)
+        self.images.loaded.connect(self._on_image_loaded)
+        self.scanner.scanned.connect(self._on_statuses)
 
     # --- project and images ---------------------------------------------------------------
     def open_path(self, path: str | Path) -> bool:
@@ -135,7 +143,7 @@ class MainWindow(QMainWindow):
             self._show_problem("Cannot open", str(e))
             return False
         self._set_project(project)
-        images = project.images()
+        images = self._images
         if first is not None and first not in images:
             first = None
         target = first or (images[0] if images else None)
@@ -160,8 +168,10 @@ class MainWindow(QMainWindow):
         self.router.store = self.store
         self.router.forget()
         self._make_canvas(project.labels)
-        images = project.images()
-        self.files.set_images(images, {image: self.store.status(image) for image in images})
+        self._images = images = project.images()
+        self.files.set_images(images, {})  # statuses follow from the index, off the GUI thread
+        self.images.forget()
+        self.scanner.scan(project)
         self.prompt.classes.setText(project.settings.classes)
         self.prompt.classes.set_names(project.labels.names)
         self.heatmap.set_values(self.client.settings.threshold, project.settings.simplify_tolerance)
@@ -178,30 +188,76 @@ class MainWindow(QMainWindow):
         self.canvas.set_document(None, None)
 
     def show_image(self, image: str) -> None:
+        """Show *image*: its shapes at once, its pixels when decoded (off the GUI thread,
+        usually already there: the neighbours of the shown image are decoded ahead)."""
         if self.store is None:
             return
-        from engine.images import load_rgb
-
         self.store.flush()  # switching images saves the one we leave
         self.current = image
         self.files.select(image)
         self.canvas.set_overlay(None)
+        key = (self.project.root, image)
         try:
-            self.pixels = load_rgb(self.project.image_path(image))
             doc = self.store.document(image)
         except Exception as e:  # noqa: BLE001 - unreadable image or damaged annotation file
-            self.pixels = None
-            self.store.activate(None)
-            self.canvas.show_error(f"Cannot show {image}\n\n{e}")
-            self.files.set_status(image, "unreadable")
-            self.statusBar().showMessage(f"{image}: {e}", 8000)
-            self._refresh_shapes()
+            self._show_unreadable(image, e)
             return
+        self.pixels = self.images.cached(key)
         self.canvas.set_document(doc, self.pixels)
         self.store.activate(image)
         self._refresh_shapes()
         self._on_result_cached(image)
         self.statusBar().showMessage(f"{image} ({doc.annotations.width}×{doc.annotations.height})", 3000)
+        if self.pixels is None:
+            self.images.request(key, self.project.image_path(image))
+        else:
+            self._check_size(image, self.pixels)
+        for delta in (1, -1, 2):
+            neighbour = self.files.step(image, delta)
+            if neighbour and neighbour != image:
+                self.images.request((self.project.root, neighbour), self.project.image_path(neighbour))
+
+    def _on_image_loaded(self, key, pixels, error: str) -> None:
+        if self.project is None or key != (self.project.root, self.current):
+            return  # a neighbour decoded ahead, or an image no longer shown
+        if pixels is None:
+            self._show_unreadable(self.current, error)
+            return
+        doc = self.store.open_document(self.current)
+        if doc is not None:
+            self.pixels = pixels
+            self.canvas.set_document(doc, pixels)
+            self._check_size(self.current, pixels)
+            self._update_overlay()
+
+    def _show_unreadable(self, image: str, error) -> None:
+        self.pixels = None
+        self.store.activate(None)
+        self.canvas.show_error(f"Cannot show {image}\n\n{error}")
+        self.files.set_status(image, "unreadable")
+        self.statusBar().showMessage(f"{image}: {error}", 8000)
+        self._refresh_shapes()
+
+    def _check_size(self, image: str, pixels) -> None:
+        """A replaced image (another size than the one its shapes were drawn on) is reported."""
+        doc = self.store.open_document(image)
+        if doc is None:
+            return
+        h, w = pixels.shape[:2]
+        ann = doc.annotations
+        if (ann.width, ann.height) != (w, h) and ann.shapes:
+            self._show_problem("Image replaced", f"{image} is now {w}×{h} but its shapes were drawn on a "
+                               f"{ann.width}×{ann.height} image. The shapes are kept; check them before "
+                               "exporting (export leaves this image out until its size matches).")
+
+    def _on_statuses(self, root, statuses: dict) -> None:
+        if self.project is None or root != self.project.root:
+            return
+        items = [(image, statuses.get(image, "none")) for image in self._images]
+        if self._status_slicer is not None:
+            self._status_slicer.stop()
+        self._status_slicer = apply_in_slices(items, self.files.set_status, self,
+                                              done=lambda: setattr(self, "_status_slicer", None))
 
     def document(self):
         return self.store.open_document(self.current) if self.store and self.current else None
@@ -343,8 +399,7 @@ class MainWindow(QMainWindow):
 
     def _after_import(self) -> None:
         self.prompt.classes.set_names(self.project.labels.names)
-        for image in self.project.images():
-            self.files.set_status(image, self.store.status(image))
+        self.scanner.scan(self.project)  # statuses of the imported files, off the GUI thread
         if self.current:
             self.show_image(self.current)
 
@@ -361,7 +416,7 @@ class MainWindow(QMainWindow):
         from annotator.core.pipeline import PipelineOptions
 
         self._register_classes(classes)
-        images = self.project.images()
+        images = self._images
         if not images:
             return None
         self.store.flush()  # the pipeline reads the files: they must hold every edit
@@ -486,5 +541,7 @@ class MainWindow(QMainWindow):
     # --- closing ------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         self._close_project()  # flushes every edited document
+        self.scanner.cancel()
         self.client.shutdown()
+        self.images.shutdown()
         event.accept()
