@@ -56,6 +56,7 @@ def read_coco(path: str | os.PathLike) -> dict[str, Any] | list[dict[str, Any]]:
             validate_coco(data)
         else:
             raise CocoFormatError(_unsupported(kind))
+        _check_finite_everywhere(data)
     except CocoFormatError as exc:
         raise CocoFormatError(f"{path}: {exc}") from None
     return data
@@ -230,6 +231,26 @@ def check_annotation(ann: dict, where: str, hw: tuple[int, int] | None) -> None:
         raise CocoFormatError(f"{where}.attributes.source must be 'model' or 'human', got {attrs['source']!r}")
     if "accepted" in attrs and not isinstance(attrs["accepted"], bool):
         raise CocoFormatError(f"{where}.attributes.accepted must be true or false")
+
+
+def _check_finite_everywhere(data: Any) -> None:
+    """Kept fields (keypoints, attributes, info, ...) are written back as JSON, which has no
+    NaN or Infinity: refuse them up front rather than fail half-way through writing."""
+    if isinstance(data, list):  # a results list
+        entries = [("", i, a) for i, a in enumerate(data)]
+    else:
+        entries = [("annotations", i, a) for i, a in enumerate(data.get("annotations", []))]
+        entries += [(key, None, data[key]) for key in data if key != "annotations"]
+    for key, i, value in entries:
+        if isinstance(value, dict) and i is not None:
+            value = {k: v for k, v in value.items() if k != "segmentation"}  # checked as coordinates
+        try:
+            json.dumps(value, allow_nan=False)
+        except ValueError:
+            where = f"{key}[{i}]" if i is not None else f"'{key}'"
+            ident = f" (annotation id {value.get('id')!r})" if isinstance(value, dict) and "id" in value else ""
+            raise CocoFormatError(f"{where}{ident} holds NaN or Infinity, which cannot be kept (JSON has no such "
+                                  "numbers). The whole file was rejected; nothing was imported") from None
 
 
 def _check_coords(values: list, where: str) -> None:
