@@ -380,6 +380,22 @@ class MainWindow(QMainWindow):
             self.canvas.setFocus()
             self.canvas.begin_polygon()
 
+    def on_merge_shapes(self) -> None:
+        doc = self.document()
+        if doc is None:
+            return
+        try:
+            self.canvas.select([doc.merge_shapes(self.canvas.selected_ids())])
+        except ValueError as exc:
+            self.statusBar().showMessage(str(exc), 4000)
+
+    def on_split_shape(self) -> None:
+        doc, ids = self.document(), self.canvas.selected_ids()
+        if doc is None or len(ids) != 1:
+            self.statusBar().showMessage("Select one multi-part shape to split", 4000)
+            return
+        self.canvas.select(doc.split_shape(ids[0]))
+
     def on_accept_selected(self) -> None:
         doc, ids = self.document(), self.canvas.selected_ids()
         if doc is not None and ids:
