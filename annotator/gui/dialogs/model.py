@@ -13,7 +13,7 @@ from PySide6.QtCore import QThread, Signal
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
 
-from annotator.gui.settings import AppSettings, default_model
+from annotator.gui.settings import default_model
 
 Progress = Callable[[int, int], None]  # bytes done, bytes total (0 when not known yet)
 
@@ -127,12 +127,12 @@ class ModelMissingDialog(QDialog):
 
     modelChosen = Signal(str)  # a folder or model id to use from now on
 
-    def __init__(self, message: str, settings: AppSettings, parent: QWidget | None = None,
-                 download=hub_download):
+    def __init__(self, message: str, model: str, parent: QWidget | None = None, download=hub_download):
+        """*model*: the configured model id or folder ("" for the default)."""
         super().__init__(parent)
         self.setWindowTitle("Model weights not found")
-        self._settings, self._download = settings, download
-        model = settings.model_or_default()
+        self._model, self._download = model.strip(), download
+        model = self._model or default_model()
         text = QLabel(f"<b>The segmentation model is not available.</b><br><br>{_escape(message)}<br><br>"
                       "You can download it now, or choose a folder that already holds it. "
                       "Everything else keeps working in the meantime.")
@@ -155,7 +155,7 @@ class ModelMissingDialog(QDialog):
 
     def _repo_id(self) -> str:
         # A missing local folder cannot be downloaded: offer the default model instead.
-        model = self._settings.model.strip()
+        model = self._model
         return model if model and "/" in model and not model.startswith(("/", ".", "~")) else default_model()
 
     def _download_model(self) -> None:

@@ -1,20 +1,25 @@
-"""File > Settings: model, device, class filtering and post-processing defaults."""
+"""File > Settings: the open project's model, device, class filtering and post-processing.
+
+These are the project's ``ProjectSettings`` (project.json), the same ones
+``pnp-annotator label`` runs with.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QHBoxLayout, QLineEdit, QPushButton, QWidget)
 
-from annotator.gui.settings import BACKGROUND_MODES, DEVICES, AppSettings, default_model
+from annotator.core.project import BACKGROUND_MODES, DEVICES, ProjectSettings
+from annotator.gui.settings import default_model
 
 
 class SettingsDialog(QDialog):
-    """Edits *settings* (and the open project's simplification) in place on OK."""
+    """Edits *settings* (a project's, or new projects' defaults) in place on OK."""
 
-    def __init__(self, settings: AppSettings, project=None, parent: QWidget | None = None):
+    def __init__(self, settings: ProjectSettings, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setWindowTitle("Settings")
-        self._settings, self._project = settings, project
+        self.setWindowTitle("Project settings")
+        self._settings = settings
 
         self.model = QLineEdit(settings.model)
         self.model.setPlaceholderText(default_model())
@@ -28,17 +33,20 @@ class SettingsDialog(QDialog):
         self.device = QComboBox()
         self.device.addItems(DEVICES)
         self.device.setCurrentText(settings.device)
-        self.presence = _spin(0.0, 1.0, 0.05, settings.presence_threshold,
+        self.presence = _spin(0.0, 1.0, 0.05, settings.presence_threshold or 0.0,
                               "Drop typed classes whose image-text match is below this (0 keeps all)")
         self.background = QComboBox()
         self.background.addItems(BACKGROUND_MODES)
         self.background.setCurrentText(settings.background)
         self.background.setToolTip("auto: a background channel when fewer than 3 classes are typed")
-        self.threshold = _spin(0.0, 1.0, 0.01, settings.threshold, "Default per-class heatmap threshold")
-        tolerance = project.settings.simplify_tolerance if project else settings.simplify_tolerance
-        min_area = project.settings.min_area_fraction if project else settings.min_area_fraction
-        self.tolerance = _spin(0.0, 10.0, 0.1, tolerance, "Polygon simplification tolerance in pixels")
-        self.min_area = _spin(0.0, 5.0, 0.01, min_area * 100, "Regions below this % of the image are dropped")
+        from engine import SegmenterConfig
+
+        threshold = SegmenterConfig.threshold if settings.threshold is None else settings.threshold
+        self.threshold = _spin(0.0, 1.0, 0.01, threshold, "Per-class heatmap threshold")
+        self.tolerance = _spin(0.0, 10.0, 0.1, settings.simplify_tolerance,
+                               "Polygon simplification tolerance in pixels")
+        self.min_area = _spin(0.0, 5.0, 0.01, settings.min_area_fraction * 100,
+                              "Regions below this % of the image are dropped")
 
         form = QFormLayout(self)
         form.addRow("Model", model_row)
@@ -62,14 +70,11 @@ class SettingsDialog(QDialog):
         s = self._settings
         s.model = self.model.text().strip()
         s.device = self.device.currentText()
-        s.presence_threshold = self.presence.value()
+        s.presence_threshold = self.presence.value() or None
         s.background = self.background.currentText()
         s.threshold = self.threshold.value()
         s.simplify_tolerance = self.tolerance.value()
         s.min_area_fraction = self.min_area.value() / 100
-        if self._project is not None:
-            self._project.settings.simplify_tolerance = s.simplify_tolerance
-            self._project.settings.min_area_fraction = s.min_area_fraction
         super().accept()
 
 
