@@ -53,8 +53,17 @@ def rings_path(rings: Sequence[np.ndarray]) -> QPainterPath:
     return path
 
 
+def shape_path(shape: Shape) -> QPainterPath:
+    """The shape's fill: each part odd-even (holes are holes), parts united so that two
+    overlapping parts of one instance do not cancel out."""
+    path = rings_path(shape.parts[0].rings)
+    for part in shape.parts[1:]:
+        path = path.united(rings_path(part.rings))
+    return path
+
+
 class ShapeItem(QGraphicsPathItem):
-    """One shape: class-coloured translucent fill and outline; proposals dashed."""
+    """One shape: class-coloured translucent fill and outline; proposals dashed, crowd regions hatched."""
 
     def __init__(self, shape: Shape, color: QColor):
         super().__init__()
@@ -62,9 +71,10 @@ class ShapeItem(QGraphicsPathItem):
         self.shape_ref = shape  # the document's object this item was drawn from
         self._color = QColor(color)
         self._proposal = shape.source == "model" and not shape.accepted
+        self._crowd = shape.iscrowd  # a crowd region is hatched
         self._selected = False
         self._order = 0.0  # in [0, 1): position in the document, added to the z layer
-        self.setPath(rings_path(shape.rings()))
+        self.setPath(shape_path(shape))
         self._restyle()
 
     def set_rings(self, rings: Sequence[np.ndarray]) -> None:
@@ -90,7 +100,7 @@ class ShapeItem(QGraphicsPathItem):
         fill.setAlpha(FILL_ALPHA_SELECTED if self._selected else
                       FILL_ALPHA_PROPOSAL if self._proposal else FILL_ALPHA)
         self.setPen(pen)
-        self.setBrush(QBrush(fill))
+        self.setBrush(QBrush(fill, Qt.BrushStyle.BDiagPattern if self._crowd else Qt.BrushStyle.SolidPattern))
         self.setZValue((Z_SELECTED if self._selected else Z_SHAPE) + self._order)
 
 

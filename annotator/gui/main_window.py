@@ -106,6 +106,8 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         self.files.imageActivated.connect(self.show_image)
         self.shapes.selectionChanged.connect(lambda ids: self.canvas.select(ids))
+        self.shapes.crowdToggled.connect(  # one undoable command on the open document
+            lambda sid, on: (doc := self.document()) is not None and doc.set_iscrowd([sid], on))
         self.heatmap.show_overlay.toggled.connect(lambda on: self.actions["toggle_heatmap"].setChecked(on))
         self.prompt.proposeRequested.connect(self.on_propose)
         self.prompt.cancelRequested.connect(self.on_cancel_job)
@@ -448,6 +450,22 @@ class MainWindow(QMainWindow):
         if self.document() is not None:
             self.canvas.setFocus()
             self.canvas.begin_polygon()
+
+    def on_merge_shapes(self) -> None:
+        doc = self.document()
+        if doc is None:
+            return
+        try:
+            self.canvas.select([doc.merge_shapes(self.canvas.selected_ids())])
+        except ValueError as exc:
+            self.statusBar().showMessage(str(exc), 4000)
+
+    def on_split_shape(self) -> None:
+        doc, ids = self.document(), self.canvas.selected_ids()
+        if doc is None or len(ids) != 1:
+            self.statusBar().showMessage("Select one multi-part shape to split", 4000)
+            return
+        self.canvas.select(doc.split_shape(ids[0]))
 
     def on_accept_selected(self) -> None:
         doc, ids = self.document(), self.canvas.selected_ids()

@@ -473,3 +473,19 @@ def test_vertex_of_the_second_part_is_edited_alone(two_parts):
     assert np.allclose(edited.parts[1].exterior[2], [190, 70], atol=1.0)
     assert np.array_equal(edited.parts[0].exterior, EXTERIOR) and np.array_equal(edited.parts[0].holes[0], HOLE)
     assert np.array_equal(edited.parts[1].exterior[:2], [[140, 20], [180, 20]])
+
+
+def test_overlapping_parts_of_one_shape_are_both_filled(qtbot):
+    from annotator.core.shapes import Part
+    from annotator.gui.canvas_items import shape_path
+    shape = Shape("cat", parts=[Part(EXTERIOR, [HOLE]), Part([[100, 100], [150, 100], [150, 140], [100, 140]])])
+    path = shape_path(shape)
+    assert path.contains(QPointF(110, 110))  # in both parts: filled, not an even-odd hole
+    assert path.contains(QPointF(140, 130)) and not path.contains(QPointF(70, 70))  # the hole stays a hole
+
+
+def test_crowd_shapes_are_hatched(setup):
+    canvas, doc, sid = setup
+    assert canvas._layer.item(sid).brush().style() == Qt.BrushStyle.SolidPattern
+    doc.set_iscrowd([sid], True)
+    assert canvas._layer.item(sid).brush().style() == Qt.BrushStyle.BDiagPattern
