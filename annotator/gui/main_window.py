@@ -256,6 +256,11 @@ class MainWindow(QMainWindow):
         if self.project is None or root != self.project.root:
             return
         items = [(image, statuses.get(image, "none")) for image in self._images]
+        gone = sorted(set(statuses) - set(self._images))
+        if gone:
+            listed = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+            self.statusBar().showMessage(f"{len(gone)} annotated image(s) are no longer in the folder (their "
+                                         f"annotations are kept; export lists them): {listed}", 15000)
         if self._status_slicer is not None:
             self._status_slicer.stop()
         self._status_slicer = apply_in_slices(items, self.files.set_status, self,
@@ -423,7 +428,7 @@ class MainWindow(QMainWindow):
             return None
         self.store.flush()  # the pipeline reads the files: they must hold every edit
         options = PipelineOptions.from_settings(self.project.settings, classes, skip_annotated=skip_annotated,
-                                                model=self.client.settings.model)
+                                                model=self.client.settings.model, command="pnp-annotator window")
         return self.client.batch(self.project, images, options)
 
     def on_settings(self) -> None:

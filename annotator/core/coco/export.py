@@ -83,6 +83,14 @@ def build_coco(project: Project, *, segmentation: str = "auto",
             report.problems.append(f"{rel}: listed without annotations: {exc}")
             images.append(_image_entry(image_id, rel, width, height, extra))
             continue
+        size = _replaced(project, rel, ann)
+        if size is not None:  # shapes drawn on another image: never exported out of its bounds
+            report.problems.append(
+                f"{rel}: the image was replaced: it is now {size[0]}x{size[1]} but its {len(ann.shapes)} shape(s) "
+                f"were drawn on a {ann.width}x{ann.height} image; listed without annotations (the shapes are "
+                "kept in the project: check them in the window)")
+            images.append(_image_entry(image_id, rel, size[0], size[1], extra))
+            continue
         images.append(_image_entry(image_id, rel, ann.width, ann.height, extra))
         for shape in ann.shapes:
             if accepted_only and not shape.accepted:
@@ -100,6 +108,10 @@ def build_coco(project: Project, *, segmentation: str = "auto",
             entry["id"] = shape.extra.get("id")  # the original id, resolved below
             annotations.append(entry)
             report.per_category[labels.get(shape.label).name] += 1
+    for rel, entry in deleted_images(project, rels):
+        report.problems.append(f"{rel}: the image file is gone but its annotations ({entry.shapes} shape(s)) are "
+                               f"kept in {project.annotation_path(rel)}; not exported (put the image back to "
+                               "export them)")
     _assign_ids(annotations)
     report.images, report.annotations = len(images), len(annotations)
     data = {
@@ -116,6 +128,26 @@ def build_coco(project: Project, *, segmentation: str = "auto",
                         "color": list(c.color)} for c in labels],
     }
     return data, report
+
+
+def deleted_images(project: Project, images: list[str]) -> list[tuple[str, Any]]:
+    """(rel, IndexEntry) of annotation files whose image is no longer in the folder."""
+    present = set(images)
+    return sorted((rel, entry) for rel, entry in project.index.refresh().items() if rel not in present)
+
+
+def _replaced(project: Project, rel: str, ann) -> tuple[int, int] | None:
+    """The image's (width, height) from its header when it differs from the stored size of
+    an image with shapes (the file was replaced), else None."""
+    if not ann.shapes:
+        return None
+    from annotator.core.imageinfo import image_size
+
+    try:
+        size = image_size(project.image_path(rel))
+    except ValueError:  # ImageReadError: the shapes stay with the stored size
+        return None
+    return None if size == (ann.width, ann.height) else size
 
 
 def _assign_ids(annotations: list[dict]) -> None:

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if not settings.classes.strip():
         return _fail('no classes given: add --classes "sky, road, car"')
 
-    from engine import DEFAULT_MODEL, ModelNotFoundError
+    from engine import DEFAULT_MODEL
     from engine.prompts import normalize_classes
 
     try:
@@ -75,27 +75,28 @@ def run(args: argparse.Namespace) -> int:
     if not images:
         return _fail(f"no images (jpg, jpeg, png, bmp, tif, tiff, webp) found under {project.root}")
 
-    from annotator.core.pipeline import load_segmenter
+    from annotator.core.lock import ProjectLockedError, StateWriteError, project_lock
 
-    model = settings.model or DEFAULT_MODEL
-    try:
-        segmenter = load_segmenter(settings)
-    except ModelNotFoundError as exc:
-        return _fail(str(exc))
-    except (ValueError, RuntimeError) as exc:  # e.g. --device cuda without a GPU
-        return _fail(f"cannot load model {model!r} on device {settings.device!r}: {exc}")
-
-    project.settings = settings
-    for name in classes:
-        project.labels.add(name)
-    project.save_settings()
-
-    try:
-        summary = _run_batch(project, segmenter, images, classes, model, args)
-    finally:
-        close = getattr(segmenter, "close", None)
-        if close is not None:
-            close()  # post-processing processes, if the engine started any
+    with contextlib.ExitStack() as stack:
+        try:  # before the model loads: a second run, a read-only folder or a full disk stop here
+            stack.enter_context(project_lock(project, "pnp-annotator label"))
+            project.settings = settings
+            for name in classes:
+                project.labels.add(name)
+            project.save_settings()
+        except (ProjectLockedError, StateWriteError) as exc:
+            return _fail(str(exc))
+        except OSError as exc:
+            return _fail(f"cannot write {project.state_dir}: {exc.strerror or exc}. Nothing was changed.")
+        segmenter = _load(settings)
+        if isinstance(segmenter, int):
+            return segmenter
+        try:
+            summary = _run_batch(project, segmenter, images, classes, settings.model or DEFAULT_MODEL, args)
+        finally:
+            close = getattr(segmenter, "close", None)
+            if close is not None:
+                close()  # post-processing processes, if the engine started any
     if summary is None:
         return EXIT_USAGE
     _print_summary(summary)
@@ -110,6 +111,21 @@ def run(args: argparse.Namespace) -> int:
         for problem in report.problems:
             print(f"  problem: {problem}")
     return status
+
+
+def _load(settings):
+    """The segmenter, or the exit code after printing why it cannot be loaded."""
+    from engine import DEFAULT_MODEL, ModelNotFoundError
+
+    from annotator.core.pipeline import load_segmenter
+
+    model = settings.model or DEFAULT_MODEL
+    try:
+        return load_segmenter(settings)
+    except ModelNotFoundError as exc:
+        return _fail(str(exc))
+    except (ValueError, RuntimeError) as exc:  # e.g. --device cuda without a GPU
+        return _fail(f"cannot load model {model!r} on device {settings.device!r}: {exc}")
 
 
 def _run_batch(project, segmenter, images, classes, model, args):
