@@ -107,7 +107,7 @@ class StatusIndex:
         stored = self.entries()
         fresh: dict[str, IndexEntry] = {}
         changed = False
-        for rel, path, st in self._annotation_files():
+        for rel, path, st in self.annotation_files():
             if cancel is not None and cancel.is_set():
                 return fresh
             entry = stored.get(rel)
@@ -149,7 +149,7 @@ class StatusIndex:
     def _journal_path(self) -> Path:
         return self.state_dir / JOURNAL_FILE
 
-    def _annotation_files(self):
+    def annotation_files(self):
         """(rel, path, stat) of every annotation file (``<image>.<ext>.json``)."""
         if not self.state_dir.is_dir():
             return

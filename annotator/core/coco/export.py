@@ -133,7 +133,8 @@ def build_coco(project: Project, *, segmentation: str = "auto",
 def deleted_images(project: Project, images: list[str]) -> list[tuple[str, Any]]:
     """(rel, IndexEntry) of annotation files whose image is no longer in the folder."""
     present = set(images)
-    return sorted((rel, entry) for rel, entry in project.index.refresh().items() if rel not in present)
+    gone = [rel for rel, _, _ in project.index.annotation_files() if rel not in present]
+    return [(rel, entry) for rel in sorted(gone) if (entry := project.entry(rel)) is not None]
 
 
 def _replaced(project: Project, rel: str, ann) -> tuple[int, int] | None:

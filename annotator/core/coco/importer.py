@@ -117,9 +117,7 @@ def import_coco(project: Project, coco_path: str | os.PathLike, *, replace: bool
         meta.licenses = data["licenses"]
     meta.extra.update({k: v for k, v in data.items() if k not in TOP_LEVEL_KEYS})
     save_meta(project, meta)
-    for ann in results:
-        project.save(ann)
-        report.written.append(ann.image)
+    report.written.extend(project.save_many(results))  # one sync for the lot, not one per file
     if report.clipped_points:
         report.notes.append(f"{report.clipped_points} polygon point(s) outside their image were clipped to it")
     return report
@@ -255,9 +253,7 @@ def _import_results(project: Project, entries: list[dict[str, Any]], tolerance: 
         ann.apply_proposals(shapes)
         report.shapes += len(shapes)
         report.images_matched += 1
-    for rel in per_image:
-        project.save(loaded[rel])
-        report.written.append(rel)
+    report.written.extend(project.save_many(loaded[rel] for rel in per_image))
     if skipped:
         report.notes.append(f"{skipped} result(s) below --min-score {min_score:g} skipped")
     if report.clipped_points:

@@ -104,6 +104,9 @@ def _is_int(v: Any) -> bool:
 
 
 def _is_num(v: Any) -> bool:
+    cls = type(v)
+    if cls is float or cls is int:  # the common case, without the abc machinery (imports check millions)
+        return True
     return isinstance(v, Real) and not isinstance(v, bool)
 
 
