@@ -170,3 +170,22 @@ def test_a_full_disk_at_start_is_one_clear_message(mount_point, capsys):
     assert _label(point) == 2
     err = capsys.readouterr().err
     assert "disk is full" in err and "Nothing was changed" in err and "Traceback" not in err
+
+
+def test_export_and_import_never_import_torch(project, tmp_path):
+    """Commands that run no model stay light: engine imports are deferred (a subprocess, so
+    that this test session's own torch import does not count)."""
+    project.labels.add("cat")
+    project.save_settings()
+    project.save(ImageAnnotations("img0.png", 40, 30, [Shape("cat", square(1, 1, 20, 20))]))
+    out = tmp_path / "out.json"
+    fresh = tmp_path / "fresh"
+    shutil.copytree(project.root, fresh, ignore=shutil.ignore_patterns(".pnp-annotator"))
+    code = ("import sys; from annotator.cli import main; "
+            f"a = main(['export', {str(project.root)!r}, '--out', {str(out)!r}]); "
+            f"b = main(['import', {str(out)!r}, '--images', {str(fresh)!r}]); "
+            "print(a, b, 'torch' in sys.modules, 'engine.segmenter' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert done.stdout.split()[-4:] == ["0", "0", "False", "False"], done.stdout + done.stderr
+    assert Project.open(fresh).load("img0.png").shapes[0].label == "cat"

@@ -49,6 +49,7 @@ def test_export_dialog_writes_semantic_pngs(qtbot, make_window, images_dir, tmp_
     dialog.path.edit.setText(str(out))
     dialog.unlabeled.setCurrentText("255")
     dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    qtbot.waitUntil(lambda: not dialog.running(), timeout=30000)  # a background job
     assert "Wrote 1 label PNGs" in dialog.report.text(), dialog.report.text()
     (png,) = (out / "labels").rglob("*.png")
     lm = np.array(Image.open(png))

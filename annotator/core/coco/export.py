@@ -24,6 +24,7 @@ from typing import Any
 from annotator.core.atomic import atomic_write_json
 from annotator.core.coco.convert import SEGMENTATION_MODES, shape_annotation
 from annotator.core.coco.meta import image_ids, load_meta
+from annotator.core.jobs import Progress, check
 from annotator.core.labels import LabelSet
 from annotator.core.project import AnnotationFileError, Project
 
@@ -39,16 +40,19 @@ class ExportReport:
 
 
 def export_coco(project: Project, out: str | os.PathLike, *, segmentation: str = "auto",
-                accepted_only: bool = False) -> ExportReport:
-    """Write the project as a COCO instances file at *out* (atomically)."""
-    data, report = build_coco(project, segmentation=segmentation, accepted_only=accepted_only)
+                accepted_only: bool = False, progress: Progress | None = None, cancel=None) -> ExportReport:
+    """Write the project as a COCO instances file at *out* (atomically: nothing is written
+    when it fails or *cancel* is set, JobCancelled). progress(done, total) per image."""
+    data, report = build_coco(project, segmentation=segmentation, accepted_only=accepted_only,
+                              progress=progress, cancel=cancel)
+    check(cancel)
     atomic_write_json(out, data, indent=None)
     report.path = Path(out)
     return report
 
 
-def build_coco(project: Project, *, segmentation: str = "auto",
-               accepted_only: bool = False) -> tuple[dict[str, Any], ExportReport]:
+def build_coco(project: Project, *, segmentation: str = "auto", accepted_only: bool = False,
+               progress: Progress | None = None, cancel=None) -> tuple[dict[str, Any], ExportReport]:
     """The COCO dict of the project and a report of what was left out and why."""
     if segmentation not in SEGMENTATION_MODES:
         raise ValueError(f"segmentation must be one of {', '.join(SEGMENTATION_MODES)}, not {segmentation!r}")
@@ -63,7 +67,10 @@ def build_coco(project: Project, *, segmentation: str = "auto",
     ids = image_ids(rels, meta)
     images: list[dict] = []
     annotations: list[dict] = []
-    for rel in rels:
+    for done, rel in enumerate(rels):
+        check(cancel)
+        if progress is not None:
+            progress(done, len(rels))
         image_id = ids[rel]
         extra = meta.images.get(rel, {}).get("extra") or {}
         try:
@@ -108,6 +115,8 @@ def build_coco(project: Project, *, segmentation: str = "auto",
             entry["id"] = shape.extra.get("id")  # the original id, resolved below
             annotations.append(entry)
             report.per_category[labels.get(shape.label).name] += 1
+    if progress is not None:
+        progress(len(rels), len(rels))
     for rel, entry in deleted_images(project, rels):
         report.problems.append(f"{rel}: the image file is gone but its annotations ({entry.shapes} shape(s)) are "
                                f"kept in {project.annotation_path(rel)}; not exported (put the image back to "
