@@ -231,3 +231,11 @@ class StatusIndex:
             self.problem = ""
         except OSError:
             pass  # a read-only folder or a full disk: the statuses are right, only not cached
+
+
+def refresh_statuses(state_dir: str) -> dict[str, str]:
+    """{image: status} of a project's state folder, its index refreshed first. A plain
+    function of a path: the window runs it in a helper process (parsing holds the GIL)."""
+    from annotator.core.project import IMAGE_EXTENSIONS
+
+    return {rel: e.status for rel, e in StatusIndex(Path(state_dir), IMAGE_EXTENSIONS).refresh().items()}

@@ -19,6 +19,7 @@ from PySide6.QtGui import QUndoGroup
 
 from annotator.core.project import Project
 from annotator.gui.document import AnnotationDocument
+from annotator.core.index import DAMAGED
 from annotator.gui.status_scan import display_status
 
 SAVE_DELAY_MS = 400
@@ -88,11 +89,12 @@ class DocumentStore(QObject):
         doc = self._docs.get(image)
         if doc is not None:
             return doc.annotations.status
-        try:
-            entry = self.project.entry(image)  # the status index: no parse while the file is unchanged
-        except OSError:
+        if not self.project.has_annotations(image):
             return "none"
-        return "none" if entry is None else display_status(entry.status)
+        try:  # one small file; the whole folder's statuses come from the index (status_scan)
+            return self.project.load(image).status
+        except Exception:  # noqa: BLE001 - a damaged file cannot be shown
+            return display_status(DAMAGED)
 
     def flush(self) -> None:
         """Save every edited document now."""

@@ -30,7 +30,7 @@ from annotator.gui.job_router import JobRouter
 from annotator.gui.prompt_bar import PromptBar, parse_classes
 from annotator.gui.settings import AppSettings
 from annotator.gui.shape_list import ShapeListDock
-from annotator.gui.status_scan import StatusScanner, apply_in_slices
+from annotator.gui.status_scan import StatusScanner
 
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "pnp-annotator.png"
 OVERLAY_MAX_SIDE = 512  # the canvas stretches the overlay; a heatmap has no finer detail
@@ -58,7 +58,6 @@ class MainWindow(QMainWindow):
         self.router = JobRouter(self.client, self)
         self.images = ImageLoader(parent=self)  # decodes off the GUI thread, neighbours ahead
         self.scanner = StatusScanner(self)  # file list statuses from the index, off the GUI thread
-        self._status_slicer = None
         self._images: list[str] = []  # the open project's images, as listed
         self._build_widgets()
         self.actions = Actions(self, self)
@@ -255,16 +254,12 @@ class MainWindow(QMainWindow):
     def _on_statuses(self, root, statuses: dict) -> None:
         if self.project is None or root != self.project.root:
             return
-        items = [(image, statuses.get(image, "none")) for image in self._images]
         gone = sorted(set(statuses) - set(self._images))
         if gone:
             listed = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
             self.statusBar().showMessage(f"{len(gone)} annotated image(s) are no longer in the folder (their "
                                          f"annotations are kept; export lists them): {listed}", 15000)
-        if self._status_slicer is not None:
-            self._status_slicer.stop()
-        self._status_slicer = apply_in_slices(items, self.files.set_status, self,
-                                              done=lambda: setattr(self, "_status_slicer", None))
+        self.files.set_statuses(statuses)  # one update of the list model, whatever its size
 
     def document(self):
         return self.store.open_document(self.current) if self.store and self.current else None

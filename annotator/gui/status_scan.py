@@ -1,20 +1,16 @@
 """The file list's statuses from the project's status index, refreshed off the GUI thread.
 
-Opening a folder, finishing an import or a batch never parse annotation files on the
-GUI thread: ``StatusScanner.scan(project)`` refreshes the index (parsing only files
-changed since it was written) on a thread and delivers ``{image: status}``; the
-window applies it to the list in slices, so even 20,000 rows never stall it.
+Opening a folder or finishing an import never parse annotation files in the window's
+process: ``StatusScanner.scan(project)`` refreshes the index (parsing only files
+changed since it was written) in a helper process, so the parsing cannot hold the GUI
+thread's GIL, and delivers ``{image: status}``, applied to the list in one update.
 """
 
 from __future__ import annotations
 
-import threading
+from PySide6.QtCore import QObject, Signal
 
-from PySide6.QtCore import QObject, QTimer, Signal
-
-from annotator.core.index import DAMAGED
-
-SLICE = 1000  # rows updated per event-loop turn
+from annotator.core.index import DAMAGED, refresh_statuses
 
 
 def display_status(status: str) -> str:
@@ -29,49 +25,40 @@ class StatusScanner(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._generation = 0
-        self._cancel = threading.Event()
+        self._pool = None
         self._delivered.connect(self._on_delivered)
 
     def scan(self, project) -> None:
-        """Refresh *project*'s index in the background; a newer scan supersedes this one."""
-        self._cancel.set()
-        self._cancel = cancel = threading.Event()
+        """Refresh *project*'s index in a helper process; a newer scan supersedes this one."""
         self._generation += 1
         generation, root = self._generation, project.root
+        future = self._executor().submit(refresh_statuses, str(project.state_dir))
 
-        def work() -> None:
-            entries = project.index.refresh(cancel)
-            if not cancel.is_set():
-                self._delivered.emit(generation, root, {rel: display_status(e.status) for rel, e in entries.items()})
+        def done(f) -> None:
+            try:
+                statuses = {rel: display_status(status) for rel, status in f.result().items()}
+            except Exception:  # noqa: BLE001 - the helper died: statuses come image by image instead
+                return
+            self._delivered.emit(generation, root, statuses)
 
-        threading.Thread(target=work, name="pnp-annotator-status", daemon=True).start()
+        future.add_done_callback(done)
+
+    def _executor(self):
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # spawn: the window holds Qt and torch threads that a fork would copy half-alive.
+            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
 
     def cancel(self) -> None:
-        self._cancel.set()
+        """Drop pending results and stop the helper process."""
         self._generation += 1
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     def _on_delivered(self, generation: int, root, statuses: dict) -> None:
         if generation == self._generation:
             self.scanned.emit(root, statuses)
-
-
-def apply_in_slices(items: list[tuple[str, str]], apply, parent: QObject, done=None) -> QTimer:
-    """Call apply(image, status) for each item, SLICE per event-loop turn; done() at the end."""
-    timer = QTimer(parent)
-    timer.setInterval(0)
-    position = [0]
-
-    def step() -> None:
-        start = position[0]
-        for image, status in items[start:start + SLICE]:
-            apply(image, status)
-        position[0] = start + SLICE
-        if position[0] >= len(items):
-            timer.stop()
-            timer.deleteLater()
-            if done is not None:
-                done()
-
-    timer.timeout.connect(step)
-    timer.start()
-    return timer
