@@ -118,19 +118,10 @@ def export_import(tmp: Path, count: int) -> None:
     print(f"import into a fresh folder: {imported:.1f} s = {imported / floor:.2f}x the floor (goal <= 1.5x)")
 
 
-def window(tmp: Path, count: int) -> None:
+def open_and_browse(app, win, root: Path, label: str) -> None:
+    """Longest GUI-thread stall from just before opening until 4 s after; then 30 next-image steps."""
     from PySide6.QtCore import QElapsedTimer, QTimer
-    from PySide6.QtWidgets import QApplication
 
-    from annotator.gui.main_window import MainWindow
-    from annotator.gui.settings import AppSettings, use_settings_folder
-
-    root = build(tmp / f"window-{count}", count)
-    use_settings_folder(tmp / "qsettings")
-    app = QApplication.instance() or QApplication([])
-    win = MainWindow(AppSettings())
-    win.show()
-    app.processEvents()
     gaps, clock = [], QElapsedTimer()
     timer = QTimer()
     timer.timeout.connect(lambda: gaps.append(clock.restart()))
@@ -144,7 +135,10 @@ def window(tmp: Path, count: int) -> None:
         time.sleep(0.001)
     timer.stop()
     stall = max(gaps[1:], default=0)
-    first = win.current
+    while win.files.status(win._images[-1]) != "reviewed" and time.perf_counter() - opened < 600:
+        app.processEvents()
+        time.sleep(0.01)
+    statuses = time.perf_counter() - opened
     steps = []
     for _ in range(30):
         t = time.perf_counter()
@@ -157,11 +151,29 @@ def window(tmp: Path, count: int) -> None:
         while time.perf_counter() < wait:
             app.processEvents()
             time.sleep(0.002)
-    statuses = sum(1 for i in win._images[:200] if win.files.status(i) == "reviewed")
-    print(f"window, {count} images: longest GUI-thread stall from opening to 4 s after: {stall} ms "
-          f"(goal <= 100 ms); first image {first}; statuses applied: {statuses}/200 of the first rows reviewed")
-    print(f"next image: median {statistics.median(steps):.0f} ms, max {max(steps):.0f} ms (goal <= 50 ms median)")
-    win.close()
+    print(f"window, {len(win._images)} images, {label}: longest GUI-thread stall from opening to 4 s after: "
+          f"{stall} ms (goal <= 100 ms); every status shown after {statuses:.1f} s")
+    print(f"  next image: median {statistics.median(steps):.0f} ms, max {max(steps):.0f} ms (goal <= 50 ms median)")
+
+
+def window(tmp: Path, count: int) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from annotator.gui.main_window import MainWindow
+    from annotator.gui.settings import AppSettings, use_settings_folder
+
+    root = build(tmp / f"window-{count}", count)
+    use_settings_folder(tmp / "qsettings")
+    app = QApplication.instance() or QApplication([])
+    for label in ("no index yet (rebuilt in the background)", "index present"):
+        win = MainWindow(AppSettings())
+        win.show()
+        end = time.perf_counter() + 3  # the window settles (its helper process starts)
+        while time.perf_counter() < end:
+            app.processEvents()
+            time.sleep(0.005)
+        open_and_browse(app, win, root, label)
+        win.close()
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QIcon, QUndoGroup
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
@@ -58,6 +58,7 @@ class MainWindow(QMainWindow):
         self.router = JobRouter(self.client, self)
         self.images = ImageLoader(parent=self)  # decodes off the GUI thread, neighbours ahead
         self.scanner = StatusScanner(self)  # file list statuses from the index, off the GUI thread
+        QTimer.singleShot(0, self.scanner.warm_up)
         self._images: list[str] = []  # the open project's images, as listed
         self._build_widgets()
         self.actions = Actions(self, self)

@@ -43,6 +43,10 @@ class StatusScanner(QObject):
 
         future.add_done_callback(done)
 
+    def warm_up(self) -> None:
+        """Start the helper process now (it takes a moment), before a folder is opened."""
+        self._executor().submit(int)
+
     def _executor(self):
         if self._pool is None:
             import multiprocessing
