@@ -11,7 +11,8 @@ from dataclasses import replace
 
 from annotator.core.commands import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, open_project
 from annotator.core.commands.argtypes import fraction, non_negative, positive_int, probability
-from annotator.core.project import BACKGROUND_MODES, DEVICES
+from annotator.core.commands.ray_option import add_ray_arguments
+from annotator.core.project import BACKGROUND_MODES, DEVICES, PROPOSAL_MODES
 
 HELP = "propose shapes for every image of a folder with the segmentation model (no window)"
 
@@ -27,17 +28,22 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--classes", metavar='"A, B, C"',
                    help="comma-separated class names (default: the project's last class prompt)")
     p.add_argument("--model", metavar="ID|PATH",
-                   help="Hugging Face model id or local folder (default: the project's model, "
-                        "else Salesforce/blip-itm-large-flickr)")
+                   help="Hugging Face model id or local folder; the engine follows from it: "
+                        "Salesforce/blip-itm-large-flickr (PnP-OVSS, the default) or facebook/sam3 "
+                        "(SAM 3, gated: accept its licence on the hub, then `hf auth login`)")
     p.add_argument("--device", choices=DEVICES, help="default: the project's, else auto")
     p.add_argument("--skip-annotated", action="store_true",
                    help="skip images that already have shapes or were processed by an earlier run")
     p.add_argument("--presence-threshold", type=probability, metavar="P",
                    help="drop classes whose image-text match probability is below P (0..1)")
     p.add_argument("--threshold", type=probability, metavar="T",
-                   help="per-class heatmap threshold (0..1; default: the project's, else the engine's 0.15)")
+                   help="per-class threshold (0..1; default: the project's, else the engine's: PnP-OVSS 0.15 on "
+                        "normalised heatmaps, SAM 3 0.5 on probabilities)")
     p.add_argument("--background", choices=BACKGROUND_MODES,
                    help="background channel: auto (fewer than 3 classes), always or never")
+    p.add_argument("--proposals", choices=PROPOSAL_MODES,
+                   help="shapes per class region of the label map (regions) or per detected object "
+                        "(instances, SAM 3 only); auto: instances for SAM 3, regions for PnP-OVSS")
     p.add_argument("--out", metavar="COCO.json", help="also export the project to this COCO file at the end")
     p.add_argument("--batch-size", type=positive_int, default=4, metavar="N",
                    help="images per model call (default: 4)")
@@ -45,13 +51,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="polygon simplification in pixels (default: the project's, 1.5)")
     p.add_argument("--min-area", type=fraction, metavar="FRACTION",
                    help="drop regions below this fraction of the image (default: the project's, 0.0005)")
+    add_ray_arguments(p)
     return p
 
 
 # argparse destination -> ProjectSettings field, for the flags that are remembered.
 _REMEMBERED = {"classes": "classes", "model": "model", "device": "device",
                "presence_threshold": "presence_threshold", "threshold": "threshold",
-               "background": "background", "tolerance": "simplify_tolerance",
+               "background": "background", "proposals": "proposals", "tolerance": "simplify_tolerance",
                "min_area": "min_area_fraction"}
 
 
@@ -88,11 +95,24 @@ def run(args: argparse.Namespace) -> int:
             return _fail(str(exc))
         except OSError as exc:
             return _fail(f"cannot write {project.state_dir}: {exc.strerror or exc}. Nothing was changed.")
-        segmenter = _load(settings)
-        if isinstance(segmenter, int):
-            return segmenter
+        model = settings.model or DEFAULT_MODEL
+        segmenter = None  # with --ray, each model actor of the cluster loads its own
+        if args.ray is None:
+            segmenter = _load(settings)
+            if isinstance(segmenter, int):
+                return segmenter
+        from annotator.core.proposals import resolve_proposals
+
+        engine_name = segmenter.engine if segmenter is not None else _engine_of(model)
         try:
-            summary = _run_batch(project, segmenter, images, classes, settings.model or DEFAULT_MODEL, args)
+            if engine_name:
+                resolve_proposals(settings.proposals, engine_name)
+        except ValueError as exc:
+            if segmenter is not None:
+                segmenter.close()
+            return _fail(f"--proposals: {exc}")
+        try:
+            summary = _run_batch(project, segmenter, images, classes, model, args)
         finally:
             close = getattr(segmenter, "close", None)
             if close is not None:
@@ -154,6 +174,9 @@ def _run_batch(project, segmenter, images, classes, model, args):
     cancel = threading.Event()
     try:
         with _ctrl_c_sets(cancel):
+            if args.ray is not None:
+                return _run_on_ray(project, images, options, args, on_image=on_image,
+                                   on_progress=on_progress, cancel=cancel)
             return run_pipeline(project, segmenter, images, options, on_image=on_image,
                                 on_progress=on_progress, cancel=cancel)
     except ClassListError as exc:
@@ -161,6 +184,38 @@ def _run_batch(project, segmenter, images, classes, model, args):
         return None
     finally:
         bar.close()
+
+
+def _engine_of(model: str) -> str:
+    """The engine a model's config names, read without loading it; "" when this machine
+    has no copy (with --ray only the cluster's nodes may have it)."""
+    from engine import ModelNotFoundError
+    from engine.loading import resolve_model_source
+
+    try:
+        return resolve_model_source(model).engine.name
+    except ModelNotFoundError:
+        return ""
+
+
+def _run_on_ray(project, images, options, args, **callbacks):
+    """The same run on a Ray cluster (README "Labelling on a Ray cluster"); None after
+    printing why when the cluster cannot run it."""
+    import functools
+
+    from annotator.core.commands.ray_option import ray_job
+    from annotator.core.executors.ray_label import label_on_ray
+    from annotator.core.executors.ray_runtime import ClusterError, check_images_visible
+    from annotator.core.pipeline import load_segmenter
+
+    try:
+        with ray_job(args) as plan:
+            check_images_visible(project.root)
+            return label_on_ray(project, functools.partial(load_segmenter, project.settings), images,
+                                options, plan, **callbacks)
+    except ClusterError as exc:
+        _fail(str(exc))
+        return None
 
 
 @contextlib.contextmanager
