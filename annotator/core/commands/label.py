@@ -87,14 +87,8 @@ def run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         try:  # before the model loads: a second run, a read-only folder or a full disk stop here
             stack.enter_context(project_lock(project, "pnp-annotator label"))
-            project.settings = settings
-            for name in classes:
-                project.labels.add(name)
-            project.save_settings()
         except (ProjectLockedError, StateWriteError) as exc:
             return _fail(str(exc))
-        except OSError as exc:
-            return _fail(f"cannot write {project.state_dir}: {exc.strerror or exc}. Nothing was changed.")
         model = settings.model or DEFAULT_MODEL
         segmenter = None  # with --ray, each model actor of the cluster loads its own
         if args.ray is None:
@@ -111,6 +105,15 @@ def run(args: argparse.Namespace) -> int:
             if segmenter is not None:
                 segmenter.close()
             return _fail(f"--proposals: {exc}")
+        try:
+            project.settings = settings  # remembered once the run is sure to start
+            for name in classes:
+                project.labels.add(name)
+            project.save_settings()
+        except OSError as exc:
+            if segmenter is not None:
+                segmenter.close()
+            return _fail(f"cannot write {project.state_dir}: {exc.strerror or exc}. Nothing was changed.")
         try:
             summary = _run_batch(project, segmenter, images, classes, model, args)
         finally:
