@@ -62,14 +62,17 @@ def region_polygons(region: Region, tolerance: float = 0.0) -> list[Polygon]:
         if hierarchy[i][3] != -1:
             continue  # a hole; handled with its parent
         body = _grow(_outline(contour[:, 0, :] + offset), _HALF)
+        holes = []
         child = hierarchy[i][2]
         while child != -1:
             # A hole's contour runs through the surrounding region's pixel centres,
             # so the hole itself is that outline shrunk by half a pixel.
             hole = _grow(_outline(contours[child][:, 0, :] + offset), -_HALF)
             if not hole.is_empty:
-                body = body.difference(hole)
+                holes.append(hole)
             child = hierarchy[child][0]
+        if holes:  # one difference with all holes at once, not one per hole on a growing body
+            body = body.difference(holes[0] if len(holes) == 1 else shapely.union_all(holes))
         pieces.append(body)
     # Mitred corners can poke past the pixels at sharp angles; the region's box is a
     # hard bound of its true outline, so clip to it.

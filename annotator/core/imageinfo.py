@@ -23,7 +23,12 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     try:
         with Image.open(path) as img:
             width, height = img.size
-            orientation = img.getexif().get(_ORIENTATION_TAG, 1)
+            if img.format == "PNG" and "exif" not in img.info:
+                # PIL's PNG getexif() decodes every pixel looking for an eXIf chunk after the
+                # image data; the PNG extension puts it before, where the header read saw it.
+                orientation = 1
+            else:
+                orientation = img.getexif().get(_ORIENTATION_TAG, 1)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"Cannot read image '{os.fspath(path)}': {exc.__class__.__name__}: {exc}") from exc
     if orientation in _TRANSPOSED:

@@ -107,7 +107,7 @@ class StatusIndex:
         stored = self.entries()
         fresh: dict[str, IndexEntry] = {}
         changed = False
-        for rel, path, st in self._annotation_files():
+        for rel, path, st in self.annotation_files():
             if cancel is not None and cancel.is_set():
                 return fresh
             entry = stored.get(rel)
@@ -149,7 +149,7 @@ class StatusIndex:
     def _journal_path(self) -> Path:
         return self.state_dir / JOURNAL_FILE
 
-    def _annotation_files(self):
+    def annotation_files(self):
         """(rel, path, stat) of every annotation file (``<image>.<ext>.json``)."""
         if not self.state_dir.is_dir():
             return
@@ -231,3 +231,13 @@ class StatusIndex:
             self.problem = ""
         except OSError:
             pass  # a read-only folder or a full disk: the statuses are right, only not cached
+
+
+def refresh_statuses(state_dir: str) -> dict[str, tuple[str, int, int]]:
+    """{image: (status, shapes, pending proposals)} of a project's state folder, its index
+    refreshed first. A plain function of a path: the window runs it in a helper process
+    (parsing holds the GIL)."""
+    from annotator.core.project import IMAGE_EXTENSIONS
+
+    entries = StatusIndex(Path(state_dir), IMAGE_EXTENSIONS).refresh()
+    return {rel: (e.status, e.shapes, e.pending) for rel, e in entries.items()}

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from annotator.core.index import DAMAGED
+from annotator.core.lock import project_lock
 from annotator.core.project import AnnotationFileError, Project, ProjectSettings
 from annotator.core.proposals import DEFAULT_MIN_AREA_FRACTION, DEFAULT_TOLERANCE, proposals_from_result
 from annotator.core.shapes import Shape
@@ -53,6 +54,10 @@ FATAL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 
 class ClassListError(ValueError):
     """The engine refused the class list itself (every image would fail the same way)."""
+
+
+class ReplacedImageError(ValueError):
+    """The image file now has another size than the one its kept shapes were drawn on."""
 
 
 @dataclass
@@ -77,6 +82,8 @@ class PipelineOptions:
     """ProjectSettings.refine: sharpen outlines after the model."""
     prefetch_batches: int = 2
     """Batches decoded ahead of the one in the model (memory: that many batches of photos)."""
+    command: str = "pnp-annotator label"
+    """Who holds the folder's lock during the run (named to a second run that is refused)."""
 
     @classmethod
     def from_settings(cls, settings: ProjectSettings, classes: Sequence[str], **overrides) -> PipelineOptions:
@@ -199,7 +206,13 @@ def save_result(project: Project, rel: str, shapes: list[Shape], result, options
     OSError when it cannot be written.
     """
     ann = project.load(rel)
-    ann.height, ann.width = (int(v) for v in result.image_size)
+    height, width = (int(v) for v in result.image_size)
+    kept = [s for s in ann.shapes if not (s.source == "model" and not s.accepted)]
+    if kept and (ann.width, ann.height) != (width, height):
+        raise ReplacedImageError(
+            f"{rel}: the image was replaced: it is now {width}x{height} but its {len(kept)} shape(s) were drawn "
+            f"on a {ann.width}x{ann.height} image. Nothing was changed; open it in the window to check them.")
+    ann.height, ann.width = height, width
     ann.apply_proposals(shapes, skip_kept=True)  # a re-run adds no copy of an accepted shape
     ann.model_run = {
         "classes": list(result.classes),
@@ -242,7 +255,14 @@ def run_pipeline(project: Project, segmenter, images: Sequence[str], options: Pi
     call finished are still saved. ClassListError: the engine refused the class list on
     the first batch, before anything was saved. A full or read-only disk stops the run
     (``summary.stopped``) instead of running the model on every remaining image.
+    The folder's lock is held throughout: ProjectLockedError (another run holds it) and
+    StateWriteError (the state folder cannot be written) come before any model work.
     """
+    with project_lock(project, options.command):
+        return _run_locked(project, segmenter, images, options, on_image, on_progress, on_result, cancel)
+
+
+def _run_locked(project, segmenter, images, options, on_image, on_progress, on_result, cancel) -> BatchSummary:
     from engine import Cancelled  # deferred: `engine` imports torch
 
     start = time.monotonic()

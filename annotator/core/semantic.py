@@ -104,6 +104,9 @@ def export_semantic(project: Project, out: str | os.PathLike, *, accepted_only: 
     from engine.images import ImageReadError  # deferred: `engine` imports torch
 
     out = Path(out)
+    if out.resolve().is_relative_to(project.root.resolve()):
+        raise SemanticFormatError(f"{out} is inside the image folder {project.root}: its PNGs would be listed as "
+                                  "images of the project; choose a folder outside it. Nothing was written")
     report = SemanticExportReport(out=out)
     labels = project.labels
     limit = 254 if unlabeled == 255 else 255

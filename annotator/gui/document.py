@@ -122,6 +122,44 @@ class AnnotationDocument(QObject):
         text = ("Mark as crowd: " if iscrowd else "Unmark crowd: ") + f"{len(targets)} shape(s)"
         self._replace(text, targets, lambda s: s.replace(iscrowd=bool(iscrowd)))
 
+    def merge_shapes(self, ids: Sequence[str]) -> str:
+        """Join shapes of one class into one multi-part shape (one instance); returns its id.
+
+        The first of *ids* in document order keeps its id and fields and takes every part;
+        the others are removed. One command. ValueError for fewer than two shapes or mixed
+        classes (an instance has one class).
+        """
+        targets = self._known(ids)
+        shapes = [s for s in self.annotations.shapes if s.id in targets]
+        if len(shapes) < 2:
+            raise ValueError("select at least two shapes to merge into one")
+        labels = sorted({s.label for s in shapes})
+        if len(labels) > 1:
+            raise ValueError(f"shapes of different classes ({', '.join(labels)}) cannot be one instance; "
+                             "relabel them first")
+        keep = shapes[0].replace(parts=[p for s in shapes for p in s.parts], accepted=True)
+        after = [keep if s.id == keep.id else s for s in self.annotations.shapes if s.id == keep.id or
+                 s.id not in targets]
+        self._push(f"Merge {len(shapes)} shapes", after)
+        return keep.id
+
+    def split_shape(self, shape_id: str) -> list[str]:
+        """One shape per part of a multi-part shape (one command); returns their ids, the
+        original id first. The split-off shapes take the label and review state but not
+        ``extra`` (kept COCO fields such as keypoints belong to the original instance)."""
+        self._known([shape_id])
+        shape = self.shape(shape_id)
+        if len(shape.parts) < 2:
+            return [shape_id]
+        first = shape.replace(parts=[shape.parts[0]], accepted=True)
+        rest = [Shape(shape.label, parts=[p], source=shape.source, score=shape.score, accepted=True,
+                      iscrowd=shape.iscrowd) for p in shape.parts[1:]]
+        after = []
+        for s in self.annotations.shapes:
+            after += [first, *rest] if s.id == shape_id else [s]
+        self._push(f"Split into {len(shape.parts)} shapes", after)
+        return [first.id, *(r.id for r in rest)]
+
     def set_label(self, ids: Iterable[str], label: str) -> None:
         """Relabel shapes; choosing a label is a human decision, so it also accepts them."""
         targets = self._known(ids)

@@ -3,19 +3,29 @@
 Each row reads "name  · N (P pending)" (N shapes); the status is also the row's
 coloured dot, so an image without shapes keeps the normal text colour (grey text
 reads as disabled). A line above the list counts the reviewed images.
+
+The rows live in a list model that answers ``data()`` from a Python list and dicts, so
+listing 20,000 images, or updating their statuses, costs no per-row Qt object on the
+GUI thread; the view asks only for the rows it shows (uniform row heights).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap, QStandardItem, QStandardItemModel
+from collections import Counter
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QDockWidget, QLabel, QLineEdit, QListView, QVBoxLayout, QWidget
 
 STATUS_COLOR = {"none": QColor(140, 140, 140), "proposed": QColor(230, 150, 0), "reviewed": QColor(30, 160, 60),
                 "unreadable": QColor(200, 40, 40)}
+STATUS_WORDS = {"none": "no shapes yet", "proposed": "proposals await review", "reviewed": "reviewed",
+                "unreadable": "cannot be read"}
 IMAGE_ROLE = Qt.ItemDataRole.UserRole + 1
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 2
 COUNTS_ROLE = Qt.ItemDataRole.UserRole + 3  # (shapes, pending) or None when not known
+
+Counts = tuple[int, int]
 
 
 def _dot(color: QColor) -> QIcon:
@@ -30,30 +40,120 @@ def _dot(color: QColor) -> QIcon:
     return QIcon(pixmap)
 
 
+class ImageListModel(QAbstractListModel):
+    """Images (relative paths) with a status and, where known, (shapes, pending) counts each;
+    rows never move once listed."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._images: list[str] = []
+        self._rows: dict[str, int] = {}
+        self._status: dict[str, str] = {}
+        self._counts: dict[str, Counts] = {}
+        self._icons = {status: _dot(color) for status, color in STATUS_COLOR.items()}
+
+    def reset(self, images: list[str], status: dict[str, str], counts: dict[str, Counts] | None = None) -> None:
+        self.beginResetModel()
+        self._images = list(images)
+        self._rows = {image: row for row, image in enumerate(self._images)}
+        self._status = dict(status)
+        self._counts = {image: tuple(c) for image, c in (counts or {}).items()}
+        self.endResetModel()
+
+    def row(self, image: str) -> int | None:
+        return self._rows.get(image)
+
+    def status(self, image: str) -> str | None:
+        if image not in self._rows:
+            return None
+        return self._status.get(image, "none")
+
+    def counts(self, image: str) -> Counts | None:
+        return self._counts.get(image)
+
+    def set_status(self, image: str, status: str, counts: Counts | None = None) -> bool:
+        """True when the row changed."""
+        row = self._rows.get(image)
+        if row is None:
+            return False
+        counts = tuple(counts) if counts is not None else self._counts.get(image)
+        if self._status.get(image, "none") == status and self._counts.get(image) == counts:
+            return False
+        self._status[image] = status
+        if counts is not None:
+            self._counts[image] = counts
+        index = self.index(row, 0)
+        self.dataChanged.emit(index, index)
+        return True
+
+    def set_statuses(self, status: dict[str, str], counts: dict[str, Counts] | None = None) -> None:
+        """Many statuses at once: one change notification for the whole list."""
+        self._status.update({image: value for image, value in status.items() if image in self._rows})
+        self._counts.update({image: tuple(c) for image, c in (counts or {}).items() if image in self._rows})
+        if self._images:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._images) - 1, 0))
+
+    def status_totals(self) -> Counter:
+        return Counter(self._status.get(image, "none") for image in self._images)
+
+    def pending_proposals(self) -> tuple[int, int]:
+        pending = [c[1] for image, c in self._counts.items() if c[1] and image in self._rows]
+        return sum(pending), len(pending)
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802 - Qt's name
+        return 0 if parent.isValid() else len(self._images)
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= len(self._images):
+            return None
+        image = self._images[index.row()]
+        status = self._status.get(image, "none")
+        counts = self._counts.get(image)
+        if role == Qt.ItemDataRole.DisplayRole:
+            tail = ""
+            if counts and counts[0]:
+                tail = f"  · {counts[0]}" + (f" ({counts[1]} pending)" if counts[1] else "")
+            return f"{image}{tail}"
+        if role == IMAGE_ROLE:
+            return image
+        if role == STATUS_ROLE:
+            return status
+        if role == COUNTS_ROLE:
+            return counts
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._icons.get(status, self._icons["none"])
+        if role == Qt.ItemDataRole.ForegroundRole:
+            # Only an unreadable image is coloured; others keep the palette's text colour
+            # (grey text would read as disabled).
+            return STATUS_COLOR["unreadable"] if status == "unreadable" else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            detail = f", {counts[0]} shape(s), {counts[1]} pending" if counts else ""
+            return f"{image}: {STATUS_WORDS.get(status, status)}{detail}"
+        return None
+
+
 class FileListDock(QDockWidget):
     imageActivated = Signal(str)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Images", parent)
         self.setObjectName("files")
-        self._model = QStandardItemModel(self)
+        self._model = ImageListModel(self)
         self._proxy = QSortFilterProxyModel(self)
         self._proxy.setSourceModel(self._model)
         self._proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self._proxy.setFilterRole(IMAGE_ROLE)
-        self._rows: dict[str, QStandardItem] = {}
-        self._bulk = False
 
         self.filter = QLineEdit(placeholderText="Filter by name")
         self.filter.setClearButtonEnabled(True)
         self.filter.textChanged.connect(self._proxy.setFilterFixedString)
         self.view = QListView()
+        self.view.setUniformItemSizes(True)  # no per-row size query: 20,000 rows cost nothing
         self.view.setModel(self._proxy)
         self.view.setEditTriggers(QListView.EditTrigger.NoEditTriggers)
         self.view.activated.connect(self._on_activated)
         self.view.clicked.connect(self._on_activated)
         self.summary = QLabel()
-        self._icons = {status: _dot(color) for status, color in STATUS_COLOR.items()}
 
         body = QWidget()
         layout = QVBoxLayout(body)
@@ -65,87 +165,61 @@ class FileListDock(QDockWidget):
 
     def set_images(self, images: list[str], status: dict[str, str], counts: dict | None = None) -> None:
         """*counts*: image -> (shapes, pending proposals), where known."""
-        self._model.clear()
-        self._rows.clear()
-        self._bulk = True  # one summary at the end, not one per row
-        try:
-            for image in images:
-                item = QStandardItem()
-                item.setData(image, IMAGE_ROLE)
-                self._model.appendRow(item)
-                self._rows[image] = item
-                self.set_status(image, status.get(image, "none"), (counts or {}).get(image))
-        finally:
-            self._bulk = False
+        self._model.reset(images, status, counts)
         self._update_summary()
 
-    def set_status(self, image: str, status: str, counts: tuple[int, int] | None = None) -> None:
-        item = self._rows.get(image)
-        if item is None:
-            return
-        item.setData(status, STATUS_ROLE)
-        if counts is not None:
-            item.setData(tuple(counts), COUNTS_ROLE)
-        counts = item.data(COUNTS_ROLE)
-        tail = ""
-        if counts and counts[0]:
-            tail = f"  · {counts[0]}" + (f" ({counts[1]} pending)" if counts[1] else "")
-        item.setText(f"{image}{tail}")
-        item.setIcon(self._icons.get(status, self._icons["none"]))
-        if status == "unreadable":
-            item.setForeground(STATUS_COLOR["unreadable"])
-        else:
-            item.setData(None, Qt.ItemDataRole.ForegroundRole)  # the palette's own text colour
-        words = {"none": "no shapes yet", "proposed": "proposals await review", "reviewed": "reviewed",
-                 "unreadable": "cannot be read"}
-        detail = f", {counts[0]} shape(s), {counts[1]} pending" if counts else ""
-        item.setToolTip(f"{image}: {words.get(status, status)}{detail}")
+    def set_status(self, image: str, status: str, counts: Counts | None = None) -> None:
+        if self._model.set_status(image, status, counts):
+            self._update_summary()
+
+    def set_statuses(self, status: dict[str, str], counts: dict | None = None) -> None:
+        self._model.set_statuses(status, counts)
         self._update_summary()
 
-    def counts(self, image: str) -> tuple[int, int] | None:
-        item = self._rows.get(image)
-        return item.data(COUNTS_ROLE) if item else None
+    def status(self, image: str) -> str | None:
+        return self._model.status(image)
+
+    def counts(self, image: str) -> Counts | None:
+        return self._model.counts(image)
 
     def pending_proposals(self) -> tuple[int, int]:
         """(pending proposals, images holding them) over the listed images whose counts are known."""
-        pending = [c[1] for item in self._rows.values() if (c := item.data(COUNTS_ROLE)) and c[1]]
-        return sum(pending), len(pending)
+        return self._model.pending_proposals()
 
     def _update_summary(self) -> None:
-        if self._bulk:
-            return
-        statuses = [item.data(STATUS_ROLE) for item in self._rows.values()]
-        reviewed = statuses.count("reviewed")
-        proposed = statuses.count("proposed")
-        self.summary.setText(f"{reviewed} of {len(statuses)} reviewed"
+        totals = self._model.status_totals()
+        reviewed, proposed = totals["reviewed"], totals["proposed"]
+        self.summary.setText(f"{reviewed} of {self._model.rowCount()} reviewed"
                              + (f", {proposed} with proposals" if proposed else ""))
-
-    def status(self, image: str) -> str | None:
-        item = self._rows.get(image)
-        return item.data(STATUS_ROLE) if item else None
 
     def visible_images(self) -> list[str]:
         """Images in display order that pass the filter: what A / D step through."""
         return [self._proxy.index(r, 0).data(IMAGE_ROLE) for r in range(self._proxy.rowCount())]
 
+    def _proxy_row(self, image: str | None) -> int | None:
+        row = self._model.row(image) if image is not None else None
+        if row is None:
+            return None
+        index = self._proxy.mapFromSource(self._model.index(row, 0))
+        return index.row() if index.isValid() else None
+
     def select(self, image: str) -> None:
-        item = self._rows.get(image)
-        if item is None:
+        row = self._proxy_row(image)
+        if row is None:
             return
-        index = self._proxy.mapFromSource(item.index())
-        if index.isValid():
-            self.view.setCurrentIndex(index)
-            self.view.scrollTo(index)
+        index = self._proxy.index(row, 0)
+        self.view.setCurrentIndex(index)
+        self.view.scrollTo(index)
 
     def step(self, current: str | None, delta: int) -> str | None:
         """The visible image *delta* rows from *current* (clamped), or None."""
-        images = self.visible_images()
-        if not images:
+        count = self._proxy.rowCount()
+        if count == 0:
             return None
-        if current not in images:
-            return images[0]
-        i = min(max(images.index(current) + delta, 0), len(images) - 1)
-        return images[i]
+        row = self._proxy_row(current)
+        if row is None:
+            return self._proxy.index(0, 0).data(IMAGE_ROLE)
+        return self._proxy.index(min(max(row + delta, 0), count - 1), 0).data(IMAGE_ROLE)
 
     def _on_activated(self, index) -> None:
         image = index.data(IMAGE_ROLE)

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QIcon, QUndoGroup
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
@@ -26,6 +26,7 @@ from annotator.gui.engine_worker import EngineClient, EngineSettings, Polygonize
 from annotator.gui.file_list import FileListDock
 from annotator.gui.heatmap_panel import HeatmapDock
 from annotator.gui.heatmap_view import HeatmapView
+from annotator.gui.image_loader import ImageLoader
 from annotator.gui.job_router import JobRouter
 from annotator.gui.model_menu import ModelMenu
 from annotator.gui.model_setup import ModelSetup
@@ -33,6 +34,7 @@ from annotator.gui.recent import RecentMenu, remember
 from annotator.gui.prompt_bar import PromptBar, parse_classes
 from annotator.gui.settings import AppSettings
 from annotator.gui.shape_list import ShapeListDock
+from annotator.gui.status_scan import StatusScanner
 from annotator.gui.view_options import ClassesMenu, FillMenu, ViewOptions
 
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "pnp-annotator.png"
@@ -58,6 +60,10 @@ class MainWindow(QMainWindow):
                                    parent=self)
         self.router = JobRouter(self.client, self)
         self.view = ViewOptions(self)
+        self.images = ImageLoader(parent=self)  # decodes off the GUI thread, neighbours ahead
+        self.scanner = StatusScanner(self)  # file list statuses from the index, off the GUI thread
+        QTimer.singleShot(0, self.scanner.warm_up)
+        self._images: list[str] = []  # the open project's images, as listed
         self._build_widgets()
         self.edit = EditCommands(self)
         self.actions = Actions(self, self, self.edit)
@@ -142,6 +148,8 @@ class MainWindow(QMainWindow):
         self.router.resultCached.connect(self.heatmap_view.result_changed)
         self.router.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.router.problem.connect(self._show_problem)
+        self.images.loaded.connect(self._on_image_loaded)
+        self.scanner.scanned.connect(self._on_statuses)
 
     # --- project and images ---------------------------------------------------------------
     def open_path(self, path: str | Path) -> bool:
@@ -160,7 +168,7 @@ class MainWindow(QMainWindow):
             self._show_problem("Cannot open", str(e))
             return False
         self._set_project(project)
-        images = project.images()
+        images = self._images
         if first is not None and first not in images:
             first = None
         target = first or (images[0] if images else None)
@@ -188,10 +196,10 @@ class MainWindow(QMainWindow):
         self.router.store = self.store
         self.router.forget()
         self._make_canvas(project.labels)
-        images = project.images()
-        summaries = {image: self.store.summary(image) for image in images}
-        self.files.set_images(images, {i: s[0] for i, s in summaries.items()},
-                              {i: s[1] for i, s in summaries.items()})
+        self._images = images = project.images()
+        self.files.set_images(images, {})  # statuses follow from the index, off the GUI thread
+        self.images.forget()
+        self.scanner.scan(project)
         self.prompt.classes.setText(project.settings.classes)
         self.prompt.set_proposals_mode(project.settings.proposals)
         self.prompt.classes.set_names(project.labels.names)
@@ -209,35 +217,93 @@ class MainWindow(QMainWindow):
         self.canvas.set_document(None, None)
 
     def show_image(self, image: str) -> None:
+        """Show *image*: its shapes at once, its pixels when decoded (off the GUI thread,
+        usually already there: the neighbours of the shown image are decoded ahead)."""
         if self.store is None:
             return
-        from engine.images import load_rgb
-
         self.store.flush()  # switching images saves the one we leave
         self.current = image
         self.files.select(image)
         self.canvas.set_overlay(None)
+        key = (self.project.root, image)
         try:
-            self.pixels = load_rgb(self.project.image_path(image))
             doc = self.store.document(image)
         except Exception as e:  # noqa: BLE001 - unreadable image or damaged annotation file
-            self.pixels = None
-            self.store.activate(None)
-            self.canvas.show_error(f"Cannot show {image}\n\n{e}")
-            self.files.set_status(image, "unreadable")
-            self.statusBar().showMessage(f"{image}: {e}", 8000)
-            self._refresh_shapes()
+            self._show_unreadable(image, e)
             return
+        self.pixels = self.images.cached(key)
         self.canvas.set_document(doc, self.pixels)
         self.store.activate(image)
         self.settings.last_path = str(self.project.image_path(image))  # a relaunch reopens here
         self.settings.save()
-        saved = self.router.restore(image, self.pixels)
-        if saved is not None and doc.params is None:
-            doc.params = (saved.threshold, saved.tolerance)
+        self._restore_result(image, doc, self.pixels)
         self._refresh_shapes()
         self.heatmap_view.result_changed(image)
         self.statusBar().showMessage(f"{image} ({doc.annotations.width}×{doc.annotations.height})", 3000)
+        if self.pixels is None:
+            self.images.request(key, self.project.image_path(image))
+        else:
+            self._check_size(image, self.pixels)
+        for delta in (1, -1, 2):
+            neighbour = self.files.step(image, delta)
+            if neighbour and neighbour != image:
+                self.images.request((self.project.root, neighbour), self.project.image_path(neighbour))
+
+    def _on_image_loaded(self, key, pixels, error: str) -> None:
+        if self.project is None or key != (self.project.root, self.current):
+            return  # a neighbour decoded ahead, or an image no longer shown
+        if pixels is None:
+            self._show_unreadable(self.current, error)
+            return
+        doc = self.store.open_document(self.current)
+        if doc is not None:
+            self.pixels = pixels
+            self.canvas.set_document(doc, pixels)
+            self._check_size(self.current, pixels)
+            if self._restore_result(self.current, doc, pixels):
+                self._refresh_shapes()
+                self.heatmap_view.result_changed(self.current)
+            self.heatmap_view.update_overlay()
+
+    def _restore_result(self, image: str, doc, pixels) -> bool:
+        """The image's kept heatmaps (from its heatmap file), so the sliders work after a
+        relaunch; they need the decoded pixels. True when a result was brought back."""
+        saved = self.router.restore(image, pixels)
+        if saved is None:
+            return False
+        if doc.params is None:
+            doc.params = (saved.threshold, saved.tolerance)
+        return True
+
+    def _show_unreadable(self, image: str, error) -> None:
+        self.pixels = None
+        self.store.activate(None)
+        self.canvas.show_error(f"Cannot show {image}\n\n{error}")
+        self.files.set_status(image, "unreadable")
+        self.statusBar().showMessage(f"{image}: {error}", 8000)
+        self._refresh_shapes()
+
+    def _check_size(self, image: str, pixels) -> None:
+        """A replaced image (another size than the one its shapes were drawn on) is reported."""
+        doc = self.store.open_document(image)
+        if doc is None:
+            return
+        h, w = pixels.shape[:2]
+        ann = doc.annotations
+        if (ann.width, ann.height) != (w, h) and ann.shapes:
+            self._show_problem("Image replaced", f"{image} is now {w}×{h} but its shapes were drawn on a "
+                               f"{ann.width}×{ann.height} image. The shapes are kept; check them before "
+                               "exporting (export leaves this image out until its size matches).")
+
+    def _on_statuses(self, root, statuses: dict, counts: dict) -> None:
+        if self.project is None or root != self.project.root:
+            return
+        gone = sorted(set(statuses) - set(self._images))
+        if gone:
+            listed = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+            self.statusBar().showMessage(f"{len(gone)} annotated image(s) are no longer in the folder (their "
+                                         f"annotations are kept; export lists them): {listed}", 15000)
+        self.files.set_statuses(statuses, counts)  # one update of the list model, whatever its size
 
     def document(self):
         return self.store.open_document(self.current) if self.store and self.current else None
@@ -353,8 +419,7 @@ class MainWindow(QMainWindow):
         """Reload only the images the import wrote: other documents keep their undo history."""
         self.store.reload(written)
         self.prompt.classes.set_names(self.project.labels.names)
-        for image in written:
-            self._on_status(image)
+        self.scanner.scan(self.project)  # statuses of the imported files, off the GUI thread
         if self.current in written:
             self.show_image(self.current)
 
@@ -371,12 +436,12 @@ class MainWindow(QMainWindow):
         from annotator.core.pipeline import PipelineOptions
 
         self._register_classes(classes)
-        images = self.project.images()
+        images = self._images
         if not images:
             return None
         self.store.flush()  # the pipeline reads the files: they must hold every edit
         options = PipelineOptions.from_settings(self.project.settings, classes, skip_annotated=skip_annotated,
-                                                model=self.client.settings.model)
+                                                model=self.client.settings.model, command="pnp-annotator window")
         job = self.client.batch(self.project, images, options)
         self.router.expect(job, options.threshold, options.tolerance,
                            options.background or self.project.settings.background)
@@ -406,6 +471,22 @@ class MainWindow(QMainWindow):
         if self.document() is not None:
             self.canvas.setFocus()
             self.canvas.begin_polygon()
+
+    def on_merge_shapes(self) -> None:
+        doc = self.document()
+        if doc is None:
+            return
+        try:
+            self.canvas.select([doc.merge_shapes(self.canvas.selected_ids())])
+        except ValueError as exc:
+            self.statusBar().showMessage(str(exc), 4000)
+
+    def on_split_shape(self) -> None:
+        doc, ids = self.document(), self.canvas.selected_ids()
+        if doc is None or len(ids) != 1:
+            self.statusBar().showMessage("Select one multi-part shape to split", 4000)
+            return
+        self.canvas.select(doc.split_shape(ids[0]))
 
     def on_accept_selected(self) -> None:
         doc, ids = self.document(), self.canvas.selected_ids()
@@ -561,5 +642,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self._close_project()  # flushes every edited document
         self.model_setup.close()
+        self.scanner.cancel()
         self.client.shutdown()
+        self.images.shutdown()
         event.accept()

@@ -41,6 +41,10 @@ class ShapeListDock(QDockWidget):
         """*colors*: label -> (r, g, b)."""
         selected = set(self.selected_ids())
         self._syncing = True
+        header = self.table.horizontalHeader()
+        # ResizeToContents re-measures every row on each setItem: fill first, measure once.
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.setUpdatesEnabled(False)
         try:
             self.table.setRowCount(len(shapes))
             for row, shape in enumerate(shapes):
@@ -68,6 +72,9 @@ class ShapeListDock(QDockWidget):
                 if shape.id in selected:
                     self.table.selectRow(row)
         finally:
+            header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+            header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+            self.table.setUpdatesEnabled(True)
             self._syncing = False
 
     def selected_ids(self) -> list[str]:

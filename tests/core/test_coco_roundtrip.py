@@ -345,3 +345,15 @@ def test_simplified_model_proposals_survive_export_and_reimport_without_islands_
             assert len(again) == len(shapes)
             for a, b in zip(shapes, again):
                 assert a.id == b.id and np.array_equal(a.mask(96, 128), b.mask(96, 128))
+
+
+def test_nan_in_a_kept_field_rejects_the_file_before_anything_is_written(tmp_path):
+    text = (DATUMARO / "person_keypoints_val.json").read_text()
+    poisoned = text.replace('"keypoints":[\n          1,', '"keypoints":[\n          NaN,', 1)
+    assert poisoned != text
+    path = tmp_path / "kp.json"
+    path.write_text(poisoned)
+    project = project_for(path, tmp_path / "imgs")
+    with pytest.raises(CocoFormatError, match=r"annotations\[0\] \(annotation id 1\) holds NaN"):
+        import_coco(project, path)
+    assert not project.state_dir.exists()

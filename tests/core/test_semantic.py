@@ -154,3 +154,9 @@ def test_datumaro_voc_rgb_masks_import_through_the_class_colours(tmp_path, with_
     assert shape.label == "bicycle" and shape.area == 200  # the whole mask is VOC colour (0, 128, 0)
     assert fresh.labels.get("bicycle").id == 2  # the VOC index is kept as the category id
     assert fresh.labels.get("background") is None and fresh.labels.get("ignored") is None
+
+
+def test_an_output_folder_inside_the_image_folder_is_refused(project):
+    with pytest.raises(SemanticFormatError, match="inside the image folder"):
+        export_semantic(project, project.root / "masks")
+    assert not (project.root / "masks").exists()

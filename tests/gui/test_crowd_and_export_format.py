@@ -49,7 +49,24 @@ def test_export_dialog_writes_semantic_pngs(qtbot, make_window, images_dir, tmp_
     dialog.path.edit.setText(str(out))
     dialog.unlabeled.setCurrentText("255")
     dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    qtbot.waitUntil(lambda: not dialog.running(), timeout=30000)  # a background job
     assert "Wrote 1 label PNGs" in dialog.report.text(), dialog.report.text()
     (png,) = (out / "labels").rglob("*.png")
     lm = np.array(Image.open(png))
     assert (lm[10:60, 10:60] == cup).all() and lm[0, 0] == 255 and set(np.unique(lm)) == {cup, 255}
+
+
+def test_merge_and_split_from_the_edit_menu(qtbot, make_window, images_dir):
+    window = make_window()
+    window.open_path(images_dir)
+    doc = window.document()
+    a, b = Shape("cup", SQUARE), Shape("cup", SQUARE + 100)
+    doc.add_shape(a)
+    doc.add_shape(b)
+    window.canvas.select([a.id, b.id])
+    window.actions["merge_shapes"].trigger()
+    assert [len(s.parts) for s in doc.shapes() if s.label == "cup"] == [2]
+    assert window.canvas.selected_ids() == [a.id]
+    window.actions["split_shape"].trigger()
+    assert [len(s.parts) for s in doc.shapes() if s.label == "cup"] == [1, 1]
+    assert len(window.canvas.selected_ids()) == 2

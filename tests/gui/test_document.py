@@ -190,3 +190,31 @@ def test_set_geometry_on_a_multi_part_shape_edits_the_first_part_only(doc):
     doc.set_geometry(target.id, np.array(SQUARE) + 1, [])
     edited = doc.shape(target.id)
     assert len(edited.parts) == 2 and np.array_equal(edited.parts[1].exterior, np.array(SQUARE) + 300)
+
+
+def test_merge_shapes_makes_one_multi_part_instance_in_one_command(doc):
+    a, b = human("cat", SQUARE), human("cat", np.array(SQUARE) + 100)
+    doc.add_shape(a)
+    doc.add_shape(b)
+    count = doc.undo_stack.count()
+    merged = doc.merge_shapes([b.id, a.id])
+    assert merged == a.id and doc.shape(b.id) is None and doc.undo_stack.count() == count + 1
+    assert len(doc.shape(a.id).parts) == 2
+    doc.undo_stack.undo()
+    assert doc.shape(b.id) is not None and len(doc.shape(a.id).parts) == 1
+    with pytest.raises(ValueError, match="different classes"):
+        doc.merge_shapes([a.id, doc.shapes()[1].id])  # cat + sky proposal
+    with pytest.raises(ValueError, match="at least two"):
+        doc.merge_shapes([a.id])
+
+
+def test_split_shape_gives_one_shape_per_part_in_one_command(doc):
+    from annotator.core.shapes import Part
+    s = Shape("dog", parts=[Part(SQUARE), Part(np.array(SQUARE) + 100)], extra={"keypoints": [1, 2, 2]})
+    doc.add_shape(s)
+    ids = doc.split_shape(s.id)
+    assert ids[0] == s.id and len(ids) == 2 and [len(doc.shape(i).parts) for i in ids] == [1, 1]
+    assert doc.shape(ids[0]).extra == {"keypoints": [1, 2, 2]} and doc.shape(ids[1]).extra == {}
+    doc.undo_stack.undo()
+    assert len(doc.shape(s.id).parts) == 2 and doc.shape(ids[1]) is None
+    assert doc.split_shape(doc.shapes()[0].id) == [doc.shapes()[0].id]  # one part: nothing to split

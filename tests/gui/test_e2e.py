@@ -74,6 +74,7 @@ def test_annotate_export_import_round_trip(qtbot, make_window, images_dir, tmp_p
     export.accepted_only.setChecked(True)
     export.segmentation.setCurrentText("polygon")
     export.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    qtbot.waitUntil(lambda: not export.running(), timeout=30000)  # a background job
     assert out.exists(), export.report.text()
     coco = COCO(str(out))
     image_id = next(i["id"] for i in coco.dataset["images"] if i["file_name"] == FIRST)
@@ -91,9 +92,64 @@ def test_annotate_export_import_round_trip(qtbot, make_window, images_dir, tmp_p
     importer = window.findChild(ImportDialog)
     importer.path.edit.setText(str(out))
     importer.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    qtbot.waitUntil(lambda: not importer.running(), timeout=30000)
     assert "Imported" in importer.report.text(), importer.report.text()
-    assert window.files.status(FIRST) == "reviewed"
+    qtbot.waitUntil(lambda: window.files.status(FIRST) == "reviewed", timeout=10000)  # the index, off-thread
     imported = window.document().shapes()
     assert len(imported) == len(edited)
     assert {s.label for s in imported} == names
     wait_idle(qtbot, window)
+
+
+def test_export_and_import_run_in_the_background_and_cancel_writes_nothing(qtbot, make_window, images_dir,
+                                                                            tmp_path, monkeypatch):
+    import threading
+
+    from annotator.core import coco
+    from annotator.gui.dialogs import ExportDialog, ImportDialog
+    from annotator.gui.dialogs import coco as coco_dialogs
+
+    window = make_window()
+    window.open_path(images_dir)
+    release, threads = threading.Event(), []
+    real_export = coco.export_coco
+
+    def slow_export(project, out, **kw):
+        threads.append(threading.current_thread())
+        kw["progress"](0, 4)
+        release.wait(10)  # the user presses Cancel meanwhile
+        return real_export(project, out, **kw)
+
+    monkeypatch.setattr(coco_dialogs, "export_coco", slow_export)
+    out = tmp_path / "cancelled.json"
+    export = ExportDialog(window.project, window)
+    export.path.edit.setText(str(out))
+    export.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    qtbot.waitUntil(lambda: export.progress.maximum() == 4, timeout=5000)
+    assert export.running() and threads[0] is not threading.main_thread()
+    export.reject()  # Cancel
+    release.set()
+    qtbot.waitUntil(lambda: not export.running(), timeout=10000)
+    assert "cancelled" in export.report.text() and not out.exists()
+
+    monkeypatch.setattr(coco_dialogs, "export_coco", real_export)
+    good = tmp_path / "good.json"
+    export.path.edit.setText(str(good))
+    export.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    qtbot.waitUntil(lambda: not export.running(), timeout=30000)
+    assert good.exists()
+
+    before = sorted(p.name for p in window.project.state_dir.rglob("*.json"))
+    importer = ImportDialog(window.project, window)
+    importer.path.edit.setText(str(good))
+    real_import = coco.import_coco
+
+    def cancelled_import(project, path, **kw):
+        kw["cancel"].set()  # as if Cancel was pressed before the writing started
+        return real_import(project, path, **kw)
+
+    monkeypatch.setattr(coco_dialogs, "import_coco", cancelled_import)
+    importer.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    qtbot.waitUntil(lambda: not importer.running(), timeout=30000)
+    assert "cancelled" in importer.report.text()
+    assert sorted(p.name for p in window.project.state_dir.rglob("*.json")) == before

@@ -16,7 +16,8 @@ def test_open_folder_lists_images_and_a_d_navigate(qtbot, make_window, images_di
     window = make_window()
     assert window.open_path(images_dir)
     assert window.files.visible_images() == ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg"]
-    assert window.current == FIRST and window.pixels is not None
+    assert window.current == FIRST
+    qtbot.waitUntil(lambda: window.pixels is not None, timeout=5000)  # decoded off the GUI thread
     assert window.files.status(FIRST) == "none"
     key(qtbot, window, "D")
     assert window.current == SECOND
@@ -207,7 +208,8 @@ def test_unreadable_image_shows_error_and_list_moves_on(qtbot, make_window, imag
     assert window.current == "broken.png" and window.pixels is None and window.document() is None
     assert "broken.png" in window.statusBar().currentMessage()
     key(qtbot, window, "D")
-    assert window.current == "chelsea.png" and window.pixels is not None
+    assert window.current == "chelsea.png"
+    qtbot.waitUntil(lambda: window.pixels is not None, timeout=5000)
 
 
 def test_edits_autosave_and_closing_keeps_them(qtbot, make_window, images_dir):
@@ -291,3 +293,44 @@ def test_letter_shortcuts_do_not_fire_while_typing_classes(qtbot, make_window, i
     qtbot.keyClicks(window.prompt.classes, "dyxhan")
     assert window.prompt.classes.text() == "dyxhan"
     assert window.current == FIRST and not window.heatmap.show_overlay.isChecked()
+
+
+def test_statuses_come_from_the_index_off_the_gui_thread_and_images_are_decoded_ahead(
+        qtbot, make_window, images_dir, monkeypatch):
+    from annotator.core.annotations import ImageAnnotations
+    from annotator.core.index import StatusIndex
+    from annotator.core.project import Project
+    from annotator.core.shapes import Shape
+
+    square = [[1, 1], [30, 1], [30, 30], [1, 30]]
+    project = Project.open(images_dir)
+    project.save(ImageAnnotations(SECOND, 451, 300, [Shape("cat", square)]))
+    project.save(ImageAnnotations("coffee.png", 400, 300, [Shape("cup", square, source="model", accepted=False)]))
+    project.annotation_path("rocket.jpg").write_text("{damaged")
+    parsed = []
+    monkeypatch.setattr(StatusIndex, "_parse", lambda self, *a: parsed.append(a[0]))
+    window = make_window()
+    window.open_path(images_dir)
+    qtbot.waitUntil(lambda: window.files.status("rocket.jpg") == "unreadable", timeout=30000)
+    assert [window.files.status(i) for i in (FIRST, SECOND, "coffee.png")] == ["none", "reviewed", "proposed"]
+    assert parsed == [], "the folder's files are parsed in a helper process, not in the window's"
+    assert (project.state_dir / "index.json").exists()
+    qtbot.waitUntil(lambda: window.images.cached((window.project.root, SECOND)) is not None, timeout=5000)
+    key(qtbot, window, "D")
+    assert window.current == SECOND and window.pixels is not None, "the neighbour was decoded ahead"
+
+
+def test_a_replaced_image_of_another_size_is_reported_and_its_shapes_kept(qtbot, make_window, images_dir):
+    from PySide6.QtWidgets import QMessageBox
+
+    from annotator.core.annotations import ImageAnnotations
+    from annotator.core.project import Project
+    from annotator.core.shapes import Shape
+
+    project = Project.open(images_dir)
+    project.save(ImageAnnotations(FIRST, 1000, 900, [Shape("cat", [[1, 1], [30, 1], [30, 30]])]))
+    window = make_window()
+    window.open_path(images_dir)
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox) is not None, timeout=5000)
+    assert "replaced" in window.findChild(QMessageBox).windowTitle().lower()
+    assert [s.label for s in window.document().shapes()] == ["cat"]

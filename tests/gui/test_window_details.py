@@ -50,11 +50,14 @@ def test_cancelled_import_leaves_documents_and_undo_alone(qtbot, make_window, im
     dialog = [d for d in window.findChildren(ImportDialog) if d.isVisible()][0]
     dialog.path.edit.setText(str(path))
     dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    qtbot.waitUntil(lambda: not dialog.running(), timeout=30000)  # the import runs in the background
     assert "Imported 1 shapes" in dialog.report.text(), dialog.report.text()
     assert window.document() is doc and doc.undo_stack.canUndo()
-    assert window.files.status(SECOND) == "reviewed" and window.files.counts(SECOND) == (1, 0)
+    # statuses come from the index, refreshed off the GUI thread
+    qtbot.waitUntil(lambda: window.files.status(SECOND) == "reviewed", timeout=30000)
+    assert window.files.counts(SECOND) == (1, 0)
     dialog.buttons.button(QDialogButtonBox.StandardButton.Close).click()
-    key(qtbot, window, "D")
+    window.show_image(SECOND)
     assert [s.label for s in window.document().shapes()] == ["cat"]
 
 
@@ -137,7 +140,9 @@ def test_heatmap_look_sliders_undo_relaunch_and_no_carry_over(qtbot, make_window
     window.close()
     again = make_window()
     again.open_path(images_dir)
-    assert again.heatmap.threshold.isEnabled() and again.heatmap.classes.count() == 2
+    # the kept result comes back once the image is decoded (off the GUI thread)
+    qtbot.waitUntil(lambda: again.heatmap.threshold.isEnabled(), timeout=20000)
+    assert again.heatmap.classes.count() == 2
     assert again.heatmap.values()[0] == pytest.approx(0.6)
     doc = again.document()
     stack = doc.undo_stack.count()
@@ -180,6 +185,7 @@ def test_export_dialog_defaults_outside_the_folder_and_counts_proposals(qtbot, m
     out = tmp_path / "out.json"
     dialog.path.edit.setText(str(out))
     dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    qtbot.waitUntil(lambda: not dialog.running(), timeout=30000)  # the export runs in the background
     coco = COCO(str(out))
     assert [c["name"] for c in coco.dataset["categories"]] == ["cup"], "no empty categories"
     assert len(coco.dataset["annotations"]) == 1

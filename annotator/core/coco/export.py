@@ -24,6 +24,7 @@ from typing import Any
 from annotator.core.atomic import atomic_write_json
 from annotator.core.coco.convert import SEGMENTATION_MODES, shape_annotation
 from annotator.core.coco.meta import image_ids, load_meta
+from annotator.core.jobs import Progress, check
 from annotator.core.labels import LabelSet
 from annotator.core.project import AnnotationFileError, Project
 
@@ -39,21 +40,26 @@ class ExportReport:
 
 
 def export_coco(project: Project, out: str | os.PathLike, *, segmentation: str = "auto",
-                accepted_only: bool = False, used_classes_only: bool = False) -> ExportReport:
-    """Write the project as a COCO instances file at *out* (atomically)."""
+                accepted_only: bool = False, used_classes_only: bool = False,
+                progress: Progress | None = None, cancel=None) -> ExportReport:
+    """Write the project as a COCO instances file at *out* (atomically: nothing is written
+    when it fails or *cancel* is set, JobCancelled). progress(done, total) per image."""
     data, report = build_coco(project, segmentation=segmentation, accepted_only=accepted_only,
-                              used_classes_only=used_classes_only)
+                              used_classes_only=used_classes_only, progress=progress, cancel=cancel)
+    check(cancel)
     atomic_write_json(out, data, indent=None)
     report.path = Path(out)
     return report
 
 
 def build_coco(project: Project, *, segmentation: str = "auto", accepted_only: bool = False,
-               used_classes_only: bool = False) -> tuple[dict[str, Any], ExportReport]:
+               used_classes_only: bool = False, progress: Progress | None = None,
+               cancel=None) -> tuple[dict[str, Any], ExportReport]:
     """The COCO dict of the project and a report of what was left out and why.
 
     *used_classes_only* leaves out categories no exported annotation uses (a class typed
     once, or left behind by an undone relabel); the others keep their stable ids.
+    progress(done, total) per image; *cancel* (``is_set()``) raises JobCancelled.
     """
     if segmentation not in SEGMENTATION_MODES:
         raise ValueError(f"segmentation must be one of {', '.join(SEGMENTATION_MODES)}, not {segmentation!r}")
@@ -68,7 +74,10 @@ def build_coco(project: Project, *, segmentation: str = "auto", accepted_only: b
     ids = image_ids(rels, meta)
     images: list[dict] = []
     annotations: list[dict] = []
-    for rel in rels:
+    for done, rel in enumerate(rels):
+        check(cancel)
+        if progress is not None:
+            progress(done, len(rels))
         image_id = ids[rel]
         extra = meta.images.get(rel, {}).get("extra") or {}
         try:
@@ -88,6 +97,14 @@ def build_coco(project: Project, *, segmentation: str = "auto", accepted_only: b
             report.problems.append(f"{rel}: listed without annotations: {exc}")
             images.append(_image_entry(image_id, rel, width, height, extra))
             continue
+        size = _replaced(project, rel, ann)
+        if size is not None:  # shapes drawn on another image: never exported out of its bounds
+            report.problems.append(
+                f"{rel}: the image was replaced: it is now {size[0]}x{size[1]} but its {len(ann.shapes)} shape(s) "
+                f"were drawn on a {ann.width}x{ann.height} image; listed without annotations (the shapes are "
+                "kept in the project: check them in the window)")
+            images.append(_image_entry(image_id, rel, size[0], size[1], extra))
+            continue
         images.append(_image_entry(image_id, rel, ann.width, ann.height, extra))
         for shape in ann.shapes:
             if accepted_only and not shape.accepted:
@@ -105,6 +122,12 @@ def build_coco(project: Project, *, segmentation: str = "auto", accepted_only: b
             entry["id"] = shape.extra.get("id")  # the original id, resolved below
             annotations.append(entry)
             report.per_category[labels.get(shape.label).name] += 1
+    if progress is not None:
+        progress(len(rels), len(rels))
+    for rel, entry in deleted_images(project, rels):
+        report.problems.append(f"{rel}: the image file is gone but its annotations ({entry.shapes} shape(s)) are "
+                               f"kept in {project.annotation_path(rel)}; not exported (put the image back to "
+                               "export them)")
     _assign_ids(annotations)
     report.images, report.annotations = len(images), len(annotations)
     data = {
@@ -122,6 +145,27 @@ def build_coco(project: Project, *, segmentation: str = "auto", accepted_only: b
                        if not used_classes_only or report.per_category[c.name]],
     }
     return data, report
+
+
+def deleted_images(project: Project, images: list[str]) -> list[tuple[str, Any]]:
+    """(rel, IndexEntry) of annotation files whose image is no longer in the folder."""
+    present = set(images)
+    gone = [rel for rel, _, _ in project.index.annotation_files() if rel not in present]
+    return [(rel, entry) for rel in sorted(gone) if (entry := project.entry(rel)) is not None]
+
+
+def _replaced(project: Project, rel: str, ann) -> tuple[int, int] | None:
+    """The image's (width, height) from its header when it differs from the stored size of
+    an image with shapes (the file was replaced), else None."""
+    if not ann.shapes:
+        return None
+    from annotator.core.imageinfo import image_size
+
+    try:
+        size = image_size(project.image_path(rel))
+    except ValueError:  # ImageReadError: the shapes stay with the stored size
+        return None
+    return None if size == (ann.width, ann.height) else size
 
 
 def _assign_ids(annotations: list[dict]) -> None:

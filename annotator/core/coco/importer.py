@@ -26,6 +26,7 @@ from annotator.core.coco.categories import plan_categories
 from annotator.core.coco.convert import annotation_to_shape
 from annotator.core.coco.meta import image_ids, load_meta, save_meta
 from annotator.core.coco.schema import read_coco
+from annotator.core.jobs import Progress, check
 from annotator.core.project import AnnotationFileError, Project
 from annotator.core.shapes import Shape, new_id
 
@@ -56,15 +57,19 @@ class ImportReport:
 
 
 def import_coco(project: Project, coco_path: str | os.PathLike, *, replace: bool = False,
-                tolerance: float = 0.0, min_score: float = 0.0) -> ImportReport:
+                tolerance: float = 0.0, min_score: float = 0.0, progress: Progress | None = None,
+                cancel=None) -> ImportReport:
     """Add the annotations of a COCO instances file or results list to the project's images.
 
     replace=False keeps existing shapes (an imported shape whose id matches one replaces
     it); replace=True drops the existing shapes of every matched image. A results list
     (detections with scores) imports as unaccepted model proposals, replacing the image's
     pending proposals; entries below *min_score* are skipped. CocoFormatError: nothing written.
+    progress(done, total) per image; *cancel* (``is_set()``) is honoured until the writing
+    starts (JobCancelled: nothing written), which then finishes.
     """
     data = read_coco(coco_path)
+    check(cancel)
     if isinstance(data, list):
         return _import_results(project, data, tolerance, min_score)
     from engine.images import ImageReadError  # deferred: `engine` imports torch
@@ -86,7 +91,10 @@ def import_coco(project: Project, coco_path: str | os.PathLike, *, replace: bool
         by_image[a["image_id"]].append((i, a))
 
     results: list[ImageAnnotations] = []
-    for im in data["images"]:
+    for done, im in enumerate(data["images"]):
+        check(cancel)
+        if progress is not None:
+            progress(done, len(data["images"]))
         rel = matches.get(im["id"])
         if rel is None:
             continue
@@ -108,6 +116,9 @@ def import_coco(project: Project, coco_path: str | os.PathLike, *, replace: bool
             results.append(ann)
             report.shapes += len(shapes)
 
+    check(cancel)
+    if progress is not None:
+        progress(len(data["images"]), len(data["images"]))
     # Every check passed: now write.
     project.labels.set_categories(plan.labels.categories)
     project.save_settings()
@@ -117,9 +128,7 @@ def import_coco(project: Project, coco_path: str | os.PathLike, *, replace: bool
         meta.licenses = data["licenses"]
     meta.extra.update({k: v for k, v in data.items() if k not in TOP_LEVEL_KEYS})
     save_meta(project, meta)
-    for ann in results:
-        project.save(ann)
-        report.written.append(ann.image)
+    report.written.extend(project.save_many(results))  # one sync for the lot, not one per file
     if report.clipped_points:
         report.notes.append(f"{report.clipped_points} polygon point(s) outside their image were clipped to it")
     return report
@@ -255,9 +264,7 @@ def _import_results(project: Project, entries: list[dict[str, Any]], tolerance: 
         ann.apply_proposals(shapes)
         report.shapes += len(shapes)
         report.images_matched += 1
-    for rel in per_image:
-        project.save(loaded[rel])
-        report.written.append(rel)
+    report.written.extend(project.save_many(loaded[rel] for rel in per_image))
     if skipped:
         report.notes.append(f"{skipped} result(s) below --min-score {min_score:g} skipped")
     if report.clipped_points:

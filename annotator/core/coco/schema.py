@@ -19,6 +19,7 @@ from numbers import Real
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pycocotools import mask as mask_utils
 
 from annotator.core.shapes import MAX_COORD
@@ -56,6 +57,7 @@ def read_coco(path: str | os.PathLike) -> dict[str, Any] | list[dict[str, Any]]:
             validate_coco(data)
         else:
             raise CocoFormatError(_unsupported(kind))
+        _check_finite_everywhere(data)
     except CocoFormatError as exc:
         raise CocoFormatError(f"{path}: {exc}") from None
     return data
@@ -103,6 +105,9 @@ def _is_int(v: Any) -> bool:
 
 
 def _is_num(v: Any) -> bool:
+    cls = type(v)
+    if cls is float or cls is int:  # the common case, without the abc machinery (imports check millions)
+        return True
     return isinstance(v, Real) and not isinstance(v, bool)
 
 
@@ -206,7 +211,7 @@ def check_annotation(ann: dict, where: str, hw: tuple[int, int] | None) -> None:
             raise CocoFormatError(f"{where}.bbox has width or height <= 0: {bbox}")
     elif isinstance(seg, list):
         for j, poly in enumerate(seg):
-            if not (isinstance(poly, list) and all(_is_num(v) for v in poly)):
+            if not (isinstance(poly, list) and _all_num(poly)):
                 raise CocoFormatError(f"{where}.segmentation[{j}] must be a flat list of numbers [x1, y1, x2, y2, ...]")
             if len(poly) < 6 or len(poly) % 2:
                 raise CocoFormatError(f"{where}.segmentation[{j}] has {len(poly)} numbers; a polygon needs "
@@ -232,8 +237,43 @@ def check_annotation(ann: dict, where: str, hw: tuple[int, int] | None) -> None:
         raise CocoFormatError(f"{where}.attributes.accepted must be true or false")
 
 
+def _check_finite_everywhere(data: Any) -> None:
+    """Kept fields (keypoints, attributes, info, ...) are written back as JSON, which has no
+    NaN or Infinity: refuse them up front rather than fail half-way through writing."""
+    if isinstance(data, list):  # a results list
+        entries = [("", i, a) for i, a in enumerate(data)]
+    else:
+        entries = [("annotations", i, a) for i, a in enumerate(data.get("annotations", []))]
+        entries += [(key, None, data[key]) for key in data if key != "annotations"]
+    for key, i, value in entries:
+        if isinstance(value, dict) and i is not None:
+            value = {k: v for k, v in value.items() if k != "segmentation"}  # checked as coordinates
+        try:
+            json.dumps(value, allow_nan=False)
+        except ValueError:
+            where = f"{key}[{i}]" if i is not None else f"'{key}'"
+            ident = f" (annotation id {value.get('id')!r})" if isinstance(value, dict) and "id" in value else ""
+            raise CocoFormatError(f"{where}{ident} holds NaN or Infinity, which cannot be kept (JSON has no such "
+                                  "numbers). The whole file was rejected; nothing was imported") from None
+
+
+def _all_num(values: list) -> bool:
+    """``all(_is_num(v) for v in values)``, with the common case (ints and floats) in C."""
+    kinds = set(map(type, values))
+    return kinds <= _PLAIN_NUMBERS or all(_is_num(v) for v in values)
+
+
+_PLAIN_NUMBERS = {int, float}
+
+
 def _check_coords(values: list, where: str) -> None:
-    for k, v in enumerate(values):
+    try:  # the common case in C: every value finite and within the limit
+        arr = np.asarray(values, dtype=np.float64)
+        if np.isfinite(arr).all() and (np.abs(arr) <= MAX_COORD).all():
+            return
+    except (TypeError, ValueError, OverflowError):
+        pass
+    for k, v in enumerate(values):  # name the first bad value
         if not math.isfinite(v):
             raise CocoFormatError(f"{where}[{k}] is {v}: coordinates must be finite numbers. "
                                   "The whole file was rejected; nothing was imported")

@@ -39,13 +39,17 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "semantic-png":
         return _semantic(project, args)
     from annotator.core.coco import export_coco
+    from annotator.core.jobs import tqdm_progress
 
+    progress, close = tqdm_progress("Exporting")
     try:
         report = export_coco(project, args.out, segmentation=args.segmentation,
-                             accepted_only=args.accepted_only)
+                             accepted_only=args.accepted_only, progress=progress)
     except OSError as exc:
         print(f"error: cannot write {args.out}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        close()
     per_class = ", ".join(f"{name} {n}" for name, n in report.per_category.most_common()) or "none"
     print(f"Wrote {report.path}: {report.images} images, {report.annotations} annotations ({per_class}).")
     for problem in report.problems:

@@ -37,13 +37,17 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "semantic-png":
         return _semantic(project, args)
     from annotator.core.coco import CocoFormatError, import_coco
+    from annotator.core.jobs import tqdm_progress
 
+    progress, close = tqdm_progress("Importing")
     try:
         report = import_coco(project, args.coco, replace=args.replace, tolerance=args.tolerance,
-                             min_score=args.min_score)
+                             min_score=args.min_score, progress=progress)
     except CocoFormatError as exc:
         print(f"error: {exc}\nNothing was imported.", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        close()
     what = "model proposals from a results list" if report.kind == "results" else "shapes"
     _print(report, what, project.root)
     for line in report.unknown_categories:

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     if not settings.classes.strip():
         return _fail('no classes given: add --classes "sky, road, car"')
 
-    from engine import DEFAULT_MODEL, ModelNotFoundError
+    from engine import DEFAULT_MODEL
     from engine.prompts import normalize_classes
 
     try:
@@ -82,39 +82,44 @@ def run(args: argparse.Namespace) -> int:
     if not images:
         return _fail(f"no images (jpg, jpeg, png, bmp, tif, tiff, webp) found under {project.root}")
 
-    from annotator.core.pipeline import load_segmenter
+    from annotator.core.lock import ProjectLockedError, StateWriteError, project_lock
 
-    model = settings.model or DEFAULT_MODEL
-    segmenter = None  # with --ray, each model actor of the cluster loads its own
-    try:
+    with contextlib.ExitStack() as stack:
+        try:  # before the model loads: a second run, a read-only folder or a full disk stop here
+            stack.enter_context(project_lock(project, "pnp-annotator label"))
+        except (ProjectLockedError, StateWriteError) as exc:
+            return _fail(str(exc))
+        model = settings.model or DEFAULT_MODEL
+        segmenter = None  # with --ray, each model actor of the cluster loads its own
         if args.ray is None:
-            segmenter = load_segmenter(settings)
-    except ModelNotFoundError as exc:
-        return _fail(str(exc))
-    except (ValueError, RuntimeError) as exc:  # e.g. --device cuda without a GPU
-        return _fail(f"cannot load model {model!r} on device {settings.device!r}: {exc}")
-    from annotator.core.proposals import resolve_proposals
+            segmenter = _load(settings)
+            if isinstance(segmenter, int):
+                return segmenter
+        from annotator.core.proposals import resolve_proposals
 
-    engine_name = segmenter.engine if segmenter is not None else _engine_of(model)
-    try:
-        if engine_name:
-            resolve_proposals(settings.proposals, engine_name)
-    except ValueError as exc:
-        if segmenter is not None:
-            segmenter.close()
-        return _fail(f"--proposals: {exc}")
-
-    project.settings = settings
-    for name in classes:
-        project.labels.add(name)
-    project.save_settings()
-
-    try:
-        summary = _run_batch(project, segmenter, images, classes, model, args)
-    finally:
-        close = getattr(segmenter, "close", None)
-        if close is not None:
-            close()  # post-processing processes, if the engine started any
+        engine_name = segmenter.engine if segmenter is not None else _engine_of(model)
+        try:
+            if engine_name:
+                resolve_proposals(settings.proposals, engine_name)
+        except ValueError as exc:
+            if segmenter is not None:
+                segmenter.close()
+            return _fail(f"--proposals: {exc}")
+        try:
+            project.settings = settings  # remembered once the run is sure to start
+            for name in classes:
+                project.labels.add(name)
+            project.save_settings()
+        except OSError as exc:
+            if segmenter is not None:
+                segmenter.close()
+            return _fail(f"cannot write {project.state_dir}: {exc.strerror or exc}. Nothing was changed.")
+        try:
+            summary = _run_batch(project, segmenter, images, classes, model, args)
+        finally:
+            close = getattr(segmenter, "close", None)
+            if close is not None:
+                close()  # post-processing processes, if the engine started any
     if summary is None:
         return EXIT_USAGE
     _print_summary(summary)
@@ -129,6 +134,21 @@ def run(args: argparse.Namespace) -> int:
         for problem in report.problems:
             print(f"  problem: {problem}")
     return status
+
+
+def _load(settings):
+    """The segmenter, or the exit code after printing why it cannot be loaded."""
+    from engine import DEFAULT_MODEL, ModelNotFoundError
+
+    from annotator.core.pipeline import load_segmenter
+
+    model = settings.model or DEFAULT_MODEL
+    try:
+        return load_segmenter(settings)
+    except ModelNotFoundError as exc:
+        return _fail(str(exc))
+    except (ValueError, RuntimeError) as exc:  # e.g. --device cuda without a GPU
+        return _fail(f"cannot load model {model!r} on device {settings.device!r}: {exc}")
 
 
 def _run_batch(project, segmenter, images, classes, model, args):

@@ -1,12 +1,19 @@
-"""File > Export / Import: COCO JSON or semantic label PNGs, with the CLI's options."""
+"""File > Export / Import: COCO JSON or semantic label PNGs, with the CLI's options.
+
+Both run as background jobs (a thread; the window stays responsive) with a progress
+bar and Cancel; a cancelled or failed job writes nothing.
+"""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget)
+                               QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QWidget)
+
+from annotator.core.jobs import JobCancelled
 
 from annotator.core.coco import SEGMENTATION_MODES, export_coco, import_coco
 from annotator.core.semantic import export_semantic, import_semantic
@@ -27,6 +34,9 @@ class _PathRow(QHBoxLayout):
 
 
 class _CocoDialog(QDialog):
+    _progressed = Signal(int, int)  # from the job's thread
+    _ended = Signal(object, object)  # callback, result or exception
+
     def __init__(self, title: str, parent: QWidget | None):
         super().__init__(parent)
         self.setWindowTitle(title)
@@ -35,13 +45,61 @@ class _CocoDialog(QDialog):
         self.report.setWordWrap(True)
         self.report.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.setMinimumWidth(520)
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v of %m images")
+        self.progress.hide()
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.rejected.connect(self.reject)
+        self._cancel: threading.Event | None = None
+        self._progressed.connect(self._on_progress)
+        self._ended.connect(lambda done, outcome: done(outcome))
 
     def _finish_form(self, run) -> None:
         self.buttons.accepted.connect(run)
+        self.form.addRow(self.progress)
         self.form.addRow(self.report)
         self.form.addRow(self.buttons)
+
+    def running(self) -> bool:
+        return self._cancel is not None
+
+    def _start(self, work, done) -> None:
+        """Run work(progress, cancel) on a thread; done(result or exception) on the GUI thread."""
+        self._cancel = cancel = threading.Event()
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(False)
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        self.report.setText("Working…")
+
+        def thread() -> None:
+            try:
+                outcome = work(lambda n, total: self._progressed.emit(n, total), cancel)
+            except Exception as e:  # noqa: BLE001 - delivered to done() and shown
+                outcome = e
+            self._ended.emit(self._finished_with(done), outcome)
+
+        threading.Thread(target=thread, name="pnp-annotator-coco", daemon=True).start()
+
+    def _finished_with(self, done):
+        def finish(outcome) -> None:
+            self._cancel = None
+            self.progress.hide()
+            self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(True)
+            done(outcome)
+        return finish
+
+    def _on_progress(self, n: int, total: int) -> None:
+        if self._cancel is not None:
+            self.progress.setRange(0, total)
+            self.progress.setValue(n)
+
+    def reject(self) -> None:
+        """Cancel a running job (it writes nothing); close otherwise."""
+        if self._cancel is not None:
+            self._cancel.set()
+            self.report.setText("Cancelling…")
+            return
+        super().reject()
 
     def _show_done(self, lines: list[str], problems: list[str]) -> None:
         shown = problems[:MAX_LISTED]
@@ -115,21 +173,30 @@ class ExportDialog(_CocoDialog):
 
     def _run(self) -> None:
         out = Path(self.path.edit.text()).expanduser()
-        try:
-            if self.chosen_format() == "semantic-png":
-                sem = export_semantic(self._project, out, accepted_only=self.accepted_only.isChecked(),
-                                      unlabeled=int(self.unlabeled.currentText()))
-                self._show_done([f"Wrote {sem.images} label PNGs under {out} ({sem.not_annotated} images "
-                                 "without annotations not written)"], list(sem.problems))
-                return
-            report = export_coco(self._project, out, segmentation=self.segmentation.currentText(),
-                                 accepted_only=self.accepted_only.isChecked(),
-                                 used_classes_only=self.used_only.isChecked())
-        except Exception as e:  # noqa: BLE001 - shown in place, nothing else changes
-            self._set_report(f"Export failed: {e}")
-            return
-        self._show_done([f"Wrote {report.annotations} annotations of {report.images} images to {out}"],
-                        list(report.problems))
+        semantic = self.chosen_format() == "semantic-png"
+        accepted_only, segmentation = self.accepted_only.isChecked(), self.segmentation.currentText()
+        used_only = self.used_only.isChecked()
+        unlabeled = int(self.unlabeled.currentText())
+
+        def work(progress, cancel):
+            if semantic:
+                return export_semantic(self._project, out, accepted_only=accepted_only, unlabeled=unlabeled)
+            return export_coco(self._project, out, segmentation=segmentation, accepted_only=accepted_only,
+                               used_classes_only=used_only, progress=progress, cancel=cancel)
+
+        def done(outcome) -> None:
+            if isinstance(outcome, JobCancelled):
+                self._set_report("Export cancelled; nothing was written.")
+            elif isinstance(outcome, Exception):
+                self._set_report(f"Export failed, nothing was written: {outcome}")
+            elif semantic:
+                self._show_done([f"Wrote {outcome.images} label PNGs under {out} ({outcome.not_annotated} "
+                                 "images without annotations not written)"], list(outcome.problems))
+            else:
+                self._show_done([f"Wrote {outcome.annotations} annotations of {outcome.images} images to {out}"],
+                                list(outcome.problems))
+
+        self._start(work, done)
 
 
 class ImportDialog(_CocoDialog):
@@ -157,16 +224,24 @@ class ImportDialog(_CocoDialog):
     def _run(self) -> None:
         self.aboutToImport.emit()
         path = Path(self.path.edit.text()).expanduser()
-        try:
-            if FORMATS[self.format.currentText()] == "semantic-png":
-                report = import_semantic(self._project, path, replace=self.replace.isChecked())
-                unknown: list[str] = []
-            else:
-                report = import_coco(self._project, path, replace=self.replace.isChecked())
-                unknown = report.unknown_categories
-        except Exception as e:  # noqa: BLE001 - format errors and I/O: nothing was written
-            self._set_report(f"Import failed, nothing was changed: {e}")
+        semantic = FORMATS[self.format.currentText()] == "semantic-png"
+        replace = self.replace.isChecked()
+
+        def work(progress, cancel):
+            if semantic:
+                return import_semantic(self._project, path, replace=replace)
+            return import_coco(self._project, path, replace=replace, progress=progress, cancel=cancel)
+
+        self._start(work, self._done)
+
+    def _done(self, report) -> None:
+        if isinstance(report, JobCancelled):
+            self._set_report("Import cancelled; nothing was changed.")
             return
+        if isinstance(report, Exception):  # format errors and I/O: nothing was written
+            self._set_report(f"Import failed, nothing was changed: {report}")
+            return
+        unknown = getattr(report, "unknown_categories", [])
         self.imported.emit(list(report.written))
         replaced = f", {report.replaced} replacing their earlier version" if report.replaced else ""
         self._show_done([f"Imported {report.shapes} shapes into {len(report.written)} images "

@@ -1,0 +1,96 @@
+#!/usr/bin/env python
+"""Throughput of ``pnp-annotator label`` (the one labelling pipeline) on 640x480 photos.
+
+- images/s with the tiny random model (goal >= 3 on 2 cores), the whole command timed
+  from the first to the last saved image (model loading excluded), as the CLI prints it;
+- seconds/image with a full-size random BLIP-L (speed does not depend on weight
+  values; no download), through ``run_pipeline`` on a segmenter built in memory.
+
+    python benchmarks/label_throughput.py                  # 24 images tiny, 2 images BLIP-L
+    python benchmarks/label_throughput.py --tiny 48 --large 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SAMPLES = ROOT / "resources" / "samples"
+CLASSES = "cat, sky, road"
+
+
+def photos(folder: Path, count: int) -> Path:
+    """*count* 640x480 photos cut from the shipped samples (real texture, so CRF and polygons
+    do real work)."""
+    folder.mkdir(parents=True)
+    sources = sorted(p for p in SAMPLES.iterdir() if p.suffix.lower() in (".png", ".jpg"))
+    for i in range(count):
+        img = Image.open(sources[i % len(sources)]).convert("RGB").resize((640, 480))
+        if i // len(sources) % 2:
+            img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        img.save(folder / f"photo{i:04d}.jpg", quality=90)
+    return folder
+
+
+def tiny(tmp: Path, count: int, batch_size: int) -> None:
+    from annotator.cli import main
+    from engine.testing import build_random_model
+
+    model = build_random_model(tmp / "tiny-model", size="tiny")
+    folder = photos(tmp / "tiny", count)
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["label", str(folder), "--classes", CLASSES, "--model", str(model), "--device", "cpu",
+                     "--batch-size", str(batch_size)])
+    line = next((ln for ln in out.getvalue().splitlines() if ln.startswith("Labelled")), out.getvalue())
+    rate = re.search(r"\(([\d.]+) images/s\)", line)
+    print(f"label, tiny model, {count} images 640x480, batch {batch_size}: "
+          f"{rate.group(1) if rate else '?'} images/s (goal >= 3 on 2 cores); exit {code}; {line}")
+
+
+def large(tmp: Path, count: int) -> None:
+    from annotator.core.pipeline import PipelineOptions, run_pipeline
+    from annotator.core.project import Project
+    from engine.testing import random_segmenter
+
+    t = time.perf_counter()
+    seg = random_segmenter("large", "cpu")
+    built = time.perf_counter() - t
+    folder = photos(tmp / "large", count)
+    project = Project.open(folder)
+    summary = run_pipeline(project, seg, project.images(), PipelineOptions(CLASSES.split(", "), batch_size=1))
+    per_image = summary.seconds / max(1, len(summary.labelled))
+    print(f"label pipeline, random BLIP-L, {count} images 640x480: {per_image:.1f} s/image "
+          f"(model built in {built:.0f} s, not counted); failed {len(summary.failed)}")
+    seg.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", type=int, default=24, help="images for the tiny model (0: skip)")
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--large", type=int, default=2, help="images for BLIP-L (0: skip)")
+    args = parser.parse_args()
+    np.random.seed(0)
+    with tempfile.TemporaryDirectory(prefix="pnp-label-") as tmp:
+        if args.tiny:
+            tiny(Path(tmp), args.tiny, args.batch_size)
+        if args.large:
+            large(Path(tmp), args.large)
+
+
+if __name__ == "__main__":
+    main()
