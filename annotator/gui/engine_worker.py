@@ -52,6 +52,7 @@ class Polygonize:
 
     tolerance: float = 1.5
     min_area_fraction: float = 0.0005
+    proposals: str = "auto"  # "auto" | "regions" | "instances" (ProjectSettings.proposals)
 
 
 @dataclass
@@ -111,10 +112,15 @@ def load_segmenter(settings: EngineSettings):
     return load(project_settings, postprocess_workers=1)
 
 
-def polygonize_label_map(label_map, classes, heatmaps, params: Polygonize) -> list:
-    """The core's polygon step (the one place that turns label maps into shapes)."""
-    from annotator.core.proposals import shapes_from_label_map
+def polygonize_label_map(label_map, classes, heatmaps, params: Polygonize, result=None) -> list:
+    """The core's polygon step (the one place that turns results into shapes): the label
+    map's regions, or *result*'s instances when ``params.proposals`` resolves to them."""
+    from annotator.core.proposals import resolve_proposals, shapes_from_instances, shapes_from_label_map
 
+    engine = getattr(result, "engine", "pnp-ovss")
+    if result is not None and resolve_proposals(params.proposals, engine) == "instances":
+        return shapes_from_instances(result.instances, list(result.classes), result.image_size,
+                                     tolerance=params.tolerance, min_area_fraction=params.min_area_fraction)
     return shapes_from_label_map(label_map, classes, heatmaps, tolerance=params.tolerance,
                                  min_area_fraction=params.min_area_fraction)
 
@@ -225,7 +231,7 @@ class EngineWorker(QObject):
         label_map = self._label_map(seg, image, result, threshold, background)
         if cancel.is_set():
             raise Cancelled("cancelled after the last pass")
-        shapes = self._polygonize(label_map, result.classes, result.heatmaps, params)
+        shapes = self._polygonize(label_map, result.classes, result.heatmaps, params, result=result)
         return result, shapes
 
     def _label_map(self, seg, image, result, threshold, background) -> np.ndarray:
@@ -257,7 +263,8 @@ class EngineWorker(QObject):
                 self._label_maps.popitem(last=False)
         if job.cancel.is_set():
             raise Cancelled("superseded by a newer slider position")
-        shapes = self._polygonize(label_map, job.result.classes, job.result.heatmaps, job.polygonize)
+        shapes = self._polygonize(label_map, job.result.classes, job.result.heatmaps, job.polygonize,
+                                 result=job.result)
         self.postprocessed.emit(job.job_id, job.image, label_map, shapes)
 
     batch_size: int | None = None

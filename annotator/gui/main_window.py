@@ -26,6 +26,7 @@ from annotator.gui.file_list import FileListDock
 from annotator.gui.heatmap_overlay import render_heatmap
 from annotator.gui.heatmap_panel import HeatmapDock
 from annotator.gui.job_router import JobRouter
+from annotator.gui.model_menu import ModelMenu, remember_folder
 from annotator.gui.prompt_bar import PromptBar, parse_classes
 from annotator.gui.settings import AppSettings
 from annotator.gui.shape_list import ShapeListDock
@@ -56,6 +57,9 @@ class MainWindow(QMainWindow):
         self.router = JobRouter(self.client, self)
         self._build_widgets()
         self.actions = Actions(self, self)
+        self.model_menu = ModelMenu(self.settings, lambda: self._engine_settings().model, self)
+        self.actions.menus["&Model"].addSeparator()
+        self.actions.menus["&Model"].addMenu(self.model_menu)
         self._wire()
         self._update_enabled()
         self.resize(1280, 800)
@@ -106,6 +110,8 @@ class MainWindow(QMainWindow):
         self.prompt.proposeRequested.connect(self.on_propose)
         self.prompt.cancelRequested.connect(self.on_cancel_job)
         self.prompt.classesEdited.connect(self._remember_classes)
+        self.prompt.proposalsChanged.connect(self._remember_proposals)
+        self.model_menu.modelChosen.connect(self._use_model)
         self.heatmap.overlayChanged.connect(self._update_overlay)
         self.heatmap.paramsChanged.connect(self._on_params)
         self.undo_group.indexChanged.connect(lambda _: self._update_enabled())
@@ -165,6 +171,7 @@ class MainWindow(QMainWindow):
         images = project.images()
         self.files.set_images(images, {image: self.store.status(image) for image in images})
         self.prompt.classes.setText(project.settings.classes)
+        self.prompt.set_proposals_mode(project.settings.proposals)
         self.prompt.classes.set_names(project.labels.names)
         self.heatmap.set_values(self.client.settings.threshold, project.settings.simplify_tolerance)
         self.setWindowTitle(f"PnP Annotator — {project.root}")
@@ -279,7 +286,19 @@ class MainWindow(QMainWindow):
 
     def _polygonize(self) -> Polygonize:
         s = self.project.settings
-        return Polygonize(tolerance=s.simplify_tolerance, min_area_fraction=s.min_area_fraction)
+        return Polygonize(tolerance=s.simplify_tolerance, min_area_fraction=s.min_area_fraction,
+                          proposals=s.proposals)
+
+    def _remember_proposals(self, mode: str) -> None:
+        """The prompt bar's Shapes choice: kept in the project; the current result is re-shaped (no model call)."""
+        if self.project is None:
+            return
+        self.project.settings.proposals = mode
+        self.project.save_settings()
+        result = self.router.result(self.current) if self.current else None
+        if result is not None:
+            self.client.postprocess(self.current, result, self.heatmap.values()[0], self.project.settings.background,
+                                    self._polygonize())
 
     def _remember_classes(self, text: str) -> None:
         if self.project is not None and text != self.project.settings.classes:
@@ -304,6 +323,8 @@ class MainWindow(QMainWindow):
         return self.project.settings if self.project is not None else self._project_defaults
 
     def _use_model(self, model: str) -> None:
+        remember_folder(self.settings, self._engine_settings().model, model)
+        self.settings.save()
         self._engine_settings().model = model
         if self.project is not None:
             self.project.save_settings()
@@ -372,7 +393,7 @@ class MainWindow(QMainWindow):
         return self.client.batch(self.project, images, options)
 
     def on_settings(self) -> None:
-        dialog = dialogs.SettingsDialog(self._engine_settings(), self)
+        dialog = dialogs.SettingsDialog(self._engine_settings(), self, app=self.settings)
         dialog.accepted.connect(self._after_settings)
         dialog.open()
 

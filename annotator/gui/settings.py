@@ -28,6 +28,7 @@ def default_model() -> str:
 @dataclass
 class AppSettings:
     last_path: str = ""
+    weights_folders: str = ""  # local model folders the user chose, one per line, newest first
 
     @classmethod
     def load(cls) -> AppSettings:

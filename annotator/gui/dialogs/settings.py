@@ -1,4 +1,4 @@
-"""File > Settings: the open project's model, device, class filtering and post-processing.
+"""File > Settings: the open project's model (either engine), device, class filtering and post-processing.
 
 These are the project's ``ProjectSettings`` (project.json), the same ones
 ``pnp-annotator label`` runs with.
@@ -6,24 +6,41 @@ These are the project's ``ProjectSettings`` (project.json), the same ones
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLineEdit, QPushButton, QWidget)
+                               QHBoxLayout, QLabel, QPushButton, QWidget)
 
 from annotator.core.project import BACKGROUND_MODES, DEVICES, ProjectSettings
-from annotator.gui.settings import default_model
+from annotator.gui.model_menu import local_folders, model_choices, remember_folder
+from annotator.gui.settings import AppSettings, default_model
 
 
 class SettingsDialog(QDialog):
     """Edits *settings* (a project's, or new projects' defaults) in place on OK."""
 
-    def __init__(self, settings: ProjectSettings, parent: QWidget | None = None):
+    def __init__(self, settings: ProjectSettings, parent: QWidget | None = None, app: AppSettings | None = None):
+        """*app*: where the local model folders chosen before are kept (listed in the model box)."""
         super().__init__(parent)
         self.setWindowTitle("Project settings")
         self._settings = settings
 
-        self.model = QLineEdit(settings.model)
-        self.model.setPlaceholderText(default_model())
-        self.model.setToolTip("A Hugging Face model id, or a local folder holding the model and tokenizer")
+        # Both engines' checkpoints and the local folders chosen before; any id or folder can be typed.
+        self._app = app
+        self._previous_model = settings.model
+        self.model = QComboBox()
+        self.model.setEditable(True)
+        self.model.setToolTip("A Hugging Face model id, or a local folder holding a saved model: BLIP "
+                              "(PnP-OVSS engine) or SAM 3 (gated on the hub); the engine follows from the model")
+        self._choices = model_choices(settings.model, local_folders(app) if app is not None else [])
+        for choice in self._choices:
+            self.model.addItem(choice.model)
+            self.model.setItemData(self.model.count() - 1, choice.tip, Qt.ItemDataRole.ToolTipRole)
+        self.model.setCurrentText(settings.model.strip() or default_model())
+        self.model.lineEdit().setPlaceholderText(default_model())
+        self.engine_note = QLabel()
+        self.engine_note.setWordWrap(True)
+        self.model.currentTextChanged.connect(self._describe_model)
+        self._describe_model(self.model.currentText())
         browse = QPushButton("Folder…")
         browse.clicked.connect(self._browse)
         model_row = QHBoxLayout()
@@ -50,6 +67,7 @@ class SettingsDialog(QDialog):
 
         form = QFormLayout(self)
         form.addRow("Model", model_row)
+        form.addRow("", self.engine_note)
         form.addRow("Device", self.device)
         form.addRow("Presence threshold", self.presence)
         form.addRow("Background", self.background)
@@ -62,13 +80,24 @@ class SettingsDialog(QDialog):
         form.addRow(buttons)
 
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder with the model and tokenizer", self.model.text())
+        folder = QFileDialog.getExistingDirectory(self, "Folder with a saved model", self.model.currentText())
         if folder:
-            self.model.setText(folder)
+            self.model.setCurrentText(folder)
+
+    def _describe_model(self, model: str) -> None:
+        """Which engine a known checkpoint runs (a folder's engine shows when it loads)."""
+        for choice in self._choices:
+            if choice.model == model.strip():
+                self.engine_note.setText(choice.tip)
+                return
+        self.engine_note.setText("The engine (PnP-OVSS or SAM 3) follows from the model's config.json")
 
     def accept(self) -> None:
         s = self._settings
-        s.model = self.model.text().strip()
+        s.model = self.model.currentText().strip()
+        if self._app is not None and s.model != self._previous_model:
+            remember_folder(self._app, self._previous_model, s.model)
+            self._app.save()
         s.device = self.device.currentText()
         s.presence_threshold = self.presence.value() or None
         s.background = self.background.currentText()
