@@ -165,8 +165,9 @@ def _csv_field(text: str) -> str:
 
 def _png_names(rels: list[str]) -> dict[str, str]:
     """rel -> name without .png: the path minus its extension, unless two images share it."""
-    stems = Counter(str(PurePosixPath(r).with_suffix("")) for r in rels)
-    return {r: (s if stems[s] == 1 else r) for r in rels for s in [str(PurePosixPath(r).with_suffix(""))]}
+    stem = {r: str(PurePosixPath(r).with_suffix("")) for r in rels}
+    counts = Counter(stem.values())
+    return {r: stem[r] if counts[stem[r]] == 1 else r for r in rels}
 
 
 # --- import -------------------------------------------------------------------------------

@@ -160,3 +160,19 @@ def test_an_output_folder_inside_the_image_folder_is_refused(project):
     with pytest.raises(SemanticFormatError, match="inside the image folder"):
         export_semantic(project, project.root / "masks")
     assert not (project.root / "masks").exists()
+
+
+def test_images_differing_only_by_extension_keep_apart(tmp_path):
+    root = tmp_path / "imgs"
+    write_image(root / "a.jpg", 8, 8)
+    write_image(root / "a.png", 8, 8)
+    p = Project.open(root)
+    p.labels.add("sky")
+    p.save(ImageAnnotations("a.jpg", 8, 8, [Shape("sky", square(0, 0, 8, 4))]))
+    p.save(ImageAnnotations("a.png", 8, 8, [Shape("sky", square(0, 4, 8, 8))]))
+    export_semantic(p, tmp_path / "sem")
+    assert sorted(f.name for f in (tmp_path / "sem" / "labels").iterdir()) == ["a.jpg.png", "a.png.png"]
+    fresh = fresh_project(tmp_path, ("a.jpg", 8, 8), ("a.png", 8, 8))
+    assert import_semantic(fresh, tmp_path / "sem").complete
+    assert fresh.load("a.jpg").shapes[0].bbox == (0.0, 0.0, 8.0, 4.0)
+    assert fresh.load("a.png").shapes[0].bbox == (0.0, 4.0, 8.0, 4.0)

@@ -70,3 +70,26 @@ def test_merge_and_split_from_the_edit_menu(qtbot, make_window, images_dir):
     window.actions["split_shape"].trigger()
     assert [len(s.parts) for s in doc.shapes() if s.label == "cup"] == [1, 1]
     assert len(window.canvas.selected_ids()) == 2
+
+
+def test_import_dialog_reads_semantic_pngs(qtbot, make_window, images_dir, tmp_path):
+    from annotator.core.semantic import export_semantic
+    from annotator.gui.dialogs import ImportDialog
+
+    window = make_window()
+    window.open_path(images_dir)
+    window.project.labels.add("cup")
+    window.document().add_shape(Shape("cup", SQUARE))
+    window.store.flush()
+    export_semantic(window.project, tmp_path / "masks")
+    rel = window.current
+    window.on_import_coco()
+    dialog = window.findChild(ImportDialog)
+    dialog.format.setCurrentIndex(1)
+    dialog.path.edit.setText(str(tmp_path / "masks"))
+    dialog.replace.setChecked(True)
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    assert "Imported 1 shapes" in dialog.report.text(), dialog.report.text()
+    window.show_image(rel)
+    (shape,) = window.document().shapes()
+    assert shape.label == "cup" and shape.area == 50 * 50
