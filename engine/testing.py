@@ -115,3 +115,63 @@ def random_segmenter(size: str = "large", device: str = "cpu", config=None, seed
         tokenizer = _write_tokenizer(Path(tmp))
     dev = resolve_device(device)
     return Segmenter(model.to(dev), tokenizer, config or SegmenterConfig(), dev)
+
+
+# --- interactive model (SAM 2.1) ----------------------------------------------------------
+
+def random_sam2_config(size: str = "tiny"):
+    """Sam2Config of the tiny test model (sizes as in transformers' own SAM 2 tests:
+    128 px, Hiera hidden 12, FPN 32) or of the full SAM 2.1 hiera-tiny architecture (1024 px)."""
+    from transformers import (Sam2Config, Sam2HieraDetConfig, Sam2MaskDecoderConfig, Sam2PromptEncoderConfig,
+                              Sam2VisionConfig)
+
+    if size == "full":
+        return Sam2Config()  # transformers' defaults are facebook/sam2.1-hiera-tiny's architecture
+    if size != "tiny":
+        raise ValueError(f"unknown size {size!r}; expected 'tiny' or 'full'")
+    backbone = Sam2HieraDetConfig(hidden_size=12, image_size=128, patch_kernel_size=7, patch_stride=4,
+                                  patch_padding=3, blocks_per_stage=[1, 2, 7, 2],
+                                  embed_dim_per_stage=[12, 24, 48, 96])
+    vision = Sam2VisionConfig(backbone_config=backbone, backbone_channel_list=[96, 48, 24, 12],
+                              backbone_feature_sizes=[[32, 32], [16, 16], [8, 8]], fpn_hidden_size=32)
+    prompt = Sam2PromptEncoderConfig(hidden_size=32, image_size=128, patch_size=16, mask_input_channels=8)
+    decoder = Sam2MaskDecoderConfig(hidden_size=32, mlp_dim=64, num_hidden_layers=2, num_attention_heads=4,
+                                    iou_head_depth=3, iou_head_hidden_dim=32)
+    return Sam2Config(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder)
+
+
+def random_sam2(size: str = "tiny", seed: int = 0):
+    """(Sam2Model in eval mode with random weights, its Sam2Processor)."""
+    import torch
+    from transformers import Sam2Model, Sam2Processor
+    from transformers.models.sam2.image_processing_sam2 import Sam2ImageProcessor
+
+    config = random_sam2_config(size)
+    torch.manual_seed(seed)
+    model = Sam2Model(config).eval()
+    side = config.prompt_encoder_config.image_size
+    low_res = side // config.prompt_encoder_config.patch_size * 4  # the decoder's mask size
+    image_processor = Sam2ImageProcessor(size={"height": side, "width": side},
+                                         mask_size={"height": low_res, "width": low_res})
+    return model, Sam2Processor(image_processor=image_processor)
+
+
+def build_random_sam2(folder: str | Path, size: str = "tiny", seed: int = 0) -> Path:
+    """Save a random-weight Sam2Model and its processor into *folder* (load it like real weights)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model, processor = random_sam2(size, seed)
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+def random_interactive_segmenter(size: str = "full", device: str = "cpu", seed: int = 0, cache_size: int = 4):
+    """An InteractiveSegmenter on a random SAM 2 built in memory (benchmarks: no save/load)."""
+    from .interactive import InteractiveSegmenter
+    from .loading import resolve_device
+
+    model, processor = random_sam2(size, seed)
+    model.requires_grad_(False)
+    dev = resolve_device(device)
+    return InteractiveSegmenter(model.to(dev), processor, dev, "sam2", cache_size)
