@@ -38,18 +38,42 @@ class AnnotationFileError(ValueError):
         super().__init__(f"{self.path}: {reason}")
 
 
+PROPOSAL_MODES = ("auto", "regions", "instances")
+BACKGROUND_MODES = ("auto", "always", "never")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
 @dataclass
 class ProjectSettings:
+    """Everything that decides what a labelling run produces; one per project folder.
+
+    Stored in project.json and read and written by the CLI and the window alike, so a
+    model or threshold chosen in one is what the other runs with.
+    """
+
     classes: str = ""
     """The class prompt as the user typed it, e.g. "sky, road, car"."""
+    model: str = ""
+    """Model id or folder; empty means engine.config.DEFAULT_MODEL."""
+    device: str = "auto"
+    """"auto", "cpu", "cuda" or "mps"."""
+    threshold: float | None = None
+    """Per-class heatmap threshold in [0, 1]; None means the engine's default."""
+    background: str = "auto"
+    """Background channel: "auto" (fewer than 3 classes), "always" or "never"."""
+    presence_threshold: float | None = None
+    """Drop classes whose image-text match probability is below this (None: keep all)."""
+    proposals: str = "auto"
+    """"regions" (one shape per connected region of the label map), "instances" (one per
+    detected object) or "auto" (instances for engines that detect them, else regions)."""
     simplify_tolerance: float = 1.5
     """Polygon simplification tolerance in pixels."""
     min_area_fraction: float = 0.0005
     """Regions smaller than this fraction of the image are dropped (0.05 %)."""
-    model: str = ""
-    """Model id or folder; empty means engine.config.DEFAULT_MODEL."""
-    device: str = "auto"
-    presence_threshold: float | None = None
+    interactive_model: str = ""
+    """Model for click-to-segment tools; empty means facebook/sam2.1-hiera-tiny."""
+    refine: bool = False
+    """Sharpen proposal outlines after a labelling run."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,20 +85,39 @@ class ProjectSettings:
             raise ValueError("settings: expected an object")
         out = cls()
         for f in fields(cls):
-            if f.name not in d:
-                continue
-            value, default = d[f.name], getattr(out, f.name)
-            if isinstance(default, str) and not isinstance(value, str):
-                raise ValueError(f"settings.{f.name}: expected a string, got {value!r}")
-            if f.name in ("simplify_tolerance", "min_area_fraction", "presence_threshold"):
-                if value is None and f.name == "presence_threshold":
-                    pass
-                elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                    raise ValueError(f"settings.{f.name}: expected a number >= 0, got {value!r}")
-                else:
-                    value = float(value)
-            setattr(out, f.name, value)
+            if f.name in d:
+                setattr(out, f.name, _checked_setting(f.name, d[f.name]))
         return out
+
+
+_CHOICES = {"device": DEVICES, "background": BACKGROUND_MODES, "proposals": PROPOSAL_MODES}
+_PROBABILITIES = ("threshold", "presence_threshold")  # None or a number in [0, 1]
+
+
+def _checked_setting(name: str, value: Any) -> Any:
+    """*value* for setting *name*, or ValueError naming the field and what it accepts."""
+    if name in _PROBABILITIES:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise ValueError(f"settings.{name}: expected null or a number in [0, 1], got {value!r}")
+        return float(value)
+    if name in ("simplify_tolerance", "min_area_fraction"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ValueError(f"settings.{name}: expected a number >= 0, got {value!r}")
+        if name == "min_area_fraction" and value >= 1:
+            raise ValueError(f"settings.{name}: expected a fraction below 1, got {value!r}")
+        return float(value)
+    if name == "refine":
+        if not isinstance(value, bool):
+            raise ValueError(f"settings.{name}: expected true or false, got {value!r}")
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"settings.{name}: expected a string, got {value!r}")
+    choices = _CHOICES.get(name)
+    if choices is not None and value not in choices:
+        raise ValueError(f"settings.{name}: expected one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 class Project:

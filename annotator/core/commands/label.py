@@ -7,9 +7,11 @@ import contextlib
 import signal
 import sys
 import threading
+from dataclasses import replace
 
 from annotator.core.commands import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, open_project
 from annotator.core.commands.argtypes import fraction, non_negative, positive_int, probability
+from annotator.core.project import BACKGROUND_MODES, DEVICES
 
 HELP = "propose shapes for every image of a folder with the segmentation model (no window)"
 
@@ -18,18 +20,24 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "label", help=HELP, description=HELP + ". Shapes are saved image by image, so a stopped run "
         "can be resumed with --skip-annotated. Your own and accepted shapes are never changed: a "
-        "new run only replaces the unaccepted model proposals.")
+        "new run only replaces the unaccepted model proposals. Every setting defaults to the "
+        "project's (.pnp-annotator/project.json, shared with the window); a setting given here is "
+        "saved there for the next run and the window.")
     p.add_argument("dir", metavar="DIR", help="folder of images (searched recursively)")
     p.add_argument("--classes", metavar='"A, B, C"',
                    help="comma-separated class names (default: the project's last class prompt)")
     p.add_argument("--model", metavar="ID|PATH",
                    help="Hugging Face model id or local folder (default: the project's model, "
                         "else Salesforce/blip-itm-large-flickr)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="default: auto")
+    p.add_argument("--device", choices=DEVICES, help="default: the project's, else auto")
     p.add_argument("--skip-annotated", action="store_true",
                    help="skip images that already have shapes or were processed by an earlier run")
     p.add_argument("--presence-threshold", type=probability, metavar="P",
                    help="drop classes whose image-text match probability is below P (0..1)")
+    p.add_argument("--threshold", type=probability, metavar="T",
+                   help="per-class heatmap threshold (0..1; default: the project's, else the engine's 0.15)")
+    p.add_argument("--background", choices=BACKGROUND_MODES,
+                   help="background channel: auto (fewer than 3 classes), always or never")
     p.add_argument("--out", metavar="COCO.json", help="also export the project to this COCO file at the end")
     p.add_argument("--batch-size", type=positive_int, default=4, metavar="N",
                    help="images per model call (default: 4)")
@@ -40,49 +48,59 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+# argparse destination -> ProjectSettings field, for the flags that are remembered.
+_REMEMBERED = {"classes": "classes", "model": "model", "device": "device",
+               "presence_threshold": "presence_threshold", "threshold": "threshold",
+               "background": "background", "tolerance": "simplify_tolerance",
+               "min_area": "min_area_fraction"}
+
+
 def run(args: argparse.Namespace) -> int:
     project = open_project(args.dir)
     if project is None:
         return EXIT_USAGE
-    text = args.classes if args.classes is not None else project.settings.classes
-    if not text.strip():
+    settings = replace(project.settings, **{field: getattr(args, dest) for dest, field in _REMEMBERED.items()
+                                            if getattr(args, dest) is not None})
+    if not settings.classes.strip():
         return _fail('no classes given: add --classes "sky, road, car"')
 
-    from engine import DEFAULT_MODEL, ModelNotFoundError, Segmenter, SegmenterConfig
+    from engine import DEFAULT_MODEL, ModelNotFoundError
     from engine.prompts import normalize_classes
 
     try:
-        classes = normalize_classes(text)
+        classes = normalize_classes(settings.classes)
     except ValueError as exc:
         return _fail(f"--classes: {exc}")
     images = project.images()
     if not images:
         return _fail(f"no images (jpg, jpeg, png, bmp, tif, tiff, webp) found under {project.root}")
 
-    model = args.model or project.settings.model or DEFAULT_MODEL
-    device = args.device or project.settings.device or "auto"
-    threshold = args.presence_threshold if args.presence_threshold is not None else project.settings.presence_threshold
+    from annotator.core.pipeline import load_segmenter
+
+    model = settings.model or DEFAULT_MODEL
     try:
-        segmenter = Segmenter.load(model=model, device=device,
-                                   config=SegmenterConfig(presence_threshold=threshold))
+        segmenter = load_segmenter(settings)
     except ModelNotFoundError as exc:
         return _fail(str(exc))
     except (ValueError, RuntimeError) as exc:  # e.g. --device cuda without a GPU
-        return _fail(f"cannot load model {model!r} on device {device!r}: {exc}")
+        return _fail(f"cannot load model {model!r} on device {settings.device!r}: {exc}")
 
+    project.settings = settings
     for name in classes:
         project.labels.add(name)
-    project.settings.classes = text
-    if args.tolerance is not None:
-        project.settings.simplify_tolerance = args.tolerance
-    if args.min_area is not None:
-        project.settings.min_area_fraction = args.min_area
     project.save_settings()
 
-    summary = _run_batch(project, segmenter, images, classes, model, args)
+    try:
+        summary = _run_batch(project, segmenter, images, classes, model, args)
+    finally:
+        close = getattr(segmenter, "close", None)
+        if close is not None:
+            close()  # post-processing processes, if the engine started any
     if summary is None:
         return EXIT_USAGE
     _print_summary(summary)
+    if summary.stopped:
+        return _fail(summary.stopped)
     status = EXIT_INTERRUPTED if summary.cancelled else EXIT_SOME_FAILED if summary.failed else EXIT_OK
     if args.out:
         from annotator.core.coco import export_coco
@@ -97,16 +115,16 @@ def run(args: argparse.Namespace) -> int:
 def _run_batch(project, segmenter, images, classes, model, args):
     from tqdm import tqdm
 
-    from annotator.core.batch import BatchOptions, ClassListError, label_images
+    from annotator.core.pipeline import ClassListError, PipelineOptions, run_pipeline
 
-    options = BatchOptions(classes=classes, batch_size=args.batch_size, skip_annotated=args.skip_annotated,
-                           tolerance=project.settings.simplify_tolerance,
-                           min_area_fraction=project.settings.min_area_fraction, model=model)
+    options = PipelineOptions.from_settings(project.settings, classes, batch_size=args.batch_size,
+                                            skip_annotated=args.skip_annotated, model=model)
     bar = tqdm(total=0, unit="img", desc="Labelling", file=sys.stderr, dynamic_ncols=True, disable=None)
     failed = 0
 
-    def on_start(n: int) -> None:
-        bar.reset(total=n)
+    def on_progress(stage: str, done: int, total: int) -> None:
+        if stage == "images" and done == 0:
+            bar.reset(total=total)
 
     def on_image(rel: str, outcome: str, detail) -> None:
         nonlocal failed
@@ -120,8 +138,8 @@ def _run_batch(project, segmenter, images, classes, model, args):
     cancel = threading.Event()
     try:
         with _ctrl_c_sets(cancel):
-            return label_images(project, segmenter, images, options, on_image=on_image, cancel=cancel,
-                                on_start=on_start)
+            return run_pipeline(project, segmenter, images, options, on_image=on_image,
+                                on_progress=on_progress, cancel=cancel)
     except ClassListError as exc:
         _fail(f"--classes: {exc}")
         return None

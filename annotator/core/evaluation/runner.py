@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from annotator.core.pipeline import ClassListError, infer_batch
+
 from .class_sources import ClassSource, normalise
 from .datasets import Dataset, DatasetError, Sample
 from .metrics import ConfusionMatrix
@@ -66,11 +68,14 @@ def evaluate(segmenter, dataset: Dataset, samples: list[Sample], space: EvalSpac
         for batch in _batches(items, batch_size):
             ids = [source.class_ids(dataset.info, it.sample.image_id, it.id_mask) for it in batch]
             names = [[prompt[c] for c in image_ids] for image_ids in ids]
-            try:
-                results = segmenter.segment_batch([it.image for it in batch], names, batch_size=len(batch))
-            except ValueError as exc:  # the engine refuses a class list (e.g. over the token budget)
+            try:  # the labelling pipeline's model stage: a failed batch is retried image by image
+                results = infer_batch(segmenter, [it.image for it in batch], names)
+            except ClassListError as exc:  # the engine refuses a class list (e.g. over the token budget)
                 first = batch[0].sample
                 raise EvalError(f"the engine refused the class lists of images {first.image_id}..: {exc}") from exc
+            for item, res in zip(batch, results):
+                if isinstance(res, str):  # a score needs every image: one failure ends the run
+                    raise EvalError(f"image {item.sample.image_id} ({item.sample.image}) failed: {res}")
             for item, image_ids, res in zip(batch, ids, results):
                 by_name: dict[str, int] = {}
                 for cid in image_ids:
