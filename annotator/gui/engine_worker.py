@@ -21,6 +21,7 @@ from typing import Any, Callable
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from annotator.gui.interactive_jobs import ClickJob, EmbedJob, InteractiveLane
 from engine.errors import Cancelled, DeviceOutOfMemoryError, EngineError, ModelNotFoundError
 
 
@@ -97,6 +98,13 @@ def load_segmenter(settings: EngineSettings):
     return Segmenter.load(model=settings.model, device=settings.device, config=config)
 
 
+def load_interactive(model: str, device: str):
+    """The production factory of the click-to-segment model (SAM 2.1 or the SAM 3 tracker)."""
+    from engine.interactive import DEFAULT_INTERACTIVE_MODEL, InteractiveSegmenter
+
+    return InteractiveSegmenter.load(model or DEFAULT_INTERACTIVE_MODEL, device=device)
+
+
 def polygonize_label_map(label_map, classes, heatmaps, params: Polygonize) -> list:
     """The core's polygon step (the one place that turns label maps into shapes)."""
     from annotator.core.proposals import shapes_from_label_map
@@ -122,10 +130,20 @@ class EngineWorker(QObject):
     failed = Signal(int, str, str, str)  # job_id, image, kind, message
     modelMissing = Signal(str)  # the engine's message: how to download or where to point
     finished = Signal(int)  # job_id; exactly once per job, after its results
+    # interactive lane (interactive_jobs): results of clicks, never counted as jobs
+    clickReady = Signal(object)  # ClickResult
+    embedded = Signal(int, str)  # job_id, image
+    interactiveFailed = Signal(int, str, str, str)  # job_id, image, kind, message
+    interactiveMissing = Signal(str)  # the engine's message for a missing interactive model
 
     def __init__(self, settings: EngineSettings, factory: Callable[[EngineSettings], Any] = load_segmenter,
-                 polygonize: Callable[..., list] = polygonize_label_map, read_image=_read_image):
+                 polygonize: Callable[..., list] = polygonize_label_map, read_image=_read_image,
+                 interactive_factory: Callable[[str, str], Any] = load_interactive):
         super().__init__()
+        self._interactive_factory = interactive_factory
+        self._interactive_model = ""
+        self.lane = InteractiveLane(self._load_interactive, self.clickReady.emit, self.embedded.emit,
+                                    self.interactiveFailed.emit, self.interactiveMissing.emit)
         self._settings = settings
         self._factory = factory
         self._polygonize = polygonize
@@ -145,9 +163,23 @@ class EngineWorker(QObject):
             self.release()  # loads again, lazily, on the next job
             self._label_maps.clear()
 
+    def _load_interactive(self):
+        return self._interactive_factory(self._interactive_model, self._settings.device)
+
+    @Slot(str)
+    def configure_interactive(self, model: str) -> None:
+        if model != self._interactive_model:
+            self._interactive_model = model
+            self.lane.release()
+
+    @Slot()
+    def drain_interactive(self) -> None:
+        self.lane.drain()
+
     def release(self) -> None:
         """Drop the segmenter and stop its post-processing process."""
         seg, self._segmenter = self._segmenter, None
+        self.lane.release()
         close = getattr(seg, "close", None)
         if close is not None:
             close()
@@ -155,6 +187,7 @@ class EngineWorker(QObject):
     @Slot(object)
     def run(self, job) -> None:
         image = getattr(job, "image", "")
+        self.lane.drain()  # clicks go ahead of queued model work
         try:
             if job.cancel.is_set():
                 raise Cancelled("superseded or cancelled before it started")
@@ -204,6 +237,7 @@ class EngineWorker(QObject):
 
         def progress(stage: str, done: int, total: int) -> None:
             self.progress.emit(job_id, image, stage, done, total)
+            self.lane.drain()  # a click waits for one dropout pass at most
 
         result = seg.segment(rgb, classes, progress=progress, cancel=cancel)
         label_map = self._label_map(seg, image, result, threshold, background)
@@ -296,6 +330,7 @@ class EngineWorker(QObject):
 
             def progress(stage: str, done: int, total: int, first: str = ready[0][0]) -> None:
                 self.progress.emit(job.job_id, first, stage, done, total)
+                self.lane.drain()
 
             try:
                 results = seg.segment_batch([rgb for _, rgb in ready], job.classes, progress=progress,
@@ -349,12 +384,19 @@ class EngineClient(QObject):
     stateChanged = Signal(str)
     jobFinished = Signal(int)
     busyChanged = Signal(bool)
+    clickReady = Signal(object)  # ClickResult of the newest click per image
+    embedded = Signal(int, str)
+    interactiveFailed = Signal(int, str, str, str)
+    interactiveMissing = Signal(str)
 
     _dispatch = Signal(object)
     _reconfigure = Signal(object)
+    _wake = Signal()
+    _reconfigure_interactive = Signal(str)
 
     def __init__(self, settings: EngineSettings, factory: Callable[[EngineSettings], Any] = load_segmenter,
-                 polygonize: Callable[..., list] = polygonize_label_map, parent: QObject | None = None):
+                 polygonize: Callable[..., list] = polygonize_label_map, parent: QObject | None = None,
+                 interactive_factory: Callable[[str, str], Any] = load_interactive):
         super().__init__(parent)
         self._ids = itertools.count(1)
         self._latest: dict[str, int] = {}  # image -> newest interactive job id
@@ -365,11 +407,18 @@ class EngineClient(QObject):
 
         self._thread = QThread()
         self._thread.setObjectName("engine")
-        self._worker = EngineWorker(settings, factory, polygonize)
+        self._worker = EngineWorker(settings, factory, polygonize, interactive_factory=interactive_factory)
         self._worker.moveToThread(self._thread)
         self._thread.finished.connect(self._worker.deleteLater)
         self._dispatch.connect(self._worker.run)
         self._reconfigure.connect(self._worker.configure)
+        self._wake.connect(self._worker.drain_interactive)
+        self._reconfigure_interactive.connect(self._worker.configure_interactive)
+        self._latest_click: dict[str, int] = {}
+        self._worker.clickReady.connect(self._on_click)
+        self._worker.embedded.connect(self.embedded)
+        self._worker.interactiveFailed.connect(self._on_interactive_failed)
+        self._worker.interactiveMissing.connect(self.interactiveMissing)
 
         self._worker.segmented.connect(self._on_segmented)
         self._worker.postprocessed.connect(self._on_postprocessed)
@@ -410,6 +459,37 @@ class EngineClient(QObject):
         self._batches.add(job.job_id)
         self._send(job, None)
         return job.job_id
+
+    # -- the interactive lane (clicks) ---------------------------------------------------
+
+    def set_interactive_model(self, model: str) -> None:
+        """Hub id or folder of the click-to-segment model ("" = the default SAM 2.1)."""
+        self._reconfigure_interactive.emit(model)
+
+    def embed(self, image: str, key: str, pixels: np.ndarray) -> int:
+        """Compute the image embedding ahead of the first click (ahead of queued jobs)."""
+        job = EmbedJob(next(self._ids), image, key, pixels)
+        self._worker.lane.put(job)
+        self._wake.emit()
+        return job.job_id
+
+    def click(self, image: str, key: str, pixels: np.ndarray, points, labels, box=None,
+              tolerance: float = 1.0) -> int:
+        """Decode prompts on *image*; the answer comes as clickReady (newest click only)."""
+        job = ClickJob(next(self._ids), image, key, pixels, [tuple(p) for p in points], list(labels),
+                       tuple(box) if box is not None else None, tolerance)
+        self._latest_click[image] = job.job_id
+        self._worker.lane.put(job)
+        self._wake.emit()
+        return job.job_id
+
+    def _on_click(self, result) -> None:
+        if self._latest_click.get(result.image, 0) <= result.job_id:
+            self.clickReady.emit(result)
+
+    def _on_interactive_failed(self, job_id, image, kind, message) -> None:
+        if self._latest_click.get(image, 0) <= job_id:
+            self.interactiveFailed.emit(job_id, image, kind, message)
 
     def _submit_interactive(self, job) -> int:
         for image, token in self._tokens.values():
