@@ -33,6 +33,8 @@ SHORTCUTS: tuple[Command, ...] = (
     Command("undo", "&Undo", ("Ctrl+Z",), "&Edit"),
     Command("redo", "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "&Edit"),
     Command("draw_polygon", "&Draw Polygon", ("Ctrl+N",), "&Edit"),
+    Command("ai_polygon", "&AI Polygon", ("I",), "&Edit",
+            "Click an object to outline it with the interactive model (SAM 2.1); Enter accepts"),
     Command("accept_selected", "&Accept Selected", ("Y",), "&Review"),
     Command("reject_selected", "Re&ject Selected Proposals", ("X",), "&Review"),
     Command("accept_all", "Accept A&ll Proposals", ("Shift+Y",), "&Review"),

@@ -61,6 +61,7 @@ class Canvas(ZoomPanView):
     selectionChanged = Signal(list)
     statusMessage = Signal(str)
     labelAdded = Signal(str)  # a class new to the LabelSet was chosen: the project should save it
+    documentSet = Signal()  # set_document ran: another image (or none) is shown
 
     def __init__(self, labels: LabelSet, parent: QWidget | None = None):
         super().__init__(parent)
@@ -73,6 +74,10 @@ class Canvas(ZoomPanView):
         self._drag: _Drag | None = None
         self._draft: list[tuple[float, float]] | None = None  # None when not drawing
         self._last_label: str | None = None
+        # A tool of canvas_tools that takes the mouse and keys while set (e.g. the AI polygon);
+        # it gets each event first: tool.mouse_press/move/release(event, scene point),
+        # tool.key_press(event) and tool.claims_key(event), each True when consumed.
+        self.tool = None
 
         self.setScene(QGraphicsScene(self))
         self.viewport().setMouseTracking(True)
@@ -117,6 +122,7 @@ class Canvas(ZoomPanView):
         self._set_selection([])
         self._sync()
         self.fit_to_window()
+        self.documentSet.emit()
 
     def show_error(self, message: str) -> None:
         """Replace the image by `message` (e.g. an unreadable file)."""
@@ -289,6 +295,8 @@ class Canvas(ZoomPanView):
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if self._pan_press(event):
             return
+        if self.tool is not None and self.tool.mouse_press(event, self._scene_point(event)):
+            return
         if event.button() != Qt.MouseButton.LeftButton or self._doc is None:
             return
         point = ci.clamp_point(self._scene_point(event), *self._size)
@@ -330,6 +338,8 @@ class Canvas(ZoomPanView):
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._pan_move(event):
             return
+        if self.tool is not None and self.tool.mouse_move(event, self._scene_point(event)):
+            return
         point = self._scene_point(event)
         if self._draft is not None:
             self._draft_item.show_points(self._draft, ci.clamp_point(point, *self._size))
@@ -367,6 +377,8 @@ class Canvas(ZoomPanView):
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._pan_release(event):
             return
+        if self.tool is not None and self.tool.mouse_release(event, self._scene_point(event)):
+            return
         d, self._drag = self._drag, None
         if event.button() != Qt.MouseButton.LeftButton or d is None or not d.dirty:
             return
@@ -375,7 +387,7 @@ class Canvas(ZoomPanView):
         self._refresh_handles()
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        if event.button() != Qt.MouseButton.LeftButton or self._doc is None:
+        if event.button() != Qt.MouseButton.LeftButton or self._doc is None or self.tool is not None:
             return
         if self._draft is not None:
             self._finish_polygon()
@@ -397,12 +409,17 @@ class Canvas(ZoomPanView):
 
     # --- keys --------------------------------------------------------------------------
     def _claims_key(self, event: QKeyEvent) -> bool:
+        if self.tool is not None and self.tool.claims_key(event):
+            return True
         key = event.key()
         if self._draft is not None and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape):
             return True
         return key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) or super()._claims_key(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
+        if self.tool is not None and self.tool.key_press(event):
+            event.accept()
+            return
         key = event.key()
         if self._draft is not None and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self._finish_polygon()

@@ -18,9 +18,10 @@ from annotator.core.project import IMAGE_EXTENSIONS, Project
 from annotator.gui import dialogs
 from annotator.gui.actions import Actions
 from annotator.gui.canvas import Canvas
+from annotator.gui.canvas_tools.ai_controller import AiPolygonController
 from annotator.gui.document import is_proposal
 from annotator.gui.documents import DocumentStore
-from annotator.gui.engine_worker import EngineClient, Polygonize, load_segmenter
+from annotator.gui.engine_worker import EngineClient, Polygonize, load_interactive, load_segmenter
 from annotator.gui.file_list import FileListDock
 from annotator.gui.heatmap_overlay import render_heatmap
 from annotator.gui.heatmap_panel import HeatmapDock
@@ -34,7 +35,8 @@ OVERLAY_MAX_SIDE = 512  # the canvas stretches the overlay; a heatmap has no fin
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, settings: AppSettings | None = None, segmenter_factory=load_segmenter):
+    def __init__(self, settings: AppSettings | None = None, segmenter_factory=load_segmenter,
+                 interactive_factory=load_interactive):
         super().__init__()
         self.setWindowTitle("PnP Annotator")
         if ICON.exists():
@@ -47,10 +49,12 @@ class MainWindow(QMainWindow):
         self._model_dialog = None
 
         self.undo_group = QUndoGroup(self)
-        self.client = EngineClient(self.settings.engine(), factory=segmenter_factory, parent=self)
+        self.client = EngineClient(self.settings.engine(), factory=segmenter_factory, parent=self,
+                                   interactive_factory=interactive_factory)
         self.router = JobRouter(self.client, self)
         self._build_widgets()
         self.actions = Actions(self, self)
+        self.ai = AiPolygonController(self)
         self._wire()
         self._update_enabled()
         self.resize(1280, 800)
@@ -88,6 +92,8 @@ class MainWindow(QMainWindow):
         self.canvas.selectionChanged.connect(self.shapes.select)
         self.canvas.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self._canvas_holder.layout().addWidget(self.canvas)
+        if hasattr(self, "ai"):
+            self.ai.attach(self.canvas)
         if old is not None:
             old.setParent(None)
             old.deleteLater()
@@ -220,7 +226,7 @@ class MainWindow(QMainWindow):
             self.actions[name].setEnabled(has_project)
         for name in ("accept_all", "reject_all", "next_proposal"):
             self.actions[name].setEnabled(proposals)
-        for name in ("accept_selected", "reject_selected", "draw_polygon", "propose"):
+        for name in ("accept_selected", "reject_selected", "draw_polygon", "ai_polygon", "propose"):
             self.actions[name].setEnabled(doc is not None)
         self.prompt.propose.setEnabled(doc is not None)
         self.actions["undo"].setEnabled(self.undo_group.canUndo())
@@ -377,6 +383,9 @@ class MainWindow(QMainWindow):
         if self.document() is not None:
             self.canvas.setFocus()
             self.canvas.begin_polygon()
+
+    def on_ai_polygon(self) -> None:
+        self.ai.toggle()
 
     def on_accept_selected(self) -> None:
         doc, ids = self.document(), self.canvas.selected_ids()

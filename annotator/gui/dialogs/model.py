@@ -128,12 +128,17 @@ class ModelMissingDialog(QDialog):
     modelChosen = Signal(str)  # a folder or model id to use from now on
 
     def __init__(self, message: str, settings: AppSettings, parent: QWidget | None = None,
-                 download=hub_download):
+                 download=hub_download, *, model: str | None = None, default: str | None = None,
+                 what: str = "segmentation model"):
+        """*model*/*default*: the configured model and its fallback when it is not the main
+        model's (the interactive model uses the same dialog)."""
         super().__init__(parent)
         self.setWindowTitle("Model weights not found")
         self._settings, self._download = settings, download
-        model = settings.model_or_default()
-        text = QLabel(f"<b>The segmentation model is not available.</b><br><br>{_escape(message)}<br><br>"
+        self._model = settings.model if model is None else model
+        self._default = default
+        model = self._model.strip() or (default or settings.model_or_default())
+        text = QLabel(f"<b>The {what} is not available.</b><br><br>{_escape(message)}<br><br>"
                       "You can download it now, or choose a folder that already holds it. "
                       "Everything else keeps working in the meantime.")
         text.setWordWrap(True)
@@ -155,8 +160,9 @@ class ModelMissingDialog(QDialog):
 
     def _repo_id(self) -> str:
         # A missing local folder cannot be downloaded: offer the default model instead.
-        model = self._settings.model.strip()
-        return model if model and "/" in model and not model.startswith(("/", ".", "~")) else default_model()
+        model = self._model.strip()
+        fallback = self._default or default_model()
+        return model if model and "/" in model and not model.startswith(("/", ".", "~")) else fallback
 
     def _download_model(self) -> None:
         self.download_dialog = DownloadDialog(self._repo_id(), self, self._download)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QHBoxLayout, QLineEdit, QPushButton, QWidget)
 
 from annotator.gui.settings import BACKGROUND_MODES, DEVICES, AppSettings, default_model
@@ -40,6 +40,16 @@ class SettingsDialog(QDialog):
         self.tolerance = _spin(0.0, 10.0, 0.1, tolerance, "Polygon simplification tolerance in pixels")
         self.min_area = _spin(0.0, 5.0, 0.01, min_area * 100, "Regions below this % of the image are dropped")
 
+        # The interactive model (AI polygon, sharpen) is the project's, like simplification.
+        self.interactive = QLineEdit(project.settings.interactive_model if project else "")
+        self.interactive.setPlaceholderText(_default_interactive())
+        self.interactive.setToolTip("SAM 2.1 or SAM 3 (tracker) for the AI polygon and Sharpen: "
+                                    "a Hugging Face model id or a local folder")
+        self.interactive.setEnabled(project is not None)
+        self.refine = QCheckBox("Sharpen proposals with the interactive model after Propose / label")
+        self.refine.setChecked(bool(project and project.settings.refine))
+        self.refine.setEnabled(project is not None)
+
         form = QFormLayout(self)
         form.addRow("Model", model_row)
         form.addRow("Device", self.device)
@@ -48,6 +58,8 @@ class SettingsDialog(QDialog):
         form.addRow("Threshold", self.threshold)
         form.addRow("Simplification (px)", self.tolerance)
         form.addRow("Minimum region (%)", self.min_area)
+        form.addRow("Interactive model", self.interactive)
+        form.addRow("", self.refine)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -70,7 +82,15 @@ class SettingsDialog(QDialog):
         if self._project is not None:
             self._project.settings.simplify_tolerance = s.simplify_tolerance
             self._project.settings.min_area_fraction = s.min_area_fraction
+            self._project.settings.interactive_model = self.interactive.text().strip()
+            self._project.settings.refine = self.refine.isChecked()
         super().accept()
+
+
+def _default_interactive() -> str:
+    from engine.interactive import DEFAULT_INTERACTIVE_MODEL
+
+    return DEFAULT_INTERACTIVE_MODEL
 
 
 def _spin(low: float, high: float, step: float, value: float, tip: str) -> QDoubleSpinBox:
