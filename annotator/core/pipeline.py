@@ -229,13 +229,15 @@ def is_annotated(project: Project, rel: str) -> bool:
 
 def run_pipeline(project: Project, segmenter, images: Sequence[str], options: PipelineOptions, *,
                  on_image: ImageCallback | None = None, on_progress: ProgressCallback | None = None,
-                 cancel=None) -> BatchSummary:
+                 cancel=None, refiner=None) -> BatchSummary:
     """Label *images* (relative paths) and save them image by image.
 
     *cancel* (any ``is_set()``) or a KeyboardInterrupt stops the run; images whose model
     call finished are still saved. ClassListError: the engine refused the class list on
     the first batch, before anything was saved. A full or read-only disk stops the run
     (``summary.stopped``) instead of running the model on every remaining image.
+    *refiner* (``core.refine.make_refiner``): refiner(rel, rgb, result) -> result, run on
+    each result before its shapes are made when ``options.refine`` is set.
     """
     from engine import Cancelled  # deferred: `engine` imports torch
 
@@ -263,11 +265,20 @@ def run_pipeline(project: Project, segmenter, images: Sequence[str], options: Pi
                     raise
                 results = [str(exc)] * len(batch)
             first_batch = False
-            for (rel, _), outcome in zip(batch, results):
+            for (rel, rgb), outcome in zip(batch, results):
                 if isinstance(outcome, str):
                     saver.put((rel, outcome, None))
-                else:
-                    saver.put((rel, None, postprocess_result(segmenter, outcome, options)))
+                    continue
+                result = postprocess_result(segmenter, outcome, options)
+                if refiner is not None and options.refine:
+                    try:
+                        result = refiner(rel, rgb, result)
+                    except (Cancelled, KeyboardInterrupt):
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - one image's failure; the run goes on
+                        saver.put((rel, f"sharpen failed: {_reason(exc)}", None))
+                        continue
+                saver.put((rel, None, result))
     except (Cancelled, KeyboardInterrupt):
         summary.cancelled = True
     finally:

@@ -290,3 +290,31 @@ def sharpen_shapes(shapes: Sequence[Shape], height: int, width: int, predict: Pr
         if pieces:
             out[shape.id] = pieces
     return out
+
+
+# --- with the interactive segmenter (engine.interactive) -----------------------------------------
+
+def interactive_predict(segmenter, key: str, rgb: np.ndarray) -> Predict:
+    """``predict`` for the refine functions from an ``InteractiveSegmenter`` (one embedding)."""
+    segmenter.set_image(key, rgb)
+    return lambda points, labels, box: segmenter.predict(points, labels, box, image_key=key).mask
+
+
+def make_refiner(segmenter, options: RefineOptions = RefineOptions()):
+    """refiner(rel, rgb, result) -> result with its label map sharpened (the pipeline's hook).
+
+    The image embedding is dropped afterwards: a folder run sees each image once.
+    """
+    def refiner(rel: str, rgb: np.ndarray, result):
+        if not getattr(result, "classes", None):
+            return result
+        key = f"refine:{rel}"
+        try:
+            predict = interactive_predict(segmenter, key, rgb)
+            result.label_map = sharpen_label_map(result.label_map, result.classes, predict,
+                                                 getattr(result, "heatmaps", None), options)
+        finally:
+            segmenter.forget(key)
+        return result
+
+    return refiner

@@ -45,6 +45,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="polygon simplification in pixels (default: the project's, 1.5)")
     p.add_argument("--min-area", type=fraction, metavar="FRACTION",
                    help="drop regions below this fraction of the image (default: the project's, 0.0005)")
+    p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=None,
+                   help="sharpen each proposal's outline with the interactive model (SAM 2.1): its box, "
+                        "heatmap peaks and neighbouring classes become prompts (default: the project's, off)")
+    p.add_argument("--interactive-model", metavar="ID|PATH",
+                   help="the model --refine uses (default: the project's, else facebook/sam2.1-hiera-tiny)")
     return p
 
 
@@ -52,7 +57,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 _REMEMBERED = {"classes": "classes", "model": "model", "device": "device",
                "presence_threshold": "presence_threshold", "threshold": "threshold",
                "background": "background", "tolerance": "simplify_tolerance",
-               "min_area": "min_area_fraction"}
+               "min_area": "min_area_fraction", "refine": "refine",
+               "interactive_model": "interactive_model"}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,13 +91,26 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, RuntimeError) as exc:  # e.g. --device cuda without a GPU
         return _fail(f"cannot load model {model!r} on device {settings.device!r}: {exc}")
 
+    refiner = None
+    if settings.refine:
+        from annotator.core.refine import make_refiner
+        from engine.interactive import DEFAULT_INTERACTIVE_MODEL, InteractiveSegmenter
+
+        interactive = settings.interactive_model or DEFAULT_INTERACTIVE_MODEL
+        try:
+            refiner = make_refiner(InteractiveSegmenter.load(interactive, device=settings.device or "auto"))
+        except ModelNotFoundError as exc:
+            return _fail(f"--refine: {exc}")
+        except (ValueError, RuntimeError) as exc:
+            return _fail(f"--refine: cannot load {interactive!r} on device {settings.device!r}: {exc}")
+
     project.settings = settings
     for name in classes:
         project.labels.add(name)
     project.save_settings()
 
     try:
-        summary = _run_batch(project, segmenter, images, classes, model, args)
+        summary = _run_batch(project, segmenter, images, classes, model, args, refiner)
     finally:
         close = getattr(segmenter, "close", None)
         if close is not None:
@@ -112,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     return status
 
 
-def _run_batch(project, segmenter, images, classes, model, args):
+def _run_batch(project, segmenter, images, classes, model, args, refiner=None):
     from tqdm import tqdm
 
     from annotator.core.pipeline import ClassListError, PipelineOptions, run_pipeline
@@ -139,7 +158,7 @@ def _run_batch(project, segmenter, images, classes, model, args):
     try:
         with _ctrl_c_sets(cancel):
             return run_pipeline(project, segmenter, images, options, on_image=on_image,
-                                on_progress=on_progress, cancel=cancel)
+                                on_progress=on_progress, cancel=cancel, refiner=refiner)
     except ClassListError as exc:
         _fail(f"--classes: {exc}")
         return None
