@@ -40,6 +40,8 @@ SHORTCUTS: tuple[Command, ...] = (
     Command("accept_all", "Accept A&ll Proposals", ("Shift+Y",), "&Review"),
     Command("reject_all", "Reject All &Proposals", ("Shift+X",), "&Review"),
     Command("next_proposal", "Select &Next Proposal", ("N",), "&Review"),
+    Command("sharpen", "S&harpen Proposals", ("Shift+S",), "&Review",
+            "Sharpen the selected proposals (or all of this image's) with the interactive model"),
     Command("propose", "&Propose", ("Ctrl+Return", "Ctrl+Enter"), "&Model"),
     Command("cancel_job", "&Cancel Job", ("Ctrl+.",), "&Model", "Stop at the next dropout pass"),
     Command("toggle_heatmap", "Show &Heatmap", ("H",), "&View"),

@@ -14,7 +14,7 @@ main window may read both (and save `annotations`) at any time.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -124,6 +124,19 @@ class AnnotationDocument(QObject):
         scratch = ImageAnnotations(image=ann.image, width=ann.width, height=ann.height, shapes=self.shapes())
         scratch.apply_proposals([s.copy() for s in shapes])
         self._push(f"Apply {len(shapes)} proposal(s)", list(scratch.shapes))
+
+    def replace_shapes(self, updates: Mapping[str, Sequence[Shape]], before: Mapping[str, Shape],
+                       text: str) -> int:
+        """Put each shape of *updates* in place of its new shapes (the first takes its place), as
+        ONE command. A shape that changed since *before* (not the same object any more) is left
+        alone. Returns how many shapes were replaced."""
+        done = {i for i, new in updates.items() if new and i in before and self.shape(i) is before[i]}
+        after: list[Shape] = []
+        for s in self.annotations.shapes:
+            after.extend([n.copy() for n in updates[s.id]] if s.id in done else [s])
+        if done:
+            self._push(text, after)
+        return len(done)
 
     # --- internals --------------------------------------------------------------------
     def _known(self, ids: Iterable[str]) -> set[str]:

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from annotator.gui.interactive_jobs import ClickJob, EmbedJob, InteractiveLane
+from annotator.gui.interactive_jobs import ClickJob, EmbedJob, InteractiveLane, SharpenJob, SharpenResult
 from engine.errors import Cancelled, DeviceOutOfMemoryError, EngineError, ModelNotFoundError
 
 
@@ -385,6 +385,7 @@ class EngineClient(QObject):
     jobFinished = Signal(int)
     busyChanged = Signal(bool)
     clickReady = Signal(object)  # ClickResult of the newest click per image
+    sharpened = Signal(object)  # SharpenResult
     embedded = Signal(int, str)
     interactiveFailed = Signal(int, str, str, str)
     interactiveMissing = Signal(str)
@@ -483,8 +484,19 @@ class EngineClient(QObject):
         self._wake.emit()
         return job.job_id
 
+    def sharpen(self, image: str, key: str, pixels: np.ndarray, shapes: list, ids: list[str], *,
+                heatmaps=None, classes=(), tolerance: float = 1.5) -> int:
+        """Sharpen proposals *ids* of *image* (core.refine) in the interactive lane."""
+        job = SharpenJob(next(self._ids), image, key, pixels, list(shapes), list(ids), heatmaps,
+                         list(classes), tolerance)
+        self._worker.lane.put(job)
+        self._wake.emit()
+        return job.job_id
+
     def _on_click(self, result) -> None:
-        if self._latest_click.get(result.image, 0) <= result.job_id:
+        if isinstance(result, SharpenResult):
+            self.sharpened.emit(result)
+        elif self._latest_click.get(result.image, 0) <= result.job_id:
             self.clickReady.emit(result)
 
     def _on_interactive_failed(self, job_id, image, kind, message) -> None:

@@ -45,6 +45,29 @@ class ClickJob:
 
 
 @dataclass
+class SharpenJob:
+    """Sharpen proposals of one image (core.refine.sharpen_shapes) with the interactive model."""
+
+    job_id: int
+    image: str
+    key: str
+    pixels: np.ndarray
+    shapes: list  # the document's Shape objects when asked (identity tells if they changed since)
+    ids: list[str]  # the proposals to sharpen
+    heatmaps: Any = None  # [C, P, P] of the last Propose, or None
+    classes: list[str] = field(default_factory=list)
+    tolerance: float = 1.5
+
+
+@dataclass
+class SharpenResult:
+    job_id: int
+    image: str
+    replacements: dict  # shape id -> [new Shape, ...] (the first keeps the id)
+    before: dict  # shape id -> the Shape object the replacement was computed from
+
+
+@dataclass
 class ClickResult:
     """What the canvas previews: the mask's outline as polygons with holes."""
 
@@ -84,7 +107,8 @@ class InteractiveLane:
             if isinstance(job, ClickJob):  # a newer click on the same image supersedes older ones
                 self._pending = deque(j for j in self._pending
                                       if not (isinstance(j, ClickJob) and j.image == job.image))
-            elif any(isinstance(j, EmbedJob) and j.key == job.key for j in self._pending):
+            elif isinstance(job, EmbedJob) and any(isinstance(j, EmbedJob) and j.key == job.key
+                                                   for j in self._pending):
                 return
             self._pending.append(job)
 
@@ -115,18 +139,35 @@ class InteractiveLane:
         finally:
             self._running = False
 
+    def segmenter(self):
+        """The interactive model (loaded on first use); ModelNotFoundError when missing."""
+        if self._segmenter is None:
+            self._segmenter = self._factory()
+        return self._segmenter
+
+    @staticmethod
+    def _sharpen(seg, job: SharpenJob) -> SharpenResult:
+        from annotator.core.refine import sharpen_shapes
+
+        h, w = job.pixels.shape[:2]
+        predict = lambda points, labels, box: seg.predict(points, labels, box, image_key=job.key).mask  # noqa: E731
+        new = sharpen_shapes(job.shapes, h, w, predict, ids=job.ids, heatmaps=job.heatmaps,
+                             classes=job.classes, tolerance=job.tolerance)
+        return SharpenResult(job.job_id, job.image, new, {s.id: s for s in job.shapes if s.id in new})
+
     def _run(self, job) -> None:
         import time
 
         from engine.errors import ModelNotFoundError
 
         try:
-            if self._segmenter is None:
-                self._segmenter = self._factory()
-            seg = self._segmenter
+            seg = self.segmenter()
             seg.set_image(job.key, job.pixels)
             if isinstance(job, EmbedJob):
                 self._on_embedded(job.job_id, job.image)
+                return
+            if isinstance(job, SharpenJob):
+                self._on_result(self._sharpen(seg, job))
                 return
             start = time.perf_counter()
             pred = seg.predict(job.points, job.labels, job.box, image_key=job.key)

@@ -224,7 +224,7 @@ class MainWindow(QMainWindow):
         proposals = bool(doc and doc.proposal_ids())
         for name in ("export_coco", "import_coco", "batch", "save"):
             self.actions[name].setEnabled(has_project)
-        for name in ("accept_all", "reject_all", "next_proposal"):
+        for name in ("accept_all", "reject_all", "next_proposal", "sharpen"):
             self.actions[name].setEnabled(proposals)
         for name in ("accept_selected", "reject_selected", "draw_polygon", "ai_polygon", "propose"):
             self.actions[name].setEnabled(doc is not None)
@@ -386,6 +386,9 @@ class MainWindow(QMainWindow):
 
     def on_ai_polygon(self) -> None:
         self.ai.toggle()
+
+    def on_sharpen(self) -> None:
+        self.ai.sharpen()
 
     def on_accept_selected(self) -> None:
         doc, ids = self.document(), self.canvas.selected_ids()

@@ -187,3 +187,39 @@ def test_missing_interactive_model_shows_the_model_dialog(qtbot, ai_window, tmp_
     key(qtbot, window, "Escape")
     key(qtbot, window, "Escape")
     assert not window.ai.tool.active  # the app goes on
+
+
+class LeftHalfSegmenter(EmptySegmenter):
+    """A stand-in whose answer is the left half of the image, whatever the prompts."""
+
+    def predict(self, points, labels, box=None, *, image_key=None):
+        mask = np.zeros(self.size, bool)
+        mask[:, : self.size[1] // 2] = True
+        return Prediction(mask=mask, score=0.9)
+
+
+def test_sharpen_selected_proposal_is_one_undoable_command(qtbot, ai_window):
+    from window_fixtures import propose
+
+    window = ai_window(interactive_factory=lambda model, device: LeftHalfSegmenter())
+    key(qtbot, window, "Escape")  # leave the AI tool; Propose as usual
+    propose(qtbot, window, "sky, person")
+    doc = window.document()
+    w, h = doc.annotations.width, doc.annotations.height
+    straddling = [s for s in doc.shapes() if s.mask(h, w)[:, w // 2:].any() and s.mask(h, w)[:, :w // 2].any()]
+    assert straddling, "some proposal crosses the middle of the image"
+    target = max(straddling, key=lambda s: s.area)
+    others = {s.id: s for s in doc.shapes() if s.id != target.id}
+    window.canvas.select([target.id])
+    steps = doc.undo_stack.count()
+    key(qtbot, window, "Shift+S")
+    qtbot.waitUntil(lambda: doc.undo_stack.count() == steps + 1, timeout=30000)
+    sharp = doc.shape(target.id)
+    assert sharp.label == target.label and sharp.score == target.score and not sharp.accepted
+    assert not sharp.mask(h, w)[:, w // 2 + 1:].any(), "the answer (left half) clipped the region"
+    assert all(doc.shape(i) is s for i, s in others.items()), "unselected shapes are untouched"
+    # simplified outlines (1.5 px) of neighbours touch; sharpening adds no overlap of its own
+    overlap = lambda shapes: int((np.stack([s.mask(h, w) for s in shapes]).sum(axis=0) > 1).sum())  # noqa: E731
+    assert overlap(doc.shapes()) <= overlap([target, *others.values()])
+    key(qtbot, window, "Ctrl+Z")
+    assert doc.shape(target.id) == target

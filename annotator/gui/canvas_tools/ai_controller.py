@@ -20,6 +20,7 @@ class AiPolygonController(QObject):
         super().__init__(window)
         self.window = window
         self.tool: AiPolygonTool | None = None
+        self._sharpen_jobs: set[int] = set()  # of the open project
         self._dialog = None
         self.action = window.actions["ai_polygon"]
         self.action.setCheckable(True)
@@ -30,12 +31,14 @@ class AiPolygonController(QObject):
         window.addToolBar(self.toolbar)
         client = window.client
         client.clickReady.connect(self._on_result)
+        client.sharpened.connect(self._on_sharpened)
         client.interactiveFailed.connect(self._on_failed)
         client.interactiveMissing.connect(self.show_model_missing)
         self.attach(window.canvas)
 
     def attach(self, canvas) -> None:
         """A new canvas (a new project): the tool follows it, inactive."""
+        self._sharpen_jobs.clear()  # an old project's answers must not land in this one
         self.tool = AiPolygonTool(canvas, decoder=self._decode, embedder=self._embed)
         self.tool.finished.connect(lambda: self.action.setChecked(False))
         self.action.setChecked(False)
@@ -72,8 +75,42 @@ class AiPolygonController(QObject):
             self.tool.show_result(result)
 
     def _on_failed(self, job_id: int, image: str, kind: str, message: str) -> None:
-        if self.tool is not None and kind != "no model":
+        if job_id in self._sharpen_jobs:
+            self._sharpen_jobs.discard(job_id)
+            if kind != "no model":
+                self.window.statusBar().showMessage(f"Sharpen failed for {image}: {message}", 8000)
+        elif self.tool is not None and kind != "no model":
             self.tool.show_failure(job_id, image, message)
+
+    # --- sharpen ------------------------------------------------------------------------------
+    def sharpen(self) -> None:
+        """The selected proposals, or all of the image's, sharpened in the engine thread."""
+        w = self.window
+        doc = w.document()
+        if doc is None:
+            return
+        proposals = set(doc.proposal_ids())
+        ids = [i for i in w.canvas.selected_ids() if i in proposals] or sorted(proposals)
+        source = self._source(w.current)
+        if not ids or source is None:
+            w.statusBar().showMessage("No proposals to sharpen: select some, or Propose first", 5000)
+            return
+        result = w.router.result(w.current)
+        heatmaps, classes = (result.heatmaps, list(result.classes)) if result is not None else (None, [])
+        job = w.client.sharpen(w.current, *source, doc.shapes(), ids, heatmaps=heatmaps, classes=classes,
+                               tolerance=w.project.settings.simplify_tolerance)
+        self._sharpen_jobs.add(job)
+        w.statusBar().showMessage(f"Sharpening {len(ids)} proposal(s) of {w.current}…", 5000)
+
+    def _on_sharpened(self, result) -> None:
+        w = self.window
+        if result.job_id not in self._sharpen_jobs or w.store is None:
+            return
+        self._sharpen_jobs.discard(result.job_id)
+        doc = w.store.document(result.image)  # the image it was computed for, shown or not
+        count = doc.replace_shapes(result.replacements, result.before,
+                                   f"Sharpen {len(result.replacements)} proposal(s)")
+        w.statusBar().showMessage(f"Sharpened {count} proposal(s) of {result.image}", 5000)
 
     # --- missing model ------------------------------------------------------------------------
     def show_model_missing(self, message: str) -> None:
