@@ -8,7 +8,10 @@ from typing import Any
 from annotator.core.shapes import Shape
 
 SCHEMA = "pnp-annotator/image"
-VERSION = 1
+VERSION = 2
+"""Version 2: each shape has ``parts`` (one or more polygons with holes), ``iscrowd`` and
+``extra``. Version-1 files (one ``exterior``/``holes`` per shape) are read, migrated in
+memory, and written as version 2 on the next save."""
 
 
 @dataclass
@@ -20,6 +23,8 @@ class ImageAnnotations:
     model_run: dict[str, Any] | None = None
     """Set by a proposal run: {"classes": [...], "model": str, "time": ISO-8601}. It tells a
     resumed batch run that this image was already processed, even when nothing was found."""
+    migrated_from: int | None = field(default=None, compare=False)
+    """The schema version of the file this was read from, when older than VERSION (else None)."""
 
     @property
     def status(self) -> str:
@@ -88,4 +93,5 @@ class ImageAnnotations:
         model_run = d.get("model_run")
         if model_run is not None and not isinstance(model_run, dict):
             raise ValueError("field 'model_run' must be an object or absent")
-        return cls(d["image"], d["width"], d["height"], shapes, model_run)
+        return cls(d["image"], d["width"], d["height"], shapes, model_run,
+                   migrated_from=version if version < VERSION else None)

@@ -1,11 +1,17 @@
-"""The project's label set: ordered class names with stable COCO ids and colours."""
+"""The project's label set: ordered class names with stable COCO ids and colours.
+
+Ids are COCO category ids: integers >= 1, unique, never reused for another name, and
+gaps are allowed (a COCO file with ids 1, 3, 90 keeps them). 0 is reserved for
+"unlabeled" in semantic masks. ``supercategory`` and any other COCO category keys
+(``keypoints``, ``skeleton``...) are kept so that an export writes them back.
+"""
 
 from __future__ import annotations
 
 import colorsys
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 RGB = tuple[int, int, int]
@@ -26,12 +32,20 @@ def normalise_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class Category:
-    id: int  # COCO category id, from 1, never reused for another name
+    id: int  # COCO category id, from 1, never reused for another name; gaps allowed
     name: str
     color: RGB
+    supercategory: str = ""
+    extra: dict[str, Any] = field(default_factory=dict, hash=False)
+    """Other COCO category keys (e.g. keypoints, skeleton, isthing), written back on export."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "color": list(self.color)}
+        d: dict[str, Any] = {"id": self.id, "name": self.name, "color": list(self.color)}
+        if self.supercategory:
+            d["supercategory"] = self.supercategory
+        if self.extra:
+            d["extra"] = self.extra
+        return d
 
 
 class LabelSet:
@@ -75,18 +89,44 @@ class LabelSet:
         key = normalise_name(name).casefold()
         return next((c for c in self._categories if c.name.casefold() == key), None)
 
-    def add(self, name: str, color: RGB | None = None) -> Category:
-        """The category called *name*, created at the end (next free id) if new."""
+    def by_id(self, cid: int) -> Category | None:
+        return next((c for c in self._categories if c.id == cid), None)
+
+    def next_id(self) -> int:
+        """The id a new category gets: one past the largest (ids are never reused)."""
+        return max((c.id for c in self._categories), default=0) + 1
+
+    def add(self, name: str, color: RGB | None = None, *, id: int | None = None,
+            supercategory: str = "", extra: dict[str, Any] | None = None) -> Category:
+        """The category called *name*, created at the end if new.
+
+        A new category gets *id* when given (ValueError if another name has it), else the
+        next free id. An existing name is returned unchanged, whatever *id* says.
+        """
         existing = self.get(name)
         if existing is not None:
             return existing
         clean = normalise_name(name)
         if not clean:
             raise ValueError("a class name cannot be empty")
-        next_id = max((c.id for c in self._categories), default=0) + 1
-        cat = Category(next_id, clean, tuple(color) if color else palette_color(len(self._categories)))
-        self._categories.append(cat)
+        cid = self.next_id() if id is None else id
+        cat = Category(cid, clean, tuple(color) if color else palette_color(len(self._categories)),
+                       supercategory or "", dict(extra or {}))
+        self._append(cat)
         return cat
+
+    def set_categories(self, categories: list[Category]) -> None:
+        """Replace every category in place (holders of this LabelSet see the change)."""
+        fresh = LabelSet(categories)  # validates ids and names first
+        self._categories = fresh._categories
+
+    def update(self, category: Category) -> None:
+        """Replace the category with the same id (e.g. to set its supercategory)."""
+        for i, c in enumerate(self._categories):
+            if c.id == category.id:
+                self._categories[i] = category
+                return
+        raise KeyError(f"no category with id {category.id}")
 
     def color(self, name: str) -> RGB:
         """The class colour; a name outside the set gets a stable colour derived from it."""
@@ -117,7 +157,13 @@ class LabelSet:
             elif not (isinstance(color, list) and len(color) == 3
                       and all(isinstance(v, int) and 0 <= v <= 255 for v in color)):
                 raise ValueError(f"{where}.color: expected [r, g, b] with integers 0..255")
-            cats.append(Category(c["id"], name, tuple(color)))
+            sup = c.get("supercategory", "")
+            if not isinstance(sup, str):
+                raise ValueError(f"{where}.supercategory: expected a string")
+            extra = c.get("extra", {})
+            if not isinstance(extra, dict):
+                raise ValueError(f"{where}.extra: expected an object")
+            cats.append(Category(c["id"], name, tuple(color), sup, extra))
         try:
             return cls(cats)
         except ValueError as exc:

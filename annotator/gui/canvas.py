@@ -3,8 +3,9 @@
 Conventions (labelme-like; the README table is built from this list):
 
   Left click a shape         select it (Ctrl+click adds/removes it from the selection)
-  Drag a shape's interior    move it (holes move with it)
-  Drag a vertex              move that vertex (vertices are shown on the selected shape)
+  Drag a shape's interior    move it (holes and its other parts move with it)
+  Drag a vertex              move that vertex (vertices of every part of the selected
+                             shape are shown; a multi-part shape is selected as one)
   Alt+click an edge          insert a vertex there (keep the button down to drag it)
   Shift+click a vertex       delete it; Backspace deletes the last clicked vertex
   Delete                     delete the selected shapes
@@ -192,7 +193,7 @@ class Canvas(ZoomPanView):
             self._handles.set_rings([np.array(self._draft, dtype=np.float64).reshape(-1, 2)], QColor(255, 220, 0))
             return
         shape = self._primary()
-        rings = (shape.exterior, *shape.holes) if shape is not None else ()
+        rings = tuple(shape.rings()) if shape is not None else ()
         if self._vertex is not None and (not rings or self._vertex[0] >= len(rings)
                                          or self._vertex[1] >= len(rings[self._vertex[0]])):
             self._vertex = None
@@ -289,7 +290,7 @@ class Canvas(ZoomPanView):
     def _hit(self, point: tuple[float, float]) -> ci.Hit | None:
         if self._doc is None:
             return None
-        shapes = [(s.id, (s.exterior, *s.holes)) for s in self._doc.shapes()]
+        shapes = [(s.id, tuple(s.rings())) for s in self._doc.shapes()]
         return ci.find_hit(shapes, point, self._tolerance(), self._selected[-1] if self._selected else None)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
@@ -314,7 +315,7 @@ class Canvas(ZoomPanView):
             self._set_selection(ids if hit.shape_id in self._selected else ids + [hit.shape_id])
             return
         shape = self._doc.shape(hit.shape_id)
-        rings = (shape.exterior, *shape.holes)
+        rings = tuple(shape.rings())
         if hit.kind is ci.HitKind.VERTEX and mods & Qt.KeyboardModifier.ShiftModifier:
             self._remove_vertex(shape, hit.ring, hit.index)
             return
@@ -382,7 +383,7 @@ class Canvas(ZoomPanView):
         d, self._drag = self._drag, None
         if event.button() != Qt.MouseButton.LeftButton or d is None or not d.dirty:
             return
-        self._doc.set_geometry(d.shape_id, d.preview[0], list(d.preview[1:]))
+        self._commit_rings(d.shape_id, d.preview)
         self._vertex = d.vertex
         self._refresh_handles()
 
@@ -399,13 +400,17 @@ class Canvas(ZoomPanView):
             self.edit_label_of_selected()
 
     def _remove_vertex(self, shape: Shape, ring: int, index: int) -> None:
-        rings = (shape.exterior, *shape.holes)
+        rings = tuple(shape.rings())
         if not ci.can_remove_vertex(rings, ring):
             self.statusMessage.emit(f"A polygon keeps at least {ci.MIN_VERTICES} vertices")
             return
         rings = ci.remove_vertex(rings, ring, index)
         self._vertex = None
-        self._doc.set_geometry(shape.id, rings[0], list(rings[1:]))
+        self._commit_rings(shape.id, rings)
+
+    def _commit_rings(self, shape_id: str, rings: ci.Rings) -> None:
+        """Edited rings (every part's, flattened as Shape.rings()) back into the document."""
+        self._doc.set_parts(shape_id, self._doc.shape(shape_id).with_rings(rings).parts)
 
     # --- keys --------------------------------------------------------------------------
     def _claims_key(self, event: QKeyEvent) -> bool:

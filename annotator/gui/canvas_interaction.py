@@ -1,8 +1,9 @@
 """Hit-testing and polygon geometry for the canvas, with no Qt.
 
-A shape's geometry is handled here as *rings*: a tuple whose item 0 is the exterior and
-items 1.. are the holes, each a float64 array [N, 2] of (x, y) image pixels, open (the
-last vertex is not repeated). Every function returns new arrays and never mutates its
+A shape's geometry is handled here as *rings*: a tuple of every ring of every part, in
+``Shape.rings()`` order (part 0's exterior and holes, then part 1's ...), filled and
+hit-tested even-odd (parts do not overlap, holes lie inside their part), each a float64
+array [N, 2] of (x, y) image pixels, open (the last vertex is not repeated). Every function returns new arrays and never mutates its
 input, because the document keeps the old arrays for undo.
 
 Tolerances are given in image pixels; the canvas divides its screen-pixel tolerance by
@@ -104,9 +105,9 @@ def contains(rings: Rings, point: Sequence[float]) -> bool:
 
 
 def bounds(rings: Rings) -> tuple[float, float, float, float]:
-    """(xmin, ymin, xmax, ymax) of the exterior (holes lie inside it)."""
-    ext = rings[0]
-    return float(ext[:, 0].min()), float(ext[:, 1].min()), float(ext[:, 0].max()), float(ext[:, 1].max())
+    """(xmin, ymin, xmax, ymax) over all rings (a multi-part shape's parts lie apart)."""
+    pts = np.vstack(rings)
+    return float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())
 
 
 def find_hit(

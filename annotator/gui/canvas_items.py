@@ -53,6 +53,15 @@ def rings_path(rings: Sequence[np.ndarray]) -> QPainterPath:
     return path
 
 
+def shape_path(shape: Shape) -> QPainterPath:
+    """The shape's fill: each part odd-even (holes are holes), parts united so that two
+    overlapping parts of one instance do not cancel out."""
+    path = rings_path(shape.parts[0].rings)
+    for part in shape.parts[1:]:
+        path = path.united(rings_path(part.rings))
+    return path
+
+
 class ShapeItem(QGraphicsPathItem):
     """One shape: class-coloured translucent fill and outline; proposals dashed."""
 
@@ -64,7 +73,7 @@ class ShapeItem(QGraphicsPathItem):
         self._proposal = shape.source == "model" and not shape.accepted
         self._selected = False
         self._order = 0.0  # in [0, 1): position in the document, added to the z layer
-        self.setPath(rings_path([shape.exterior, *shape.holes]))
+        self.setPath(shape_path(shape))
         self._restyle()
 
     def set_rings(self, rings: Sequence[np.ndarray]) -> None:

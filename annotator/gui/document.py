@@ -13,7 +13,6 @@ main window may read both (and save `annotations`) at any time.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -21,7 +20,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from annotator.core.annotations import ImageAnnotations
-from annotator.core.shapes import Shape
+from annotator.core.shapes import Part, Shape
 
 
 def is_proposal(shape: Shape) -> bool:
@@ -81,25 +80,34 @@ class AnnotationDocument(QObject):
             self._push(_plural("Delete", gone), [s for s in self.annotations.shapes if s.id not in gone])
 
     def set_geometry(self, shape_id: str, exterior: np.ndarray, holes: Sequence[np.ndarray]) -> None:
-        """Replace a shape's rings. A human edit, so a model proposal becomes accepted."""
+        """Replace the FIRST part's rings (other parts are kept). A human edit, so a model
+        proposal becomes accepted. Multi-part edits use ``set_parts``."""
         self._known([shape_id])
-        self._replace(
-            "Edit shape",
-            {shape_id},
-            lambda s: dataclasses.replace(
-                s, exterior=np.array(exterior, dtype=np.float64),
-                holes=[np.array(h, dtype=np.float64) for h in holes], accepted=True),
-        )
+        first = Part(np.array(exterior, dtype=np.float64), [np.array(h, dtype=np.float64) for h in holes])
+        self._replace("Edit shape", {shape_id},
+                      lambda s: s.with_parts([first, *s.parts[1:]]).replace(accepted=True))
+
+    def set_parts(self, shape_id: str, parts: Sequence[Part]) -> None:
+        """Replace all of a shape's geometry (one or more parts); also accepts it."""
+        self._known([shape_id])
+        parts = list(parts)
+        self._replace("Edit shape", {shape_id}, lambda s: s.replace(parts=parts, accepted=True))
+
+    def set_iscrowd(self, ids: Iterable[str], iscrowd: bool) -> None:
+        """Mark shapes as COCO crowd regions (or not); one undoable command."""
+        targets = {i for i in self._known(ids) if self.shape(i).iscrowd != bool(iscrowd)}
+        text = ("Mark as crowd: " if iscrowd else "Unmark crowd: ") + f"{len(targets)} shape(s)"
+        self._replace(text, targets, lambda s: s.replace(iscrowd=bool(iscrowd)))
 
     def set_label(self, ids: Iterable[str], label: str) -> None:
         """Relabel shapes; choosing a label is a human decision, so it also accepts them."""
         targets = self._known(ids)
         changed = {i for i in targets if (s := self.shape(i)).label != label or not s.accepted}
-        self._replace(f"Label as {label}", changed, lambda s: dataclasses.replace(s, label=label, accepted=True))
+        self._replace(f"Label as {label}", changed, lambda s: s.replace(label=label, accepted=True))
 
     def accept(self, ids: Iterable[str]) -> None:
         targets = {i for i in self._known(ids) if not self.shape(i).accepted}
-        self._replace(_plural("Accept", targets), targets, lambda s: dataclasses.replace(s, accepted=True))
+        self._replace(_plural("Accept", targets), targets, lambda s: s.replace(accepted=True))
 
     def reject(self, ids: Iterable[str]) -> None:
         """Remove the proposals among `ids`; human and accepted shapes are left alone."""

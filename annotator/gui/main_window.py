@@ -101,6 +101,8 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         self.files.imageActivated.connect(self.show_image)
         self.shapes.selectionChanged.connect(lambda ids: self.canvas.select(ids))
+        self.shapes.crowdToggled.connect(  # one undoable command on the open document
+            lambda sid, on: (doc := self.document()) is not None and doc.set_iscrowd([sid], on))
         self.heatmap.show_overlay.toggled.connect(lambda on: self.actions["toggle_heatmap"].setChecked(on))
         self.prompt.proposeRequested.connect(self.on_propose)
         self.prompt.cancelRequested.connect(self.on_cancel_job)

@@ -1,7 +1,9 @@
 """Shape list dock: every shape of the current image with its provenance.
 
-Label, source (model / human), score, accepted: the shape-level review view. It
-mirrors the canvas selection both ways.
+Label (with the part count of a multi-part shape), source (model / human), score,
+accepted, crowd: the shape-level review view. It mirrors the canvas selection both
+ways. The Crowd cell is a check box: toggling it emits ``crowdToggled(id, value)``,
+which the main window turns into one undoable ``AnnotationDocument.set_iscrowd``.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QPixmap, QIcon
 from PySide6.QtWidgets import QAbstractItemView, QDockWidget, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
-COLUMNS = ("Label", "Source", "Score", "Accepted")
+COLUMNS = ("Label", "Source", "Score", "Accepted", "Crowd")
+CROWD_COLUMN = COLUMNS.index("Crowd")
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class ShapeListDock(QDockWidget):
     selectionChanged = Signal(list)  # shape ids chosen in the list
+    crowdToggled = Signal(str, bool)  # shape id, new iscrowd value (the user clicked the Crowd box)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Shapes", parent)
@@ -29,6 +33,7 @@ class ShapeListDock(QDockWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._on_selection)
+        self.table.itemChanged.connect(self._on_item_changed)
         self.setWidget(self.table)
         self._syncing = False
 
@@ -40,8 +45,10 @@ class ShapeListDock(QDockWidget):
             self.table.setRowCount(len(shapes))
             for row, shape in enumerate(shapes):
                 pending = shape.source == "model" and not shape.accepted
-                cells = (shape.label, shape.source, "" if shape.score is None else f"{shape.score:.2f}",
-                         "yes" if shape.accepted else "no")
+                parts = len(shape.parts)
+                label = f"{shape.label} ({parts} parts)" if parts > 1 else shape.label
+                cells = (label, shape.source, "" if shape.score is None else f"{shape.score:.2f}",
+                         "yes" if shape.accepted else "no", "")
                 for col, text in enumerate(cells):
                     item = QTableWidgetItem(text)
                     item.setData(ID_ROLE, shape.id)
@@ -50,6 +57,10 @@ class ShapeListDock(QDockWidget):
                         font.setItalic(True)
                         item.setFont(font)
                         item.setForeground(QBrush(QColor(200, 120, 0)))
+                    if col == CROWD_COLUMN:
+                        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                        item.setCheckState(Qt.CheckState.Checked if shape.iscrowd else Qt.CheckState.Unchecked)
+                        item.setToolTip("COCO iscrowd: a region of many instances (exported as RLE)")
                     self.table.setItem(row, col, item)
                 swatch = QPixmap(12, 12)
                 swatch.fill(QColor(*colors(shape.label)))
@@ -76,6 +87,11 @@ class ShapeListDock(QDockWidget):
             self.table.setSelectionMode(mode)
         finally:
             self._syncing = False
+
+    def _on_item_changed(self, item: QTableWidgetItem) -> None:
+        if self._syncing or item.column() != CROWD_COLUMN:
+            return
+        self.crowdToggled.emit(item.data(ID_ROLE), item.checkState() == Qt.CheckState.Checked)
 
     def _on_selection(self) -> None:
         if not self._syncing:

@@ -123,7 +123,7 @@ def test_reimport_replaces_by_shape_id_instead_of_duplicating(project, tmp_path)
 def _minimal(annotations, categories=None, images=None):
     return {
         "images": images or [{"id": 7, "file_name": "a.png", "width": 80, "height": 60}],
-        "categories": categories or [{"id": 3, "name": "cat"}],
+        "categories": categories or [{"id": 5, "name": "cat"}],
         "annotations": annotations,
     }
 
@@ -139,11 +139,11 @@ def test_imports_uncompressed_and_compressed_rle_with_holes_and_bbox_only(projec
     changes = np.flatnonzero(np.diff(flat)) + 1
     runs = np.diff(np.concatenate([[0], changes, [flat.size]])).tolist()
     data = _minimal([
-        {"id": 1, "image_id": 7, "category_id": 3, "segmentation": {"size": [60, 80], "counts": runs}},
-        {"id": 2, "image_id": 7, "category_id": 3,
+        {"id": 1, "image_id": 7, "category_id": 5, "segmentation": {"size": [60, 80], "counts": runs}},
+        {"id": 2, "image_id": 7, "category_id": 5,
          "segmentation": {"size": [60, 80], "counts": compressed["counts"].decode()}},
-        {"id": 3, "image_id": 7, "category_id": 3, "segmentation": [], "bbox": [1, 2, 10, 5]},
-        {"id": 4, "image_id": 7, "category_id": 3, "bbox": [3, 4, 2, 2]},
+        {"id": 3, "image_id": 7, "category_id": 5, "segmentation": [], "bbox": [1, 2, 10, 5]},
+        {"id": 4, "image_id": 7, "category_id": 5, "bbox": [3, 4, 2, 2]},
     ])
     report = import_coco(project, write_coco(tmp_path, data), replace=True)
     assert report.complete and report.shapes == 4
@@ -159,7 +159,7 @@ def test_unmatched_images_and_unknown_categories_are_reported(project, tmp_path)
         images=[{"id": 1, "file_name": "elsewhere/b.png", "width": 50, "height": 40},  # basename match
                 {"id": 2, "file_name": "missing.png", "width": 5, "height": 5},
                 {"id": 3, "file_name": "a.png", "width": 81, "height": 60}],  # wrong size
-        annotations=[{"id": 10, "image_id": 1, "category_id": 3, "bbox": [0, 0, 4, 4]},
+        annotations=[{"id": 10, "image_id": 1, "category_id": 5, "bbox": [0, 0, 4, 4]},
                      {"id": 11, "image_id": 1, "category_id": 99, "bbox": [0, 0, 4, 4]}])
     report = import_coco(project, write_coco(tmp_path, data))
     assert report.images_matched == 1 and report.shapes == 1 and not report.complete
@@ -171,10 +171,11 @@ def test_unmatched_images_and_unknown_categories_are_reported(project, tmp_path)
 
 
 def test_zero_area_annotations_are_reported_and_duplicate_shape_ids_made_unique(project, tmp_path):
-    flat = {"id": 1, "image_id": 7, "category_id": 3, "segmentation": [[0, 0, 5, 5, 10, 10]]}
-    twin = {"id": 2, "image_id": 7, "category_id": 3, "bbox": [0, 0, 4, 4], "attributes": {"shape_id": "same"}}
+    flat = {"id": 1, "image_id": 7, "category_id": 5, "segmentation": [[0, 0, 5, 5, 10, 10]]}
+    twin = {"id": 2, "image_id": 7, "category_id": 5, "bbox": [0, 0, 4, 4], "attributes": {"shape_id": "same"}}
     report = import_coco(project, write_coco(tmp_path, _minimal([flat, twin, dict(twin, id=3)])), replace=True)
-    assert report.problems == ["annotations[0] (id 1): its segmentation covers no area; not imported"]
+    assert report.problems[0] == "annotations[0] (id 1) on a.png: covers no pixel of the image; not imported"
+    assert "shape_id same is used by an earlier annotation" in report.problems[1]
     a, b = project.load("a.png").shapes
     assert a.id == "same" and b.id != "same"
 
@@ -187,12 +188,13 @@ def test_ambiguous_basename_is_reported(project, tmp_path):
 
 
 TOO_LONG_RLE = mask_utils.encode(np.ones((100, 100), np.uint8, order="F"))["counts"].decode()  # 10000 > 4800 px
-GOOD_ANN = {"id": 1, "image_id": 7, "category_id": 3, "segmentation": [[0, 0, 10, 0, 10, 10]]}
+GOOD_ANN = {"id": 1, "image_id": 7, "category_id": 5, "segmentation": [[0, 0, 10, 0, 10, 10]]}
 
 
 @pytest.mark.parametrize("data, message", [
     ("{oops", "not valid JSON"),
-    ([], "top level must be a JSON object"),
+    ([], "results list is empty"),
+    ("7", "top level must be a JSON object"),
     ({"categories": []}, "missing top-level list 'images'"),
     (_minimal([], images=[{"id": 1, "file_name": "a.png", "width": 0, "height": 60}]), r"images\[0\].width"),
     (_minimal([], images=[{"id": 1, "file_name": "a.png", "width": 80, "height": 60}] * 2), r"images\[1\].id 1"),
@@ -203,7 +205,7 @@ GOOD_ANN = {"id": 1, "image_id": 7, "category_id": 3, "segmentation": [[0, 0, 10
     (_minimal([dict(GOOD_ANN, segmentation={"size": [60, 80], "counts": [1, 2]})]), "sums to 3 pixels"),
     (_minimal([dict(GOOD_ANN, segmentation={"size": [10, 80], "counts": "abc"})]), "size is"),
     (_minimal([dict(GOOD_ANN, segmentation={"size": [60, 80], "counts": TOO_LONG_RLE})]), "not a valid compressed"),
-    (_minimal([dict(GOOD_ANN, segmentation=None)]), "needs 'bbox'"),
+    (_minimal([GOOD_ANN, dict(GOOD_ANN, id=2, segmentation=None)]), r"annotations\[1\] has no segmentation, so it needs 'bbox'.*annotation id 2"),
     (_minimal([dict(GOOD_ANN, attributes={"source": "robot"})]), "attributes.source"),
     (_minimal([dict(GOOD_ANN, category_id="3")]), "category_id must be an integer"),
 ])

@@ -43,7 +43,7 @@ def test_save_then_load_round_trips_and_is_versioned_json(project):
                            model_run={"classes": ["sky"], "model": "m", "time": "t"})
     project.save(ann)
     raw = json.loads(project.annotation_path("sub/a.JPG").read_text())
-    assert raw["schema"] == "pnp-annotator/image" and raw["version"] == 1
+    assert raw["schema"] == "pnp-annotator/image" and raw["version"] == 2
     back = project.load("sub/a.JPG")
     assert back.shapes == ann.shapes and back.model_run == ann.model_run
     assert back.status == "proposed" and project.has_annotations("sub/a.JPG")
@@ -172,3 +172,34 @@ def test_image_size_from_header_follows_exif_rotation_like_load_rgb(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"junk")
     with pytest.raises(ImageReadError, match="bad.png"):
         image_size(tmp_path / "bad.png")
+
+
+def test_version_1_file_is_read_migrated_and_written_as_version_2(project):
+    from annotator.core.shapes import Part
+    path = project.annotation_path("b.png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    v1 = {"schema": "pnp-annotator/image", "version": 1, "image": "b.png", "width": 64, "height": 48,
+          "shapes": [{"id": "s1", "label": "wall", "source": "model", "accepted": False, "score": 0.5,
+                      "exterior": square(10, 10, 40, 30).tolist(), "holes": [square(14, 14, 18, 18).tolist()]}],
+          "model_run": {"classes": ["wall"], "model": "m", "time": "t"}}
+    path.write_text(json.dumps(v1))
+    ann = project.load("b.png")
+    assert ann.migrated_from == 1 and ann.model_run == v1["model_run"]
+    (s,) = ann.shapes
+    assert (s.id, s.label, s.source, s.accepted, s.score, s.iscrowd) == ("s1", "wall", "model", False, 0.5, False)
+    assert s.parts == [Part(square(10, 10, 40, 30), [square(14, 14, 18, 18)])]
+    project.save(ann)
+    raw = json.loads(path.read_text())
+    assert raw["version"] == 2 and raw["shapes"][0]["parts"][0]["holes"] == v1["shapes"][0]["holes"]
+    assert "exterior" not in raw["shapes"][0]
+    again = project.load("b.png")
+    assert again.migrated_from is None and again.shapes == ann.shapes
+
+
+def test_multi_part_crowd_shape_with_extra_round_trips_through_storage(project):
+    from annotator.core.shapes import Part
+    s = Shape("person", parts=[Part(square(0, 0, 5, 5)), Part(square(10, 10, 20, 20), [square(12, 12, 14, 14)])],
+              iscrowd=True, extra={"attributes": {"occluded": False}, "num_keypoints": 0})
+    project.save(ImageAnnotations("b.png", 64, 48, [s]))
+    assert project.load("b.png").shapes == [s]
+

@@ -425,3 +425,60 @@ def test_canvas_claims_its_keys_before_window_shortcuts(setup):
     assert not claimed(Qt.Key.Key_N) and not claimed(Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     canvas.begin_polygon()
     assert claimed(Qt.Key.Key_Return) and claimed(Qt.Key.Key_Escape)
+
+
+# --- multi-part shapes (one instance, several polygons) -----------------------------------
+@pytest.fixture
+def two_parts(qtbot, labels):
+    from annotator.core.shapes import Part
+    shape = Shape(label="cat", parts=[Part(EXTERIOR, [HOLE]), Part([[140, 20], [180, 20], [180, 60], [140, 60]])])
+    doc = AnnotationDocument(ImageAnnotations("a.png", W, H, [shape]))
+    canvas = Canvas(labels)
+    qtbot.addWidget(canvas)
+    canvas.resize(500, 400)
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    canvas.set_document(doc, np.zeros((H, W, 3), np.uint8))
+    canvas.setFocus()
+    return canvas, doc, shape.id
+
+
+def test_clicking_either_part_selects_the_one_shape(two_parts):
+    canvas, doc, sid = two_parts
+    click(canvas, 160, 40)  # the second part
+    assert canvas.selected_ids() == [sid]
+    click(canvas, 190, 140)  # empty
+    assert canvas.selected_ids() == []
+    click(canvas, 30, 30)  # the first part
+    assert canvas.selected_ids() == [sid]
+
+
+def test_dragging_one_part_moves_the_whole_shape_in_one_command(two_parts):
+    canvas, doc, sid = two_parts
+    before = only(doc)
+    drag(canvas, (160, 40), (150, 50))
+    moved = only(doc)
+    assert len(moved.parts) == 2 and doc.undo_stack.count() == 1
+    for old, new in zip(before.rings(), moved.rings()):
+        assert np.allclose(new - old, [-10, 10], atol=1.0)
+    doc.undo_stack.undo()
+    assert only(doc) is before
+
+
+def test_vertex_of_the_second_part_is_edited_alone(two_parts):
+    canvas, doc, sid = two_parts
+    click(canvas, 160, 40)
+    drag(canvas, (180, 60), (190, 70))
+    edited = only(doc)
+    assert np.allclose(edited.parts[1].exterior[2], [190, 70], atol=1.0)
+    assert np.array_equal(edited.parts[0].exterior, EXTERIOR) and np.array_equal(edited.parts[0].holes[0], HOLE)
+    assert np.array_equal(edited.parts[1].exterior[:2], [[140, 20], [180, 20]])
+
+
+def test_overlapping_parts_of_one_shape_are_both_filled(qtbot):
+    from annotator.core.shapes import Part
+    from annotator.gui.canvas_items import shape_path
+    shape = Shape("cat", parts=[Part(EXTERIOR, [HOLE]), Part([[100, 100], [150, 100], [150, 140], [100, 140]])])
+    path = shape_path(shape)
+    assert path.contains(QPointF(110, 110))  # in both parts: filled, not an even-odd hole
+    assert path.contains(QPointF(140, 130)) and not path.contains(QPointF(70, 70))  # the hole stays a hole

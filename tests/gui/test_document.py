@@ -159,3 +159,34 @@ def test_edits_never_mutate_shapes_in_place(doc):
     assert doc.shape(old.id) is not old
     doc.undo_stack.undo()
     assert doc.shape(old.id) is old
+
+
+def test_set_parts_replaces_all_geometry_in_one_undoable_command(doc):
+    from annotator.core.shapes import Part
+    target = doc.shapes()[0]
+    parts = [Part(np.array(SQUARE) + 50), Part(np.array(SQUARE) + 200)]
+    doc.set_parts(target.id, parts)
+    edited = doc.shape(target.id)
+    assert edited.parts == parts and edited.accepted and edited.id == target.id
+    doc.undo_stack.undo()
+    assert doc.shape(target.id) is target
+
+
+def test_set_iscrowd_toggles_in_one_command_and_skips_no_ops(doc):
+    ids = [s.id for s in doc.shapes()]
+    count = doc.undo_stack.count()
+    doc.set_iscrowd(ids, True)
+    assert all(doc.shape(i).iscrowd for i in ids) and doc.undo_stack.count() == count + 1
+    doc.set_iscrowd(ids, True)  # nothing changes: no command
+    assert doc.undo_stack.count() == count + 1
+    doc.undo_stack.undo()
+    assert not any(doc.shape(i).iscrowd for i in ids)
+
+
+def test_set_geometry_on_a_multi_part_shape_edits_the_first_part_only(doc):
+    from annotator.core.shapes import Part
+    target = doc.shapes()[0]
+    doc.set_parts(target.id, [Part(np.array(SQUARE)), Part(np.array(SQUARE) + 300)])
+    doc.set_geometry(target.id, np.array(SQUARE) + 1, [])
+    edited = doc.shape(target.id)
+    assert len(edited.parts) == 2 and np.array_equal(edited.parts[1].exterior, np.array(SQUARE) + 300)

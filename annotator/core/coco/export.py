@@ -1,10 +1,15 @@
 """Project -> COCO instances file.
 
-The choices below fix what peers get wrong (see shared/docs/peers.md, 5.5):
-category ids are the label set's stable ids (1..N, no forced background), every
-image of the project is listed (annotated or not) with a 1-based id and its
-relative path, area and bbox come from pycocotools on the rasterised mask, and
-shapes with holes survive (RLE, or hole-free polygon pieces in "polygon" mode).
+- Categories: the label set's stored ids (gaps kept, no forced background), with their
+  supercategory and any other category keys an import brought (keypoints, skeleton).
+- Images: every image of the project, annotated or not, with its relative path; ids
+  and extra image keys (license, coco_url, date_captured, ...) as last imported
+  (``meta.image_ids``: kept ids, new ones after them).
+- Annotations: one per shape (a multi-part shape is one annotation), ``iscrowd`` from
+  the shape, the shape's kept keys (``extra``: the original id, keypoints, other tools'
+  attributes) written back; the original annotation id is reused when it is free.
+  ``area``/``bbox`` are computed by pycocotools from the segmentation actually written.
+- ``info``/``licenses``: as last imported, else our own.
 """
 
 from __future__ import annotations
@@ -16,15 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pycocotools import mask as mask_utils
-
 from annotator.core.atomic import atomic_write_json
-from annotator.core.geometry import polygons_of, rings_polygon, split_holes
+from annotator.core.coco.convert import SEGMENTATION_MODES, shape_annotation
+from annotator.core.coco.meta import image_ids, load_meta
 from annotator.core.labels import LabelSet
 from annotator.core.project import AnnotationFileError, Project
-from annotator.core.shapes import Shape
-
-SEGMENTATION_MODES = ("auto", "polygon", "rle")
 
 
 @dataclass
@@ -55,10 +56,16 @@ def build_coco(project: Project, *, segmentation: str = "auto",
 
     labels = LabelSet(project.labels.categories)  # a copy: exporting never edits the project
     report = ExportReport()
+    meta, meta_problem = load_meta(project)
+    if meta_problem:
+        report.problems.append(meta_problem)
+    rels = project.images()
+    ids = image_ids(rels, meta)
     images: list[dict] = []
     annotations: list[dict] = []
-    for rel in project.images():
-        image_id = len(images) + 1
+    for rel in rels:
+        image_id = ids[rel]
+        extra = meta.images.get(rel, {}).get("extra") or {}
         try:
             ann = project.load(rel)
         except ImageReadError as exc:
@@ -74,9 +81,9 @@ def build_coco(project: Project, *, segmentation: str = "auto",
                 report.problems.append(f"{rel}: left out: {exc}; and {unreadable}")
                 continue
             report.problems.append(f"{rel}: listed without annotations: {exc}")
-            images.append(_image_entry(image_id, rel, width, height))
+            images.append(_image_entry(image_id, rel, width, height, extra))
             continue
-        images.append(_image_entry(image_id, rel, ann.width, ann.height))
+        images.append(_image_entry(image_id, rel, ann.width, ann.height, extra))
         for shape in ann.shapes:
             if accepted_only and not shape.accepted:
                 continue
@@ -84,62 +91,49 @@ def build_coco(project: Project, *, segmentation: str = "auto",
                 cat = labels.add(shape.label)
                 report.problems.append(f"{rel}: class '{shape.label}' is not in the project's label set; "
                                        f"exported as category id {cat.id}")
-            entry = _annotation(shape, len(annotations) + 1, image_id, labels.get(shape.label).id,
-                                ann.height, ann.width, segmentation)
+            entry = shape_annotation(shape, 0, image_id, labels.get(shape.label).id,
+                                     ann.height, ann.width, segmentation)
             if entry is None:
                 report.problems.append(f"{rel}: shape {shape.id} ('{shape.label}') covers no pixel inside "
                                        "the image; left out")
                 continue
+            entry["id"] = shape.extra.get("id")  # the original id, resolved below
             annotations.append(entry)
             report.per_category[labels.get(shape.label).name] += 1
+    _assign_ids(annotations)
     report.images, report.annotations = len(images), len(annotations)
     data = {
-        "info": {
+        **meta.extra,
+        "info": meta.info if meta.info is not None else {
             "description": f"Exported by pnp-annotator from {project.root.name}",
             "version": "1.0",
             "date_created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         },
-        "licenses": [],
+        "licenses": meta.licenses if meta.licenses is not None else [],
         "images": images,
         "annotations": annotations,
-        "categories": [{"id": c.id, "name": c.name, "supercategory": "", "color": list(c.color)}
-                       for c in labels],
+        "categories": [{**c.extra, "id": c.id, "name": c.name, "supercategory": c.supercategory,
+                        "color": list(c.color)} for c in labels],
     }
     return data, report
 
 
-def _image_entry(image_id: int, rel: str, width: int, height: int) -> dict[str, Any]:
-    return {"id": image_id, "file_name": rel, "width": width, "height": height}
+def _assign_ids(annotations: list[dict]) -> None:
+    """Keep each annotation's original integer id when no earlier one took it; number the rest
+    after the largest id."""
+    used: set[int] = set()
+    pending = []
+    for a in annotations:
+        i = a["id"]
+        if isinstance(i, int) and not isinstance(i, bool) and i not in used:
+            used.add(i)
+        else:
+            pending.append(a)
+    next_id = max(used, default=0) + 1
+    for a in pending:
+        a["id"] = next_id
+        next_id += 1
 
 
-def _annotation(shape: Shape, ann_id: int, image_id: int, category_id: int,
-                height: int, width: int, mode: str) -> dict[str, Any] | None:
-    rle = shape.rle(height, width)
-    area = float(mask_utils.area(rle))
-    if area == 0:
-        return None  # a zero-area annotation breaks COCO evaluation and training loaders
-    if mode == "rle" or (mode == "auto" and shape.has_holes):
-        seg: Any = {"size": [height, width], "counts": rle["counts"].decode("ascii")}
-    else:
-        seg = _polygons(shape)
-    entry: dict[str, Any] = {
-        "id": ann_id,
-        "image_id": image_id,
-        "category_id": category_id,
-        "segmentation": seg,
-        "area": area,
-        "bbox": mask_utils.toBbox(rle).tolist(),
-        "iscrowd": 0,
-        "attributes": {"source": shape.source, "accepted": shape.accepted, "shape_id": shape.id},
-    }
-    if shape.score is not None:
-        entry["score"] = shape.score
-    return entry
-
-
-def _polygons(shape: Shape) -> list[list[float]]:
-    if not shape.has_holes:
-        # The ring as stored: pycocotools rasterises it exactly as Shape.mask does.
-        return [shape.exterior.ravel().tolist()]
-    pieces = [p for poly in polygons_of(rings_polygon(shape.exterior, shape.holes)) for p in split_holes(poly)]
-    return [[v for xy in piece.exterior.coords[:-1] for v in xy] for piece in pieces]
+def _image_entry(image_id: int, rel: str, width: int, height: int, extra: dict) -> dict[str, Any]:
+    return {**extra, "id": image_id, "file_name": rel, "width": width, "height": height}

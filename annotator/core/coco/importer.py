@@ -1,41 +1,54 @@
-"""COCO instances file -> project annotations.
+"""COCO instances file or results list -> project annotations.
 
-Everything is checked and converted in memory first; files are written only
-when the whole input is usable, so a bad file never leaves a half import.
-Images are matched by relative path, then by unique basename; what cannot be
-matched (or has the wrong size, or an unknown category) is reported, not dropped
-silently.
+Everything is checked and converted in memory first; files are written only when
+the whole input is usable, so a bad file never leaves a half import. Images are
+matched by relative path, then by unique basename. One annotation becomes one shape
+(``convert.annotation_to_shape``). What cannot be represented is listed in the
+report's ``problems`` (the CLI exits 1); informational lines go to ``notes``.
+
+Identity, so that importing the same file again replaces instead of adding:
+an annotation that carries our ``attributes.shape_id`` is that shape; any other
+annotation gets a shape id derived from its image's file_name and its annotation
+id, so re-importing another tool's file replaces the shapes it made before.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-
-import numpy as np
-from pycocotools import mask as mask_utils
-from shapely.geometry import Polygon
-from shapely.ops import unary_union
+from typing import Any
 
 from annotator.core.annotations import ImageAnnotations
-from annotator.core.coco.schema import CocoFormatError, read_coco
-from annotator.core.geometry import mask_to_polygons, polygon_rings, polygons_of, rings_polygon
+from annotator.core.coco.categories import plan_categories
+from annotator.core.coco.convert import annotation_to_shape
+from annotator.core.coco.meta import image_ids, load_meta, save_meta
+from annotator.core.coco.schema import read_coco
 from annotator.core.project import AnnotationFileError, Project
 from annotator.core.shapes import Shape, new_id
+
+_NAMESPACE = uuid.UUID("6f1c1d52-5a0e-4a43-9d55-3c1f0e0c9b10")
+IMAGE_KEYS = {"id", "file_name", "width", "height"}
+TOP_LEVEL_KEYS = {"info", "licenses", "images", "annotations", "categories"}
 
 
 @dataclass
 class ImportReport:
+    kind: str = "instances"  # "instances" | "results"
     images_matched: int = 0
     shapes: int = 0
+    replaced: int = 0  # imported shapes that replaced an earlier version (same shape id)
+    clipped_points: int = 0
     written: list[str] = field(default_factory=list)
     unmatched_images: list[str] = field(default_factory=list)
     """'<file_name>: <why>' for COCO images not found (or not usable) in the project."""
     unknown_categories: list[str] = field(default_factory=list)
     """'annotations[i] (id N): category_id K is not in categories' per skipped annotation."""
     problems: list[str] = field(default_factory=list)
+    """What could not be represented: dropped zero-pixel shapes, changed category ids, ..."""
+    notes: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -43,24 +56,33 @@ class ImportReport:
 
 
 def import_coco(project: Project, coco_path: str | os.PathLike, *, replace: bool = False,
-                tolerance: float = 0.0) -> ImportReport:
-    """Add the annotations of a COCO file to the project's images.
+                tolerance: float = 0.0, min_score: float = 0.0) -> ImportReport:
+    """Add the annotations of a COCO instances file or results list to the project's images.
 
-    replace=False keeps existing shapes (an imported shape whose shape_id matches
-    one replaces it, so re-importing our own export does not duplicate); replace=True
-    drops the existing shapes of every matched image. RLE masks become polygons
-    with holes that rasterise back to exactly the
-    mask (simplify them by *tolerance* pixels if wanted). CocoFormatError: nothing written.
+    replace=False keeps existing shapes (an imported shape whose id matches one replaces
+    it); replace=True drops the existing shapes of every matched image. A results list
+    (detections with scores) imports as unaccepted model proposals, replacing the image's
+    pending proposals; entries below *min_score* are skipped. CocoFormatError: nothing written.
     """
+    data = read_coco(coco_path)
+    if isinstance(data, list):
+        return _import_results(project, data, tolerance, min_score)
     from engine.images import ImageReadError  # deferred: `engine` imports torch
 
-    data = read_coco(coco_path)
     report = ImportReport()
-    categories = {c["id"]: c for c in data["categories"]}
+    meta, meta_problem = load_meta(project)
+    if meta_problem:
+        report.notes.append(meta_problem)
+    annotations = data.get("annotations", [])
+    if not annotations:
+        report.notes.append("the file has no annotations (an image list or test split): nothing to import")
+    plan = plan_categories(data["categories"], {a["category_id"] for a in annotations}, project.labels)
+    report.problems += plan.problems
+    report.notes += plan.notes
     matches = _match_images(project, data["images"], report)
 
     by_image: dict[int, list[tuple[int, dict]]] = defaultdict(list)
-    for i, a in enumerate(data.get("annotations", [])):
+    for i, a in enumerate(annotations):
         by_image[a["image_id"]].append((i, a))
 
     results: list[ImageAnnotations] = []
@@ -78,41 +100,65 @@ def import_coco(project: Project, coco_path: str | os.PathLike, *, replace: bool
                 f"{im['file_name']}: the image is {ann.width}x{ann.height} here but "
                 f"{im['width']}x{im['height']} in the COCO file; not imported")
             continue
-        shapes = []
-        for i, a in by_image.get(im["id"], []):
-            cat = categories.get(a["category_id"])
-            if cat is None:
-                report.unknown_categories.append(
-                    f"annotations[{i}] (id {a.get('id')}): category_id {a['category_id']} is not in "
-                    "'categories'; annotation not imported")
-                continue
-            try:
-                new = _shapes(a, cat["name"], im["height"], im["width"], tolerance)
-            except ValueError as exc:
-                raise CocoFormatError(f"{coco_path}: annotations[{i}]: {exc}") from None
-            if not new:
-                report.problems.append(f"annotations[{i}] (id {a.get('id')}): its segmentation covers no "
-                                       "area; not imported")
-            for shape in new:
-                if any(shape.id == s.id for s in shapes):  # ids must stay unique within an image
-                    shape.id = new_id()
-                shapes.append(shape)
         report.images_matched += 1
+        meta.images[rel] = {"id": im["id"], "extra": {k: v for k, v in im.items() if k not in IMAGE_KEYS}}
+        shapes = _image_shapes(im, by_image.get(im["id"], []), plan.names, tolerance, report)
         if shapes or replace:  # an image with nothing to add keeps its file (or lack of one)
-            _merge(ann, shapes, replace)
+            report.replaced += _merge(ann, shapes, replace)
             results.append(ann)
             report.shapes += len(shapes)
 
-    # Every check passed: now write. Categories join the label set in the file's order.
-    for cat in data["categories"]:
-        color = cat.get("color")
-        ok = isinstance(color, list) and len(color) == 3 and all(isinstance(v, int) and 0 <= v <= 255 for v in color)
-        project.labels.add(cat["name"], tuple(color) if ok else None)
+    # Every check passed: now write.
+    project.labels.set_categories(plan.labels.categories)
     project.save_settings()
+    if "info" in data and isinstance(data["info"], dict):
+        meta.info = data["info"]
+    if "licenses" in data and isinstance(data["licenses"], list):
+        meta.licenses = data["licenses"]
+    meta.extra.update({k: v for k, v in data.items() if k not in TOP_LEVEL_KEYS})
+    save_meta(project, meta)
     for ann in results:
         project.save(ann)
         report.written.append(ann.image)
+    if report.clipped_points:
+        report.notes.append(f"{report.clipped_points} polygon point(s) outside their image were clipped to it")
     return report
+
+
+def _image_shapes(im: dict, anns: list[tuple[int, dict]], names: dict[int, str], tolerance: float,
+                  report: ImportReport) -> list[Shape]:
+    shapes: list[Shape] = []
+    seen: set[str] = set()
+    for i, a in anns:
+        where = f"annotations[{i}] (id {a.get('id')})"
+        label = names.get(a["category_id"])
+        if label is None:
+            report.unknown_categories.append(
+                f"{where}: category_id {a['category_id']} is not in 'categories'; annotation not imported")
+            continue
+        converted = annotation_to_shape(a, label, im["height"], im["width"], tolerance=tolerance,
+                                        shape_id=_shape_id(a, im))
+        report.clipped_points += converted.clipped_points
+        shape = converted.shape
+        if shape is None:
+            report.problems.append(f"{where} on {im['file_name']}: covers no pixel of the image; not imported")
+            continue
+        if shape.id in seen:  # ids must stay unique within an image
+            report.problems.append(f"{where}: shape_id {shape.id} is used by an earlier annotation of the "
+                                   "same image; imported with a new id")
+            shape.id = new_id()
+        seen.add(shape.id)
+        shapes.append(shape)
+    return shapes
+
+
+def _shape_id(a: dict, im: dict) -> str:
+    ours = (a.get("attributes") or {}).get("shape_id")
+    if isinstance(ours, str) and ours:
+        return ours
+    if "id" in a:
+        return uuid.uuid5(_NAMESPACE, f"{im['file_name']}#{a['id']}").hex
+    return new_id()
 
 
 def _match_images(project: Project, images: list[dict], report: ImportReport) -> dict[int, str]:
@@ -140,36 +186,80 @@ def _match_images(project: Project, images: list[dict], report: ImportReport) ->
     return matches
 
 
-def _shapes(a: dict, label: str, height: int, width: int, tolerance: float) -> list[Shape]:
-    seg = a.get("segmentation")
-    if isinstance(seg, dict):
-        rle = seg if isinstance(seg["counts"], str) else mask_utils.frPyObjects(seg, height, width)
-        if isinstance(rle["counts"], str):
-            rle = {"size": rle["size"], "counts": rle["counts"].encode("ascii")}
-        polys = mask_to_polygons(mask_utils.decode(rle).astype(bool), tolerance)
-    elif seg:
-        # Union, not one shape per polygon: hole-free pieces of one region (as our
-        # "polygon" export writes them) merge back into one polygon with its holes.
-        parts = [rings_polygon(np.asarray(p, dtype=np.float64).reshape(-1, 2), []) for p in seg]
-        polys = polygons_of(unary_union(parts))
-    else:
-        x, y, w, h = (float(v) for v in a["bbox"])
-        polys = [Polygon([(x, y), (x + w, y), (x + w, y + h), (x, y + h)])]
-    attrs = a.get("attributes", {})
-    shape_id = attrs.get("shape_id")
-    out = []
-    for k, poly in enumerate(polys):
-        exterior, holes = polygon_rings(poly)
-        keep_id = isinstance(shape_id, str) and shape_id and k == 0
-        out.append(Shape(label, exterior, holes, source=attrs.get("source", "human"),
-                         score=a.get("score"), accepted=attrs.get("accepted", True),
-                         id=shape_id if keep_id else new_id()))
-    return out
-
-
-def _merge(ann: ImageAnnotations, shapes: list[Shape], replace: bool) -> None:
+def _merge(ann: ImageAnnotations, shapes: list[Shape], replace: bool) -> int:
+    """Put *shapes* into *ann*; returns how many replaced a shape with the same id."""
     if replace:
         ann.shapes = list(shapes)
-        return
+        return 0
     incoming = {s.id for s in shapes}
-    ann.shapes = [s for s in ann.shapes if s.id not in incoming] + list(shapes)
+    kept = [s for s in ann.shapes if s.id not in incoming]
+    replaced = len(ann.shapes) - len(kept)
+    ann.shapes = kept + list(shapes)
+    return replaced
+
+
+# --- results lists ----------------------------------------------------------------------
+def _import_results(project: Project, entries: list[dict[str, Any]], tolerance: float,
+                    min_score: float) -> ImportReport:
+    """Detections/segmentations with scores -> unaccepted model proposals.
+
+    Image ids are resolved with the ids this project exports (``meta.image_ids``), and
+    category ids with the label set's ids, which is what a model evaluated on our
+    export writes back.
+    """
+    from engine.images import ImageReadError  # deferred: `engine` imports torch
+
+    report = ImportReport(kind="results")
+    meta, meta_problem = load_meta(project)
+    if meta_problem:
+        report.notes.append(meta_problem)
+    by_id = {i: rel for rel, i in image_ids(project.images(), meta).items()}
+    per_image: dict[str, list[Shape]] = defaultdict(list)
+    loaded: dict[str, ImageAnnotations] = {}
+    skipped = 0
+    for i, a in enumerate(entries):
+        where = f"[{i}]"
+        rel = by_id.get(a["image_id"])
+        if rel is None:
+            report.unmatched_images.append(f"{where}: image_id {a['image_id']} is not an image id of this "
+                                           "project (ids as `export` writes them)")
+            continue
+        cat = project.labels.by_id(a["category_id"])
+        if cat is None:
+            report.unknown_categories.append(f"{where}: category_id {a['category_id']} is not in the project's "
+                                             "label set")
+            continue
+        if a["score"] < min_score:
+            skipped += 1
+            continue
+        if rel not in loaded:
+            try:
+                loaded[rel] = project.load(rel)
+            except (AnnotationFileError, ImageReadError) as exc:
+                report.problems.append(f"{rel}: not imported: {exc}")
+                continue
+        ann = loaded[rel]
+        seg = a.get("segmentation")
+        if isinstance(seg, dict) and tuple(seg["size"]) != (ann.height, ann.width):
+            report.problems.append(f"{where}: segmentation.size {seg['size']} but {rel} is "
+                                   f"[{ann.height}, {ann.width}]; not imported")
+            continue
+        converted = annotation_to_shape(a, cat.name, ann.height, ann.width, tolerance=tolerance, shape_id=new_id())
+        report.clipped_points += converted.clipped_points
+        if converted.shape is None:
+            report.problems.append(f"{where} on {rel}: covers no pixel of the image; not imported")
+            continue
+        per_image[rel].append(converted.shape.replace(source="model", accepted=False))
+    for rel, shapes in per_image.items():
+        ann = loaded[rel]
+        ann.apply_proposals(shapes)
+        report.shapes += len(shapes)
+        report.images_matched += 1
+    for rel in per_image:
+        project.save(loaded[rel])
+        report.written.append(rel)
+    if skipped:
+        report.notes.append(f"{skipped} result(s) below --min-score {min_score:g} skipped")
+    if report.clipped_points:
+        report.notes.append(f"{report.clipped_points} polygon point(s) outside their image were clipped to it")
+    return report

@@ -1,13 +1,19 @@
-"""Reading and checking a COCO instances file before anything is imported.
+"""Reading and checking a COCO file before anything is imported.
 
-The check stops at the first problem and names it with a JSON path
-(``annotations[12].segmentation.size``) and the fix, so a user can repair the
-file; nothing is written for a file that fails it.
+``read_coco`` tells the COCO flavours apart first (``detect_kind``): an instances
+file and a results list are imported; a panoptic, keypoints-only, image-label or
+captions file is refused with a message saying what it is and what is supported.
+The checks stop at the first problem and name it with a JSON path
+(``annotations[12].segmentation.size``), the annotation id and the fix, so a user
+can repair the file; nothing is written for a file that fails them. Coordinates
+must be finite and within ``shapes.MAX_COORD``: NaN, Inf (which Python's JSON reader
+accepts) and absurd magnitudes reject the whole file.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from numbers import Real
 from pathlib import Path
@@ -15,13 +21,23 @@ from typing import Any
 
 from pycocotools import mask as mask_utils
 
+from annotator.core.shapes import MAX_COORD
+
+SUPPORTED = ("pnp-annotator imports COCO instances files (polygons, RLE incl. crowd, boxes; "
+             "keypoints and other fields are kept alongside) and COCO results lists "
+             "(detections/segmentations with scores, imported as proposals); "
+             "`import --format semantic-png` reads folders of label PNGs")
+
+KINDS = ("instances", "results", "panoptic", "keypoints", "labels", "captions")
+
 
 class CocoFormatError(ValueError):
-    """A COCO file is unreadable or breaks the schema; names the file and the first problem."""
+    """A COCO file is unreadable, breaks the schema or is a flavour that is not imported;
+    names the file and the first problem."""
 
 
-def read_coco(path: str | os.PathLike) -> dict[str, Any]:
-    """Parse and validate a COCO file; CocoFormatError names the file and the first problem."""
+def read_coco(path: str | os.PathLike) -> dict[str, Any] | list[dict[str, Any]]:
+    """Parse and validate an instances file or a results list; CocoFormatError otherwise."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -33,10 +49,53 @@ def read_coco(path: str | os.PathLike) -> dict[str, Any]:
         raise CocoFormatError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}, "
                               f"column {exc.colno}") from None
     try:
-        validate_coco(data)
+        kind = detect_kind(data)
+        if kind == "results":
+            validate_results(data)
+        elif kind == "instances":
+            validate_coco(data)
+        else:
+            raise CocoFormatError(_unsupported(kind))
     except CocoFormatError as exc:
         raise CocoFormatError(f"{path}: {exc}") from None
     return data
+
+
+def detect_kind(data: Any) -> str:
+    """One of KINDS, from the file's structure (not its name)."""
+    if isinstance(data, list):
+        return "results"
+    if not isinstance(data, dict):
+        raise CocoFormatError(f"the top level must be a JSON object (or a results list), got {type(data).__name__}")
+    anns = data.get("annotations")
+    if not isinstance(anns, list) or not anns or not all(isinstance(a, dict) for a in anns):
+        return "instances"  # validated (and explained) by validate_coco
+    if any("segments_info" in a for a in anns):
+        return "panoptic"
+    if any("caption" in a for a in anns):
+        return "captions"
+    has_geometry = [bool(a.get("segmentation")) or "bbox" in a for a in anns]
+    if all("keypoints" in a for a in anns) and not any(a.get("segmentation") for a in anns):
+        return "keypoints"
+    if not any(has_geometry):
+        return "labels"
+    return "instances"
+
+
+def _unsupported(kind: str) -> str:
+    what = {
+        "panoptic": "a COCO panoptic file (annotations are PNG file names with segments_info); to import it, "
+                    "convert it to an instances file first (e.g. panopticapi's "
+                    "converters/panoptic2detection_coco_format.py)",
+        "keypoints": "a COCO keypoints-only file (annotations have keypoints but no segmentation); keypoints "
+                     "are kept when they come with a segmentation in an instances file, but a shape needs a "
+                     "polygon or mask",
+        "labels": "a COCO image-level labels file (annotations have a category but no segmentation or bbox); "
+                  "image labels are not shapes and cannot be imported",
+        "captions": "a COCO captions file (annotations are sentences); captions are not shapes and cannot be "
+                    "imported",
+    }[kind]
+    return f"this is {what}. Supported: {SUPPORTED}."
 
 
 def _is_int(v: Any) -> bool:
@@ -50,7 +109,7 @@ def _is_num(v: Any) -> bool:
 def _list(data: dict, key: str, required: bool) -> list:
     if key not in data:
         if required:
-            raise CocoFormatError(f"missing top-level list '{key}': not a COCO instances file")
+            raise CocoFormatError(f"missing top-level list '{key}': not a COCO instances file. {SUPPORTED}.")
         return []
     if not isinstance(data[key], list):
         raise CocoFormatError(f"'{key}' must be a list, got {type(data[key]).__name__}")
@@ -93,24 +152,55 @@ def validate_coco(data: Any) -> None:
         seen.add(cat["id"])
         if not isinstance(cat.get("name"), str) or not cat["name"].strip():
             raise CocoFormatError(f"{where}.name must be a non-empty string")
+        if cat.get("supercategory") is not None and not isinstance(cat["supercategory"], str):
+            raise CocoFormatError(f"{where}.supercategory must be a string")
 
     for i, ann in enumerate(annotations):
-        _check_annotation(ann, f"annotations[{i}]", sizes)
+        where = f"annotations[{i}]"
+        if not isinstance(ann, dict):
+            raise CocoFormatError(f"{where} must be an object")
+        try:
+            if not _is_int(ann.get("image_id")):
+                raise CocoFormatError(f"{where}.image_id must be an integer, got {ann.get('image_id')!r}")
+            if ann["image_id"] not in sizes:
+                raise CocoFormatError(f"{where}.image_id {ann['image_id']} does not match any entry of 'images'")
+            check_annotation(ann, where, sizes[ann["image_id"]])
+        except CocoFormatError as exc:
+            if "id" not in ann:
+                raise
+            raise CocoFormatError(f"{exc} [annotation id {ann['id']!r}]") from None
 
 
-def _check_annotation(ann: Any, where: str, sizes: dict[int, tuple[int, int]]) -> None:
-    if not isinstance(ann, dict):
-        raise CocoFormatError(f"{where} must be an object")
-    if not _is_int(ann.get("image_id")):
-        raise CocoFormatError(f"{where}.image_id must be an integer, got {ann.get('image_id')!r}")
-    if ann["image_id"] not in sizes:
-        raise CocoFormatError(f"{where}.image_id {ann['image_id']} does not match any entry of 'images'")
+def validate_results(data: Any) -> None:
+    """A results list: [{image_id, category_id, segmentation | bbox, score}, ...]."""
+    if not data:
+        raise CocoFormatError("the results list is empty: nothing to import")
+    for i, ann in enumerate(data):
+        where = f"[{i}]"
+        if not isinstance(ann, dict):
+            raise CocoFormatError(f"{where} must be an object (a results list holds one object per detection)")
+        if not _is_int(ann.get("image_id")):
+            raise CocoFormatError(f"{where}.image_id must be an integer, got {ann.get('image_id')!r}")
+        if not _is_num(ann.get("score")) or not math.isfinite(ann["score"]):
+            raise CocoFormatError(f"{where}.score must be a finite number: a results list entry has a score")
+        seg = ann.get("segmentation")
+        size = seg.get("size") if isinstance(seg, dict) else None
+        hw = tuple(size) if isinstance(size, list) and len(size) == 2 and all(_is_int(v) for v in size) else None
+        check_annotation(ann, where, hw)
+
+
+def check_annotation(ann: dict, where: str, hw: tuple[int, int] | None) -> None:
+    """Types, geometry and finite, bounded coordinates of one annotation (hw: image size, if known)."""
     if not _is_int(ann.get("category_id")):
         raise CocoFormatError(f"{where}.category_id must be an integer, got {ann.get('category_id')!r}")
     seg = ann.get("segmentation")
-    if seg is None or seg == []:
-        bbox = ann.get("bbox")
+    bbox = ann.get("bbox")
+    if bbox is not None:
         if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_num(v) for v in bbox)):
+            raise CocoFormatError(f"{where}.bbox must be [x, y, width, height]")
+        _check_coords(bbox, f"{where}.bbox")
+    if seg is None or seg == []:
+        if bbox is None:
             raise CocoFormatError(f"{where} has no segmentation, so it needs 'bbox' as [x, y, width, height]")
         if not (bbox[2] > 0 and bbox[3] > 0):
             raise CocoFormatError(f"{where}.bbox has width or height <= 0: {bbox}")
@@ -121,13 +211,18 @@ def _check_annotation(ann: Any, where: str, sizes: dict[int, tuple[int, int]]) -
             if len(poly) < 6 or len(poly) % 2:
                 raise CocoFormatError(f"{where}.segmentation[{j}] has {len(poly)} numbers; a polygon needs "
                                       "an even count of at least 6 (3 points)")
+            _check_coords(poly, f"{where}.segmentation[{j}]")
     elif isinstance(seg, dict):
-        _check_rle(seg, f"{where}.segmentation", sizes[ann["image_id"]])
+        if hw is None:
+            raise CocoFormatError(f"{where}.segmentation.size must be [height, width]")
+        _check_rle(seg, f"{where}.segmentation", hw)
     else:
         raise CocoFormatError(f"{where}.segmentation must be a list of polygons or an RLE object, "
                               f"got {type(seg).__name__}")
-    if "score" in ann and ann["score"] is not None and not _is_num(ann["score"]):
-        raise CocoFormatError(f"{where}.score must be a number, got {ann['score']!r}")
+    if "score" in ann and ann["score"] is not None and (not _is_num(ann["score"]) or not math.isfinite(ann["score"])):
+        raise CocoFormatError(f"{where}.score must be a finite number, got {ann['score']!r}")
+    if "iscrowd" in ann and ann["iscrowd"] not in (0, 1, True, False):
+        raise CocoFormatError(f"{where}.iscrowd must be 0 or 1, got {ann['iscrowd']!r}")
     attrs = ann.get("attributes", {})
     if not isinstance(attrs, dict):
         raise CocoFormatError(f"{where}.attributes must be an object")
@@ -137,11 +232,21 @@ def _check_annotation(ann: Any, where: str, sizes: dict[int, tuple[int, int]]) -
         raise CocoFormatError(f"{where}.attributes.accepted must be true or false")
 
 
+def _check_coords(values: list, where: str) -> None:
+    for k, v in enumerate(values):
+        if not math.isfinite(v):
+            raise CocoFormatError(f"{where}[{k}] is {v}: coordinates must be finite numbers. "
+                                  "The whole file was rejected; nothing was imported")
+        if abs(v) > MAX_COORD:
+            raise CocoFormatError(f"{where}[{k}] is {v:g}: beyond the limit of {MAX_COORD:g} pixels. "
+                                  "The whole file was rejected; nothing was imported")
+
+
 def _check_rle(seg: dict, where: str, hw: tuple[int, int]) -> None:
     size, counts = seg.get("size"), seg.get("counts")
     if not (isinstance(size, list) and len(size) == 2 and all(_is_int(v) for v in size)):
         raise CocoFormatError(f"{where}.size must be [height, width]")
-    if tuple(size) != hw:
+    if tuple(size) != tuple(hw):
         raise CocoFormatError(f"{where}.size is {size} but the image is [{hw[0]}, {hw[1]}] (height, width)")
     if isinstance(counts, list):
         if not all(_is_int(v) and v >= 0 for v in counts):

@@ -1,4 +1,4 @@
-"""File > Export COCO / Import COCO, with the CLI's options."""
+"""File > Export / Import: COCO JSON or semantic label PNGs, with the CLI's options."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget)
 
 from annotator.core.coco import SEGMENTATION_MODES, export_coco, import_coco
+from annotator.core.semantic import export_semantic, import_semantic
+
+FORMATS = {"COCO JSON": "coco", "Semantic PNG (one class-id image per image)": "semantic-png"}
 
 MAX_LISTED = 12  # report lines shown before "and N more"
 
@@ -49,23 +52,56 @@ class _CocoDialog(QDialog):
 
 class ExportDialog(_CocoDialog):
     def __init__(self, project, parent: QWidget | None = None):
-        super().__init__("Export COCO", parent)
+        super().__init__("Export annotations", parent)
         self._project = project
-        default = project.root / f"{project.root.name}_coco.json"
-        self.path = _PathRow(str(default), lambda current: QFileDialog.getSaveFileName(
-            self, "Export COCO", current, "COCO JSON (*.json)")[0])
+        self._defaults = {"coco": str(project.root / f"{project.root.name}_coco.json"),
+                          "semantic-png": str(project.root.parent / f"{project.root.name}_masks")}
+        self.format = QComboBox()
+        self.format.addItems(list(FORMATS))
+        self.format.setToolTip("COCO instances JSON, or per image a PNG of class ids (0 = unlabeled) with a "
+                               "VOC-palette copy and labels.csv (mmsegmentation / VOC layout)")
+        self.path = _PathRow(self._defaults["coco"], self._pick)
         self.accepted_only = QCheckBox("Accepted shapes only (leave pending proposals out)")
         self.segmentation = QComboBox()
         self.segmentation.addItems(SEGMENTATION_MODES)
-        self.segmentation.setToolTip("auto: polygons, RLE for shapes with holes; or all polygon / all RLE")
-        self.form.addRow("File", self.path)
+        self.segmentation.setToolTip("auto: polygons, RLE for shapes with holes and crowd regions; "
+                                     "or all polygon / all RLE")
+        self.unlabeled = QComboBox()
+        self.unlabeled.addItems(["0", "255"])
+        self.unlabeled.setToolTip("The value of pixels no shape covers (255 = the usual 'ignore' value)")
+        self.form.addRow("Format", self.format)
+        self.form.addRow("Save to", self.path)
         self.form.addRow(self.accepted_only)
         self.form.addRow("Segmentation", self.segmentation)
+        self.form.addRow("Unlabeled pixels", self.unlabeled)
+        self.format.currentTextChanged.connect(self._on_format)
+        self._on_format()
         self._finish_form(self._run)
+
+    def chosen_format(self) -> str:
+        return FORMATS[self.format.currentText()]
+
+    def _on_format(self) -> None:
+        semantic = self.chosen_format() == "semantic-png"
+        if self.path.edit.text() in self._defaults.values():
+            self.path.edit.setText(self._defaults[self.chosen_format()])
+        self.segmentation.setEnabled(not semantic)
+        self.unlabeled.setEnabled(semantic)
+
+    def _pick(self, current: str) -> str:
+        if self.chosen_format() == "semantic-png":
+            return QFileDialog.getExistingDirectory(self, "Export semantic PNGs to", current)
+        return QFileDialog.getSaveFileName(self, "Export COCO", current, "COCO JSON (*.json)")[0]
 
     def _run(self) -> None:
         out = Path(self.path.edit.text()).expanduser()
         try:
+            if self.chosen_format() == "semantic-png":
+                sem = export_semantic(self._project, out, accepted_only=self.accepted_only.isChecked(),
+                                      unlabeled=int(self.unlabeled.currentText()))
+                self._show_done([f"Wrote {sem.images} label PNGs under {out} ({sem.not_annotated} images "
+                                 "without annotations not written)"], list(sem.problems))
+                return
             report = export_coco(self._project, out, segmentation=self.segmentation.currentText(),
                                  accepted_only=self.accepted_only.isChecked())
         except Exception as e:  # noqa: BLE001 - shown in place, nothing else changes
@@ -79,23 +115,37 @@ class ImportDialog(_CocoDialog):
     imported = Signal()
 
     def __init__(self, project, parent: QWidget | None = None):
-        super().__init__("Import COCO", parent)
+        super().__init__("Import annotations", parent)
         self._project = project
-        self.path = _PathRow("", lambda current: QFileDialog.getOpenFileName(
-            self, "Import COCO", current or str(project.root), "COCO JSON (*.json)")[0])
+        self.format = QComboBox()
+        self.format.addItems(list(FORMATS))
+        self.path = _PathRow("", self._pick)
         self.replace = QCheckBox("Replace the existing shapes of matched images")
-        self.form.addRow("File", self.path)
+        self.form.addRow("Format", self.format)
+        self.form.addRow("File or folder", self.path)
         self.form.addRow(self.replace)
         self._finish_form(self._run)
 
+    def _pick(self, current: str) -> str:
+        start = current or str(self._project.root)
+        if FORMATS[self.format.currentText()] == "semantic-png":
+            return QFileDialog.getExistingDirectory(self, "Folder with labels.csv and label PNGs", start)
+        return QFileDialog.getOpenFileName(self, "Import COCO", start, "COCO JSON (*.json)")[0]
+
     def _run(self) -> None:
+        path = Path(self.path.edit.text()).expanduser()
         try:
-            report = import_coco(self._project, Path(self.path.edit.text()).expanduser(),
-                                 replace=self.replace.isChecked())
-        except Exception as e:  # noqa: BLE001 - CocoFormatError and I/O: nothing was written
+            if FORMATS[self.format.currentText()] == "semantic-png":
+                report = import_semantic(self._project, path, replace=self.replace.isChecked())
+                unknown: list[str] = []
+            else:
+                report = import_coco(self._project, path, replace=self.replace.isChecked())
+                unknown = report.unknown_categories
+        except Exception as e:  # noqa: BLE001 - format errors and I/O: nothing was written
             self.report.setText(f"Import failed, nothing was changed: {e}")
             return
         self.imported.emit()
+        replaced = f", {report.replaced} replacing their earlier version" if report.replaced else ""
         self._show_done([f"Imported {report.shapes} shapes into {len(report.written)} images "
-                         f"({report.images_matched} images matched)"],
-                        report.unmatched_images + report.unknown_categories + report.problems)
+                         f"({report.images_matched} images matched{replaced})"],
+                        report.unmatched_images + unknown + report.problems + report.notes)

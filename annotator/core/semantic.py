@@ -1,0 +1,287 @@
+"""Semantic label PNGs: export a project as one class-id image per image, import such a folder.
+
+Layout written by ``export_semantic`` (read by mmsegmentation's ``BaseSegDataset`` with
+``seg_map_suffix='.png'`` and by VOC-style loaders, which read PNG index values):
+
+    OUT/SegmentationClass/<image path without extension>.png  indexed colour (mode P, VOC palette);
+                                                              pixel value = class id
+    OUT/labels/<same>.png                                     greyscale (mode L), the same values,
+                                                              for loaders that read colour from P
+    OUT/labels.csv                                            id,name,r,g,b (colour = VOC palette entry)
+    OUT/ImageSets/Segmentation/all.txt                        the exported names, one per line
+
+Pixel values: the class's category id (the label set's id, as in COCO export); 0 =
+unlabeled, or 255 with ``unlabeled=255`` (the "ignore" value of VOC/mmseg).
+**Overlaps**: shapes are painted in the image's shape order, so where shapes overlap
+the pixel takes the class of the LAST shape, the one the canvas draws on top.
+Only images with an annotation file are exported (an image nobody annotated is not
+"all unlabeled"); ``accepted_only`` leaves pending proposals out. Two images whose
+paths differ only by extension (a.jpg, a.png) are written as ``a.jpg.png``/``a.png.png``.
+
+``import_semantic`` reads such a folder back: for each label PNG and each class value
+in it, one shape (``Shape.from_mask``: every region a part, holes kept, pixel-exact).
+Categories come from ``labels.csv`` with the COCO category-id rule
+(coco/categories.py). Re-importing replaces the shapes an earlier import made.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+from PIL import Image
+
+from annotator.core.atomic import atomic_write_bytes, atomic_write_text
+from annotator.core.coco.categories import plan_categories
+from annotator.core.project import AnnotationFileError, Project
+from annotator.core.shapes import Shape
+
+COLOR_DIR = "SegmentationClass"
+GREY_DIR = "labels"
+LABELS_FILE = "labels.csv"
+LIST_FILE = "ImageSets/Segmentation/all.txt"
+UNLABELED_VALUES = (0, 255)
+_NAMESPACE = uuid.UUID("0c7f4f0e-1d3b-4d7e-9a55-7c2b9f4c1e21")
+
+
+class SemanticFormatError(ValueError):
+    """The export cannot be written as 8-bit label PNGs, or an import folder is unusable;
+    names the class, file or value and the fix. Nothing was written."""
+
+
+def voc_palette() -> list[tuple[int, int, int]]:
+    """The PASCAL VOC colour map: colour i spreads the bits of i over r, g, b (256 entries)."""
+    out = []
+    for i in range(256):
+        r = g = b = 0
+        c = i
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        out.append((r, g, b))
+    return out
+
+
+@dataclass
+class SemanticExportReport:
+    out: Path | None = None
+    images: int = 0  # label PNGs written
+    not_annotated: int = 0  # images without an annotation file: not written
+    pixels: Counter = field(default_factory=Counter)  # class name -> labelled pixels
+    problems: list[str] = field(default_factory=list)
+
+
+def label_map(shapes: list[Shape], height: int, width: int, ids: dict[str, int], unlabeled: int = 0) -> np.ndarray:
+    """uint8 [H, W] of class ids; later shapes paint over earlier ones (the overlap rule)."""
+    out = np.full((height, width), unlabeled, dtype=np.uint8)
+    for shape in shapes:
+        out[shape.mask(height, width)] = ids[shape.label]
+    return out
+
+
+def export_semantic(project: Project, out: str | os.PathLike, *, accepted_only: bool = False,
+                    unlabeled: int = 0) -> SemanticExportReport:
+    """Write the label PNGs, labels.csv and the image list under *out* (see module docstring)."""
+    if unlabeled not in UNLABELED_VALUES:
+        raise SemanticFormatError(f"unlabeled must be 0 or 255, not {unlabeled}")
+    from engine.images import ImageReadError  # deferred: `engine` imports torch
+
+    out = Path(out)
+    report = SemanticExportReport(out=out)
+    labels = project.labels
+    limit = 254 if unlabeled == 255 else 255
+    too_big = [f"'{c.name}' (id {c.id})" for c in labels if c.id > limit]
+    if too_big:
+        raise SemanticFormatError(f"class ids must be 1..{limit} for 8-bit label PNGs (unlabeled = {unlabeled}); "
+                                  f"{', '.join(too_big)} cannot be written. Nothing was written")
+    rels = [r for r in project.images() if project.has_annotations(r)]
+    report.not_annotated = len(project.images()) - len(rels)
+    names = _png_names(rels)
+    palette = [v for rgb in voc_palette() for v in rgb]
+    written: list[str] = []
+    for rel in rels:
+        try:
+            ann = project.load(rel)
+        except (AnnotationFileError, ImageReadError) as exc:
+            report.problems.append(f"{rel}: not exported: {exc}")
+            continue
+        shapes = [s for s in ann.shapes if s.accepted or not accepted_only]
+        unknown = sorted({s.label for s in shapes if labels.get(s.label) is None})
+        if unknown:
+            report.problems.append(f"{rel}: class(es) {', '.join(unknown)} not in the label set; those shapes "
+                                   "left out")
+        shapes = [s for s in shapes if labels.get(s.label) is not None]
+        lm = label_map(shapes, ann.height, ann.width, {s.label: labels.get(s.label).id for s in shapes}, unlabeled)
+        values, counts = np.unique(lm, return_counts=True)
+        for v, n in zip(values.tolist(), counts.tolist()):
+            cat = labels.by_id(v) if v != unlabeled else None
+            if cat is not None:
+                report.pixels[cat.name] += n
+        name = names[rel]
+        atomic_write_bytes(out / GREY_DIR / f"{name}.png", _png(Image.fromarray(lm)))
+        indexed = Image.frombytes("P", (ann.width, ann.height), lm.tobytes())  # values = palette indices
+        indexed.putpalette(palette)
+        atomic_write_bytes(out / COLOR_DIR / f"{name}.png", _png(indexed))
+        written.append(name)
+    report.images = len(written)
+    pal = voc_palette()
+    rows = ["id,name,r,g,b"] + [",".join([str(c.id), _csv_field(c.name), *map(str, pal[c.id])]) for c in labels]
+    atomic_write_text(out / LABELS_FILE, "\n".join(rows) + "\n")
+    atomic_write_text(out / LIST_FILE, "".join(f"{n}\n" for n in written))
+    return report
+
+
+def _png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _csv_field(text: str) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow([text])
+    return buf.getvalue()
+
+
+def _png_names(rels: list[str]) -> dict[str, str]:
+    """rel -> name without .png: the path minus its extension, unless two images share it."""
+    stems = Counter(str(PurePosixPath(r).with_suffix("")) for r in rels)
+    return {r: (s if stems[s] == 1 else r) for r in rels for s in [str(PurePosixPath(r).with_suffix(""))]}
+
+
+# --- import -------------------------------------------------------------------------------
+@dataclass
+class SemanticImportReport:
+    images_matched: int = 0
+    shapes: int = 0
+    replaced: int = 0
+    written: list[str] = field(default_factory=list)
+    unmatched_images: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not (self.unmatched_images or self.problems)
+
+
+def read_labels_csv(path: Path) -> list[dict]:
+    """[{id, name, color?}] from labels.csv (header id,name[,r,g,b]); SemanticFormatError names the row."""
+    try:
+        rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SemanticFormatError(f"{path}: cannot be read ({exc})") from None
+    if not rows or [h.strip().lower() for h in rows[0][:2]] != ["id", "name"]:
+        raise SemanticFormatError(f"{path}: the first line must be the header id,name[,r,g,b]")
+    cats, seen = [], set()
+    for n, row in enumerate(rows[1:], start=2):
+        if not row or not "".join(row).strip():
+            continue
+        try:
+            cid = int(row[0])
+        except (ValueError, IndexError):
+            raise SemanticFormatError(f"{path}, line {n}: the id must be an integer, got {row[:1]}") from None
+        if len(row) < 2 or not row[1].strip():
+            raise SemanticFormatError(f"{path}, line {n}: a class name is missing")
+        if not 0 <= cid <= 255 or cid in seen:
+            raise SemanticFormatError(f"{path}, line {n}: id {cid} is outside 0..255 or listed twice")
+        seen.add(cid)
+        cat = {"id": cid, "name": row[1].strip()}
+        try:
+            rgb = [int(v) for v in row[2:5]]
+            if len(rgb) == 3 and all(0 <= v <= 255 for v in rgb):
+                cat["color"] = rgb
+        except ValueError:
+            pass
+        cats.append(cat)
+    return cats
+
+
+def import_semantic(project: Project, folder: str | os.PathLike, *, replace: bool = False) -> SemanticImportReport:
+    """Add one shape per class and image from a folder of label PNGs (see module docstring)."""
+    from engine.images import ImageReadError  # deferred: `engine` imports torch
+
+    folder = Path(folder)
+    if not (folder / LABELS_FILE).is_file():
+        raise SemanticFormatError(f"{folder}: no {LABELS_FILE} (id,name[,r,g,b] per class) in this folder; "
+                                  "it says which class each pixel value is")
+    cats = read_labels_csv(folder / LABELS_FILE)
+    source = next((folder / d for d in (GREY_DIR, COLOR_DIR) if (folder / d).is_dir()), folder)
+    pngs = sorted(p for p in source.rglob("*.png") if not p.name.startswith("."))
+    report = SemanticImportReport()
+    maps: dict[str, np.ndarray] = {}
+    rel_of = _match(project, [p.relative_to(source).with_suffix("").as_posix() for p in pngs], report)
+    for png in pngs:
+        rel = rel_of.get(png.relative_to(source).with_suffix("").as_posix())
+        if rel is None:
+            continue
+        with Image.open(png) as img:
+            if img.mode not in ("L", "P"):
+                report.problems.append(f"{png}: mode {img.mode}, not a label PNG (8-bit greyscale or indexed "
+                                       "values); not imported")
+                continue
+            maps[rel] = np.array(img)
+    used = {int(v) for m in maps.values() for v in np.unique(m)} - set(UNLABELED_VALUES)
+    known = {c["id"] for c in cats}
+    for v in sorted(used - known):
+        report.problems.append(f"pixel value {v} is not in {LABELS_FILE}; those pixels not imported")
+    plan = plan_categories([c for c in cats if c["id"] not in UNLABELED_VALUES], used, project.labels)
+    report.problems += plan.problems
+    report.notes += plan.notes
+    results = []
+    for rel, lm in maps.items():
+        try:
+            ann = project.load(rel)
+        except (AnnotationFileError, ImageReadError) as exc:
+            report.problems.append(f"{rel}: not imported: {exc}")
+            continue
+        if lm.shape != (ann.height, ann.width):
+            report.problems.append(f"{rel}: the label PNG is {lm.shape[1]}x{lm.shape[0]} but the image is "
+                                   f"{ann.width}x{ann.height}; not imported")
+            continue
+        report.images_matched += 1
+        shapes = []
+        for v in sorted({int(x) for x in np.unique(lm)} & set(plan.names)):
+            name = plan.names[v]
+            shape = Shape.from_mask(name, lm == v, id=uuid.uuid5(_NAMESPACE, f"{rel}#{name}").hex)
+            shapes.append(shape)
+        incoming = {s.id for s in shapes}
+        kept = [] if replace else [s for s in ann.shapes if s.id not in incoming]
+        report.replaced += 0 if replace else len(ann.shapes) - len(kept)
+        ann.shapes = kept + shapes
+        report.shapes += len(shapes)
+        results.append(ann)
+    project.labels.set_categories(plan.labels.categories)
+    project.save_settings()
+    for ann in results:
+        project.save(ann)
+        report.written.append(ann.image)
+    return report
+
+
+def _match(project: Project, names: list[str], report: SemanticImportReport) -> dict[str, str]:
+    """PNG name (path without .png) -> project image: the exact path, else the path minus extension."""
+    ours = project.images()
+    exact = set(ours)
+    by_stem: dict[str, list[str]] = defaultdict(list)
+    for rel in ours:
+        by_stem[str(PurePosixPath(rel).with_suffix(""))].append(rel)
+    out = {}
+    for name in names:
+        if name in exact:
+            out[name] = name
+        elif len(by_stem.get(name, [])) == 1:
+            out[name] = by_stem[name][0]
+        elif by_stem.get(name):
+            report.unmatched_images.append(f"{name}.png: matches {len(by_stem[name])} images ({', '.join(by_stem[name])})")
+        else:
+            report.unmatched_images.append(f"{name}.png: no image {name}.* in {project.root}")
+    return out

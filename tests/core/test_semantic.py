@@ -1,0 +1,135 @@
+"""Semantic label PNG export/import: exact label maps, overlap rule, round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import square, write_image
+from PIL import Image
+
+from annotator.cli import main as cli_main
+from annotator.core.annotations import ImageAnnotations
+from annotator.core.project import Project
+from annotator.core.semantic import SemanticFormatError, export_semantic, import_semantic, voc_palette
+from annotator.core.shapes import Part, Shape
+
+
+@pytest.fixture
+def project(tmp_path):
+    root = tmp_path / "imgs"
+    write_image(root / "a.jpg", 40, 30)
+    write_image(root / "sub" / "b.png", 20, 10)
+    write_image(root / "never.png", 8, 8)  # no annotation file: not exported
+    p = Project.open(root)
+    p.labels.add("sky", id=1)
+    p.labels.add("car", id=7)  # ids with a gap are the pixel values
+    p.labels.add("road", id=3)
+    p.save_settings()
+    p.save(ImageAnnotations("a.jpg", 40, 30, [
+        Shape("sky", square(0, 0, 40, 10)),
+        Shape("road", square(0, 20, 40, 30)),
+        # a two-part car with a hole, overlapping the sky: drawn later, so it wins
+        Shape("car", parts=[Part(square(5, 5, 15, 15), [square(8, 8, 10, 10)]), Part(square(30, 22, 35, 27))]),
+        Shape("road", square(36, 0, 40, 4), source="model", accepted=False),
+    ]))
+    p.save(ImageAnnotations("sub/b.png", 20, 10, []))  # reviewed, nothing in it: all unlabeled
+    return p
+
+
+def fresh_project(tmp_path, *images):
+    for rel, w, h in images:
+        write_image(tmp_path / "fresh" / rel, w, h)
+    return Project.open(tmp_path / "fresh")
+
+
+def expected_a(unlabeled=0, with_proposal=True):
+    m = np.full((30, 40), unlabeled, np.uint8)
+    m[0:10, :] = 1
+    m[20:30, :] = 3
+    m[5:15, 5:15] = 7
+    m[8:10, 8:10] = 1  # the car's hole shows the sky beneath it
+    m[22:27, 30:35] = 7
+    if with_proposal:
+        m[0:4, 36:40] = 3
+    return m
+
+
+def test_export_writes_exact_label_maps_indexed_png_labels_file_and_list(project, tmp_path):
+    out = tmp_path / "sem"
+    report = export_semantic(project, out)
+    assert report.images == 2 and report.not_annotated == 1 and report.problems == []
+    grey = np.array(Image.open(out / "labels" / "a.png"))
+    assert np.array_equal(grey, expected_a())
+    with Image.open(out / "SegmentationClass" / "a.png") as indexed:
+        assert indexed.mode == "P"
+        assert np.array_equal(np.array(indexed), expected_a())
+        palette = indexed.getpalette()
+        assert tuple(palette[7 * 3:7 * 3 + 3]) == voc_palette()[7] == (128, 128, 128)
+    assert voc_palette()[1] == (128, 0, 0) and voc_palette()[15] == (192, 128, 128)  # VOC's aeroplane, person
+    assert np.array_equal(np.array(Image.open(out / "labels" / "sub" / "b.png")), np.zeros((10, 20), np.uint8))
+    assert (out / "labels.csv").read_text().splitlines() == [
+        "id,name,r,g,b", "1,sky,128,0,0", "7,car,128,128,128", "3,road,128,128,0"]
+    assert (out / "ImageSets" / "Segmentation" / "all.txt").read_text().split() == ["a", "sub/b"]
+    assert not (out / "labels" / "never.png").exists()
+    assert report.pixels["car"] == int((expected_a() == 7).sum())
+
+
+def test_unlabeled_255_and_accepted_only(project, tmp_path):
+    export_semantic(project, tmp_path / "sem", unlabeled=255, accepted_only=True)
+    got = np.array(Image.open(tmp_path / "sem" / "labels" / "a.png"))
+    want = expected_a(with_proposal=False)
+    want[want == 0] = 255
+    assert np.array_equal(got, want)
+
+
+def test_class_ids_beyond_8_bits_are_refused_naming_them(project, tmp_path):
+    project.labels.add("toothbrush", id=300)
+    with pytest.raises(SemanticFormatError, match=r"'toothbrush' \(id 300\)"):
+        export_semantic(project, tmp_path / "sem")
+    assert not (tmp_path / "sem").exists()
+
+
+def test_png_round_trip_gives_one_multi_part_shape_per_class_and_the_same_map(project, tmp_path):
+    out = tmp_path / "sem"
+    export_semantic(project, out)
+    fresh = fresh_project(tmp_path, ("a.jpg", 40, 30), ("sub/b.png", 20, 10))
+    report = import_semantic(fresh, out)
+    assert report.complete and report.images_matched == 2
+    shapes = fresh.load("a.jpg").shapes
+    assert sorted(s.label for s in shapes) == ["car", "road", "sky"]  # one shape per class
+    assert len(next(s for s in shapes if s.label == "car").parts) == 2
+    assert [(c.id, c.name) for c in fresh.labels] == [(1, "sky"), (7, "car"), (3, "road")]
+    # exporting the imported project gives the very same label map
+    export_semantic(fresh, tmp_path / "again")
+    assert np.array_equal(np.array(Image.open(tmp_path / "again" / "labels" / "a.png")), expected_a())
+    # importing again replaces instead of adding
+    again = import_semantic(fresh, out)
+    assert again.replaced == 3 and len(fresh.load("a.jpg").shapes) == 3
+
+
+def test_import_reads_the_indexed_pngs_too_and_reports_unknown_values(project, tmp_path):
+    out = tmp_path / "sem"
+    export_semantic(project, out)
+    import shutil
+    shutil.rmtree(out / "labels")  # only SegmentationClass/ (VOC style) left
+    lm = np.array(Image.open(out / "SegmentationClass" / "a.png"))
+    lm[0, 0] = 9  # a value labels.csv does not list
+    img = Image.frombytes("P", (40, 30), lm.tobytes())
+    img.putpalette([v for c in voc_palette() for v in c])
+    img.save(out / "SegmentationClass" / "a.png")
+    fresh = fresh_project(tmp_path, ("a.jpg", 40, 30))
+    report = import_semantic(fresh, out)
+    assert any("pixel value 9 is not in labels.csv" in p for p in report.problems)
+    assert any("sub/b.png: no image" in u for u in report.unmatched_images)
+    assert len(fresh.load("a.jpg").shapes) == 3
+
+
+def test_cli_export_and_import_semantic_png(project, tmp_path, capsys):
+    out = tmp_path / "sem"
+    assert cli_main(["export", str(project.root), "--format", "semantic-png", "--out", str(out)]) == 0
+    assert "Wrote 2 label PNGs" in capsys.readouterr().out
+    fresh = fresh_project(tmp_path, ("a.jpg", 40, 30), ("sub/b.png", 20, 10))
+    assert cli_main(["import", str(out), "--images", str(fresh.root), "--format", "semantic-png"]) == 0
+    assert "Imported 3 shapes" in capsys.readouterr().out
+    assert cli_main(["import", str(tmp_path), "--images", str(fresh.root), "--format", "semantic-png"]) == 2
+    assert "no labels.csv" in capsys.readouterr().err
