@@ -25,13 +25,13 @@ becomes shapes: ``label --refine``, Propose with the setting on) and
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from annotator.core.geometry import mask_to_polygons, polygon_rings, regions
-from annotator.core.shapes import Shape, new_id
+from annotator.core.shapes import Part, Shape
 
 Predict = Callable[[list, list, list], np.ndarray]
 
@@ -256,12 +256,13 @@ def is_proposal(shape: Shape) -> bool:
 def sharpen_shapes(shapes: Sequence[Shape], height: int, width: int, predict: Predict, *,
                    ids: Sequence[str] | None = None, heatmaps: np.ndarray | None = None,
                    classes: Sequence[str] = (), tolerance: float = 1.5,
-                   options: RefineOptions = RefineOptions()) -> dict[str, list[Shape]]:
+                   options: RefineOptions = RefineOptions()) -> dict[str, Shape]:
     """Sharpened replacements of the proposals among *ids* (all proposals when None).
 
-    Returns {shape id: [its replacement shapes]}: the first keeps the id, label, score
-    and accepted=False; a region the model splits gives further shapes of the same class.
-    Shapes left as they were (human, accepted, unselected, empty answer) are absent.
+    Returns {shape id: its replacement}: same id, label, score and every other field,
+    accepted=False, the new outline as its parts (a region the model splits keeps all
+    its pieces as parts of the one shape). Shapes left as they were (human, accepted,
+    unselected, empty answer) are absent.
     """
     size = (height, width)
     wanted = None if ids is None else set(ids)
@@ -276,19 +277,14 @@ def sharpen_shapes(shapes: Sequence[Shape], height: int, width: int, predict: Pr
         items.append(_Item(mask[y0:y1, x0:x1], x0, y0, s.label, editable))
         owners.append(s)
     new = _sharpen(items, size, predict, _class_heat(heatmaps, classes, size), options)
-    out: dict[str, list[Shape]] = {}
+    out: dict[str, Shape] = {}
     for i, mask in new.items():
         if mask is None:
             continue
-        shape = owners[i]
         polys = sorted(mask_to_polygons(mask, tolerance=tolerance), key=lambda p: p.area, reverse=True)
-        pieces = []
-        for k, poly in enumerate(polys):
-            exterior, holes = polygon_rings(poly)
-            pieces.append(replace(shape.copy(), exterior=exterior, holes=holes, accepted=False,
-                                  id=shape.id if k == 0 else new_id()))
-        if pieces:
-            out[shape.id] = pieces
+        if polys:
+            shape = owners[i]
+            out[shape.id] = shape.replace(parts=[Part(*polygon_rings(p)) for p in polys], accepted=False)
     return out
 
 

@@ -133,17 +133,13 @@ class AnnotationDocument(QObject):
         scratch.apply_proposals([s.copy() for s in shapes])
         self._push(f"Apply {len(shapes)} proposal(s)", list(scratch.shapes))
 
-    def replace_shapes(self, updates: Mapping[str, Sequence[Shape]], before: Mapping[str, Shape],
-                       text: str) -> int:
-        """Put each shape of *updates* in place of its new shapes (the first takes its place), as
-        ONE command. A shape that changed since *before* (not the same object any more) is left
-        alone. Returns how many shapes were replaced."""
-        done = {i for i, new in updates.items() if new and i in before and self.shape(i) is before[i]}
-        after: list[Shape] = []
-        for s in self.annotations.shapes:
-            after.extend([n.copy() for n in updates[s.id]] if s.id in done else [s])
+    def replace_shapes(self, updates: Mapping[str, Shape], before: Mapping[str, Shape], text: str) -> int:
+        """Put each shape of *updates* (same id) in place of the document's, as ONE command. A
+        shape that changed since *before* (not the same object any more) is left alone.
+        Returns how many shapes were replaced."""
+        done = {i for i in updates if i in before and self.shape(i) is before[i]}
         if done:
-            self._push(text, after)
+            self._push(text, [updates[s.id].copy() if s.id in done else s for s in self.annotations.shapes])
         return len(done)
 
     # --- internals --------------------------------------------------------------------

@@ -63,7 +63,7 @@ class SharpenJob:
 class SharpenResult:
     job_id: int
     image: str
-    replacements: dict  # shape id -> [new Shape, ...] (the first keeps the id)
+    replacements: dict  # shape id -> its sharpened Shape (same id)
     before: dict  # shape id -> the Shape object the replacement was computed from
 
 

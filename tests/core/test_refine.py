@@ -68,7 +68,7 @@ def test_selected_proposal_becomes_the_disk_others_untouched():
     new = sharpen_shapes(everything, H, W, TrueDecoder(), ids=[ball.id, human.id, accepted.id],
                          heatmaps=heatmaps(), classes=["ball", "grass"], tolerance=0.0)
     assert set(new) == {ball.id}, "only the selected proposal changes; human and accepted shapes never"
-    (sharp,) = new[ball.id]
+    sharp = new[ball.id]
     assert sharp.id == ball.id and sharp.label == "ball" and sharp.score == ball.score
     assert sharp.source == "model" and not sharp.accepted
     assert np.array_equal(sharp.mask(H, W), DISK)
@@ -82,13 +82,13 @@ def test_answer_is_clipped_to_a_bounded_margin_and_never_enters_fixed_regions():
     shapes = shapes_from_label_map(coarse, ["ball", "grass"], None, tolerance=0.0, min_area_fraction=0)
     ball = next(s for s in shapes if s.label == "ball")
     grass = next(s for s in shapes if s.label == "grass")
-    grass_kept = Shape(grass.label, grass.exterior, grass.holes, source="human", id=grass.id)
+    grass_kept = grass.replace(source="human", accepted=True)
     everything_answer = lambda points, labels, box: np.ones((H, W), bool)  # noqa: E731
     opts = RefineOptions(max_margin=4)
     new = sharpen_shapes([ball, grass_kept], H, W, everything_answer, options=opts, tolerance=0.0)
-    assert np.array_equal(new[ball.id][0].mask(H, W), coarse == 1), "the human grass is never taken"
+    assert np.array_equal(new[ball.id].mask(H, W), coarse == 1), "the human grass is never taken"
     alone = sharpen_shapes([ball], H, W, everything_answer, options=opts, tolerance=0.0)
-    grown = alone[ball.id][0].mask(H, W)
+    grown = alone[ball.id].mask(H, W)
     ys, xs = np.nonzero(coarse == 1)
     gy, gx = np.nonzero(grown)
     assert gx.min() >= xs.min() - 4 and gx.max() <= xs.max() + 4

@@ -24,7 +24,7 @@ from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QKeyEvent, QMouseEvent, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem
 
-from annotator.core.shapes import Shape
+from annotator.core.shapes import Part, Shape
 from annotator.gui.canvas_items import Z_DRAFT, rings_path
 
 DRAG_PX = 5.0  # screen pixels the mouse must travel with the button down to draw a box
@@ -294,17 +294,16 @@ class AiPolygonTool(QObject):
             self.canvas.statusMessage.emit("Still computing the outline…" if waiting else
                                            "No object outlined: click on an object first")
             return
-        exterior, holes = self.preview[0]  # regions come largest first
+        parts = [Part(exterior, list(holes)) for exterior, holes in self.preview]  # one instance
         selected = [i for i in self.canvas.selected_ids() if doc.shape(i) is not None]
         if selected:
             target = selected[-1]
-            doc.set_geometry(target, exterior, holes)
+            doc.set_parts(target, parts)
             self.canvas.statusMessage.emit(f"Replaced the outline of {doc.shape(target).label}")
         else:
             label = self.canvas._ask_label(self.canvas._last_label)
             if label is None:
                 self.canvas.statusMessage.emit("No label chosen: Enter to choose again, Esc to discard")
                 return
-            shape = Shape(label=label, exterior=exterior, holes=list(holes))
-            doc.add_shape(shape)
+            doc.add_shape(Shape(label, parts=parts))
         self.clear()
