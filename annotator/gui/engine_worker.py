@@ -42,6 +42,7 @@ class Polygonize:
 
     tolerance: float = 1.5
     min_area_fraction: float = 0.0005
+    refine: bool = False  # sharpen the label map with the interactive model first (core.refine)
 
 
 @dataclass
@@ -152,6 +153,7 @@ class EngineWorker(QObject):
         # Last post-processed label map per image: a simplification-only slider
         # move then skips blur + CRF (the expensive part of post-processing).
         self._label_maps: dict[str, tuple[tuple, np.ndarray]] = {}
+        self._refine_keys: dict[str, str] = {}  # image -> embedding key its last refine used
 
     @Slot(object)
     def configure(self, settings: EngineSettings) -> None:
@@ -243,8 +245,32 @@ class EngineWorker(QObject):
         label_map = self._label_map(seg, image, result, threshold, background)
         if cancel.is_set():
             raise Cancelled("cancelled after the last pass")
+        label_map = self._refined(image, str(path), rgb, result, label_map, params)
         shapes = self._polygonize(label_map, result.classes, result.heatmaps, params)
         return result, shapes
+
+    def _refined(self, image: str, key: str, rgb, result, label_map, params: Polygonize) -> np.ndarray:
+        """*label_map* sharpened by the interactive model when ``params.refine`` is set.
+
+        Without pixels (a slider re-run) the embedding must still be cached under *key*;
+        a missing interactive model shows its dialog and leaves the map as it was.
+        """
+        if not params.refine or not getattr(result, "classes", None):
+            return label_map
+        from annotator.core.refine import sharpen_label_map
+
+        try:
+            seg = self.lane.segmenter()
+        except ModelNotFoundError as e:
+            self.interactiveMissing.emit(str(e))
+            return label_map
+        if rgb is not None:
+            seg.set_image(key, rgb)
+        elif not key or not seg.has_image(key):
+            return label_map
+        self._refine_keys[image] = key
+        predict = lambda points, labels, box: seg.predict(points, labels, box, image_key=key).mask  # noqa: E731
+        return sharpen_label_map(label_map, result.classes, predict, result.heatmaps)
 
     def _label_map(self, seg, image, result, threshold, background) -> np.ndarray:
         """The result's own label map unless the job asks for other post-processing."""
@@ -273,6 +299,8 @@ class EngineWorker(QObject):
             self._label_maps[job.image] = (key, label_map)
         if job.cancel.is_set():
             raise Cancelled("superseded by a newer slider position")
+        label_map = self._refined(job.image, self._refine_keys.get(job.image, ""), None, job.result,
+                                  label_map, job.polygonize)
         shapes = self._polygonize(label_map, job.result.classes, job.result.heatmaps, job.polygonize)
         self.postprocessed.emit(job.job_id, job.image, label_map, shapes)
 
@@ -342,8 +370,10 @@ class EngineWorker(QObject):
                 for image, _ in ready:
                     self.failed.emit(job.job_id, image, kind, message)
                 continue
-            for (image, _), result in zip(ready, results):
+            for (image, rgb), result in zip(ready, results):
                 label_map = self._label_map(seg, image, result, job.threshold, job.background)
+                label_map = self._refined(image, f"batch:{image}", rgb, result, label_map, job.polygonize)
+                self.lane.forget(f"batch:{image}")
                 shapes = self._polygonize(label_map, result.classes, result.heatmaps, job.polygonize)
                 self.segmented.emit(job.job_id, image, result, shapes)
 

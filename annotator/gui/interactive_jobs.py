@@ -125,6 +125,11 @@ class InteractiveLane:
     def release(self) -> None:
         self._segmenter = None
 
+    def forget(self, key: str) -> None:
+        """Drop one cached embedding (an image a batch saw once)."""
+        if self._segmenter is not None:
+            self._segmenter.forget(key)
+
     def drain(self) -> None:
         if self._running:
             return

@@ -276,7 +276,7 @@ class MainWindow(QMainWindow):
 
     def _polygonize(self) -> Polygonize:
         s = self.project.settings
-        return Polygonize(tolerance=s.simplify_tolerance, min_area_fraction=s.min_area_fraction)
+        return Polygonize(tolerance=s.simplify_tolerance, min_area_fraction=s.min_area_fraction, refine=s.refine)
 
     def _remember_classes(self, text: str) -> None:
         if self.project is not None and text != self.project.settings.classes:

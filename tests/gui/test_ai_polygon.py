@@ -223,3 +223,19 @@ def test_sharpen_selected_proposal_is_one_undoable_command(qtbot, ai_window):
     assert overlap(doc.shapes()) <= overlap([target, *others.values()])
     key(qtbot, window, "Ctrl+Z")
     assert doc.shape(target.id) == target
+
+
+def test_propose_with_the_sharpen_setting_refines_the_label_map(qtbot, ai_window):
+    from window_fixtures import propose
+
+    window = ai_window(interactive_factory=lambda model, device: LeftHalfSegmenter())
+    key(qtbot, window, "Escape")
+    window.project.settings.refine = True
+    propose(qtbot, window, "sky, person")
+    doc = window.document()
+    w, h = doc.annotations.width, doc.annotations.height
+    assert doc.shapes()
+    for s in doc.shapes():  # the answer (left half) cut every region that reaches into it
+        mask = s.mask(h, w)
+        if mask[:, : w // 2 - 2].any():
+            assert not mask[:, w // 2 + 2:].any(), s.label
