@@ -144,7 +144,9 @@ def test_switching_images_mid_click_drops_the_answer(qtbot, ai_window):
     window = ai_window()
     tool = window.ai.tool
     click(qtbot, window.canvas, 256, 256)
-    key(qtbot, window, "D")  # next image before the answer arrives
+    with qtbot.waitSignal(window.client.embedded, timeout=60000,
+                          check_params_cb=lambda job, image: image != FIRST):  # the new image, ahead of a click
+        key(qtbot, window, "D")  # next image before the answer arrives
     assert window.current != FIRST and tool.points == [] and tool.active
     qtbot.wait(200)
     qtbot.waitUntil(lambda: window.client._worker.lane.pending() == 0, timeout=60000)
