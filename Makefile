@@ -10,18 +10,23 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# Without an NVIDIA GPU, take a CPU build of torch first: a plain install would
-# pull several GB of CUDA wheels. A wheel already on local disk (pip's find-links)
-# wins; else PyTorch's CPU index. With a GPU, pip picks its CUDA build.
+# torch + torchvision (SAM 2/3 in transformers need torchvision). Without an NVIDIA
+# GPU, take PyTorch's CPU builds so several GB of CUDA wheels are not downloaded;
+# TORCH_INDEX= (empty) takes them from pip's configured indexes instead (.ci/run
+# does that: its machine has the pair on local disk and no route to the CPU index).
+# With a GPU, pip picks the CUDA builds.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 $(STAMP): pyproject.toml | $(BIN)/python
-	@if ! command -v nvidia-smi >/dev/null 2>&1 && ! $(BIN)/python -c "import torch" 2>/dev/null; then \
-		if $(BIN)/pip install --quiet --no-index --no-deps torch==2.13.0 2>/dev/null; then \
-			$(BIN)/pip install --quiet torch==2.13.0; \
+	@if ! $(BIN)/python -c "import torch, torchvision" 2>/dev/null; then \
+		if command -v nvidia-smi >/dev/null 2>&1 || [ -z "$(TORCH_INDEX)" ]; then \
+			$(BIN)/pip install --quiet torch torchvision; \
 		else \
-			$(BIN)/pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu; \
+			$(BIN)/pip install --quiet torch torchvision --index-url "$(TORCH_INDEX)" \
+			|| { echo "PyTorch's CPU index was not reachable; installing torch from pip's configured indexes"; \
+			     $(BIN)/pip install --quiet torch torchvision; }; \
 		fi; \
 	fi
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,cluster]'
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -30,10 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine import SegmenterConfig  # noqa: E402
-from engine.blip import class_maps, use_sdpa_vision_attention  # noqa: E402
+from engine.pnp_ovss.blip import class_maps, use_sdpa_vision_attention  # noqa: E402
 from engine.images import load_rgb, model_input  # noqa: E402
-from engine.postprocess import label_map_from_maps, resize_rgb, working_size  # noqa: E402
-from engine.segmenter import _zero_patches  # noqa: E402
+from engine.pnp_ovss.postprocess import label_map_from_maps, resize_rgb, working_size  # noqa: E402
+from engine.pnp_ovss.segmenter import zero_patches  # noqa: E402
 from engine.testing import random_segmenter  # noqa: E402
 
 CLASSES = ["cup", "table", "plate"]
@@ -59,7 +59,7 @@ def timed(fn, device, repeats=1):
 def reference_maps(seg, rgb, classes):
     """The released schedule: full autograd through the whole model at every pass."""
     cfg, itm, model = seg.config, seg.itm, seg.model
-    grid = cfg.grid
+    grid = seg.grid
     cap = seg.captions.build(classes)
     ids, mask = (torch.tensor(t, device=seg.device) for t in seg.captions.pad([cap]))
     x = torch.from_numpy(model_input(rgb, cfg.image_size, cfg.mean, cfg.std))[None].to(seg.device)
@@ -67,7 +67,7 @@ def reference_maps(seg, rgb, classes):
     dropped, maps = [], []
     try:
         for k in range(cfg.drop_passes):
-            xk = _zero_patches(x, [dropped], grid).to(itm.vision_dtype)
+            xk = zero_patches(x, [dropped], grid, seg.patch_size).to(itm.vision_dtype)
             tokens = model.vision_model(pixel_values=xk, interpolate_pos_encoding=True).last_hidden_state
             out = itm._text(ids, mask, tokens.float(), output_attentions=True)
             attn = out.cross_attentions[itm.layer_index]

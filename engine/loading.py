@@ -1,18 +1,26 @@
-"""Loading the BLIP ITM model and tokenizer from a hub id or a local folder."""
+"""Where a model comes from, for every engine: a local folder or a hub id, and which engine it is.
+
+``resolve_model_source(model)`` reads only the checkpoint's config (local folder, the local
+hub cache, then the hub when it is allowed and reachable) and returns a ``ModelSource``
+naming the engine; every failure is a ``ModelNotFoundError`` whose message says what to do
+(download, accept a gated licence and log in, or point at a folder). The engines then load
+their weights with ``source.kwargs`` and report failures through ``load_failure``.
+"""
 
 from __future__ import annotations
 
-import logging
+import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from .config import ENGINES, EngineInfo, engine_for_hub_id, engine_for_model_type
 from .errors import ModelNotFoundError
 
-log = logging.getLogger(__name__)
-
-VISION_LN_EPS = 1e-6  # LAVIS's ViT; HF's BlipVisionConfig defaults to 1e-5
+# Errors from_pretrained raises for missing/unreadable files (and the hub's HTTP errors, which are OSErrors).
+LOAD_ERRORS = (OSError, ValueError, KeyError, TypeError, RuntimeError, ImportError)
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -35,78 +43,178 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return dev
 
 
-def _offline() -> bool:
+@dataclass(frozen=True)
+class ModelSource:
+    """A checkpoint whose config was read: where it is and which engine runs it."""
+
+    name: str
+    """The model as the caller gave it (hub id or folder path)."""
+    folder: Path | None
+    """The local folder, or None for a hub id."""
+    engine: EngineInfo
+    config: object = field(repr=False)
+    """The transformers config (BlipConfig, Sam3Config)."""
+    kwargs: dict = field(default_factory=dict)
+    """``from_pretrained`` keyword arguments that found the config (same place for the weights)."""
+
+
+def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def how_to_get(model: str) -> str:
+def how_to_get(model: str, engine: EngineInfo | None = None) -> str:
     """The instructions every missing-model message ends with."""
+    engine = engine or engine_for_hub_id(model) or ENGINES[0]
+    folder_hint = (f"Or copy the model folder (config.json, model.safetensors, tokenizer/processor files) "
+                   f"to this machine and pass its path as the model (--model /path/to/folder).")
+    if engine.gated:
+        return (
+            f"{engine.title} ('{model}') is gated on the Hugging Face hub: open https://huggingface.co/{model}, "
+            f"accept its licence ({engine.licence}) while logged in, then log in on this machine once with\n"
+            f"    hf auth login\n"
+            f"and download the weights ({engine.size}) with network access:\n"
+            f"    hf download {model}\n"
+            f"(or the Download button in the app).\n" + folder_hint
+        )
     return (
-        f"To get the weights (about 1.8 GB), run once with network access:\n"
+        f"To get the weights ({engine.size}), run once with network access:\n"
         f"    hf download {model}\n"
-        f"(or: huggingface-cli download {model}; or the Download button in the app).\n"
-        f"Or copy the model folder (config.json, model.safetensors, vocab.txt, tokenizer files) "
-        f"to this machine and pass its path as the model (--model /path/to/folder)."
+        f"(or: huggingface-cli download {model}; or the Download button in the app).\n" + folder_hint
     )
 
 
-def load_model_and_tokenizer(model: str | os.PathLike):
-    """Return (BlipForImageTextRetrieval in eval mode, tokenizer); raise ModelNotFoundError."""
-    from transformers import AutoTokenizer, BlipForImageTextRetrieval
+def gated_advice(model: str, engine: EngineInfo | None) -> str:
+    title = engine.title if engine else "This model"
+    return (
+        f"{title} ('{model}') is a gated model on the Hugging Face hub and this machine has no access to it: "
+        f"accept the licence on https://huggingface.co/{model} (logged in to the hub), then run\n"
+        f"    hf auth login\n"
+        f"here with a token of that account, and try again (or: hf download {model})."
+    )
 
+
+def is_gated_error(exc: BaseException | None) -> bool:
+    """True if the hub refused the download because the repository is gated (any link of the chain)."""
+    try:
+        from huggingface_hub.errors import GatedRepoError
+    except ImportError:  # pragma: no cover - huggingface_hub always ships it
+        GatedRepoError = ()  # noqa: N806
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if (GatedRepoError and isinstance(exc, GatedRepoError)) or "gated repo" in str(exc).lower():
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def resolve_model_source(model: str | os.PathLike) -> ModelSource:
+    """Find the checkpoint's config and its engine; ModelNotFoundError (with advice) otherwise."""
     name = os.fspath(model)
     path = Path(name).expanduser()
-    is_folder = path.exists() or not _looks_like_hub_id(name)
-    if is_folder:
-        if not path.is_dir():
-            raise ModelNotFoundError(f"Model folder '{path}' does not exist.\n" + how_to_get("Salesforce/blip-itm-large-flickr"))
-        if not (path / "config.json").is_file():
-            raise ModelNotFoundError(
-                f"Model folder '{path}' has no config.json: it is not a saved Hugging Face model.\n"
-                + how_to_get("Salesforce/blip-itm-large-flickr")
-            )
-        sources = [dict(pretrained_model_name_or_path=str(path))]
-    else:
-        # The local cache first (fast, no network); the hub only when allowed.
-        sources = [dict(pretrained_model_name_or_path=name, local_files_only=True)]
-        if not _offline() and _hub_reachable():
-            sources.append(dict(pretrained_model_name_or_path=name))
+    if path.exists() or not looks_like_hub_id(name):
+        return _folder_source(name, path)
+    return _hub_source(name)
 
-    last_error: Exception | None = None
-    for kwargs in sources:
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(**kwargs)
-            net = BlipForImageTextRetrieval.from_pretrained(**kwargs)
-            break
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError, ImportError) as exc:
-            last_error = exc
-    else:
-        where = f"folder '{path}'" if is_folder else f"'{name}'"
-        offline = ""
-        if not is_folder and _offline():
-            offline = " (HF_HUB_OFFLINE is set, so only the local cache was searched)"
-        elif not is_folder and len(sources) == 1:
-            offline = " (the Hugging Face hub cannot be reached from here, so only the local cache was searched)"
+
+def _folder_source(name: str, path: Path) -> ModelSource:
+    if not path.is_dir():
+        raise ModelNotFoundError(f"Model folder '{path}' does not exist.\n" + how_to_get(ENGINES[0].default_model))
+    config_file = path / "config.json"
+    if not config_file.is_file():
         raise ModelNotFoundError(
-            f"Cannot load the BLIP image-text-matching model {where}{offline}: "
-            f"{type(last_error).__name__}: {str(last_error).splitlines()[0] if str(last_error) else ''}\n"
-            + how_to_get(name if not is_folder else "Salesforce/blip-itm-large-flickr")
-        ) from last_error
-
-    if type(net.config).__name__ != "BlipConfig":
-        raise ModelNotFoundError(f"'{name}' is a {type(net.config).__name__} model, not BLIP image-text matching")
-    return prepare_model(net), tokenizer
-
-
-def prepare_model(net):
-    """Eval mode, frozen weights (the graph runs through the image tokens), LAVIS's ViT eps."""
-    net.eval()
-    net.requires_grad_(False)
-    set_vision_layernorm_eps(net, VISION_LN_EPS)
-    return net
+            f"Model folder '{path}' has no config.json: it is not a saved Hugging Face model.\n"
+            + how_to_get(ENGINES[0].default_model)
+        )
+    try:
+        model_type = json.loads(config_file.read_text(encoding="utf-8")).get("model_type", "")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ModelNotFoundError(f"Cannot read '{config_file}': {exc}") from exc
+    engine = _engine_or_error(f"folder '{path}'", model_type)
+    kwargs = dict(pretrained_model_name_or_path=str(path))
+    return ModelSource(name, path, engine, _read_config(f"folder '{path}'", engine, kwargs), kwargs)
 
 
-def _hub_reachable(timeout: float = 3.0) -> bool:
+def _hub_source(name: str) -> ModelSource:
+    # The local cache first (fast, no network); the hub only when allowed.
+    attempts = [dict(pretrained_model_name_or_path=name, local_files_only=True)]
+    if not offline() and hub_reachable():
+        attempts.append(dict(pretrained_model_name_or_path=name))
+    guess = engine_for_hub_id(name)
+    last: Exception | None = None
+    for kwargs in attempts:
+        try:
+            config = _auto_config(kwargs)
+        except LOAD_ERRORS as exc:
+            if is_gated_error(exc):
+                raise ModelNotFoundError(gated_advice(name, guess)) from exc
+            last = exc
+            continue
+        engine = _engine_or_error(f"'{name}'", getattr(config, "model_type", ""))
+        _check_config_class(f"'{name}'", engine, config)
+        return ModelSource(name, None, engine, config, kwargs)
+    why = " (HF_HUB_OFFLINE is set, so only the local cache was searched)" if offline() else (
+        " (the Hugging Face hub cannot be reached from here, so only the local cache was searched)"
+        if len(attempts) == 1 else "")
+    raise ModelNotFoundError(
+        f"Cannot find the model '{name}'{why}: {_first_line(last)}\n" + how_to_get(name, guess)
+    ) from last
+
+
+def _auto_config(kwargs: dict):
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(**kwargs)
+
+
+def _read_config(where: str, engine: EngineInfo, kwargs: dict):
+    try:
+        config = _auto_config(kwargs)
+    except LOAD_ERRORS as exc:
+        raise ModelNotFoundError(
+            f"Cannot read the {engine.title} config of {where}: {_first_line(exc)}\n" + how_to_get(engine.default_model, engine)
+        ) from exc
+    _check_config_class(where, engine, config)
+    return config
+
+
+def _engine_or_error(where: str, model_type: str) -> EngineInfo:
+    engine = engine_for_model_type(model_type)
+    if engine is None:
+        known = "; ".join(f"{e.config_class} ({e.title}, e.g. {e.default_model})" for e in ENGINES)
+        raise ModelNotFoundError(
+            f"The model {where} is a '{model_type or 'unknown'}' model, which this tool cannot run. "
+            f"Use a checkpoint whose config is one of: {known}."
+        )
+    return engine
+
+
+def _check_config_class(where: str, engine: EngineInfo, config) -> None:
+    found = type(config).__name__
+    if found != engine.config_class:
+        raise ModelNotFoundError(
+            f"The model {where} has a {found}, not the {engine.config_class} of {engine.title}."
+        )
+
+
+def load_failure(source: ModelSource, what: str, exc: BaseException) -> ModelNotFoundError:
+    """The error for weights/tokenizer files that cannot be loaded from a resolved source."""
+    if is_gated_error(exc):
+        return ModelNotFoundError(gated_advice(source.name, source.engine))
+    where = f"folder '{source.folder}'" if source.folder else f"'{source.name}'"
+    hint = source.engine.default_model if source.folder else source.name
+    return ModelNotFoundError(
+        f"Cannot load the {source.engine.title} {what} from {where}: {type(exc).__name__}: {_first_line(exc)}\n"
+        + how_to_get(hint, source.engine)
+    )
+
+
+def _first_line(exc: BaseException | None) -> str:
+    text = str(exc) if exc is not None else ""
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
     """A quick TCP check, so that a machine without network fails in seconds
     instead of sitting through huggingface_hub's retries with back-off."""
     import socket
@@ -120,20 +228,7 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def _looks_like_hub_id(name: str) -> bool:
+def looks_like_hub_id(name: str) -> bool:
     """'owner/name' or 'name' (a path that does not exist is read as a hub id only then)."""
     parts = name.split("/")
     return 1 <= len(parts) <= 2 and all(parts) and not name.startswith((".", "/", "~")) and "\\" not in name
-
-
-def set_vision_layernorm_eps(net, eps: float) -> int:
-    """Use LAVIS's LayerNorm eps in the ViT for the closest numerics (spec 11)."""
-    count = 0
-    for module in net.vision_model.modules():
-        if isinstance(module, torch.nn.LayerNorm) and module.eps != eps:
-            module.eps = eps
-            count += 1
-    net.config.vision_config.layer_norm_eps = eps
-    if count:
-        log.info("vision LayerNorm eps set to %g on %d modules", eps, count)
-    return count

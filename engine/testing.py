@@ -1,4 +1,4 @@
-"""Random-weight BLIP ITM models for tests and benchmarks (no download).
+"""Random-weight models of both engines for tests and benchmarks (no download).
 
 ``build_random_model(folder, size="tiny")`` writes a ``BlipForImageTextRetrieval``
 and a BERT word-piece tokenizer into *folder*, so tests load it through
@@ -12,6 +12,10 @@ and a BERT word-piece tokenizer into *folder*, so tests load it through
   as the last two vocabulary entries.
 * ``large``: the full BLIP-large ITM architecture (ViT-L/16, BERT-base text
   encoder), for speed measurements: speed does not depend on weight values.
+
+``build_random_sam3(folder, size="tiny")`` writes a ``Sam3Model`` and a ``Sam3Processor``
+(a byte-level CLIP BPE tokenizer without merges: every character is one token) the same
+way; ``size="full"`` is the released 848M-parameter architecture, for speed.
 """
 
 from __future__ import annotations
@@ -106,15 +110,104 @@ def random_segmenter(size: str = "large", device: str = "cpu", config=None, seed
     """A Segmenter on a random model built in memory (benchmarks: no 1.8 GB save/load)."""
     import tempfile
 
-    from .config import SegmenterConfig
-    from .loading import prepare_model, resolve_device
-    from .segmenter import Segmenter
+    from .loading import resolve_device
+    from .pnp_ovss.blip import prepare_model
+    from .pnp_ovss.config import SegmenterConfig
+    from .pnp_ovss.segmenter import PnpOvssSegmenter
 
     model = prepare_model(random_blip(size, seed))
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer = _write_tokenizer(Path(tmp))
     dev = resolve_device(device)
-    return Segmenter(model.to(dev), tokenizer, config or SegmenterConfig(), dev)
+    return PnpOvssSegmenter(model.to(dev), tokenizer, config or SegmenterConfig(), dev)
+
+
+# -- SAM 3 ---------------------------------------------------------------------------------
+def random_sam3_config(size: str = "tiny"):
+    """Sam3Config of the tiny test model (sizes as in transformers' own SAM 3 tests:
+    hidden 32, 2 ViT layers, 224 px, patch 14, window 8, 5 queries) or ``"full"``
+    (the released architecture: Sam3Config defaults, 848M parameters, 1008 px)."""
+    from transformers import Sam3Config
+
+    if size == "full":
+        return Sam3Config()
+    if size != "tiny":
+        raise ValueError(f"unknown size {size!r}; expected 'tiny' or 'full'")
+    from transformers.models.sam3.configuration_sam3 import (
+        Sam3DETRDecoderConfig, Sam3DETREncoderConfig, Sam3GeometryEncoderConfig, Sam3MaskDecoderConfig,
+        Sam3VisionConfig, Sam3ViTConfig,
+    )
+
+    backbone = Sam3ViTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                             image_size=224, patch_size=14, window_size=8, global_attn_indexes=[0, 1])
+    vision = Sam3VisionConfig(backbone_config=backbone, fpn_hidden_size=32, scale_factors=[2.0, 1.0])
+    n_vocab = len(_clip_byte_vocab())  # <|startoftext|>, <|endoftext|> are the last two ids
+    text = dict(vocab_size=n_vocab, bos_token_id=n_vocab - 2, eos_token_id=n_vocab - 1, pad_token_id=n_vocab - 1,
+                hidden_size=32, intermediate_size=64, projection_dim=32,
+                num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=32, hidden_act="gelu")
+    small = dict(hidden_size=32, num_layers=1, num_attention_heads=4, intermediate_size=64)
+    return Sam3Config(
+        vision_config=vision, text_config=text,
+        geometry_encoder_config=Sam3GeometryEncoderConfig(**small),
+        detr_encoder_config=Sam3DETREncoderConfig(**small),
+        detr_decoder_config=Sam3DETRDecoderConfig(**small, num_queries=5),
+        mask_decoder_config=Sam3MaskDecoderConfig(hidden_size=32, num_upsampling_stages=2),
+    )
+
+
+def _clip_byte_vocab() -> dict[str, int]:
+    """A byte-level CLIP BPE vocabulary without merges: every byte, its end-of-word form, 2 specials."""
+    from tokenizers.pre_tokenizers import ByteLevel
+
+    symbols = sorted(ByteLevel.alphabet())
+    tokens = symbols + [s + "</w>" for s in symbols] + ["<|startoftext|>", "<|endoftext|>"]
+    return {t: i for i, t in enumerate(tokens)}
+
+
+def _clip_tokenizer():
+    from transformers import CLIPTokenizer
+
+    return CLIPTokenizer(vocab=_clip_byte_vocab(), merges=[])
+
+
+def random_sam3(size: str = "tiny", seed: int = 0, contrast: bool = False):
+    """An in-memory random Sam3Model (eval mode).
+
+    A random SAM 3 gives probabilities of ~0.5 everywhere (semantic map, query scores,
+    presence). ``contrast=True`` scales the heads that make them (semantic projection x1000,
+    query projection x100, presence head x100 with a +2.5 bias) so that tests see maps
+    with a spread and a few instances above the 0.5 score threshold."""
+    import torch
+    from transformers import Sam3Model
+
+    torch.manual_seed(seed)
+    model = Sam3Model(random_sam3_config(size)).eval()
+    if contrast:
+        with torch.no_grad():
+            model.mask_decoder.semantic_projection.weight.mul_(1000.0)
+            model.dot_product_scoring.query_proj.weight.mul_(100.0)
+            model.detr_decoder.presence_head.layer3.weight.mul_(100.0)
+            model.detr_decoder.presence_head.layer3.bias.add_(2.5)
+    return model
+
+
+def sam3_processor(size: str = "tiny"):
+    """A Sam3Processor for the model size (the tiny model reads 224 px images)."""
+    from transformers import Sam3ImageProcessor, Sam3Processor
+
+    side = 224 if size == "tiny" else 1008
+    image_processor = Sam3ImageProcessor(size={"height": side, "width": side})
+    return Sam3Processor(image_processor=image_processor, tokenizer=_clip_tokenizer())
+
+
+def build_random_sam3(folder: str | Path, size: str = "tiny", seed: int = 0, contrast: bool = True) -> Path:
+    """Save a random Sam3Model plus a Sam3Processor (byte-level CLIP tokenizer) into *folder*."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    random_sam3(size, seed, contrast).save_pretrained(folder)
+    sam3_processor(size).save_pretrained(folder)
+    return folder
+
 
 
 # --- interactive model (SAM 2.1) ----------------------------------------------------------

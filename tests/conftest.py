@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny random-weight BLIP model saved to disk once per session."""
+"""Shared fixtures: tiny random-weight BLIP and SAM 3 models saved to disk once per session."""
 
 from __future__ import annotations
 
@@ -22,6 +22,15 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     from engine.testing import build_random_model
 
     return build_random_model(tmp_path_factory.mktemp("tiny-blip"), size="tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_sam3_dir(tmp_path_factory) -> Path:
+    """Folder holding a tiny random Sam3Model + Sam3Processor (byte-level CLIP tokenizer),
+    with its heads scaled so maps have contrast and a few instances pass 0.5."""
+    from engine.testing import build_random_sam3
+
+    return build_random_sam3(tmp_path_factory.mktemp("tiny-sam3"), size="tiny")
 
 
 @pytest.fixture(scope="session")

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from annotator.core.project import AnnotationFileError, Project, ProjectSettings
-from annotator.core.proposals import DEFAULT_MIN_AREA_FRACTION, DEFAULT_TOLERANCE, shapes_from_label_map
+from annotator.core.proposals import DEFAULT_MIN_AREA_FRACTION, DEFAULT_TOLERANCE, proposals_from_result
 from annotator.core.shapes import Shape
 
 # on_image(rel, outcome, detail): outcome "labelled" (detail: shapes saved), "skipped"
@@ -182,9 +182,10 @@ def postprocess_result(segmenter, result, options: PipelineOptions):
 
 def result_to_shapes(result, options: PipelineOptions) -> list[Shape]:
     """Unaccepted model shapes of one result: each connected region of each class of
-    its label map, simplified by ``options.tolerance``, small ones dropped."""
-    return shapes_from_label_map(result.label_map, list(result.classes), result.heatmaps,
-                                 tolerance=options.tolerance, min_area_fraction=options.min_area_fraction)
+    its label map, or each instance (``options.proposals``, see
+    ``proposals.resolve_proposals``), simplified by ``options.tolerance``, small ones dropped."""
+    return proposals_from_result(result, mode=options.proposals, tolerance=options.tolerance,
+                                 min_area_fraction=options.min_area_fraction)
 
 
 def save_result(project: Project, rel: str, shapes: list[Shape], result, options: PipelineOptions) -> int:

@@ -1,23 +1,31 @@
-"""Model proposals: a segmentation label map becomes editable ``Shape`` objects.
+"""Model proposals: an engine result becomes editable ``Shape`` objects.
 
-Each 8-connected region of each class is one shape with its holes. Regions below
-the minimum area are dropped (label maps carry speckle that nobody wants to
-delete by hand); the score is the mean min-max-normalised class heatmap inside
-the region, i.e. how strongly the model attended to it for that class.
+Two modes (``ProjectSettings.proposals``):
+
+* regions: each 8-connected region of each class of the label map is one shape with
+  its holes; the score is the mean min-max-normalised class heatmap inside the region,
+  i.e. how strongly the model attended to it for that class.
+* instances (engines that detect objects: SAM 3): one shape per instance, its mask's
+  every component a part; where instances overlap, the pixels go to the higher score;
+  the score is the instance's.
+
+Components below the minimum area are dropped in both (label maps carry speckle that
+nobody wants to delete by hand).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import cv2
 import numpy as np
 
 from annotator.core.geometry import min_pixels_for, polygon_rings, region_polygons, regions
+from annotator.core.project import PROPOSAL_MODES
 from annotator.core.shapes import Shape
 
 if TYPE_CHECKING:
-    from engine import SegmentationResult
+    from engine import Instance, SegmentationResult
 
 DEFAULT_TOLERANCE = 1.5
 DEFAULT_MIN_AREA_FRACTION = 0.0005
@@ -72,13 +80,74 @@ def shapes_from_label_map(
     return shapes
 
 
-def proposals_from_result(
-    result: SegmentationResult,
+INSTANCE_ENGINES = ("sam3",)
+"""Engines whose results carry instances."""
+
+
+def resolve_proposals(mode: str, engine: str) -> str:
+    """"regions" or "instances" for a mode and an engine name ("pnp-ovss", "sam3").
+
+    auto: instances for engines that detect them, else regions. ValueError names the
+    problem for an unknown mode or instances from an engine that has none.
+    """
+    if mode not in PROPOSAL_MODES:
+        raise ValueError(f"proposals must be one of {', '.join(PROPOSAL_MODES)}, not {mode!r}")
+    if mode == "auto":
+        return "instances" if engine in INSTANCE_ENGINES else "regions"
+    if mode == "instances" and engine not in INSTANCE_ENGINES:
+        raise ValueError(f"proposals 'instances' needs an engine that detects objects (SAM 3); "
+                         f"the {engine} engine gives regions: use proposals 'regions' or 'auto'")
+    return mode
+
+
+def shapes_from_instances(
+    instances: Sequence[Instance],
+    classes: list[str],
+    image_size: tuple[int, int],
     *,
     tolerance: float = DEFAULT_TOLERANCE,
     min_area_fraction: float = DEFAULT_MIN_AREA_FRACTION,
 ) -> list[Shape]:
-    """Shapes of an engine result (its label map, class list and heatmaps)."""
+    """One unaccepted model shape per instance (highest score first), overlaps given to
+    the higher score; an instance left with no pixels above the minimum area gives none."""
+    if tolerance < 0:
+        raise ValueError(f"tolerance must be >= 0 pixels, got {tolerance}")
+    if not 0 <= min_area_fraction < 1:
+        raise ValueError(f"min_area_fraction must be in [0, 1), got {min_area_fraction}")
+    height, width = (int(v) for v in image_size)
+    min_pixels = min_pixels_for(min_area_fraction, height, width)
+    taken = np.zeros((height, width), bool)
+    shapes: list[Shape] = []
+    for inst in sorted(instances, key=lambda i: -i.score):  # stable: equal scores keep their order
+        if not 0 <= inst.class_index < len(classes):
+            raise ValueError(f"instance class_index {inst.class_index} is outside the {len(classes)} classes")
+        mask = np.asarray(inst.mask, dtype=bool)
+        if mask.shape != (height, width):
+            raise ValueError(f"instance mask is {mask.shape}, the image is {(height, width)}")
+        own = mask & ~taken
+        taken |= mask
+        kept = np.zeros_like(own)
+        for region in regions(own, min_pixels):
+            rows, cols = region.pixels.shape
+            kept[region.y0:region.y0 + rows, region.x0:region.x0 + cols] |= region.pixels
+        shape = Shape.from_mask(classes[inst.class_index], kept, tolerance=tolerance, source="model",
+                                score=float(inst.score), accepted=False)
+        if shape is not None:
+            shapes.append(shape)
+    return shapes
+
+
+def proposals_from_result(
+    result: SegmentationResult,
+    *,
+    mode: str = "auto",
+    tolerance: float = DEFAULT_TOLERANCE,
+    min_area_fraction: float = DEFAULT_MIN_AREA_FRACTION,
+) -> list[Shape]:
+    """Shapes of an engine result: its label map's regions or its instances (see ``resolve_proposals``)."""
+    if resolve_proposals(mode, getattr(result, "engine", "pnp-ovss")) == "instances":
+        return shapes_from_instances(result.instances, list(result.classes), result.image_size,
+                                     tolerance=tolerance, min_area_fraction=min_area_fraction)
     return shapes_from_label_map(result.label_map, list(result.classes), result.heatmaps,
                                  tolerance=tolerance, min_area_fraction=min_area_fraction)
 

@@ -43,6 +43,7 @@ class Polygonize:
     tolerance: float = 1.5
     min_area_fraction: float = 0.0005
     refine: bool = False  # sharpen the label map with the interactive model first (core.refine)
+    proposals: str = "auto"  # "auto" | "regions" | "instances" (ProjectSettings.proposals)
 
 
 @dataclass
@@ -106,10 +107,15 @@ def load_interactive(model: str, device: str):
     return InteractiveSegmenter.load(model or DEFAULT_INTERACTIVE_MODEL, device=device)
 
 
-def polygonize_label_map(label_map, classes, heatmaps, params: Polygonize) -> list:
-    """The core's polygon step (the one place that turns label maps into shapes)."""
-    from annotator.core.proposals import shapes_from_label_map
+def polygonize_label_map(label_map, classes, heatmaps, params: Polygonize, result=None) -> list:
+    """The core's polygon step (the one place that turns results into shapes): the label
+    map's regions, or *result*'s instances when ``params.proposals`` resolves to them."""
+    from annotator.core.proposals import resolve_proposals, shapes_from_instances, shapes_from_label_map
 
+    engine = getattr(result, "engine", "pnp-ovss")
+    if result is not None and resolve_proposals(params.proposals, engine) == "instances":
+        return shapes_from_instances(result.instances, list(result.classes), result.image_size,
+                                     tolerance=params.tolerance, min_area_fraction=params.min_area_fraction)
     return shapes_from_label_map(label_map, classes, heatmaps, tolerance=params.tolerance,
                                  min_area_fraction=params.min_area_fraction)
 
@@ -246,7 +252,7 @@ class EngineWorker(QObject):
         if cancel.is_set():
             raise Cancelled("cancelled after the last pass")
         label_map = self._refined(image, str(path), rgb, result, label_map, params)
-        shapes = self._polygonize(label_map, result.classes, result.heatmaps, params)
+        shapes = self._polygonize(label_map, result.classes, result.heatmaps, params, result=result)
         return result, shapes
 
     def _refined(self, image: str, key: str, rgb, result, label_map, params: Polygonize) -> np.ndarray:
@@ -301,7 +307,8 @@ class EngineWorker(QObject):
             raise Cancelled("superseded by a newer slider position")
         label_map = self._refined(job.image, self._refine_keys.get(job.image, ""), None, job.result,
                                   label_map, job.polygonize)
-        shapes = self._polygonize(label_map, job.result.classes, job.result.heatmaps, job.polygonize)
+        shapes = self._polygonize(label_map, job.result.classes, job.result.heatmaps, job.polygonize,
+                                  result=job.result)
         self.postprocessed.emit(job.job_id, job.image, label_map, shapes)
 
     batch_size: int | None = None
@@ -374,7 +381,7 @@ class EngineWorker(QObject):
                 label_map = self._label_map(seg, image, result, job.threshold, job.background)
                 label_map = self._refined(image, f"batch:{image}", rgb, result, label_map, job.polygonize)
                 self.lane.forget(f"batch:{image}")
-                shapes = self._polygonize(label_map, result.classes, result.heatmaps, job.polygonize)
+                shapes = self._polygonize(label_map, result.classes, result.heatmaps, job.polygonize, result=result)
                 self.segmented.emit(job.job_id, image, result, shapes)
 
 

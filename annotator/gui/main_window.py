@@ -26,6 +26,7 @@ from annotator.gui.file_list import FileListDock
 from annotator.gui.heatmap_overlay import render_heatmap
 from annotator.gui.heatmap_panel import HeatmapDock
 from annotator.gui.job_router import JobRouter
+from annotator.gui.model_menu import ModelMenu, remember_folder
 from annotator.gui.prompt_bar import PromptBar, parse_classes
 from annotator.gui.settings import AppSettings
 from annotator.gui.shape_list import ShapeListDock
@@ -54,6 +55,9 @@ class MainWindow(QMainWindow):
         self.router = JobRouter(self.client, self)
         self._build_widgets()
         self.actions = Actions(self, self)
+        self.model_menu = ModelMenu(self.settings, self)
+        self.actions.menus["&Model"].addSeparator()
+        self.actions.menus["&Model"].addMenu(self.model_menu)
         self.ai = AiPolygonController(self)
         self._wire()
         self._update_enabled()
@@ -107,6 +111,8 @@ class MainWindow(QMainWindow):
         self.prompt.proposeRequested.connect(self.on_propose)
         self.prompt.cancelRequested.connect(self.on_cancel_job)
         self.prompt.classesEdited.connect(self._remember_classes)
+        self.prompt.proposalsChanged.connect(self._remember_proposals)
+        self.model_menu.modelChosen.connect(self._use_model)
         self.heatmap.overlayChanged.connect(self._update_overlay)
         self.heatmap.paramsChanged.connect(self._on_params)
         self.undo_group.indexChanged.connect(lambda _: self._update_enabled())
@@ -163,6 +169,7 @@ class MainWindow(QMainWindow):
         images = project.images()
         self.files.set_images(images, {image: self.store.status(image) for image in images})
         self.prompt.classes.setText(project.settings.classes)
+        self.prompt.set_proposals_mode(project.settings.proposals)
         self.prompt.classes.set_names(project.labels.names)
         self.heatmap.set_values(self.heatmap.values()[0], project.settings.simplify_tolerance)
         self.setWindowTitle(f"PnP Annotator — {project.root}")
@@ -276,7 +283,19 @@ class MainWindow(QMainWindow):
 
     def _polygonize(self) -> Polygonize:
         s = self.project.settings
-        return Polygonize(tolerance=s.simplify_tolerance, min_area_fraction=s.min_area_fraction, refine=s.refine)
+        return Polygonize(tolerance=s.simplify_tolerance, min_area_fraction=s.min_area_fraction,
+                          proposals=s.proposals, refine=s.refine)
+
+    def _remember_proposals(self, mode: str) -> None:
+        """The prompt bar's Shapes choice: kept in the project; the current result is re-shaped (no model call)."""
+        if self.project is None:
+            return
+        self.project.settings.proposals = mode
+        self.project.save_settings()
+        result = self.router.result(self.current) if self.current else None
+        if result is not None:
+            self.client.postprocess(self.current, result, self.heatmap.values()[0], self.settings.background,
+                                    self._polygonize())
 
     def _remember_classes(self, text: str) -> None:
         if self.project is not None and text != self.project.settings.classes:
@@ -297,6 +316,7 @@ class MainWindow(QMainWindow):
             self._model_dialog.show()
 
     def _use_model(self, model: str) -> None:
+        remember_folder(self.settings, model)
         self.settings.model = model
         self.settings.save()
         self.client.configure(self.settings.engine())

@@ -1,9 +1,9 @@
-"""Prompt bar: the class names to segment, Propose / Cancel, and the engine's progress."""
+"""Prompt bar: the class names to segment, shapes as regions or instances, Propose / Cancel, progress."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QStringListModel, Qt, Signal
-from PySide6.QtWidgets import (QCompleter, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QToolBar,
+from PySide6.QtWidgets import (QComboBox, QCompleter, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QToolBar,
                                QWidget)
 
 
@@ -49,10 +49,18 @@ class ClassesEdit(QLineEdit):
         self.setCursorPosition(len(before + name))
 
 
+PROPOSAL_CHOICES = (
+    ("auto", "Auto", "Instances with SAM 3, regions with PnP-OVSS"),
+    ("regions", "Regions", "One shape per connected region of each class"),
+    ("instances", "Instances", "One shape per detected object, overlaps to the higher score (SAM 3)"),
+)
+
+
 class PromptBar(QToolBar):
     proposeRequested = Signal()
     cancelRequested = Signal()
     classesEdited = Signal(str)
+    proposalsChanged = Signal(str)  # "auto" | "regions" | "instances"
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Prompt", parent)
@@ -68,6 +76,13 @@ class PromptBar(QToolBar):
         self.cancel.setToolTip("Stop the running job at its next pass (Ctrl+.)")
         self.cancel.setEnabled(False)
         self.cancel.clicked.connect(self.cancelRequested)
+        self.proposals = QComboBox()
+        self.proposals.setObjectName("proposals")
+        for value, text, tip in PROPOSAL_CHOICES:
+            self.proposals.addItem(text, value)
+            self.proposals.setItemData(self.proposals.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        self.proposals.setToolTip("Shapes per class region, or per detected object (SAM 3)")
+        self.proposals.currentIndexChanged.connect(lambda _: self.proposalsChanged.emit(self.proposals_mode()))
         self.state = QLabel()
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(160)
@@ -79,11 +94,23 @@ class PromptBar(QToolBar):
         layout.setContentsMargins(4, 2, 4, 2)
         layout.addWidget(QLabel("Classes:"))
         layout.addWidget(self.classes, 1)
+        layout.addWidget(QLabel("Shapes:"))
+        layout.addWidget(self.proposals)
         layout.addWidget(self.propose)
         layout.addWidget(self.cancel)
         layout.addWidget(self.progress)
         layout.addWidget(self.state)
         self.addWidget(body)
+
+    def proposals_mode(self) -> str:
+        return self.proposals.currentData()
+
+    def set_proposals_mode(self, mode: str) -> None:
+        """Show a project's setting without emitting proposalsChanged."""
+        index = self.proposals.findData(mode)
+        self.proposals.blockSignals(True)
+        self.proposals.setCurrentIndex(max(index, 0))
+        self.proposals.blockSignals(False)
 
     def set_busy(self, busy: bool) -> None:
         self.cancel.setEnabled(busy)

@@ -36,6 +36,7 @@ class AppSettings:
     simplify_tolerance: float = 1.5  # pixels; default for projects that never set theirs
     min_area_fraction: float = 0.0005
     last_path: str = ""
+    model_folders: str = ""  # local model folders the user chose, one per line, newest first
 
     @classmethod
     def load(cls) -> AppSettings:

@@ -165,3 +165,21 @@ def test_first_ctrl_c_asks_to_stop_and_the_second_stops_at_once(capsys):
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_label_with_sam3_gives_instances_and_remembers_the_mode(samples, tiny_sam3_dir, tiny_model_dir, capsys):
+    for extra in sorted(samples.iterdir())[1:]:
+        extra.unlink()  # one image is enough here
+    assert _label(samples, tiny_sam3_dir) == 0
+    project = Project.open(samples)
+    rel = project.images()[0]
+    shapes = project.load(rel).shapes
+    assert shapes and all(s.source == "model" and s.score is not None for s in shapes)
+    assert project.settings.model == str(tiny_sam3_dir) and project.settings.proposals == "auto"
+    assert _label(samples, tiny_sam3_dir, "--proposals", "regions") == 0
+    assert Project.open(samples).settings.proposals == "regions"
+    capsys.readouterr()
+    # PnP-OVSS detects no instances: refused before any work, settings untouched.
+    assert _label(samples, tiny_model_dir, "--proposals", "instances") == 2
+    assert "needs an engine that detects objects" in capsys.readouterr().err
+    assert Project.open(samples).settings.model == str(tiny_sam3_dir)

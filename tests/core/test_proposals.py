@@ -106,3 +106,72 @@ def test_proposals_from_result_reads_the_result_fields():
 def test_bad_inputs_raise_clear_errors(lm, classes, heat, message):
     with pytest.raises(ValueError, match=message):
         shapes_from_label_map(lm, classes, heat)
+
+
+# --- instances (SAM 3) ----------------------------------------------------------------------
+def _instance(class_index, score, mask):
+    from engine import Instance
+
+    ys, xs = np.nonzero(mask)
+    return Instance(class_index, score, (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)),
+                    mask)
+
+
+def test_instances_give_one_shape_each_and_overlaps_go_to_the_higher_score():
+    from annotator.core.proposals import shapes_from_instances
+
+    h, w = 60, 80
+    low, high, far = (np.zeros((h, w), bool) for _ in range(3))
+    low[10:40, 10:50] = True
+    high[20:50, 30:70] = True  # overlaps low
+    far[2:8, 2:8] = True
+    far[50:58, 2:8] = True  # two components: one shape with two parts
+    shapes = shapes_from_instances([_instance(0, 0.6, low), _instance(0, 0.9, high), _instance(1, 0.7, far)],
+                                   ["cat", "dog"], (h, w), tolerance=0, min_area_fraction=0)
+    assert [(s.label, s.score) for s in shapes] == [("cat", 0.9), ("dog", 0.7), ("cat", 0.6)]
+    assert all(s.source == "model" and not s.accepted for s in shapes)
+    np.testing.assert_array_equal(shapes[0].mask(h, w), high)
+    np.testing.assert_array_equal(shapes[2].mask(h, w), low & ~high)
+    assert len(shapes[1].parts) == 2 and (shapes[1].mask(h, w) == far).all()
+    two_cats = [s for s in shapes if s.label == "cat"]
+    assert not (two_cats[0].mask(h, w) & two_cats[1].mask(h, w)).any()
+
+
+def test_instances_drop_speckle_and_instances_swallowed_by_higher_ones():
+    from annotator.core.proposals import shapes_from_instances
+
+    h, w = 100, 100
+    big, inside, speck = (np.zeros((h, w), bool) for _ in range(3))
+    big[10:90, 10:90] = True
+    inside[20:40, 20:40] = True  # entirely under a higher score: nothing left
+    speck[95:97, 95:97] = True  # 4 px: below 0.05 % of 10 000 px (5 px)
+    shapes = shapes_from_instances([_instance(0, 0.9, big), _instance(0, 0.8, inside), _instance(1, 0.7, speck)],
+                                   ["cat", "dog"], (h, w), min_area_fraction=0.0005)
+    assert [s.label for s in shapes] == ["cat"]
+
+
+def test_proposal_modes():
+    from annotator.core.proposals import resolve_proposals
+
+    assert resolve_proposals("auto", "sam3") == "instances"
+    assert resolve_proposals("auto", "pnp-ovss") == "regions"
+    assert resolve_proposals("regions", "sam3") == "regions"
+    with pytest.raises(ValueError, match="needs an engine that detects objects"):
+        resolve_proposals("instances", "pnp-ovss")
+    with pytest.raises(ValueError, match="proposals must be one of"):
+        resolve_proposals("objects", "sam3")
+
+
+def test_sam3_result_to_shapes_in_both_modes(tiny_sam3_dir, samples_dir):
+    from engine import Segmenter
+
+    seg = Segmenter.load(str(tiny_sam3_dir), device="cpu")
+    res = seg.segment(samples_dir / "chelsea.png", ["cat", "wall", "sky"])
+    inst = proposals_from_result(res, tolerance=0, min_area_fraction=0)  # auto: instances
+    assert 0 < len(inst) <= len(res.instances)
+    assert {s.score for s in inst} <= {i.score for i in res.instances}
+    regions = proposals_from_result(res, mode="regions", tolerance=0, min_area_fraction=0)
+    union = np.zeros(res.image_size, bool)
+    for s in regions:
+        union |= s.mask(*res.image_size)
+    np.testing.assert_array_equal(union, res.label_map > 0)

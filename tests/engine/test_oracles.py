@@ -5,10 +5,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine.blip import class_maps
+from engine.pnp_ovss.blip import class_maps
 from engine.images import model_input
-from engine.postprocess import threshold_maps
-from engine.prompts import Caption, CaptionBuilder
+from engine.pnp_ovss.postprocess import threshold_maps
+from engine.pnp_ovss.captions import Caption, CaptionBuilder
 
 
 def _inputs(seg, rgbs, class_lists):
@@ -166,7 +166,7 @@ def test_oracle7_threshold(rng):
 
 @pytest.mark.parametrize("size,sigma", [((375, 500), 25.0), ((480, 640), 32.0)])
 def test_oracle8_blur_sigma(size, sigma, monkeypatch, segmenter, cat_rgb):
-    import engine.postprocess as pp
+    import engine.pnp_ovss.postprocess as pp
 
     used = []
     real = pp.gaussian_filter

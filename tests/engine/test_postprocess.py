@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from engine import SegmenterConfig
-from engine.postprocess import blur_normalize, label_map_from_maps, upsample, working_size
+from engine.pnp_ovss.postprocess import blur_normalize, label_map_from_maps, upsample, working_size
 
 
 def _disk_scene(h=210, w=210):
@@ -53,7 +53,7 @@ def test_blur_on_a_downscaled_map_matches_full_resolution():
     cfg_exact = SegmenterConfig(blur_max_side=None, crf=False)
     cfg_fast = SegmenterConfig(crf=False)  # blur at <= 512 px
     h, w = 480, 640
-    from engine.postprocess import _stack, threshold_maps
+    from engine.pnp_ovss.postprocess import _stack, threshold_maps
 
     kept = threshold_maps(maps, 0.15)
     exact = blur_normalize(_stack(kept, h, w, True), sigma=0.05 * 640)

@@ -116,7 +116,7 @@ def test_sdpa_vision_attention_matches_eager(segmenter, eager_segmenter, cat_rgb
 
 
 def test_crf_max_side_downscales_and_returns_full_size(segmenter, cat_rgb, monkeypatch):
-    import engine.postprocess as pp
+    import engine.pnp_ovss.postprocess as pp
 
     shapes = []
     real = pp.dense_crf

@@ -54,7 +54,7 @@ class FakeSegmenter:
         return (result.label_map * 0 + int(threshold * 100)).astype(np.int32)
 
 
-def fake_polygonize(label_map, classes, heatmaps, params):
+def fake_polygonize(label_map, classes, heatmaps, params, result=None):
     # One token per class, tagged with what produced it, so tests can see which job won.
     return [(c, int(label_map.flat[0]), params.tolerance) for c in classes]
 

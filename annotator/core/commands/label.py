@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from annotator.core.commands import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, open_project
 from annotator.core.commands.argtypes import fraction, non_negative, positive_int, probability
-from annotator.core.project import BACKGROUND_MODES, DEVICES
+from annotator.core.project import BACKGROUND_MODES, DEVICES, PROPOSAL_MODES
 
 HELP = "propose shapes for every image of a folder with the segmentation model (no window)"
 
@@ -27,17 +27,22 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--classes", metavar='"A, B, C"',
                    help="comma-separated class names (default: the project's last class prompt)")
     p.add_argument("--model", metavar="ID|PATH",
-                   help="Hugging Face model id or local folder (default: the project's model, "
-                        "else Salesforce/blip-itm-large-flickr)")
+                   help="Hugging Face model id or local folder; the engine follows from it: "
+                        "Salesforce/blip-itm-large-flickr (PnP-OVSS, the default) or facebook/sam3 "
+                        "(SAM 3, gated: accept its licence on the hub, then `hf auth login`)")
     p.add_argument("--device", choices=DEVICES, help="default: the project's, else auto")
     p.add_argument("--skip-annotated", action="store_true",
                    help="skip images that already have shapes or were processed by an earlier run")
     p.add_argument("--presence-threshold", type=probability, metavar="P",
                    help="drop classes whose image-text match probability is below P (0..1)")
     p.add_argument("--threshold", type=probability, metavar="T",
-                   help="per-class heatmap threshold (0..1; default: the project's, else the engine's 0.15)")
+                   help="per-class threshold (0..1; default: the project's, else the engine's: PnP-OVSS 0.15 on "
+                        "normalised heatmaps, SAM 3 0.5 on probabilities)")
     p.add_argument("--background", choices=BACKGROUND_MODES,
                    help="background channel: auto (fewer than 3 classes), always or never")
+    p.add_argument("--proposals", choices=PROPOSAL_MODES,
+                   help="shapes per class region of the label map (regions) or per detected object "
+                        "(instances, SAM 3 only); auto: instances for SAM 3, regions for PnP-OVSS")
     p.add_argument("--out", metavar="COCO.json", help="also export the project to this COCO file at the end")
     p.add_argument("--batch-size", type=positive_int, default=4, metavar="N",
                    help="images per model call (default: 4)")
@@ -56,7 +61,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 # argparse destination -> ProjectSettings field, for the flags that are remembered.
 _REMEMBERED = {"classes": "classes", "model": "model", "device": "device",
                "presence_threshold": "presence_threshold", "threshold": "threshold",
-               "background": "background", "tolerance": "simplify_tolerance",
+               "background": "background", "proposals": "proposals", "tolerance": "simplify_tolerance",
                "min_area": "min_area_fraction", "refine": "refine",
                "interactive_model": "interactive_model"}
 
@@ -90,6 +95,13 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     except (ValueError, RuntimeError) as exc:  # e.g. --device cuda without a GPU
         return _fail(f"cannot load model {model!r} on device {settings.device!r}: {exc}")
+    from annotator.core.proposals import resolve_proposals
+
+    try:
+        resolve_proposals(settings.proposals, segmenter.engine)
+    except ValueError as exc:
+        segmenter.close()
+        return _fail(f"--proposals: {exc}")
 
     refiner = None
     if settings.refine:

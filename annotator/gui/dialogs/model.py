@@ -61,7 +61,13 @@ class _DownloadThread(QThread):
         except DownloadCancelled:
             self.failed.emit("Download cancelled; files already fetched are kept for next time.")
         except Exception as e:  # noqa: BLE001 - network, disk, unknown repo: all shown to the user
-            self.failed.emit(f"Download of {self._repo_id} failed: {e}")
+            from engine.config import engine_for_hub_id
+            from engine.loading import gated_advice, is_gated_error
+
+            if is_gated_error(e):
+                self.failed.emit(gated_advice(self._repo_id, engine_for_hub_id(self._repo_id)))
+            else:
+                self.failed.emit(f"Download of {self._repo_id} failed: {e}")
         else:
             self.succeeded.emit(str(folder))
 
@@ -139,15 +145,22 @@ class ModelMissingDialog(QDialog):
         self._default = default
         model = self._model.strip() or (default or settings.model_or_default())
         text = QLabel(f"<b>The {what} is not available.</b><br><br>{_escape(message)}<br><br>"
+                      f"{gated_steps(self._repo_id())}"
                       "You can download it now, or choose a folder that already holds it. "
                       "Everything else keeps working in the meantime.")
         text.setWordWrap(True)
+        text.setOpenExternalLinks(True)
         self.download_button = QPushButton(f"Download {self._repo_id()}")
         self.folder_button = QPushButton("Choose local folder…")
         close = QPushButton("Close")
         self.download_button.clicked.connect(self._download_model)
         self.folder_button.clicked.connect(self._choose_folder)
         close.clicked.connect(self.reject)
+        for button in (self.download_button, self.folder_button, close):
+            button.setAutoDefault(False)
+        # A gated model downloads only after its licence is accepted and the user logged in:
+        # choosing a folder is the default then, never a download that may not work.
+        (self.folder_button if is_gated(self._repo_id()) else self.download_button).setDefault(True)
         buttons = QDialogButtonBox()
         buttons.addButton(self.download_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.addButton(self.folder_button, QDialogButtonBox.ButtonRole.ActionRole)
@@ -177,6 +190,24 @@ class ModelMissingDialog(QDialog):
     def _chosen(self, model: str) -> None:
         self.modelChosen.emit(model)
         self.accept()
+
+
+def is_gated(repo_id: str) -> bool:
+    """The hub asks for an accepted licence and a login before this checkpoint downloads (SAM 3)."""
+    from engine.config import engine_for_hub_id
+
+    info = engine_for_hub_id(repo_id)
+    return bool(info and info.gated)
+
+
+def gated_steps(repo_id: str) -> str:
+    """What to do before Download works for a gated checkpoint (HTML), else ""."""
+    if not is_gated(repo_id):
+        return ""
+    return (f"<b>{_escape(repo_id)} is gated</b> on Hugging Face: 1. open "
+            f"<a href='https://huggingface.co/{repo_id}'>huggingface.co/{repo_id}</a> while logged in and "
+            f"accept its licence; 2. on this computer run <code>hf auth login</code> with a token of that "
+            f"account; 3. then press Download.<br><br>")
 
 
 def _escape(text: str) -> str:

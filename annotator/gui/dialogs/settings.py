@@ -1,10 +1,12 @@
-"""File > Settings: model, device, class filtering and post-processing defaults."""
+"""File > Settings: model (either engine), device, class filtering and post-processing defaults."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLineEdit, QPushButton, QWidget)
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
+                               QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget)
 
+from annotator.gui.model_menu import model_choices, remember_folder
 from annotator.gui.settings import BACKGROUND_MODES, DEVICES, AppSettings, default_model
 
 
@@ -16,9 +18,20 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self._settings, self._project = settings, project
 
-        self.model = QLineEdit(settings.model)
-        self.model.setPlaceholderText(default_model())
-        self.model.setToolTip("A Hugging Face model id, or a local folder holding the model and tokenizer")
+        # Both engines' checkpoints and the local folders chosen before; any id or folder can be typed.
+        self.model = QComboBox()
+        self.model.setEditable(True)
+        self.model.setToolTip("A Hugging Face model id, or a local folder holding a saved model: BLIP "
+                              "(PnP-OVSS engine) or SAM 3 (gated on the hub); the engine follows from the model")
+        for choice in model_choices(settings):
+            self.model.addItem(choice.model)
+            self.model.setItemData(self.model.count() - 1, choice.tip, Qt.ItemDataRole.ToolTipRole)
+        self.model.setCurrentText(settings.model_or_default())
+        self.model.lineEdit().setPlaceholderText(default_model())
+        self.engine_note = QLabel()
+        self.engine_note.setWordWrap(True)
+        self.model.currentTextChanged.connect(self._describe_model)
+        self._describe_model(self.model.currentText())
         browse = QPushButton("Folder…")
         browse.clicked.connect(self._browse)
         model_row = QHBoxLayout()
@@ -52,6 +65,7 @@ class SettingsDialog(QDialog):
 
         form = QFormLayout(self)
         form.addRow("Model", model_row)
+        form.addRow("", self.engine_note)
         form.addRow("Device", self.device)
         form.addRow("Presence threshold", self.presence)
         form.addRow("Background", self.background)
@@ -66,13 +80,22 @@ class SettingsDialog(QDialog):
         form.addRow(buttons)
 
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder with the model and tokenizer", self.model.text())
+        folder = QFileDialog.getExistingDirectory(self, "Folder with a saved model", self.model.currentText())
         if folder:
-            self.model.setText(folder)
+            self.model.setCurrentText(folder)
+
+    def _describe_model(self, model: str) -> None:
+        """Which engine a known checkpoint runs (a folder's engine shows when it loads)."""
+        for choice in model_choices(self._settings):
+            if choice.model == model.strip():
+                self.engine_note.setText(choice.tip)
+                return
+        self.engine_note.setText("The engine (PnP-OVSS or SAM 3) follows from the model's config.json")
 
     def accept(self) -> None:
         s = self._settings
-        s.model = self.model.text().strip()
+        remember_folder(s, self.model.currentText().strip())
+        s.model = self.model.currentText().strip()
         s.device = self.device.currentText()
         s.presence_threshold = self.presence.value()
         s.background = self.background.currentText()

@@ -12,13 +12,16 @@ text encoder and the ITM head are called directly (spec section 11).
 
 from __future__ import annotations
 
+import logging
 import math
 import types
 
 import torch
 import torch.nn.functional as F
 
-from .prompts import Caption
+from .captions import Caption
+
+log = logging.getLogger(__name__)
 
 # [B, L, 442]: 1 image CLS token + 21*21 patch tokens at 336 px.
 
@@ -122,3 +125,45 @@ def class_maps(cam: torch.Tensor, caption: Caption) -> torch.Tensor:
     """
     return torch.stack([cam[start:end].mean(dim=0) for start, end in caption.spans])
 
+
+
+# -- loading ---------------------------------------------------------------------------
+VISION_LN_EPS = 1e-6  # LAVIS's ViT; HF's BlipVisionConfig defaults to 1e-5
+
+
+def load_blip(source):
+    """(BlipForImageTextRetrieval prepared for PnP-OVSS, tokenizer) from an ``engine.loading.ModelSource``."""
+    from transformers import AutoTokenizer, BlipForImageTextRetrieval
+
+    from ..loading import LOAD_ERRORS, load_failure
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(**source.kwargs)
+    except LOAD_ERRORS as exc:
+        raise load_failure(source, "tokenizer", exc) from exc
+    try:
+        net = BlipForImageTextRetrieval.from_pretrained(**source.kwargs)
+    except LOAD_ERRORS as exc:
+        raise load_failure(source, "weights", exc) from exc
+    return prepare_model(net), tokenizer
+
+
+def prepare_model(net):
+    """Eval mode, frozen weights (the graph runs through the image tokens), LAVIS's ViT eps."""
+    net.eval()
+    net.requires_grad_(False)
+    set_vision_layernorm_eps(net, VISION_LN_EPS)
+    return net
+
+
+def set_vision_layernorm_eps(net, eps: float) -> int:
+    """Use LAVIS's LayerNorm eps in the ViT for the closest numerics (spec 11)."""
+    count = 0
+    for module in net.vision_model.modules():
+        if isinstance(module, torch.nn.LayerNorm) and module.eps != eps:
+            module.eps = eps
+            count += 1
+    net.config.vision_config.layer_norm_eps = eps
+    if count:
+        log.info("vision LayerNorm eps set to %g on %d modules", eps, count)
+    return count

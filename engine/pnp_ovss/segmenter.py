@@ -1,0 +1,299 @@
+"""PnP-OVSS (GradCAM + Salience Dropout on BLIP ITM) behind the ``Segmenter`` contract.
+
+Per image (spec section 5): K passes; before pass k, the 10*k most salient patches
+found so far are zeroed in the (normalised) input; each pass runs the ViT without
+autograd and the text encoder with a backward to the chosen cross-attention, giving a
+GradCAM map per class; the maps are summed with the first pass counted twice and
+turned into a label map by ``postprocess``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+import numpy as np
+import torch
+
+from ..base import (
+    CancelToken, Progress, ProgressTracker, SegmentationResult, check_cancel, dtype_for, move_to_device, oom_guard,
+)
+from ..images import load_rgb, model_input
+from ..segmenter import Segmenter
+from .blip import BlipItm, class_maps, load_blip, use_sdpa_vision_attention
+from .captions import Caption, CaptionBuilder
+from .config import SegmenterConfig
+from .postprocess import PostprocessOutput, label_map_from_maps, resize_rgb, working_size
+
+ENGINE = "pnp-ovss"
+
+
+@dataclass
+class _Maps:
+    """One image's model output before post-processing (the label map is computed from it)."""
+
+    classes: list[str]
+    heatmaps: np.ndarray  # float32 [C, P, P]
+    passes: list[np.ndarray]
+    dropped: list[list[int]]
+    presence: dict[str, float]
+    logits: list[float]
+    image_size: tuple[int, int]
+    work_image: np.ndarray
+    seconds: dict = field(default_factory=dict)
+
+
+@dataclass
+class _PassOutput:
+    """The dropout passes of one image: K maps [C, P, P], dropped patches, match logits."""
+
+    maps: list[np.ndarray]
+    dropped: list[list[int]]
+    logits: list[float]
+
+
+class PnpOvssSegmenter(Segmenter):
+    """PnP-OVSS on a loaded BLIP ITM model."""
+
+    engine = ENGINE
+
+    def __init__(self, model, tokenizer, config: SegmenterConfig, device: torch.device, vision_dtype=None):
+        self.config = config
+        self.device = device
+        self.model = model
+        self.tokenizer = tokenizer
+        text_cfg = model.config.text_config
+        layer_index = config.layer - 1
+        if not 0 <= layer_index < text_cfg.num_hidden_layers:
+            raise ValueError(f"layer must be in 1..{text_cfg.num_hidden_layers} (1-based), not {config.layer}")
+        if not 0 <= config.head < text_cfg.num_attention_heads:
+            raise ValueError(f"head must be in 0..{text_cfg.num_attention_heads - 1}, not {config.head}")
+        self.patch_size = int(model.config.vision_config.patch_size)
+        if config.image_size % self.patch_size:
+            raise ValueError(f"image_size must be a multiple of the model's {self.patch_size} px patch, "
+                             f"not {config.image_size}")
+        self.grid = config.image_size // self.patch_size
+        """Patches per side (21 at 336 px with 16 px patches)."""
+        vision_dtype = vision_dtype or dtype_for(config.vision_dtype, device)
+        model.vision_model.to(dtype=vision_dtype)
+        if config.vision_attention == "sdpa":
+            use_sdpa_vision_attention(model)
+        self.itm = BlipItm(model, layer_index=layer_index, head=config.head, vision_dtype=vision_dtype, device=device)
+        self._executor: ProcessPoolExecutor | None = None
+        self.captions = CaptionBuilder(
+            tokenizer, prefix=config.caption_prefix, max_length=text_cfg.max_position_embeddings
+        )
+
+    @classmethod
+    def from_source(cls, source, device: torch.device, *, dtype=None, config=None) -> "PnpOvssSegmenter":
+        """``dtype`` overrides the ViT's compute dtype (default: config.vision_dtype, i.e.
+        bf16/fp16 on CUDA and fp32 elsewhere); the text encoder, whose gradient gives
+        the maps, always runs in float32."""
+        config = cls.config_from(config)
+        net, tokenizer = load_blip(source)
+        if isinstance(dtype, str):
+            dtype = dtype_for(dtype, device)
+        return cls(move_to_device(net, device), tokenizer, config, device, vision_dtype=dtype)
+
+    @staticmethod
+    def config_from(config) -> SegmenterConfig:
+        """Its own config as is; None -> defaults; another engine's config -> its presence_threshold."""
+        if config is None or isinstance(config, SegmenterConfig):
+            return config or SegmenterConfig()
+        return SegmenterConfig(presence_threshold=getattr(config, "presence_threshold", None))
+
+    # ------------------------------------------------------------------ public API
+    def _segment_batch(self, images: list, names: list[list[str]], progress: Progress | None,
+                       cancel: CancelToken | None, batch_size: int) -> list[SegmentationResult]:
+        for n in names:  # fail before any model work if a caption cannot fit
+            self.captions.build(n)
+        chunks = [range(i, min(i + batch_size, len(images))) for i in range(0, len(images), batch_size)]
+        tracker = ProgressTracker(progress, total_passes=self.config.drop_passes * len(chunks),
+                                  total_images=len(images))
+        pool = self._pool()
+        results: list[SegmentationResult] = []
+        pending: list[tuple[_Maps, object]] = []
+        try:
+            for chunk in chunks:
+                rgbs = [load_rgb(images[i]) for i in chunk]
+                for maps in self._segment_chunk(rgbs, [names[i] for i in chunk], tracker, cancel):
+                    if pool is None:
+                        results.append(_result(maps, self._label_map(maps)))
+                        tracker.image_done()
+                    else:  # the CRF holds the GIL: another process overlaps it with the next chunk
+                        # and leaves this process's other threads (a GUI) free to run
+                        pending.append((maps, pool.submit(label_map_from_maps, maps.heatmaps, maps.image_size,
+                                                          maps.work_image, self.config)))
+            for maps, fut in pending:
+                results.append(_result(maps, _wait(fut, cancel)))
+                tracker.image_done()
+        except BaseException:
+            for _, fut in pending:
+                fut.cancel()
+            raise
+        return results
+
+    def _pool(self):
+        """Processes for blur + CRF (None: post-process in this thread)."""
+        workers = self.config.postprocess_workers
+        if workers is None:
+            # The model keeps a GPU busy with few CPU cores, so the CRF gets the rest;
+            # on CPU the model already uses every core.
+            workers = min(8, (os.cpu_count() or 1) - 1) if self.device.type == "cuda" else 0
+        if workers < 1:
+            return None
+        if self._executor is None:
+            import multiprocessing
+
+            # spawn: forking a process that holds CUDA or OpenMP threads is unsafe.
+            self._executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        return self._executor
+
+    def close(self) -> None:
+        """Stop the post-processing processes, if any were started."""
+        if self._executor is not None:
+            self._executor.shutdown(cancel_futures=True)
+            self._executor = None
+
+    def postprocess(self, result: SegmentationResult, threshold: float | None = None,
+                    background: str | None = None, crf: bool | None = None,
+                    blur: bool | None = None) -> np.ndarray:
+        """A new label map from the result's heatmaps with other settings (no model call)."""
+        if background is not None and background not in ("auto", "always", "never"):
+            raise ValueError(f"background must be 'auto', 'always' or 'never', not {background!r}")
+        args = (result.heatmaps, result.image_size, result.work_image, self.config)
+        options = dict(threshold=threshold, background=background, blur=blur, crf=crf)
+        pool = self._pool()
+        if pool is None:
+            return label_map_from_maps(*args, **options).label_map
+        return pool.submit(label_map_from_maps, *args, **options).result().label_map
+
+    # ------------------------------------------------------------------ internals
+    def _label_map(self, maps: _Maps) -> PostprocessOutput:
+        return label_map_from_maps(maps.heatmaps, maps.image_size, maps.work_image, self.config)
+
+    def _segment_chunk(self, rgbs, names, tracker: ProgressTracker, cancel) -> list[_Maps]:
+        cfg = self.config
+        check_cancel(cancel)
+        with oom_guard(self.device):
+            t0 = time.perf_counter()
+            x = torch.from_numpy(np.stack([
+                model_input(rgb, cfg.image_size, cfg.mean, cfg.std, cfg.resample) for rgb in rgbs
+            ]))  # [B, 3, S, S]
+            if self.device.type == "cuda":
+                x = x.pin_memory()
+            tokens0 = self.itm.image_tokens(x)  # [B, 1 + N, D], shared by presence and pass 0
+            seconds = {"vit": time.perf_counter() - t0, "text": 0.0}
+
+            presence = self._presence(tokens0, names)
+            kept = [self._filter(n, p) for n, p in zip(names, presence)]
+            active = [i for i, k in enumerate(kept) if k]
+            if active:
+                outputs = dict(zip(active, self._dropout_passes(x, tokens0, [kept[i] for i in active], active,
+                                                                seconds, tracker, cancel)))
+            else:
+                outputs = {}
+                tracker.passes_done(cfg.drop_passes)
+
+        return [self._maps(rgb, kept[i], outputs.get(i), presence[i], dict(seconds)) for i, rgb in enumerate(rgbs)]
+
+    def _presence(self, tokens0: torch.Tensor, names: list[list[str]]) -> list[dict[str, float]]:
+        pairs = [(i, n) for i, ns in enumerate(names) for n in ns]
+        scores: list[float] = []
+        for start in range(0, len(pairs), 64):  # bounded memory for long class lists
+            part = pairs[start:start + 64]
+            ids, mask = self.captions.pad([self.captions.presence_caption(n) for _, n in part])
+            toks = tokens0[[i for i, _ in part]]
+            scores.extend(self.itm.presence(toks, ids, mask).cpu().tolist())
+        out: list[dict[str, float]] = [{} for _ in names]
+        for (i, n), s in zip(pairs, scores):
+            out[i][n] = float(s)
+        return out
+
+    def _filter(self, names: list[str], presence: dict[str, float]) -> list[str]:
+        thr = self.config.presence_threshold
+        return list(names) if thr is None else [n for n in names if presence[n] >= thr]
+
+    def _dropout_passes(self, x, tokens0, kept: list[list[str]], active: list[int], seconds: dict,
+                        tracker: ProgressTracker, cancel) -> list[_PassOutput]:
+        """The K GradCAM passes of the images ``active`` (rows of x / tokens0), in that order."""
+        cfg = self.config
+        grid = self.grid
+        caps: list[Caption] = [self.captions.build(k) for k in kept]
+        ids, mask = self.captions.pad(caps)
+        x = x[active]
+        tokens = tokens0[active]
+        outs = [_PassOutput([], [[] for _ in range(cfg.drop_passes)], []) for _ in active]
+        for k in range(cfg.drop_passes):
+            check_cancel(cancel)
+            if k > 0:
+                t = time.perf_counter()
+                tokens = self.itm.image_tokens(zero_patches(x, [o.dropped[k] for o in outs], grid, self.patch_size))
+                seconds["vit"] += time.perf_counter() - t
+            t = time.perf_counter()
+            cam, z = self.itm.gradcam(tokens, ids, mask)  # [B, L, P, P]
+            for b, out in enumerate(outs):
+                per_class = class_maps(cam[b], caps[b])  # [C, P, P]
+                zero = out.dropped[k]
+                if zero:
+                    per_class[:, [p // grid for p in zero], [p % grid for p in zero]] = 0
+                out.maps.append(per_class.cpu().numpy().astype(np.float32))
+                out.logits.append(float(z[b]))
+                if k + 1 < cfg.drop_passes:
+                    # Most salient patches over every class row (the [SEP] and padding
+                    # rows never count, so batch composition cannot change the choice).
+                    score = cam[b, caps[b].class_positions].sum(dim=0).flatten()  # [N]
+                    if zero:
+                        score[zero] = -torch.inf
+                    top = torch.topk(score, cfg.drop_patches).indices.cpu().tolist()
+                    out.dropped[k + 1] = zero + top
+            seconds["text"] += time.perf_counter() - t
+            tracker.passes_done(1)
+        return outs
+
+    def _maps(self, rgb, classes, passes: _PassOutput | None, presence, seconds) -> _Maps:
+        """Everything of one image but its label map."""
+        cfg = self.config
+        height, width = rgb.shape[:2]
+        if passes is not None:
+            heat = cfg.first_pass_weight * passes.maps[0]
+            for later in passes.maps[1:]:  # 2*G0 + G1 + G2 + G3, summed in pass order
+                heat = heat + later
+            per_pass, dropped, logits = passes.maps, passes.dropped, passes.logits
+        else:
+            heat = np.zeros((0, self.grid, self.grid), np.float32)
+            per_pass = [heat.copy() for _ in range(cfg.drop_passes)]
+            dropped, logits = [[] for _ in range(cfg.drop_passes)], []
+        h, w, _ = working_size(height, width, cfg.crf_max_side)
+        return _Maps(list(classes), heat.astype(np.float32), per_pass, dropped, presence, logits,
+                     (height, width), resize_rgb(rgb, h, w), seconds)
+
+
+def _result(maps: _Maps, post: PostprocessOutput) -> SegmentationResult:
+    return SegmentationResult(
+        classes=maps.classes, heatmaps=maps.heatmaps, presence=maps.presence, label_map=post.label_map,
+        image_size=maps.image_size, engine=ENGINE, passes=maps.passes, dropped=maps.dropped,
+        work_image=maps.work_image, match_logits=maps.logits, seconds={**maps.seconds, **post.seconds},
+    )
+
+
+def _wait(fut, cancel) -> PostprocessOutput:
+    """A post-processing future's output, checking the cancel token every 0.1 s."""
+    while True:
+        check_cancel(cancel)
+        try:
+            return fut.result(timeout=0.1)
+        except FutureTimeout:
+            continue
+
+
+def zero_patches(x: torch.Tensor, dropped: list[list[int]], grid: int, patch: int) -> torch.Tensor:
+    """Zero patch-sized input blocks (0 in normalised space = the mean colour) per image."""
+    x = x.clone()
+    for b, patches in enumerate(dropped):
+        for p in patches:
+            r, c = divmod(p, grid)
+            x[b, :, patch * r:patch * (r + 1), patch * c:patch * (c + 1)] = 0
+    return x
