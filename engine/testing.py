@@ -268,3 +268,31 @@ def random_interactive_segmenter(size: str = "full", device: str = "cpu", seed: 
     model.requires_grad_(False)
     dev = resolve_device(device)
     return InteractiveSegmenter(model.to(dev), processor, dev, "sam2", cache_size)
+
+
+def build_random_sam3_tracker(folder: str | Path, seed: int = 0) -> Path:
+    """A tiny random Sam3TrackerModel + Sam3TrackerProcessor (224 px, ViT hidden 32, as the tiny
+    SAM 3 above) saved into *folder*: the SAM 3 path of the interactive model."""
+    import torch
+    from transformers import Sam3ImageProcessor, Sam3TrackerConfig, Sam3TrackerModel, Sam3TrackerProcessor
+    from transformers.models.sam3.configuration_sam3 import Sam3VisionConfig, Sam3ViTConfig
+    from transformers.models.sam3_tracker.configuration_sam3_tracker import (Sam3TrackerMaskDecoderConfig,
+                                                                             Sam3TrackerPromptEncoderConfig)
+
+    backbone = Sam3ViTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                             image_size=224, patch_size=14, window_size=8, global_attn_indexes=[0, 1])
+    vision = Sam3VisionConfig(backbone_config=backbone, fpn_hidden_size=32,
+                              backbone_feature_sizes=[[64, 64], [32, 32], [16, 16]])
+    config = Sam3TrackerConfig(
+        vision_config=vision,
+        prompt_encoder_config=Sam3TrackerPromptEncoderConfig(hidden_size=32, image_size=224, patch_size=14,
+                                                             mask_input_channels=8),
+        mask_decoder_config=Sam3TrackerMaskDecoderConfig(hidden_size=32, mlp_dim=64, num_attention_heads=4,
+                                                         iou_head_hidden_dim=32))
+    torch.manual_seed(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    Sam3TrackerModel(config).eval().save_pretrained(folder)
+    image_processor = Sam3ImageProcessor(size={"height": 224, "width": 224}, mask_size={"height": 64, "width": 64})
+    Sam3TrackerProcessor(image_processor=image_processor).save_pretrained(folder)
+    return folder

@@ -139,3 +139,24 @@ def test_uncached_hub_id_offline_is_model_not_found():
 def test_blip_folder_is_refused_by_kind(tiny_model_dir):
     with pytest.raises(ModelNotFoundError, match="not an interactive segmentation model"):
         InteractiveSegmenter.load(str(tiny_model_dir), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def tracker_dir(tmp_path_factory):
+    from engine.testing import build_random_sam3_tracker
+
+    return build_random_sam3_tracker(tmp_path_factory.mktemp("tiny-sam3-tracker"))
+
+
+@pytest.mark.parametrize("points,labels,box", [PROMPTS[0], PROMPTS[3]])
+def test_sam3_tracker_checkpoint_equals_transformers_pipeline(tracker_dir, rgb, points, labels, box):
+    from transformers import Sam3TrackerModel, Sam3TrackerProcessor
+
+    seg = InteractiveSegmenter.load(str(tracker_dir), device="cpu")
+    assert seg.engine == "sam3-tracker"
+    seg.set_image("disk", rgb)
+    ours = seg.predict(points, labels, box)
+    hf = (Sam3TrackerModel.from_pretrained(tracker_dir).eval(), Sam3TrackerProcessor.from_pretrained(tracker_dir))
+    ref_mask, ref_score = _hf_reference(hf, rgb, points, labels, box)
+    assert np.array_equal(ours.mask, ref_mask)
+    assert ours.score == pytest.approx(ref_score, abs=1e-5)
