@@ -512,10 +512,10 @@ class EngineClient(QObject):
         return job.job_id
 
     def click(self, image: str, key: str, pixels: np.ndarray, points, labels, box=None,
-              tolerance: float = 1.0) -> int:
+              tolerance: float = 1.0, min_area_fraction: float = 0.0005) -> int:
         """Decode prompts on *image*; the answer comes as clickReady (newest click only)."""
         job = ClickJob(next(self._ids), image, key, pixels, [tuple(p) for p in points], list(labels),
-                       tuple(box) if box is not None else None, tolerance)
+                       tuple(box) if box is not None else None, tolerance, min_area_fraction)
         self._latest_click[image] = job.job_id
         self._worker.lane.put(job)
         self._wake.emit()

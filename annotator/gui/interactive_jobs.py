@@ -42,6 +42,7 @@ class ClickJob:
     labels: list[int] = field(default_factory=list)
     box: tuple[float, float, float, float] | None = None
     tolerance: float = 1.0  # polygon simplification of the mask outline, pixels
+    min_area_fraction: float = 0.0005  # specks below this fraction of the image are not outlined
 
 
 @dataclass
@@ -79,11 +80,23 @@ class ClickResult:
     seconds: float  # decode + polygon time
 
 
-def mask_parts(mask: np.ndarray, tolerance: float) -> list[tuple[np.ndarray, list[np.ndarray]]]:
-    """The mask's regions as (exterior, holes) rings, largest first (core geometry)."""
-    from annotator.core.geometry import mask_to_polygons, polygon_rings
+def mask_parts(mask: np.ndarray, tolerance: float, min_area_fraction: float = 0.0) -> list[tuple[np.ndarray, list[np.ndarray]]]:
+    """The mask's regions as (exterior, holes) rings, largest first (core geometry). Regions
+    and holes smaller than *min_area_fraction* of the image are specks, not the object's
+    outline: they are dropped and filled (as SAM 2's own predictor fills small holes)."""
+    import cv2
 
-    polys = sorted(mask_to_polygons(mask, tolerance=tolerance), key=lambda p: p.area, reverse=True)
+    from annotator.core.geometry import mask_to_polygons, min_pixels_for, polygon_rings
+
+    mask = np.asarray(mask, dtype=bool)
+    min_pixels = min_pixels_for(min_area_fraction, *mask.shape)
+    if min_pixels > 1:
+        _, labels, stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8), connectivity=4)
+        speck = stats[:, cv2.CC_STAT_AREA] < min_pixels
+        speck[0] = False  # label 0: the mask's own pixels
+        mask = mask | speck[labels]
+    polys = sorted(mask_to_polygons(mask, tolerance=tolerance, min_pixels=min_pixels),
+                   key=lambda p: p.area, reverse=True)
     return [polygon_rings(p) for p in polys]
 
 
@@ -177,7 +190,7 @@ class InteractiveLane:
             start = time.perf_counter()
             pred = seg.predict(job.points, job.labels, job.box, image_key=job.key)
             area = int(pred.mask.sum())
-            parts = mask_parts(pred.mask, job.tolerance) if area else []
+            parts = mask_parts(pred.mask, job.tolerance, job.min_area_fraction) if area else []
             self._on_result(ClickResult(job.job_id, job.image, parts, pred.score, area,
                                         time.perf_counter() - start))
         except ModelNotFoundError as e:

@@ -103,3 +103,16 @@ def test_missing_interactive_model_is_reported_once_and_app_goes_on(qtbot, make_
     assert "interactive segmentation model" in info.args[0]
     with qtbot.waitSignal(client.proposalsReady, timeout=10000):  # Propose still works
         client.segment("b.png", Path("b.png"), ["sky"], pixels=RGB)
+
+
+def test_mask_parts_drops_specks_and_fills_pinholes():
+    from annotator.gui.interactive_jobs import mask_parts
+
+    mask = np.zeros((100, 100), bool)
+    mask[20:60, 20:60] = True
+    mask[40, 40] = False  # a pinhole
+    mask[90, 90] = True  # a speck
+    exact = mask_parts(mask, 0.0)
+    assert len(exact) == 2 and len(exact[0][1]) == 1, "at 0 every region and hole is kept"
+    (exterior, holes), = mask_parts(mask, 0.0, min_area_fraction=0.001)  # 10 px
+    assert holes == [] and np.ptp(exterior[:, 0]) == 40

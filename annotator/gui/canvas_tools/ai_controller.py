@@ -68,7 +68,8 @@ class AiPolygonController(QObject):
         source = self._source(image)
         if source is None:
             return None
-        return self.window.client.click(image, *source, points, labels, box, tolerance=TOLERANCE)
+        return self.window.client.click(image, *source, points, labels, box, tolerance=TOLERANCE,
+                                        min_area_fraction=self.window.project.settings.min_area_fraction)
 
     def _on_result(self, result) -> None:
         if self.tool is not None:
