@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from annotator.core.index import DAMAGED
 from annotator.core.project import AnnotationFileError, Project, ProjectSettings
 from annotator.core.proposals import DEFAULT_MIN_AREA_FRACTION, DEFAULT_TOLERANCE, proposals_from_result
 from annotator.core.shapes import Shape
@@ -39,6 +40,8 @@ from annotator.core.shapes import Shape
 # on_image(rel, outcome, detail): outcome "labelled" (detail: shapes saved), "skipped"
 # (detail: why) or "failed" (detail: the reason). Called from one thread, in order.
 ImageCallback = Callable[[str, str, Any], None]
+# on_result(rel, shapes, result): an image's shapes were saved (before its on_image).
+ResultCallback = Callable[[str, list, Any], None]
 # on_progress(stage, done, total): stage "images" (images finished of those the model
 # runs on; first called with done=0) or an engine stage of the current batch ("pass", ...).
 ProgressCallback = Callable[[str, int, int], None]
@@ -219,10 +222,12 @@ def is_annotated(project: Project, rel: str) -> bool:
 
     Raises AnnotationFileError when its annotation file is damaged.
     """
-    if not project.has_annotations(rel):
+    entry = project.entry(rel)  # from the status index while the file is unchanged
+    if entry is None:
         return False
-    ann = project.load(rel)
-    return bool(ann.shapes) or ann.model_run is not None
+    if entry.status == DAMAGED:
+        raise AnnotationFileError(project.annotation_path(rel), entry.reason)
+    return entry.annotated
 
 
 # --- the local executor -------------------------------------------------------------------
@@ -230,7 +235,8 @@ def is_annotated(project: Project, rel: str) -> bool:
 
 def run_pipeline(project: Project, segmenter, images: Sequence[str], options: PipelineOptions, *,
                  on_image: ImageCallback | None = None, on_progress: ProgressCallback | None = None,
-                 cancel=None, refiner=None) -> BatchSummary:
+                 on_result: ResultCallback | None = None, cancel=None,
+                 refiner=None) -> BatchSummary:
     """Label *images* (relative paths) and save them image by image.
 
     *cancel* (any ``is_set()``) or a KeyboardInterrupt stops the run; images whose model
@@ -249,7 +255,7 @@ def run_pipeline(project: Project, segmenter, images: Sequence[str], options: Pi
         on_progress("images", 0, len(todo))
     size = max(1, options.batch_size)
     reader = _Prefetcher(project.root, todo, depth=size * max(1, options.prefetch_batches))
-    saver = _Saver(project, options, summary, on_image, on_progress, len(todo))
+    saver = _Saver(project, options, summary, on_image, on_progress, on_result, len(todo))
     first_batch = True
     try:
         while not _is_set(cancel) and not saver.stop.is_set():
@@ -349,9 +355,11 @@ class _Saver:
     batch; every ``on_image`` call of a run comes from here, in order."""
 
     def __init__(self, project: Project, options: PipelineOptions, summary: BatchSummary,
-                 on_image: ImageCallback | None, on_progress: ProgressCallback | None, total: int) -> None:
+                 on_image: ImageCallback | None, on_progress: ProgressCallback | None,
+                 on_result: ResultCallback | None, total: int) -> None:
         self._project, self._options, self._summary = project, options, summary
         self._on_image, self._on_progress, self._total = on_image, on_progress, total
+        self._on_result = on_result
         self._done = 0
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, options.batch_size))
         self.stop = threading.Event()
@@ -401,6 +409,8 @@ class _Saver:
                 self._count(rel, FAILED, _reason(exc))
                 continue
             self._summary.shapes_per_class.update(s.label for s in shapes)
+            if self._on_result is not None:
+                self._on_result(rel, shapes, result)
             self._count(rel, LABELLED, saved)
 
     def _count(self, rel: str, outcome: str, detail) -> None:

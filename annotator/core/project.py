@@ -20,6 +20,7 @@ from typing import Any
 
 from annotator.core.annotations import ImageAnnotations
 from annotator.core.atomic import TEMP_SUFFIX, atomic_write_json
+from annotator.core.index import IndexEntry, StatusIndex
 from annotator.core.labels import LabelSet
 
 STATE_DIR = ".pnp-annotator"
@@ -129,6 +130,8 @@ class Project:
         self.problems: list[str] = problems or []
         """Files that could not be read when the project was opened (path: reason)."""
         self._damaged_project_file = bool(problems)
+        self.index = StatusIndex(root / STATE_DIR, IMAGE_EXTENSIONS)
+        """Statuses without parsing every file (``core.index``)."""
 
     # --- opening ------------------------------------------------------------------------
     @classmethod
@@ -220,8 +223,15 @@ class Project:
         return ann
 
     def save(self, ann: ImageAnnotations) -> None:
-        """Write one image's annotations atomically."""
-        atomic_write_json(self.annotation_path(ann.image), ann.to_dict())
+        """Write one image's annotations atomically (and note it in the status index)."""
+        path = self.annotation_path(ann.image)
+        atomic_write_json(path, ann.to_dict())
+        self.index.note_saved(_checked_rel(ann.image), ann, path)
+
+    def entry(self, rel: str) -> IndexEntry | None:
+        """The image's status entry, from the index when its file is unchanged since, else
+        parsed now; None when it has no annotation file. Status "damaged" for a bad file."""
+        return self.index.lookup(_checked_rel(rel))
 
     def stray_temp_files(self) -> list[Path]:
         """Temp files left by a crash mid-write (the real files are intact); safe to delete."""

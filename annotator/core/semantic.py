@@ -20,7 +20,12 @@ paths differ only by extension (a.jpg, a.png) are written as ``a.jpg.png``/``a.p
 
 ``import_semantic`` reads such a folder back: for each label PNG and each class value
 in it, one shape (``Shape.from_mask``: every region a part, holes kept, pixel-exact).
-Categories come from ``labels.csv`` with the COCO category-id rule
+Classes come from ``labels.csv``; else from a CVAT/Datumaro ``labelmap.txt``
+(``name:r,g,b::`` per line, the line order is the value); else, for a folder with
+``SegmentationClass/``, the 21 Pascal VOC classes (0 = background). Indexed and
+greyscale PNGs give values directly; RGB PNGs (as Datumaro and CVAT write them) are
+mapped through the classes' colours (black = unlabeled, VOC's (224, 224, 192) =
+ignore). The classes join the label set by the COCO category-id rule
 (coco/categories.py). Re-importing replaces the shapes an earlier import made.
 """
 
@@ -42,6 +47,10 @@ from annotator.core.coco.categories import plan_categories
 from annotator.core.project import AnnotationFileError, Project
 from annotator.core.shapes import Shape
 
+VOC_CLASSES = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
+               "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
+               "train", "tvmonitor")
+VOID_COLOR = (224, 224, 192)  # VOC's object-boundary "void" colour (index 255)
 COLOR_DIR = "SegmentationClass"
 GREY_DIR = "labels"
 LABELS_FILE = "labels.csv"
@@ -205,18 +214,83 @@ def read_labels_csv(path: Path) -> list[dict]:
     return cats
 
 
+def read_labelmap(path: Path) -> list[dict]:
+    """[{id, name, color?}] from a CVAT/Datumaro VOC labelmap.txt: 'name:r,g,b:parts:actions' per
+    line, '#' comments; a class's value is its line's position (0 = the first)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SemanticFormatError(f"{path}: cannot be read ({exc})") from None
+    cats = []
+    for line in lines:
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, _, rest = line.partition(":")
+        cat: dict = {"id": len(cats), "name": name.strip()}
+        try:
+            rgb = [int(v) for v in rest.split(":")[0].split(",")]
+            if len(rgb) == 3 and all(0 <= v <= 255 for v in rgb):
+                cat["color"] = rgb
+        except ValueError:
+            pass
+        cats.append(cat)
+    if not cats or len(cats) > 256:
+        raise SemanticFormatError(f"{path}: expected 1..256 'name:r,g,b::' lines, found {len(cats)}")
+    return cats
+
+
+def _classes(folder: Path, report: SemanticImportReport) -> list[dict]:
+    if (folder / LABELS_FILE).is_file():
+        return read_labels_csv(folder / LABELS_FILE)
+    if (folder / "labelmap.txt").is_file():
+        return read_labelmap(folder / "labelmap.txt")
+    if (folder / COLOR_DIR).is_dir():
+        report.notes.append(f"no {LABELS_FILE} or labelmap.txt: read as Pascal VOC (0 = background, 1 = aeroplane "
+                            "... 20 = tvmonitor, 255 = void)")
+        palette = voc_palette()
+        return [{"id": i, "name": n, "color": list(palette[i])} for i, n in enumerate(VOC_CLASSES)]
+    raise SemanticFormatError(f"{folder}: no {LABELS_FILE} (id,name[,r,g,b] per class) or labelmap.txt in this "
+                              "folder, and no SegmentationClass/ folder; one of them says which class each "
+                              "pixel value is")
+
+
+def _values(img: Image.Image, colors: dict[tuple[int, int, int], int], png: Path,
+            report: SemanticImportReport) -> np.ndarray | None:
+    """uint8 [H, W] class values of a label PNG: P/L directly, RGB through the class colours."""
+    if img.mode in ("L", "P"):
+        return np.array(img)
+    if img.mode not in ("RGB", "RGBA"):
+        report.problems.append(f"{png}: mode {img.mode} is not a label PNG (greyscale, indexed or RGB "
+                               "class colours); not imported")
+        return None
+    rgb = np.array(img.convert("RGB")).astype(np.int64)
+    packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    uniq, inverse = np.unique(packed, return_inverse=True)
+    lut = np.zeros(len(uniq), dtype=np.uint8)
+    for k, code in enumerate(uniq.tolist()):
+        color = (code >> 16, (code >> 8) & 255, code & 255)
+        if color == (0, 0, 0):
+            lut[k] = 0
+        elif color == VOID_COLOR:
+            lut[k] = 255
+        elif color in colors:
+            lut[k] = colors[color]
+        else:
+            lut[k] = 0
+            report.problems.append(f"{png}: colour {color} is not a class colour; those pixels left unlabeled")
+    return lut[inverse.reshape(packed.shape)]
+
+
 def import_semantic(project: Project, folder: str | os.PathLike, *, replace: bool = False) -> SemanticImportReport:
     """Add one shape per class and image from a folder of label PNGs (see module docstring)."""
     from engine.images import ImageReadError  # deferred: `engine` imports torch
 
     folder = Path(folder)
-    if not (folder / LABELS_FILE).is_file():
-        raise SemanticFormatError(f"{folder}: no {LABELS_FILE} (id,name[,r,g,b] per class) in this folder; "
-                                  "it says which class each pixel value is")
-    cats = read_labels_csv(folder / LABELS_FILE)
+    report = SemanticImportReport()
+    cats = _classes(folder, report)
+    colors = {tuple(c["color"]): c["id"] for c in cats if "color" in c and c["id"] not in UNLABELED_VALUES}
     source = next((folder / d for d in (GREY_DIR, COLOR_DIR) if (folder / d).is_dir()), folder)
     pngs = sorted(p for p in source.rglob("*.png") if not p.name.startswith("."))
-    report = SemanticImportReport()
     maps: dict[str, np.ndarray] = {}
     rel_of = _match(project, [p.relative_to(source).with_suffix("").as_posix() for p in pngs], report)
     for png in pngs:
@@ -224,16 +298,15 @@ def import_semantic(project: Project, folder: str | os.PathLike, *, replace: boo
         if rel is None:
             continue
         with Image.open(png) as img:
-            if img.mode not in ("L", "P"):
-                report.problems.append(f"{png}: mode {img.mode}, not a label PNG (8-bit greyscale or indexed "
-                                       "values); not imported")
-                continue
-            maps[rel] = np.array(img)
+            values = _values(img, colors, png, report)
+        if values is not None:
+            maps[rel] = values
     used = {int(v) for m in maps.values() for v in np.unique(m)} - set(UNLABELED_VALUES)
     known = {c["id"] for c in cats}
     for v in sorted(used - known):
         report.problems.append(f"pixel value {v} is not in {LABELS_FILE}; those pixels not imported")
-    plan = plan_categories([c for c in cats if c["id"] not in UNLABELED_VALUES], used, project.labels)
+    plan = plan_categories([c for c in cats if c["id"] not in UNLABELED_VALUES and tuple(c.get("color", ())) !=
+                            VOID_COLOR], used, project.labels)
     report.problems += plan.problems
     report.notes += plan.notes
     results = []

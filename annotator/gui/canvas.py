@@ -291,7 +291,9 @@ class Canvas(ZoomPanView):
         if self._doc is None:
             return None
         shapes = [(s.id, tuple(s.rings())) for s in self._doc.shapes()]
-        return ci.find_hit(shapes, point, self._tolerance(), self._selected[-1] if self._selected else None)
+        layouts = {s.id: s.ring_layout() for s in self._doc.shapes() if len(s.parts) > 1}
+        return ci.find_hit(shapes, point, self._tolerance(), self._selected[-1] if self._selected else None,
+                           layouts)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if self._pan_press(event):

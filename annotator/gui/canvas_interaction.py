@@ -110,11 +110,23 @@ def bounds(rings: Rings) -> tuple[float, float, float, float]:
     return float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())
 
 
+def contains_parts(rings: Rings, layout: Sequence[int], point: Sequence[float]) -> bool:
+    """Inside any part (each part even-odd over its own rings; *layout* = rings per part),
+    so two overlapping parts of one shape do not cancel out."""
+    k = 0
+    for n in layout:
+        if contains(rings[k:k + n], point):
+            return True
+        k += n
+    return False
+
+
 def find_hit(
     shapes: Sequence[tuple[str, Rings]],
     point: Sequence[float],
     tolerance: float,
     selected_id: str | None = None,
+    layouts: dict[str, Sequence[int]] | None = None,
 ) -> Hit | None:
     """The hit under `point`, by priority.
 
@@ -122,7 +134,8 @@ def find_hit(
     selected shape, because those are the only handles drawn, and neighbouring proposals
     from one label map share their borders: grabbing an invisible vertex of the wrong
     shape would surprise. Then the topmost shape whose fill contains the point, or whose
-    outline passes within `tolerance`, is a BODY hit.
+    outline passes within `tolerance`, is a BODY hit. `layouts` (shape id -> rings per
+    part, ``Shape.ring_layout()``) makes the fill test part by part for multi-part shapes.
     """
     by_id = dict(shapes)
     if selected_id is not None and selected_id in by_id:
@@ -140,7 +153,9 @@ def find_hit(
         xmin, ymin, xmax, ymax = bounds(rings)
         if not (xmin - tolerance <= x <= xmax + tolerance and ymin - tolerance <= y <= ymax + tolerance):
             continue
-        if contains(rings, point) or nearest_edge(rings, point, tolerance) is not None:
+        layout = layouts.get(shape_id) if layouts else None
+        inside = contains_parts(rings, layout, point) if layout else contains(rings, point)
+        if inside or nearest_edge(rings, point, tolerance) is not None:
             return Hit(HitKind.BODY, shape_id)
     return None
 

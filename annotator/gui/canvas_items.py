@@ -63,7 +63,7 @@ def shape_path(shape: Shape) -> QPainterPath:
 
 
 class ShapeItem(QGraphicsPathItem):
-    """One shape: class-coloured translucent fill and outline; proposals dashed."""
+    """One shape: class-coloured translucent fill and outline; proposals dashed, crowd regions hatched."""
 
     def __init__(self, shape: Shape, color: QColor):
         super().__init__()
@@ -71,6 +71,7 @@ class ShapeItem(QGraphicsPathItem):
         self.shape_ref = shape  # the document's object this item was drawn from
         self._color = QColor(color)
         self._proposal = shape.source == "model" and not shape.accepted
+        self._crowd = shape.iscrowd  # a crowd region is hatched
         self._selected = False
         self._order = 0.0  # in [0, 1): position in the document, added to the z layer
         self.setPath(shape_path(shape))
@@ -99,7 +100,7 @@ class ShapeItem(QGraphicsPathItem):
         fill.setAlpha(FILL_ALPHA_SELECTED if self._selected else
                       FILL_ALPHA_PROPOSAL if self._proposal else FILL_ALPHA)
         self.setPen(pen)
-        self.setBrush(QBrush(fill))
+        self.setBrush(QBrush(fill, Qt.BrushStyle.BDiagPattern if self._crowd else Qt.BrushStyle.SolidPattern))
         self.setZValue((Z_SELECTED if self._selected else Z_SHAPE) + self._order)
 
 

@@ -73,6 +73,16 @@ class DocumentStore(QObject):
             return
         self.statusChanged.emit(image, ann.status)
 
+    def proposals_saved(self, image: str, shapes: list) -> None:
+        """A batch saved *shapes* as the image's proposals in its file: an open document
+        takes them too (undoable; its next save writes the same proposals plus any edit
+        made meanwhile), a closed one only reports its new status."""
+        doc = self._docs.get(image)
+        if doc is not None:
+            doc.apply_proposals(shapes)
+            return
+        self.statusChanged.emit(image, self.status(image))
+
     def status(self, image: str) -> str:
         doc = self._docs.get(image)
         if doc is not None:

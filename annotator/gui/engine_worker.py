@@ -14,6 +14,7 @@ import gc
 
 import itertools
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -34,6 +35,16 @@ class EngineSettings:
     presence_threshold: float | None = None
     threshold: float = 0.15  # default for jobs that do not override it
     background: str = "auto"
+
+    @classmethod
+    def from_project(cls, settings) -> EngineSettings:
+        """The engine part of a project's ``ProjectSettings`` (None/"" mean the engine's defaults)."""
+        from engine import DEFAULT_MODEL, SegmenterConfig
+
+        return cls(model=settings.model.strip() or DEFAULT_MODEL, device=settings.device or "auto",
+                   presence_threshold=settings.presence_threshold,
+                   threshold=SegmenterConfig.threshold if settings.threshold is None else settings.threshold,
+                   background=settings.background)
 
 
 @dataclass
@@ -74,14 +85,16 @@ class PostprocessJob:
 
 @dataclass
 class BatchJob:
+    """A folder run: ``core.pipeline.run_pipeline`` over *images* with *options*."""
+
     job_id: int
-    items: list[tuple[str, Path]]  # (image, path) in processing order
-    classes: list[str]
-    threshold: float | None = None
-    background: str | None = None
-    polygonize: Polygonize = field(default_factory=Polygonize)
+    project: Any  # annotator.core.project.Project
+    images: list[str]  # project-relative paths in processing order
+    options: Any  # annotator.core.pipeline.PipelineOptions
     cancel: threading.Event = field(default_factory=threading.Event)
 
+
+LABEL_MAPS_KEPT = 4  # full-size int32 label maps: a few images' worth of slider moves
 
 # Failure kinds, so the window can choose between status bar and dialog.
 CANCELLED, OUT_OF_MEMORY, BAD_INPUT, NO_MODEL, IMAGE_ERROR, ENGINE_ERROR = (
@@ -89,15 +102,16 @@ CANCELLED, OUT_OF_MEMORY, BAD_INPUT, NO_MODEL, IMAGE_ERROR, ENGINE_ERROR = (
 
 
 def load_segmenter(settings: EngineSettings):
-    """The production factory: ``engine.Segmenter.load`` with the settings' config."""
-    from engine import Segmenter, SegmenterConfig
+    """The production factory: the pipeline's ``load_segmenter``, as the CLI loads it."""
+    from annotator.core.pipeline import load_segmenter as load
+    from annotator.core.project import ProjectSettings
 
     # postprocess_workers=1: the dense CRF holds the GIL for up to a second; in a helper
     # process it cannot freeze the GUI thread.
-    config = SegmenterConfig(presence_threshold=settings.presence_threshold,
-                             threshold=settings.threshold, background=settings.background,
-                             postprocess_workers=1)
-    return Segmenter.load(model=settings.model, device=settings.device, config=config)
+    project_settings = ProjectSettings(model=settings.model, device=settings.device,
+                                       presence_threshold=settings.presence_threshold,
+                                       threshold=settings.threshold, background=settings.background)
+    return load(project_settings, postprocess_workers=1)
 
 
 def load_interactive(model: str, device: str):
@@ -133,7 +147,9 @@ class EngineWorker(QObject):
     progress = Signal(int, str, str, int, int)  # job_id, image, stage, done, total
     segmented = Signal(int, str, object, object)  # job_id, image, SegmentationResult, shapes
     postprocessed = Signal(int, str, object, object)  # job_id, image, label_map, shapes
-    batchImage = Signal(int, int, int, str)  # job_id, index (0-based), count, image
+    batchImage = Signal(int, int, int, str)  # job_id, images finished, images to do, last image ("" at start)
+    batchSaved = Signal(int, str, object, object)  # job_id, image, SegmentationResult, shapes (already saved)
+    batchDone = Signal(int, object)  # job_id, core.pipeline.BatchSummary
     failed = Signal(int, str, str, str)  # job_id, image, kind, message
     modelMissing = Signal(str)  # the engine's message: how to download or where to point
     finished = Signal(int)  # job_id; exactly once per job, after its results
@@ -156,9 +172,9 @@ class EngineWorker(QObject):
         self._polygonize = polygonize
         self._read_image = read_image
         self._segmenter = None
-        # Last post-processed label map per image: a simplification-only slider
-        # move then skips blur + CRF (the expensive part of post-processing).
-        self._label_maps: dict[str, tuple[tuple, np.ndarray]] = {}
+        # Last post-processed label maps (LRU): a simplification-only slider move
+        # then skips blur + CRF (the expensive part of post-processing).
+        self._label_maps: OrderedDict[str, tuple[Any, float, str, np.ndarray]] = OrderedDict()
         self._refine_keys: dict[str, str] = {}  # image -> embedding key its last refine used
 
     @Slot(object)
@@ -295,14 +311,16 @@ class EngineWorker(QObject):
 
     def _postprocess(self, job: PostprocessJob) -> None:
         seg = self._segmenter_or_fail(job.image)
-        key = (id(job.result), job.threshold, job.background)
         cached = self._label_maps.get(job.image)
-        if cached is not None and cached[0] == key:
-            label_map = cached[1]
+        if cached is not None and cached[0] is job.result and cached[1:3] == (job.threshold, job.background):
+            label_map = cached[3]
+            self._label_maps.move_to_end(job.image)
         else:
             self.progress.emit(job.job_id, job.image, "postprocess", 0, 1)
             label_map = seg.postprocess(job.result, threshold=job.threshold, background=job.background)
-            self._label_maps[job.image] = (key, label_map)
+            self._label_maps[job.image] = (job.result, job.threshold, job.background, label_map)
+            while len(self._label_maps) > LABEL_MAPS_KEPT:
+                self._label_maps.popitem(last=False)
         if job.cancel.is_set():
             raise Cancelled("superseded by a newer slider position")
         label_map = self._refined(job.image, self._refine_keys.get(job.image, ""), None, job.result,
@@ -314,75 +332,61 @@ class EngineWorker(QObject):
     batch_size: int | None = None
     """Images per model call in a batch job; None: 8 on CUDA, else 1 (no gain on a CPU)."""
 
+    def _batch_refiner(self, options):
+        """core.refine's pipeline hook on the lane's interactive model, when the run sharpens."""
+        if not getattr(options, "refine", False):
+            return None
+        from annotator.core.refine import make_refiner
+
+        try:
+            return make_refiner(self.lane.segmenter())
+        except ModelNotFoundError as e:
+            self.interactiveMissing.emit(str(e))  # the batch still runs, unsharpened
+            return None
+
     def _batch(self, job: BatchJob) -> None:
-        if not job.items:
+        """The CLI's pipeline, its callbacks turned into signals (it saves each image itself)."""
+        from dataclasses import replace
+
+        from annotator.core.pipeline import FAILED, run_pipeline
+
+        if not job.images:
             return
-        seg = self._segmenter_or_fail(job.items[0][0])
+        seg = self._segmenter_or_fail(job.images[0])
         size = self.batch_size
         if size is None:
             size = 8 if getattr(getattr(seg, "device", None), "type", "cpu") == "cuda" else 1
-        if size > 1 and hasattr(seg, "segment_batch"):
-            self._batch_chunks(job, seg, size)
-            return
-        count = len(job.items)
-        for index, (image, path) in enumerate(job.items):
-            if job.cancel.is_set():
-                raise Cancelled(f"batch cancelled after {index} of {count} images")
-            self.batchImage.emit(job.job_id, index, count, image)
-            try:
-                result, shapes = self._segment_one(job.job_id, image, path, None, job.classes, job.threshold,
-                                                   job.background, job.polygonize, job.cancel)
-            except _JobFailed as e:
-                if e.kind == NO_MODEL:
-                    raise
-                # One bad image must not stop a folder run: report it and go on.
-                self.failed.emit(job.job_id, image, e.kind, e.message)
-                continue
-            except (Cancelled, DeviceOutOfMemoryError, ValueError):
-                raise  # cancel, OOM and a bad class list would repeat on every image
-            except Exception as e:  # noqa: BLE001
-                kind, message = _describe(e)
-                self.failed.emit(job.job_id, image, kind, message)
-                continue
-            self.segmented.emit(job.job_id, image, result, shapes)
+        options = replace(job.options, batch_size=size)
+        state = {"done": 0, "total": 0, "image": job.images[0]}
+        engine_thread = threading.current_thread()
 
-    def _batch_chunks(self, job: BatchJob, seg, size: int) -> None:
-        """``segment_batch`` over chunks of images: one ViT/text call per chunk on the device."""
-        count = len(job.items)
-        for start in range(0, count, size):
-            if job.cancel.is_set():
-                raise Cancelled(f"batch cancelled after {start} of {count} images")
-            chunk = job.items[start:start + size]
-            self.batchImage.emit(job.job_id, start, count, chunk[0][0])
-            ready = []
-            for image, path in chunk:
-                try:
-                    ready.append((image, self._read_image(path)))
-                except Exception as e:  # noqa: BLE001 - reported, and the run goes on
-                    self.failed.emit(job.job_id, image, IMAGE_ERROR, str(e))
-            if not ready:
-                continue
+        def on_progress(stage: str, done: int, total: int) -> None:
+            if stage == "images":
+                state["done"], state["total"] = done, total
+                if done == 0:
+                    self.batchImage.emit(job.job_id, 0, total, "")
+            else:
+                self.progress.emit(job.job_id, state["image"], stage, done, total)
+                if threading.current_thread() is engine_thread:  # the model's passes: clicks go between
+                    self.lane.drain()
 
-            def progress(stage: str, done: int, total: int, first: str = ready[0][0]) -> None:
-                self.progress.emit(job.job_id, first, stage, done, total)
-                self.lane.drain()
+        def on_image(image: str, outcome: str, detail) -> None:
+            state["image"] = image
+            if outcome == FAILED:
+                self.failed.emit(job.job_id, image, IMAGE_ERROR, str(detail))
+            if outcome != "skipped":
+                self.batchImage.emit(job.job_id, state["done"] + 1, state["total"], image)
 
-            try:
-                results = seg.segment_batch([rgb for _, rgb in ready], job.classes, progress=progress,
-                                            cancel=job.cancel, batch_size=size)
-            except (Cancelled, DeviceOutOfMemoryError, ValueError):
-                raise  # would repeat on every chunk
-            except Exception as e:  # noqa: BLE001
-                kind, message = _describe(e)
-                for image, _ in ready:
-                    self.failed.emit(job.job_id, image, kind, message)
-                continue
-            for (image, rgb), result in zip(ready, results):
-                label_map = self._label_map(seg, image, result, job.threshold, job.background)
-                label_map = self._refined(image, f"batch:{image}", rgb, result, label_map, job.polygonize)
-                self.lane.forget(f"batch:{image}")
-                shapes = self._polygonize(label_map, result.classes, result.heatmaps, job.polygonize, result=result)
-                self.segmented.emit(job.job_id, image, result, shapes)
+        def on_result(image: str, shapes, result) -> None:
+            self.batchSaved.emit(job.job_id, image, result, shapes)
+
+        summary = run_pipeline(job.project, seg, job.images, options, on_image=on_image, on_progress=on_progress,
+                               on_result=on_result, cancel=job.cancel, refiner=self._batch_refiner(options))
+        self.batchDone.emit(job.job_id, summary)
+        if summary.stopped:
+            raise _JobFailed("", ENGINE_ERROR, summary.stopped)
+        if summary.cancelled:
+            raise Cancelled(f"batch cancelled after {len(summary.labelled)} of {summary.total} images")
 
 
 class _JobFailed(Exception):
@@ -416,6 +420,8 @@ class EngineClient(QObject):
     proposalsReady = Signal(int, str, object, object)  # job_id, image, result | None, shapes
     progress = Signal(int, str, str, int, int)
     batchImage = Signal(int, int, int, str)
+    batchSaved = Signal(int, str, object, object)
+    batchDone = Signal(int, object)
     failed = Signal(int, str, str, str)
     modelMissing = Signal(str)
     stateChanged = Signal(str)
@@ -462,6 +468,8 @@ class EngineClient(QObject):
         self._worker.postprocessed.connect(self._on_postprocessed)
         self._worker.progress.connect(self._on_progress)
         self._worker.batchImage.connect(self.batchImage)
+        self._worker.batchSaved.connect(self.batchSaved)
+        self._worker.batchDone.connect(self.batchDone)
         self._worker.failed.connect(self._on_failed)
         self._worker.modelMissing.connect(self.modelMissing)
         self._worker.stateChanged.connect(self.stateChanged)
@@ -490,10 +498,9 @@ class EngineClient(QObject):
         job = PostprocessJob(next(self._ids), image, result, threshold, background, polygonize or Polygonize())
         return self._submit_interactive(job)
 
-    def batch(self, items: list[tuple[str, Path]], classes: list[str], *, threshold: float | None = None,
-              background: str | None = None, polygonize: Polygonize | None = None) -> int:
-        job = BatchJob(next(self._ids), list(items), list(classes), threshold, background,
-                       polygonize or Polygonize())
+    def batch(self, project, images: list[str], options) -> int:
+        """Label *images* of *project* with ``core.pipeline.PipelineOptions`` *options*."""
+        job = BatchJob(next(self._ids), project, list(images), options)
         self._batches.add(job.job_id)
         self._send(job, None)
         return job.job_id

@@ -29,6 +29,7 @@ class JobRouter(QObject):
         self._results: OrderedDict[str, object] = OrderedDict()
         self._first_job = 0  # jobs before this one belong to a project no longer open
         client.proposalsReady.connect(self._on_proposals)
+        client.batchSaved.connect(self._on_batch_saved)
         client.failed.connect(self._on_failed)
 
     def result(self, image: str):
@@ -43,14 +44,26 @@ class JobRouter(QObject):
     def _on_proposals(self, job_id: int, image: str, result, shapes: list) -> None:
         if self.store is None or job_id < self._first_job:
             return
-        if result is not None:
-            self._results[image] = result
-            self._results.move_to_end(image)
-            while len(self._results) > RESULTS_KEPT:
-                self._results.popitem(last=False)
-            self.resultCached.emit(image)
+        self._cache(image, result)
         self.store.apply_proposals(image, shapes)
         self.applied.emit(image, len(shapes))
+
+    def _on_batch_saved(self, job_id: int, image: str, result, shapes: list) -> None:
+        """The pipeline saved the file; an open document of the image takes the same proposals."""
+        if self.store is None or job_id < self._first_job:
+            return
+        self._cache(image, result)
+        self.store.proposals_saved(image, shapes)
+        self.applied.emit(image, len(shapes))
+
+    def _cache(self, image: str, result) -> None:
+        if result is None:
+            return
+        self._results[image] = result
+        self._results.move_to_end(image)
+        while len(self._results) > RESULTS_KEPT:
+            self._results.popitem(last=False)
+        self.resultCached.emit(image)
 
     def _on_failed(self, job_id: int, image: str, kind: str, message: str) -> None:
         if kind == NO_MODEL or job_id < self._first_job:

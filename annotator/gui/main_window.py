@@ -7,6 +7,7 @@ It owns no editing or storage logic: documents (undo, autosave) are in
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,14 +15,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QIcon, QUndoGroup
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
-from annotator.core.project import IMAGE_EXTENSIONS, Project
+from annotator.core.project import IMAGE_EXTENSIONS, PROJECT_FILE, Project, ProjectSettings
 from annotator.gui import dialogs
 from annotator.gui.actions import Actions
 from annotator.gui.canvas import Canvas
 from annotator.gui.canvas_tools.ai_controller import AiPolygonController
 from annotator.gui.document import is_proposal
 from annotator.gui.documents import DocumentStore
-from annotator.gui.engine_worker import EngineClient, Polygonize, load_interactive, load_segmenter
+from annotator.gui.engine_worker import EngineClient, EngineSettings, Polygonize, load_interactive, load_segmenter
 from annotator.gui.file_list import FileListDock
 from annotator.gui.heatmap_overlay import render_heatmap
 from annotator.gui.heatmap_panel import HeatmapDock
@@ -37,12 +38,15 @@ OVERLAY_MAX_SIDE = 512  # the canvas stretches the overlay; a heatmap has no fin
 
 class MainWindow(QMainWindow):
     def __init__(self, settings: AppSettings | None = None, segmenter_factory=load_segmenter,
+                 project_defaults: ProjectSettings | None = None,
                  interactive_factory=load_interactive):
+        """*project_defaults*: the settings a folder without a project.json starts with."""
         super().__init__()
         self.setWindowTitle("PnP Annotator")
         if ICON.exists():
             self.setWindowIcon(QIcon(str(ICON)))
         self.settings = settings or AppSettings.load()
+        self._project_defaults = project_defaults or ProjectSettings()
         self.project: Project | None = None
         self.store: DocumentStore | None = None
         self.current: str | None = None
@@ -50,12 +54,13 @@ class MainWindow(QMainWindow):
         self._model_dialog = None
 
         self.undo_group = QUndoGroup(self)
-        self.client = EngineClient(self.settings.engine(), factory=segmenter_factory, parent=self,
+        self.client = EngineClient(EngineSettings.from_project(self._project_defaults), factory=segmenter_factory,
+                                   parent=self,
                                    interactive_factory=interactive_factory)
         self.router = JobRouter(self.client, self)
         self._build_widgets()
         self.actions = Actions(self, self)
-        self.model_menu = ModelMenu(self.settings, self)
+        self.model_menu = ModelMenu(self.settings, lambda: self._engine_settings().model, self)
         self.actions.menus["&Model"].addSeparator()
         self.actions.menus["&Model"].addMenu(self.model_menu)
         self.ai = AiPolygonController(self)
@@ -76,7 +81,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.shapes)
         self.heatmap = HeatmapDock(self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.heatmap)
-        self.heatmap.set_values(self.settings.threshold, self.settings.simplify_tolerance)
+        self.heatmap.set_values(self.client.settings.threshold, self._project_defaults.simplify_tolerance)
         self._make_canvas(LabelSet())
         self.engine_state = QLabel("model not loaded")
         self.statusBar().addPermanentWidget(self.engine_state)
@@ -158,7 +163,10 @@ class MainWindow(QMainWindow):
 
     def _set_project(self, project: Project) -> None:
         self._close_project()
+        if not (project.state_dir / PROJECT_FILE).exists():
+            project.settings = replace(self._project_defaults)
         self.project = project
+        self.client.configure(EngineSettings.from_project(project.settings))
         self.store = DocumentStore(project, self.undo_group, parent=self)
         self.store.statusChanged.connect(self.files.set_status)
         self.store.documentChanged.connect(self._on_document_changed)
@@ -171,7 +179,7 @@ class MainWindow(QMainWindow):
         self.prompt.classes.setText(project.settings.classes)
         self.prompt.set_proposals_mode(project.settings.proposals)
         self.prompt.classes.set_names(project.labels.names)
-        self.heatmap.set_values(self.heatmap.values()[0], project.settings.simplify_tolerance)
+        self.heatmap.set_values(self.client.settings.threshold, project.settings.simplify_tolerance)
         self.setWindowTitle(f"PnP Annotator — {project.root}")
         for problem in project.problems:
             self._show_problem("Project file damaged", problem)
@@ -272,14 +280,15 @@ class MainWindow(QMainWindow):
         self.canvas.set_overlay(render_heatmap(result.heatmaps[result.classes.index(name)], size, color))
 
     def _on_params(self, threshold: float, tolerance: float) -> None:
-        self.settings.threshold = threshold
-        self.settings.save()
-        if self.project is not None:
-            self.project.settings.simplify_tolerance = tolerance
-            self.project.save_settings()
+        if self.project is None:
+            return
+        settings = self.project.settings
+        settings.threshold, settings.simplify_tolerance = threshold, tolerance
+        self.project.save_settings()
+        self.client.configure(EngineSettings.from_project(settings))  # no reload: rides on each job
         result = self.router.result(self.current) if self.current else None
         if result is not None:
-            self.client.postprocess(self.current, result, threshold, self.settings.background, self._polygonize())
+            self.client.postprocess(self.current, result, threshold, settings.background, self._polygonize())
 
     def _polygonize(self) -> Polygonize:
         s = self.project.settings
@@ -294,7 +303,7 @@ class MainWindow(QMainWindow):
         self.project.save_settings()
         result = self.router.result(self.current) if self.current else None
         if result is not None:
-            self.client.postprocess(self.current, result, self.heatmap.values()[0], self.settings.background,
+            self.client.postprocess(self.current, result, self.heatmap.values()[0], self.project.settings.background,
                                     self._polygonize())
 
     def _remember_classes(self, text: str) -> None:
@@ -309,17 +318,23 @@ class MainWindow(QMainWindow):
 
     def show_model_missing(self, message: str) -> None:
         if self._model_dialog is None:
-            self._model_dialog = dialogs.ModelMissingDialog(message, self.settings, self)
+            self._model_dialog = dialogs.ModelMissingDialog(message, self._engine_settings().model, self)
             self._model_dialog.modelChosen.connect(self._use_model)
             self._model_dialog.finished.connect(lambda _: setattr(self, "_model_dialog", None))
             self._model_dialog.setModal(False)  # the rest of the app keeps working meanwhile
             self._model_dialog.show()
 
+    def _engine_settings(self) -> ProjectSettings:
+        """The settings the engine runs with: the open project's, else new projects' defaults."""
+        return self.project.settings if self.project is not None else self._project_defaults
+
     def _use_model(self, model: str) -> None:
-        remember_folder(self.settings, model)
-        self.settings.model = model
+        remember_folder(self.settings, self._engine_settings().model, model)
         self.settings.save()
-        self.client.configure(self.settings.engine())
+        self._engine_settings().model = model
+        if self.project is not None:
+            self.project.save_settings()
+        self.client.configure(EngineSettings.from_project(self._engine_settings()))
         self.statusBar().showMessage(f"Model set to {model}; press Propose to use it", 8000)
 
     # --- commands (Actions call on_<name>) ----------------------------------------------------
@@ -370,27 +385,29 @@ class MainWindow(QMainWindow):
             dialog.show()  # not modal: annotating goes on while the folder is labelled
 
     def start_batch(self, classes: list[str], skip_annotated: bool) -> int | None:
-        """Queue every image of the project (less the annotated ones); returns the job id."""
+        """Run the labelling pipeline over every image of the project (the CLI's ``label``
+        with the project's settings); returns the job id, None when there are no images."""
+        from annotator.core.pipeline import PipelineOptions
+
         self._register_classes(classes)
-        images = [i for i in self.project.images()
-                  if not (skip_annotated and self.store.status(i) != "none")]
+        images = self.project.images()
         if not images:
             return None
-        items = [(i, self.project.image_path(i)) for i in images]
-        return self.client.batch(items, classes, threshold=self.heatmap.values()[0],
-                                 background=self.settings.background, polygonize=self._polygonize())
+        self.store.flush()  # the pipeline reads the files: they must hold every edit
+        options = PipelineOptions.from_settings(self.project.settings, classes, skip_annotated=skip_annotated,
+                                                model=self.client.settings.model)
+        return self.client.batch(self.project, images, options)
 
     def on_settings(self) -> None:
-        dialog = dialogs.SettingsDialog(self.settings, self.project, self)
+        dialog = dialogs.SettingsDialog(self._engine_settings(), self, app=self.settings)
         dialog.accepted.connect(self._after_settings)
         dialog.open()
 
     def _after_settings(self) -> None:
-        self.settings.save()
-        self.client.configure(self.settings.engine())
+        self.client.configure(EngineSettings.from_project(self._engine_settings()))
         if self.project is not None:
             self.project.save_settings()
-            self.heatmap.set_values(self.settings.threshold, self.project.settings.simplify_tolerance)
+        self.heatmap.set_values(self.client.settings.threshold, self._engine_settings().simplify_tolerance)
 
     def on_quit(self) -> None:
         self.close()
@@ -454,7 +471,7 @@ class MainWindow(QMainWindow):
         self._remember_classes(self.prompt.classes.text())
         self._register_classes(classes)
         self.client.segment(self.current, self.project.image_path(self.current), classes,
-                            threshold=self.heatmap.values()[0], background=self.settings.background,
+                            threshold=self.heatmap.values()[0], background=self.project.settings.background,
                             polygonize=self._polygonize(), pixels=self.pixels)
         self.statusBar().showMessage(f"Proposing {', '.join(classes)} for {self.current}…", 4000)
 

@@ -9,13 +9,14 @@ default checkpoint (PnP-OVSS on BLIP, SAM 3) and every local folder the user cho
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
-from annotator.gui.settings import AppSettings
+from annotator.gui.settings import AppSettings, default_model
 
 MAX_FOLDERS = 8
 
@@ -42,36 +43,34 @@ def engine_of_hub_id(model: str):
     return engine_for_hub_id(model)
 
 
-def model_choices(settings: AppSettings) -> list[ModelChoice]:
-    """Each engine's default checkpoint, then the local folders chosen (newest first)."""
+def model_choices(current: str, folders: list[str]) -> list[ModelChoice]:
+    """Each engine's default checkpoint, then the local folders (*current* first if it is one)."""
     out = []
     for info in engine_catalog():
         gated = "; gated: accept its licence on the hub, then `hf auth login`" if info.gated else ""
         out.append(ModelChoice(info.default_model, f"{info.title}: {info.default_model}",
                                f"{info.title}, {info.size}, licence {info.licence}{gated}"))
     known = {c.model for c in out}
-    for folder in local_folders(settings):
+    current = current.strip()
+    candidates = ([current] if current and engine_of_hub_id(current) is None and _looks_like_folder(current)
+                  else []) + list(folders)
+    for folder in candidates:
         if folder not in known:
             out.append(ModelChoice(folder, f"Local folder: {folder}", "A saved model folder (BLIP or SAM 3)"))
             known.add(folder)
     return out
 
 
-def local_folders(settings: AppSettings) -> list[str]:
-    """The folders in ``settings.model_folders`` plus the current model if it is no hub id."""
-    folders = [f for f in settings.model_folders.splitlines() if f.strip()]
-    current = settings.model.strip()
-    if current and engine_of_hub_id(current) is None and _looks_like_folder(current) and current not in folders:
-        folders.insert(0, current)
-    return folders
+def local_folders(app: AppSettings) -> list[str]:
+    """The local model folders chosen before (``AppSettings.weights_folders``), newest first."""
+    return [f for f in app.weights_folders.splitlines() if f.strip()]
 
 
-def remember_folder(settings: AppSettings, model: str) -> None:
-    """Before *model* replaces ``settings.model``: keep both in ``settings.model_folders``
-    if they are local folders, the new one first (hub ids are listed anyway)."""
-    folders = [m for m in (model, settings.model.strip()) if m and _looks_like_folder(m)]
-    folders += [f for f in settings.model_folders.splitlines() if f.strip()]
-    settings.model_folders = "\n".join(list(dict.fromkeys(folders))[:MAX_FOLDERS])
+def remember_folder(app: AppSettings, old: str, new: str) -> None:
+    """When *new* replaces *old* as the model: keep both in ``app.weights_folders`` if they are
+    local folders, the new one first (hub ids are listed anyway). The caller saves *app*."""
+    folders = [m.strip() for m in (new, old) if m and m.strip() and _looks_like_folder(m.strip())]
+    app.weights_folders = "\n".join(list(dict.fromkeys(folders + local_folders(app)))[:MAX_FOLDERS])
 
 
 def _looks_like_folder(model: str) -> bool:
@@ -81,14 +80,15 @@ def _looks_like_folder(model: str) -> bool:
 
 
 class ModelMenu(QMenu):
-    """Model > Segmentation Model: one checkable entry per choice, and Choose Folder…"""
+    """Model > Segmentation Model: one checkable entry per choice, and Choose Local Folder…"""
 
     modelChosen = Signal(str)
 
-    def __init__(self, settings: AppSettings, parent: QWidget | None = None):
+    def __init__(self, app: AppSettings, current: Callable[[], str], parent: QWidget | None = None):
+        """*current*: the model the engine runs with now ("" = the default engine's)."""
         super().__init__("Segmentation &Model", parent)
         self.setObjectName("model_menu")
-        self._settings = settings
+        self._app, self._current = app, current
         self._group = QActionGroup(self)
         self._group.setExclusive(True)
         self.aboutToShow.connect(self.refresh)
@@ -98,8 +98,8 @@ class ModelMenu(QMenu):
         self.clear()
         for action in self._group.actions():
             self._group.removeAction(action)
-        current = self._settings.model_or_default()
-        for choice in model_choices(self._settings):
+        current = self._current().strip() or default_model()
+        for choice in model_choices(current, local_folders(self._app)):
             action = QAction(choice.text, self)
             action.setCheckable(True)
             action.setChecked(choice.model == current)

@@ -1,8 +1,9 @@
-"""Application settings (model, device, post-processing defaults) kept in QSettings.
+"""Per-user application state kept in QSettings: the last opened path.
 
-Per-project state (the class prompt, simplification) lives in the project's
-ProjectSettings instead, so it travels with the folder. Tests point QSettings at
-a temporary folder (see ``use_settings_folder``) and never touch the user's.
+Everything that decides what the model proposes (model, device, thresholds,
+simplification) is per project, in ``ProjectSettings`` (project.json), shared
+with the CLI. Tests point QSettings at a temporary folder (see
+``use_settings_folder``) and never touch the user's.
 """
 
 from __future__ import annotations
@@ -12,12 +13,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QSettings
 
-from annotator.gui.engine_worker import EngineSettings
+from annotator.core.project import BACKGROUND_MODES, DEVICES  # noqa: F401 - the dialogs' choices
 
 ORGANIZATION = "pnp-annotator"
 APPLICATION = "pnp-annotator"
-DEVICES = ("auto", "cpu", "cuda", "mps")
-BACKGROUND_MODES = ("auto", "always", "never")
 
 
 def default_model() -> str:
@@ -28,15 +27,8 @@ def default_model() -> str:
 
 @dataclass
 class AppSettings:
-    model: str = ""  # Hugging Face id or a local folder; "" means the engine's default
-    device: str = "auto"
-    presence_threshold: float = 0.0  # 0 keeps every class the user typed
-    background: str = "auto"
-    threshold: float = 0.15
-    simplify_tolerance: float = 1.5  # pixels; default for projects that never set theirs
-    min_area_fraction: float = 0.0005
     last_path: str = ""
-    model_folders: str = ""  # local model folders the user chose, one per line, newest first
+    weights_folders: str = ""  # local model folders the user chose, one per line, newest first
 
     @classmethod
     def load(cls) -> AppSettings:
@@ -49,26 +41,13 @@ class AppSettings:
                 values[f.name] = type(default)(raw)
             except (TypeError, ValueError):
                 values[f.name] = default  # a hand-edited or stale value: fall back, don't crash
-        settings = cls(**values)
-        if settings.device not in DEVICES:
-            settings.device = "auto"
-        if settings.background not in BACKGROUND_MODES:
-            settings.background = "auto"
-        return settings
+        return cls(**values)
 
     def save(self) -> None:
         store = _store()
         for f in fields(self):
             store.setValue(f.name, getattr(self, f.name))
         store.sync()
-
-    def model_or_default(self) -> str:
-        return self.model.strip() or default_model()
-
-    def engine(self) -> EngineSettings:
-        return EngineSettings(model=self.model_or_default(), device=self.device,
-                              presence_threshold=self.presence_threshold or None,
-                              threshold=self.threshold, background=self.background)
 
 
 def _store() -> QSettings:

@@ -26,6 +26,7 @@ from ..base import (
     CancelToken, Instance, LRUCache, Progress, ProgressTracker, SegmentationResult, check_cancel, dtype_for,
     move_to_device, oom_guard,
 )
+from ..errors import EngineError
 from ..images import load_rgb
 from ..loading import LOAD_ERRORS, load_failure
 from ..segmenter import Segmenter
@@ -54,7 +55,13 @@ class Sam3Segmenter(Segmenter):
 
     @classmethod
     def from_source(cls, source, device: torch.device, *, dtype=None, config=None) -> "Sam3Segmenter":
-        from transformers import Sam3Model, Sam3Processor
+        try:
+            import torchvision  # noqa: F401 - SAM 3's image processor and roi_align need it
+            from transformers import Sam3Model, Sam3Processor
+        except ImportError as exc:
+            raise EngineError(
+                f"SAM 3 needs torchvision and transformers >= 5 ({exc}); install them next to torch, e.g. "
+                "pip install torchvision 'transformers>=5' (the same CPU or CUDA build as your torch)") from exc
 
         config = cls.config_from(config)
         try:
@@ -191,26 +198,32 @@ class Sam3Segmenter(Segmenter):
                               attention_mask=mask.to(self.device))
 
     def _instances(self, out, image_size) -> list[list[tuple[float, tuple, np.ndarray]]]:
-        """Per prompt of ``out``: [(score, box xyxy px, bool mask [H, W])], highest score first."""
-        n = out.pred_logits.shape[0]
-        rows = self.processor.post_process_instance_segmentation(
-            _Float(out), threshold=self.config.instance_threshold, mask_threshold=self.config.mask_threshold,
-            target_sizes=[tuple(image_size)] * n)
+        """Per prompt of ``out``: [(score, box xyxy px, bool mask [H, W])], highest score first.
+
+        HF's ``post_process_instance_segmentation`` runs on one query at a time, so at most
+        one mask is resized to the image at once (a 100 MP photo would otherwise need every
+        kept query's float mask at full size together); its results are the same.
+        """
+        rows, queries = out.pred_logits.shape
         found = []
-        for row in rows:
-            scores = row["scores"].cpu().numpy()
-            order = np.argsort(-scores, kind="stable")
-            boxes = row["boxes"].cpu().numpy()
-            masks = row["masks"].cpu().numpy().astype(bool)
-            found.append([(float(scores[i]), tuple(float(v) for v in boxes[i]), masks[i]) for i in order])
+        for r in range(rows):
+            kept = []
+            for q in range(queries):
+                one = self.processor.post_process_instance_segmentation(
+                    _Float(out, r, q), threshold=self.config.instance_threshold,
+                    mask_threshold=self.config.mask_threshold, target_sizes=[tuple(image_size)])[0]
+                if len(one["scores"]):
+                    kept.append((float(one["scores"][0]), tuple(float(v) for v in one["boxes"][0]),
+                                 one["masks"][0].bool().cpu().numpy()))
+            found.append(sorted(kept, key=lambda k: -k[0]))  # stable: ties keep query order
         return found
 
 
 class _Float:
-    """The decoder outputs HF's instance post-processing reads, in float32 (bf16 on GPUs)."""
+    """Query *q* of prompt *r* of the decoder outputs, as HF's instance post-processing reads them, in float32."""
 
-    def __init__(self, out):
-        self.pred_logits = out.pred_logits.float()
-        self.pred_boxes = out.pred_boxes.float()
-        self.pred_masks = out.pred_masks.float()
-        self.presence_logits = None if out.presence_logits is None else out.presence_logits.float()
+    def __init__(self, out, r: int, q: int):
+        self.pred_logits = out.pred_logits[r:r + 1, q:q + 1].float()
+        self.pred_boxes = out.pred_boxes[r:r + 1, q:q + 1].float()
+        self.pred_masks = out.pred_masks[r:r + 1, q:q + 1].float()
+        self.presence_logits = None if out.presence_logits is None else out.presence_logits[r:r + 1].float()

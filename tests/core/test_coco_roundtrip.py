@@ -314,3 +314,34 @@ def test_cli_import_exit_codes_and_report(tmp_path, capsys):
     out_file = tmp_path / "out.json"
     assert cli_main(["export", str(project.root), "--out", str(out_file)]) == 0
     assert {a["category_id"] for a in json.loads(out_file.read_text())["annotations"]} == {5, 6, 7, 9, 15, 18}
+
+
+def test_simplified_model_proposals_survive_export_and_reimport_without_islands_or_duplicates(tmp_path):
+    """The issue's 42 -> 48 -> 54: proposals simplified at 1.5 px, exported `auto`, re-imported."""
+    from annotator.core.annotations import ImageAnnotations
+    from annotator.core.proposals import shapes_from_label_map
+
+    rng = np.random.default_rng(3)
+    lm = np.zeros((96, 128), np.int32)
+    for _ in range(40):  # overlapping blobs of 4 classes, some with holes
+        cy, cx, r = rng.integers(0, 96), rng.integers(0, 128), rng.integers(4, 18)
+        yy, xx = np.ogrid[:96, :128]
+        ring = (yy - cy) ** 2 + (xx - cx) ** 2
+        lm[ring < r * r] = rng.integers(1, 5)
+        lm[ring < (r // 3) ** 2] = 0
+    write_image(tmp_path / "imgs" / "a.png", 128, 96)
+    project = Project.open(tmp_path / "imgs")
+    shapes = shapes_from_label_map(lm, ["sky", "road", "car", "tree"], tolerance=1.5, min_area_fraction=0.0005)
+    assert len(shapes) > 10 and any(s.has_holes for s in shapes)
+    for name in ("sky", "road", "car", "tree"):
+        project.labels.add(name)
+    project.save(ImageAnnotations("a.png", 128, 96, shapes))
+    for mode in ("auto", "polygon", "rle"):
+        out = tmp_path / f"{mode}.json"
+        export_coco(project, out, segmentation=mode)
+        for _ in range(2):  # into the same folder, twice
+            import_coco(project, out)
+            again = project.load("a.png").shapes
+            assert len(again) == len(shapes)
+            for a, b in zip(shapes, again):
+                assert a.id == b.id and np.array_equal(a.mask(96, 128), b.mask(96, 128))

@@ -133,3 +133,24 @@ def test_cli_export_and_import_semantic_png(project, tmp_path, capsys):
     assert "Imported 3 shapes" in capsys.readouterr().out
     assert cli_main(["import", str(tmp_path), "--images", str(fresh.root), "--format", "semantic-png"]) == 2
     assert "no labels.csv" in capsys.readouterr().err
+
+
+# --- VOC-style folders written by Datumaro (tests/data/voc, see its README) ------------------------
+VOC_DIR = __import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "voc" / "datumaro"
+
+
+@pytest.mark.parametrize("with_labelmap", [False, True])
+def test_datumaro_voc_rgb_masks_import_through_the_class_colours(tmp_path, with_labelmap):
+    import shutil
+    folder = tmp_path / "voc"
+    shutil.copytree(VOC_DIR / "SegmentationClass", folder / "SegmentationClass")
+    if with_labelmap:
+        shutil.copy(VOC_DIR / "labelmap.txt", folder / "labelmap.txt")
+    fresh = fresh_project(tmp_path, ("2007_000001.jpg", 20, 10))
+    report = import_semantic(fresh, folder)
+    assert report.complete, report
+    assert any("read as Pascal VOC" in n for n in report.notes) != with_labelmap
+    (shape,) = fresh.load("2007_000001.jpg").shapes
+    assert shape.label == "bicycle" and shape.area == 200  # the whole mask is VOC colour (0, 128, 0)
+    assert fresh.labels.get("bicycle").id == 2  # the VOC index is kept as the category id
+    assert fresh.labels.get("background") is None and fresh.labels.get("ignored") is None

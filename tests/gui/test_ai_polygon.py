@@ -26,9 +26,11 @@ def ai_window(qtbot, private_settings, tiny_model_dir, tiny_sam2_dir, images_dir
     windows = []
 
     def open_window(interactive_model=None, interactive_factory=load_interactive):
-        settings = AppSettings(model=str(tiny_model_dir), device="cpu")
-        settings.save()
-        window = MainWindow(settings, interactive_factory=interactive_factory)
+        from annotator.core.project import ProjectSettings
+
+        defaults = ProjectSettings(model=str(tiny_model_dir), device="cpu",
+                                   interactive_model=str(interactive_model or tiny_sam2_dir))
+        window = MainWindow(AppSettings(), project_defaults=defaults, interactive_factory=interactive_factory)
         qtbot.addWidget(window)
         window.show()
         qtbot.waitExposed(window)

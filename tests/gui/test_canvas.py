@@ -482,3 +482,10 @@ def test_overlapping_parts_of_one_shape_are_both_filled(qtbot):
     path = shape_path(shape)
     assert path.contains(QPointF(110, 110))  # in both parts: filled, not an even-odd hole
     assert path.contains(QPointF(140, 130)) and not path.contains(QPointF(70, 70))  # the hole stays a hole
+
+
+def test_crowd_shapes_are_hatched(setup):
+    canvas, doc, sid = setup
+    assert canvas._layer.item(sid).brush().style() == Qt.BrushStyle.SolidPattern
+    doc.set_iscrowd([sid], True)
+    assert canvas._layer.item(sid).brush().style() == Qt.BrushStyle.BDiagPattern

@@ -105,3 +105,12 @@ def test_ring_area():
     assert ci.ring_area(SQUARE) == 10000
     assert ci.ring_area(SQUARE[::-1]) == 10000
     assert ci.ring_area(np.array([[0, 0], [5, 5], [10, 10]], dtype=np.float64)) == 0
+
+
+def test_overlap_of_two_parts_of_one_shape_is_inside_with_a_layout():
+    a = np.array([[0, 0], [10, 0], [10, 10], [0, 10]], float)
+    b = a + 5  # overlaps a on [5, 10] x [5, 10]
+    shapes = [("s", (a, b))]
+    assert ci.find_hit(shapes, (7, 7), 0.5) is None  # even-odd over all rings: the overlap cancels
+    assert ci.find_hit(shapes, (7, 7), 0.5, layouts={"s": [1, 1]}).shape_id == "s"
+    assert ci.contains_parts((a, b), [1, 1], (12, 12)) and not ci.contains_parts((a, b), [1, 1], (20, 20))

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog, QMess
 from window_fixtures import images_dir, key, make_window, private_settings, propose, wait_idle  # noqa: F401
 
 from annotator.gui.dialogs import DownloadDialog, ModelMissingDialog, SettingsDialog
+from annotator.core.project import Project
 from annotator.gui.settings import AppSettings
 
 pytestmark = pytest.mark.gui
@@ -37,8 +38,8 @@ def test_missing_weights_dialog_then_choose_local_folder(qtbot, make_window, ima
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(tiny_model_dir))
     dialog.folder_button.click()
     assert not dialog.isVisible()
-    assert window.settings.model == str(tiny_model_dir)
-    assert AppSettings.load().model == str(tiny_model_dir), "remembered in (private) QSettings"
+    assert window.project.settings.model == str(tiny_model_dir)
+    assert Project.open(images_dir).settings.model == str(tiny_model_dir), "remembered in project.json"
     propose(qtbot, window, "sky")
     assert window.document().proposal_ids()
 
@@ -53,9 +54,8 @@ def fake_download(calls):
 
 
 def test_download_offers_the_default_model_and_reports_the_folder(qtbot, private_settings):
-    settings = AppSettings(model="")
     calls, chosen = [], []
-    dialog = ModelMissingDialog("Model 'Salesforce/blip-itm-large-flickr' is not in the cache", settings,
+    dialog = ModelMissingDialog("Model 'Salesforce/blip-itm-large-flickr' is not in the cache", "",
                                 download=fake_download(calls))
     qtbot.addWidget(dialog)
     dialog.modelChosen.connect(chosen.append)
@@ -110,16 +110,25 @@ def test_settings_dialog_saves_and_reconfigures_the_engine(qtbot, make_window, i
     assert window.client.settings.background == "always"
     assert window.client.settings.presence_threshold == pytest.approx(0.2)
     assert window.client.settings.model == str(tiny_model_dir)
-    stored = AppSettings.load()
+    stored = Project.open(images_dir).settings  # the project's, which `label` reads too
     assert (stored.background, stored.presence_threshold) == ("always", pytest.approx(0.2))
-    assert window.project.settings.simplify_tolerance == pytest.approx(3.0)
+    assert stored.simplify_tolerance == pytest.approx(3.0) and stored.model == str(tiny_model_dir)
     assert window.heatmap.values()[1] == pytest.approx(3.0)
 
 
-def test_settings_live_in_the_private_folder(private_settings):
-    AppSettings(device="cpu").save()
+def test_the_threshold_slider_is_the_projects_threshold(qtbot, make_window, images_dir):
+    window = make_window()
+    window.open_path(images_dir)
+    window.heatmap.threshold.setValue(40)
+    qtbot.waitUntil(lambda: Project.open(images_dir).settings.threshold == pytest.approx(0.4), timeout=3000)
+    assert window.client.settings.threshold == pytest.approx(0.4)
+
+
+def test_user_settings_live_in_the_private_folder_and_hold_no_model_settings(private_settings):
+    AppSettings(last_path="/data/photos").save()
     files = list(private_settings.rglob("*.ini"))
-    assert files and "device=cpu" in files[0].read_text()
+    text = files[0].read_text()
+    assert files and "last_path=/data/photos" in text and "model" not in text and "device" not in text
 
 
 def test_out_of_memory_is_reported_and_nothing_is_lost(qtbot, make_window, images_dir):

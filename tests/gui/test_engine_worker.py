@@ -49,6 +49,9 @@ class FakeSegmenter:
         return SimpleNamespace(classes=list(classes), heatmaps=np.zeros((len(classes), 21, 21), np.float32),
                                label_map=label_map, image_size=(h, w))
 
+    def segment_batch(self, images, classes_per_image, progress=None, cancel=None, batch_size=8):
+        return [self.segment(image, classes, progress, cancel) for image, classes in zip(images, classes_per_image)]
+
     def postprocess(self, result, threshold=None, background=None, crf=None):
         self.postprocess_calls += 1
         return (result.label_map * 0 + int(threshold * 100)).astype(np.int32)
@@ -195,46 +198,59 @@ def test_postprocess_skips_crf_when_only_simplification_moves(qtbot, client, fak
     assert results[2][1] == [("sky", 30, 4.0)]
 
 
-def test_batch_reports_each_image_and_skips_unreadable(qtbot, fake):
+@pytest.fixture
+def folder(tmp_path):
+    """A project of five small images and one that cannot be decoded."""
+    from PIL import Image
+
+    from annotator.core.project import Project
+
+    for i in range(5):
+        Image.new("RGB", (8, 8)).save(tmp_path / f"{i}.png")
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    return Project.open(tmp_path)
+
+
+def batch_options(classes=("sky",)):
+    from annotator.core.pipeline import PipelineOptions
+
+    return PipelineOptions(list(classes))
+
+
+def test_batch_runs_the_pipeline_saves_and_reports_each_image(qtbot, fake, folder):
     fake.pass_seconds = 0.0
-
-    def read(path):
-        if path.name == "bad.png":
-            raise ValueError("bad.png: cannot identify image file")
-        return IMG
-
-    from annotator.gui import engine_worker
-
     client = EngineClient(EngineSettings(model="fake"), factory=lambda s: fake, polygonize=fake_polygonize)
-    client._worker._read_image = read  # the worker's image reader, swapped before any job runs
     try:
-        got, failures, started = [], [], []
-        client.proposalsReady.connect(lambda j, image, res, shapes: got.append(image))
+        saved, failures, progress, done = [], [], [], []
+        client.batchSaved.connect(lambda j, image, res, shapes: saved.append((image, len(shapes))))
         client.failed.connect(lambda *a: failures.append(a))
-        client.batchImage.connect(lambda j, i, n, image: started.append((i, n, image)))
-        client.batch([("a.png", Path("a.png")), ("bad.png", Path("bad.png")), ("c.png", Path("c.png"))], ["sky"])
+        client.batchImage.connect(lambda j, n, total, image: progress.append((n, total, image)))
+        client.batchDone.connect(lambda j, summary: done.append(summary))
+        client.batch(folder, ["0.png", "bad.png", "1.png"], batch_options())
         wait_idle(qtbot, client)
-        assert got == ["a.png", "c.png"]
-        assert [(f[1], f[2]) for f in failures] == [("bad.png", engine_worker.IMAGE_ERROR)]
-        assert started == [(0, 3, "a.png"), (1, 3, "bad.png"), (2, 3, "c.png")]
+        assert saved == [("0.png", 1), ("1.png", 1)]  # the pipeline's shapes, not the injected polygonizer's
+        assert [(f[1], f[2]) for f in failures] == [("bad.png", "unreadable image")]
+        assert progress == [(0, 3, ""), (1, 3, "0.png"), (2, 3, "bad.png"), (3, 3, "1.png")]
+        assert done[0].labelled == ["0.png", "1.png"]
+        assert folder.load("0.png").model_run["requested"] == ["sky"], "saved by the worker, as the CLI does"
     finally:
         client.shutdown()
 
 
-def test_batch_cancel_stops_inside_the_current_image(qtbot, fake):
+def test_batch_cancel_stops_inside_the_current_image(qtbot, fake, folder):
     fake.pass_seconds = 0.1
     client = EngineClient(EngineSettings(model="fake"), factory=lambda s: fake, polygonize=fake_polygonize)
-    client._worker._read_image = lambda path: IMG
     try:
         failures, progress = [], []
         client.failed.connect(lambda *a: failures.append(a))
         client.progress.connect(lambda *a: progress.append(a))
-        job = client.batch([(f"{i}.png", Path(f"{i}.png")) for i in range(5)], ["sky"])
+        job = client.batch(folder, [f"{i}.png" for i in range(5)], batch_options())
         qtbot.waitUntil(lambda: len(progress) >= 1, timeout=3000)
         client.cancel(job)
         wait_idle(qtbot, client)
         assert fake.passes_run < fake.passes, "cancel must not wait for the image to finish"
         assert failures[-1][2] == CANCELLED
+        assert not any(folder.has_annotations(f"{i}.png") for i in range(5))
     finally:
         client.shutdown()
 
@@ -263,34 +279,41 @@ def test_only_model_device_or_presence_changes_reload(qtbot):
         client.shutdown()
 
 
-def test_batch_in_chunks_uses_segment_batch_on_the_real_model(qtbot, tiny_model_dir, samples_dir):
+def test_batch_in_chunks_uses_segment_batch_on_the_real_model(qtbot, tiny_model_dir, samples_dir, tmp_path):
     """On CUDA a batch job sends chunks of images through segment_batch; forced here on CPU."""
+    import shutil
+
+    from annotator.core.project import Project
     from annotator.gui.engine_worker import load_segmenter
 
-    loaded = []
+    shutil.copytree(samples_dir, tmp_path / "images")
+    project = Project.open(tmp_path / "images")
+    loaded, calls = [], []
 
     def factory(settings):
         seg = load_segmenter(settings)
+        real = seg.segment_batch
+        seg.segment_batch = lambda images, *a, **k: calls.append(len(images)) or real(images, *a, **k)
         loaded.append(seg)
         return seg
 
     client = EngineClient(EngineSettings(model=str(tiny_model_dir), device="cpu"), factory=factory)
     client._worker.batch_size = 2
     try:
-        got, failures, started = {}, [], []
-        client.proposalsReady.connect(lambda j, image, res, shapes: got.setdefault(image, (res, shapes)))
+        got, failures = {}, []
+        client.batchSaved.connect(lambda j, image, res, shapes: got.setdefault(image, (res, shapes)))
         client.failed.connect(lambda *a: failures.append(a))
-        client.batchImage.connect(lambda j, i, n, image: started.append((i, n)))
-        items = [(p.name, p) for p in sorted(samples_dir.iterdir())[:3]] + [("missing.png", samples_dir / "nope.png")]
-        client.batch(items, ["cat", "sky"])
-        wait_idle(qtbot, client, timeout=60000)
-        assert sorted(got) == sorted(p.name for p in sorted(samples_dir.iterdir())[:3])
+        images = project.images()[:3] + ["missing.png"]
+        client.batch(project, images, batch_options(["cat", "sky"]))
+        wait_idle(qtbot, client, timeout=180000)  # a spawned CRF process: slow on a loaded machine
+        assert sorted(got) == sorted(images[:3])
         assert [f[1] for f in failures] == ["missing.png"]
-        assert started == [(0, 4), (2, 4)]  # two chunks of two
-        single = loaded[0].segment(samples_dir / items[0][0], ["cat", "sky"])
-        res, shapes = got[items[0][0]]
+        assert calls == [2, 1]  # a chunk of two, then the last image
+        single = loaded[0].segment(samples_dir / images[0], ["cat", "sky"])
+        res, shapes = got[images[0]]
         assert (res.label_map == single.label_map).mean() > 0.999
         assert shapes and all(s.source == "model" and not s.accepted for s in shapes)
+        assert [s.id for s in project.load(images[0]).shapes] == [s.id for s in shapes]
     finally:
         client.shutdown()
         for seg in loaded:

@@ -64,15 +64,17 @@ def test_model_menu_lists_both_engines_and_chosen_folders(qtbot, make_window, ti
     browse = window.model_menu.actions()[-1]
     assert "Folder" in browse.text()
     browse.trigger()
-    assert window.settings.model == str(tiny_sam3_dir) and window.client.settings.model == str(tiny_sam3_dir)
+    assert window.client.settings.model == str(tiny_sam3_dir)
     window.model_menu.refresh()
     models = [m for _, m, _ in window.model_menu.entries()]
     assert str(tiny_sam3_dir) in models and str(tiny_model_dir) in models  # both folders kept
-    assert AppSettings.load().model_folders.splitlines()[0] == str(tiny_sam3_dir)
+    assert AppSettings.load().weights_folders.splitlines()[0] == str(tiny_sam3_dir)
 
     sam3 = next(a for a in window.model_menu.actions() if a.data() == "facebook/sam3")
     sam3.trigger()
-    assert window.settings.model == "facebook/sam3" and window.client.settings.model == "facebook/sam3"
+    assert window.client.settings.model == "facebook/sam3"
+    window.model_menu.refresh()
+    assert [m for _, m, c in window.model_menu.entries() if c] == ["facebook/sam3"]
 
 
 def test_settings_dialog_offers_both_engines(qtbot, make_window, images_dir):
@@ -88,7 +90,7 @@ def test_settings_dialog_offers_both_engines(qtbot, make_window, images_dir):
 
 
 def test_no_weights_dialog_for_sam3_explains_the_gate(qtbot, private_settings):
-    dialog = ModelMissingDialog("Cannot find the model 'facebook/sam3'", AppSettings(model="facebook/sam3"))
+    dialog = ModelMissingDialog("Cannot find the model 'facebook/sam3'", "facebook/sam3")
     qtbot.addWidget(dialog)
     text = " ".join(label.text() for label in dialog.findChildren(QLabel))
     assert "gated" in text and "hf auth login" in text and "accept its licence" in text
@@ -96,7 +98,7 @@ def test_no_weights_dialog_for_sam3_explains_the_gate(qtbot, private_settings):
     assert dialog.folder_button.isDefault() and not dialog.download_button.isDefault()
     assert dialog.download_button.text() == "Download facebook/sam3"
 
-    blip = ModelMissingDialog("not in the cache", AppSettings(model=""))
+    blip = ModelMissingDialog("not in the cache", "")
     qtbot.addWidget(blip)
     assert "gated" not in " ".join(label.text() for label in blip.findChildren(QLabel))
     assert blip.download_button.isDefault()

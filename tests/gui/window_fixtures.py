@@ -37,9 +37,11 @@ def make_window(qtbot, private_settings, tiny_model_dir):
     windows = []
 
     def make(model: str | None = None, factory=load_segmenter):
-        settings = AppSettings(model=str(model or tiny_model_dir), device="cpu")
-        settings.save()
-        window = MainWindow(settings, segmenter_factory=factory)
+        from annotator.core.project import ProjectSettings
+
+        # Folders without a project.json start on the tiny model, on the CPU.
+        defaults = ProjectSettings(model=str(model or tiny_model_dir), device="cpu")
+        window = MainWindow(AppSettings(), segmenter_factory=factory, project_defaults=defaults)
         qtbot.addWidget(window)
         window.show()
         qtbot.waitExposed(window)

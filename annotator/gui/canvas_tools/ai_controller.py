@@ -122,7 +122,7 @@ class AiPolygonController(QObject):
         if self._dialog is not None or w.project is None:
             return
         self._dialog = dialogs.ModelMissingDialog(
-            message, w.settings, w, model=w.project.settings.interactive_model,
+            message, w.project.settings.interactive_model, w,
             default=DEFAULT_INTERACTIVE_MODEL, what="interactive segmentation model (AI polygon)")
         self._dialog.modelChosen.connect(self._use_model)
         self._dialog.finished.connect(lambda _: setattr(self, "_dialog", None))

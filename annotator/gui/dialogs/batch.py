@@ -1,8 +1,9 @@
 """File > Label All Images: propose for every image of the folder, with progress and cancel.
 
-The dialog only starts the job and shows its progress; results reach each image
-through the same routing as single proposals. Cancel stops inside the current
-image (at its next dropout pass).
+The dialog starts the labelling pipeline (the CLI's ``label``, with the project's
+settings) and shows its progress; the pipeline saves each image, and an image open
+in the window takes its proposals as an undoable edit. Cancel stops inside the
+current image (at its next dropout pass).
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ class BatchDialog(QDialog):
         self._window, self._client = window, window.client
         self.job_id: int | None = None
         self._failures = 0
-        self._done = 0
+        self._done = self._skipped = 0
 
         self.classes = QLineEdit(classes)
         self.skip = QCheckBox("Skip images that already have shapes")
         self.skip.setChecked(True)
         self.image_bar, self.pass_bar = QProgressBar(), QProgressBar()
-        self.image_bar.setFormat("image %v of %m")
+        self.image_bar.setFormat("%v of %m images")
         self.pass_bar.setFormat("pass %v of %m")
         self.status = QLabel("Proposals for each image replace its pending proposals; accepted and "
                              "hand-drawn shapes are kept.")
@@ -48,7 +49,7 @@ class BatchDialog(QDialog):
 
         self._client.batchImage.connect(self._on_image)
         self._client.progress.connect(self._on_progress)
-        self._client.proposalsReady.connect(self._on_result)
+        self._client.batchDone.connect(self._on_done)
         self._client.failed.connect(self._on_failed)
         self._client.jobFinished.connect(self._on_finished)
 
@@ -59,7 +60,7 @@ class BatchDialog(QDialog):
             return
         self.job_id = self._window.start_batch(classes, self.skip.isChecked())
         if self.job_id is None:
-            self.status.setText("Nothing to do: every image already has shapes.")
+            self.status.setText("Nothing to do: the folder has no images.")
             return
         self.start.setEnabled(False)
         self.classes.setEnabled(False)
@@ -68,21 +69,22 @@ class BatchDialog(QDialog):
         self.buttons.addButton(self.start, QDialogButtonBox.ButtonRole.ActionRole)
         self.status.setText("Starting…")
 
-    def _on_image(self, job_id: int, index: int, count: int, image: str) -> None:
+    def _on_image(self, job_id: int, done: int, count: int, image: str) -> None:
         if job_id == self.job_id:
             self.image_bar.setRange(0, count)
-            self.image_bar.setValue(index + 1)
+            self.image_bar.setValue(done)
             self.pass_bar.setValue(0)
-            self.status.setText(f"Image {index + 1} of {count}: {image}")
+            self.status.setText(f"{done} of {count} images done" + (f", last: {image}" if image else ""))
 
     def _on_progress(self, job_id: int, image: str, stage: str, done: int, total: int) -> None:
         if job_id == self.job_id and stage == "pass":
             self.pass_bar.setRange(0, total)
             self.pass_bar.setValue(done)
 
-    def _on_result(self, job_id: int, image: str, result, shapes) -> None:
+    def _on_done(self, job_id: int, summary) -> None:
         if job_id == self.job_id:
-            self._done += 1
+            self._done = len(summary.labelled)
+            self._skipped = len(summary.skipped)
 
     def _on_failed(self, job_id: int, image: str, kind: str, message: str) -> None:
         if job_id == self.job_id:
@@ -93,6 +95,8 @@ class BatchDialog(QDialog):
         if job_id != self.job_id:
             return
         text = f"Done: proposals for {self._done} image(s)"
+        if self._skipped:
+            text += f", {self._skipped} already annotated"
         if self._failures:
             text += f"; {self._failures} problem(s), last: {self.status.text()}"
         self.status.setText(text)

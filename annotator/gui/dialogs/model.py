@@ -13,7 +13,7 @@ from PySide6.QtCore import QThread, Signal
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
 
-from annotator.gui.settings import AppSettings, default_model
+from annotator.gui.settings import default_model
 
 Progress = Callable[[int, int], None]  # bytes done, bytes total (0 when not known yet)
 
@@ -133,17 +133,15 @@ class ModelMissingDialog(QDialog):
 
     modelChosen = Signal(str)  # a folder or model id to use from now on
 
-    def __init__(self, message: str, settings: AppSettings, parent: QWidget | None = None,
-                 download=hub_download, *, model: str | None = None, default: str | None = None,
-                 what: str = "segmentation model"):
-        """*model*/*default*: the configured model and its fallback when it is not the main
-        model's (the interactive model uses the same dialog)."""
+    def __init__(self, message: str, model: str, parent: QWidget | None = None, download=hub_download, *,
+                 default: str | None = None, what: str = "segmentation model"):
+        """*model*: the configured model id or folder ("" for the default, or *default* when given:
+        the interactive model uses the same dialog)."""
         super().__init__(parent)
         self.setWindowTitle("Model weights not found")
-        self._settings, self._download = settings, download
-        self._model = settings.model if model is None else model
+        self._model, self._download = model.strip(), download
         self._default = default
-        model = self._model.strip() or (default or settings.model_or_default())
+        model = self._model or default or default_model()
         text = QLabel(f"<b>The {what} is not available.</b><br><br>{_escape(message)}<br><br>"
                       f"{gated_steps(self._repo_id())}"
                       "You can download it now, or choose a folder that already holds it. "
@@ -173,7 +171,7 @@ class ModelMissingDialog(QDialog):
 
     def _repo_id(self) -> str:
         # A missing local folder cannot be downloaded: offer the default model instead.
-        model = self._model.strip()
+        model = self._model
         fallback = self._default or default_model()
         return model if model and "/" in model and not model.startswith(("/", ".", "~")) else fallback
 

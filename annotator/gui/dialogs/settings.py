@@ -1,4 +1,8 @@
-"""File > Settings: model (either engine), device, class filtering and post-processing defaults."""
+"""File > Settings: the open project's model (either engine), device, class filtering and post-processing.
+
+These are the project's ``ProjectSettings`` (project.json), the same ones
+``pnp-annotator label`` runs with.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +10,32 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
                                QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget)
 
-from annotator.gui.model_menu import model_choices, remember_folder
-from annotator.gui.settings import BACKGROUND_MODES, DEVICES, AppSettings, default_model
+from annotator.core.project import BACKGROUND_MODES, DEVICES, ProjectSettings
+from annotator.gui.model_menu import local_folders, model_choices, remember_folder
+from annotator.gui.settings import AppSettings, default_model
 
 
 class SettingsDialog(QDialog):
-    """Edits *settings* (and the open project's simplification) in place on OK."""
+    """Edits *settings* (a project's, or new projects' defaults) in place on OK."""
 
-    def __init__(self, settings: AppSettings, project=None, parent: QWidget | None = None):
+    def __init__(self, settings: ProjectSettings, parent: QWidget | None = None, app: AppSettings | None = None):
+        """*app*: where the local model folders chosen before are kept (listed in the model box)."""
         super().__init__(parent)
-        self.setWindowTitle("Settings")
-        self._settings, self._project = settings, project
+        self.setWindowTitle("Project settings")
+        self._settings = settings
 
         # Both engines' checkpoints and the local folders chosen before; any id or folder can be typed.
+        self._app = app
+        self._previous_model = settings.model
         self.model = QComboBox()
         self.model.setEditable(True)
         self.model.setToolTip("A Hugging Face model id, or a local folder holding a saved model: BLIP "
                               "(PnP-OVSS engine) or SAM 3 (gated on the hub); the engine follows from the model")
-        for choice in model_choices(settings):
+        self._choices = model_choices(settings.model, local_folders(app) if app is not None else [])
+        for choice in self._choices:
             self.model.addItem(choice.model)
             self.model.setItemData(self.model.count() - 1, choice.tip, Qt.ItemDataRole.ToolTipRole)
-        self.model.setCurrentText(settings.model_or_default())
+        self.model.setCurrentText(settings.model.strip() or default_model())
         self.model.lineEdit().setPlaceholderText(default_model())
         self.engine_note = QLabel()
         self.engine_note.setWordWrap(True)
@@ -41,27 +50,28 @@ class SettingsDialog(QDialog):
         self.device = QComboBox()
         self.device.addItems(DEVICES)
         self.device.setCurrentText(settings.device)
-        self.presence = _spin(0.0, 1.0, 0.05, settings.presence_threshold,
+        self.presence = _spin(0.0, 1.0, 0.05, settings.presence_threshold or 0.0,
                               "Drop typed classes whose image-text match is below this (0 keeps all)")
         self.background = QComboBox()
         self.background.addItems(BACKGROUND_MODES)
         self.background.setCurrentText(settings.background)
         self.background.setToolTip("auto: a background channel when fewer than 3 classes are typed")
-        self.threshold = _spin(0.0, 1.0, 0.01, settings.threshold, "Default per-class heatmap threshold")
-        tolerance = project.settings.simplify_tolerance if project else settings.simplify_tolerance
-        min_area = project.settings.min_area_fraction if project else settings.min_area_fraction
-        self.tolerance = _spin(0.0, 10.0, 0.1, tolerance, "Polygon simplification tolerance in pixels")
-        self.min_area = _spin(0.0, 5.0, 0.01, min_area * 100, "Regions below this % of the image are dropped")
+        from engine import SegmenterConfig
 
-        # The interactive model (AI polygon, sharpen) is the project's, like simplification.
-        self.interactive = QLineEdit(project.settings.interactive_model if project else "")
+        threshold = SegmenterConfig.threshold if settings.threshold is None else settings.threshold
+        self.threshold = _spin(0.0, 1.0, 0.01, threshold, "Per-class heatmap threshold")
+        self.tolerance = _spin(0.0, 10.0, 0.1, settings.simplify_tolerance,
+                               "Polygon simplification tolerance in pixels")
+        self.min_area = _spin(0.0, 5.0, 0.01, settings.min_area_fraction * 100,
+                              "Regions below this % of the image are dropped")
+
+        # The interactive model (AI polygon, Sharpen) and the sharpen default.
+        self.interactive = QLineEdit(settings.interactive_model)
         self.interactive.setPlaceholderText(_default_interactive())
         self.interactive.setToolTip("SAM 2.1 or SAM 3 (tracker) for the AI polygon and Sharpen: "
                                     "a Hugging Face model id or a local folder")
-        self.interactive.setEnabled(project is not None)
         self.refine = QCheckBox("Sharpen proposals with the interactive model after Propose / label")
-        self.refine.setChecked(bool(project and project.settings.refine))
-        self.refine.setEnabled(project is not None)
+        self.refine.setChecked(settings.refine)
 
         form = QFormLayout(self)
         form.addRow("Model", model_row)
@@ -86,7 +96,7 @@ class SettingsDialog(QDialog):
 
     def _describe_model(self, model: str) -> None:
         """Which engine a known checkpoint runs (a folder's engine shows when it loads)."""
-        for choice in model_choices(self._settings):
+        for choice in self._choices:
             if choice.model == model.strip():
                 self.engine_note.setText(choice.tip)
                 return
@@ -94,19 +104,18 @@ class SettingsDialog(QDialog):
 
     def accept(self) -> None:
         s = self._settings
-        remember_folder(s, self.model.currentText().strip())
         s.model = self.model.currentText().strip()
+        if self._app is not None and s.model != self._previous_model:
+            remember_folder(self._app, self._previous_model, s.model)
+            self._app.save()
         s.device = self.device.currentText()
-        s.presence_threshold = self.presence.value()
+        s.presence_threshold = self.presence.value() or None
         s.background = self.background.currentText()
         s.threshold = self.threshold.value()
         s.simplify_tolerance = self.tolerance.value()
         s.min_area_fraction = self.min_area.value() / 100
-        if self._project is not None:
-            self._project.settings.simplify_tolerance = s.simplify_tolerance
-            self._project.settings.min_area_fraction = s.min_area_fraction
-            self._project.settings.interactive_model = self.interactive.text().strip()
-            self._project.settings.refine = self.refine.isChecked()
+        s.interactive_model = self.interactive.text().strip()
+        s.refine = self.refine.isChecked()
         super().accept()
 
 
