@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_engine_worker import FakeSegmenter, fake_polygonize
+from test_engine_worker import FakeSegmenter, batch_options, fake_polygonize, folder  # noqa: F401
 
 from annotator.gui.engine_worker import EngineClient, EngineSettings, load_interactive
 from engine.errors import ModelNotFoundError
@@ -61,7 +61,7 @@ def _mask_area(exterior, holes):
     return Polygon(exterior, holes).area
 
 
-def test_click_jumps_ahead_of_a_running_propose_and_queued_batch(qtbot, make_client):
+def test_click_jumps_ahead_of_a_running_propose_and_queued_batch(qtbot, make_client, folder):
     fake = FakeSegmenter(passes=6, pass_seconds=0.4)
     client = make_client(fake)
     order = []
@@ -70,7 +70,7 @@ def test_click_jumps_ahead_of_a_running_propose_and_queued_batch(qtbot, make_cli
     with qtbot.waitSignal(client.embedded, timeout=30000):  # the model loaded, embedding cached
         client.embed("a.png", "/p/a.png", RGB)
     client.segment("b.png", Path("b.png"), ["sky"], pixels=RGB)
-    client.batch([("c.png", Path("c.png"))], ["sky"])
+    client.batch(folder, ["0.png", "1.png"], batch_options())
     qtbot.waitUntil(lambda: fake.passes_run >= 1, timeout=10000)
     sent = time.perf_counter()
     client.click("a.png", "/p/a.png", RGB, [(40.0, 30.0)], [1])
