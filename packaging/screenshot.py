@@ -39,6 +39,7 @@ def wait(app: QApplication, done, timeout: float = 120.0) -> None:
 
 
 def main(out: Path) -> Path:
+    from annotator.core.project import ProjectSettings
     from annotator.gui.main_window import MainWindow
     from annotator.gui.settings import AppSettings, set_application_names, use_settings_folder
     from engine.testing import build_random_model
@@ -52,7 +53,8 @@ def main(out: Path) -> Path:
         images = tmp / "samples"
         shutil.copytree(ROOT / "resources" / "samples", images)
 
-        window = MainWindow(AppSettings(model=str(model), device="cpu"))
+        # The model is a project setting now: the sample folder starts on the tiny model.
+        window = MainWindow(AppSettings(), project_defaults=ProjectSettings(model=str(model), device="cpu"))
         window.resize(*SIZE)
         window.show()
         window.open_path(images / IMAGE)

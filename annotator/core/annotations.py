@@ -35,13 +35,19 @@ class ImageAnnotations:
             return "proposed"
         return "reviewed"
 
-    def apply_proposals(self, shapes: list[Shape]) -> list[Shape]:
+    def apply_proposals(self, shapes: list[Shape], *, skip_kept: bool = False) -> list[Shape]:
         """Replace the unaccepted model shapes by *shapes*; return the removed ones.
 
         Human shapes and accepted shapes are the user's work and are never touched.
+        *skip_kept*: a proposal identical (label and geometry) to a kept shape is not
+        added, so re-running the model on a reviewed image does not stack pending copies
+        on accepted shapes (the model's runs ask for it; an imported results file keeps
+        every entry it lists).
         """
         removed = [s for s in self.shapes if s.source == "model" and not s.accepted]
         kept = [s for s in self.shapes if not (s.source == "model" and not s.accepted)]
+        if skip_kept:
+            shapes = [s for s in shapes if not any(same_region(s, k) for k in kept)]
         self.shapes = kept + list(shapes)
         return removed
 
@@ -95,3 +101,8 @@ class ImageAnnotations:
             raise ValueError("field 'model_run' must be an object or absent")
         return cls(d["image"], d["width"], d["height"], shapes, model_run,
                    migrated_from=version if version < VERSION else None)
+
+
+def same_region(a: Shape, b: Shape) -> bool:
+    """Same class and exactly the same parts (the model re-deriving a shape already kept)."""
+    return a.label.casefold() == b.label.casefold() and a.parts == b.parts

@@ -200,7 +200,7 @@ def save_result(project: Project, rel: str, shapes: list[Shape], result, options
     """
     ann = project.load(rel)
     ann.height, ann.width = (int(v) for v in result.image_size)
-    ann.apply_proposals(shapes)
+    ann.apply_proposals(shapes, skip_kept=True)  # a re-run adds no copy of an accepted shape
     ann.model_run = {
         "classes": list(result.classes),
         "requested": list(options.classes),

@@ -33,6 +33,14 @@ SHORTCUTS: tuple[Command, ...] = (
     Command("undo", "&Undo", ("Ctrl+Z",), "&Edit"),
     Command("redo", "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "&Edit"),
     Command("draw_polygon", "&Draw Polygon", ("Ctrl+N",), "&Edit"),
+    Command("delete", "De&lete Shapes", ("Delete",), "&Edit", "Delete the selected shapes"),
+    Command("edit_label", "Edit &Label…", ("E",), "&Edit", "Change the label of the selected shapes"),
+    Command("copy", "&Copy", ("Ctrl+C",), "&Edit", "Copy the selected shapes (paste them on any image)"),
+    Command("paste", "&Paste", ("Ctrl+V",), "&Edit"),
+    Command("duplicate", "D&uplicate", ("Ctrl+D",), "&Edit", "Copy the selected shapes beside themselves"),
+    Command("classes", "&Manage Classes…", ("Ctrl+Shift+L",), "&Edit", "Rename, merge, delete or recolour classes"),
+    Command("brush", "&Brush", ("B",), "&Edit", "Paint onto the selected shape; [ and ] change the size"),
+    Command("eraser", "E&raser", ("Shift+B",), "&Edit", "Erase from the selected shape; [ and ] change the size"),
     Command("ai_polygon", "&AI Polygon", ("I",), "&Edit",
             "Click an object to outline it with the interactive model (SAM 2.1); Enter accepts"),
     Command("accept_selected", "&Accept Selected", ("Y",), "&Review"),
@@ -43,25 +51,46 @@ SHORTCUTS: tuple[Command, ...] = (
     Command("sharpen", "S&harpen Proposals", ("Shift+S",), "&Review",
             "Sharpen the selected proposals (or all of this image's) with the interactive model"),
     Command("propose", "&Propose", ("Ctrl+Return", "Ctrl+Enter"), "&Model"),
-    Command("cancel_job", "&Cancel Job", ("Ctrl+.",), "&Model", "Stop at the next dropout pass"),
+    Command("cancel_job", "&Cancel Proposal", ("Ctrl+.",), "&Model",
+            "Stop proposing for this image at the next pass; its shapes stay as they were"),
     Command("toggle_heatmap", "Show &Heatmap", ("H",), "&View"),
+    Command("toggle_shapes", "Show &Shapes", ("Ctrl+H",), "&View", "Hide every shape to see the image"),
     Command("prev_image", "&Previous Image", ("A",), "&View"),
     Command("next_image", "&Next Image", ("D",), "&View"),
-    Command("focus_classes", "Edit &Classes", ("Ctrl+L",), "&View"),
+    Command("focus_classes", "Type &Classes to Propose", ("Ctrl+L",), "&View"),
     Command("focus_filter", "&Filter Images", ("Ctrl+F",), "&View"),
     Command("zoom_in", "Zoom &In", ("Ctrl+=", "Ctrl++"), "&View"),
     Command("zoom_out", "Zoom &Out", ("Ctrl+-",), "&View"),
     Command("fit", "&Fit to Window", ("Ctrl+0",), "&View"),
+    Command("shortcuts", "&Keyboard Shortcuts", ("F1",), "&Help"),
     Command("about", "&About", (), "&Help"),
 )
+
+CANVAS_KEYS: tuple[tuple[str, str], ...] = (
+    ("Click / Ctrl+click", "Select a shape / add it to the selection"),
+    ("Click outside the shapes, Esc", "Clear the selection"),
+    ("Drag a shape / a vertex", "Move the shape / the vertex"),
+    ("Alt+click an edge", "Insert a vertex"),
+    ("Shift+click a vertex, Backspace", "Delete a vertex (the last clicked one)"),
+    ("Double-click a shape", "Edit its label"),
+    ("Drag (brush, eraser)", "Paint onto / erase from the selected shape"),
+    ("[ / ]", "Brush or eraser smaller / larger"),
+    ("Enter, double-click (drawing)", "Close the polygon being drawn"),
+    ("AI polygon: click / right- or Shift+click / drag", "Point on / point off the object / box"),
+    ("AI polygon: Enter / Backspace / Esc", "Accept (new shape, or the selected shape's outline) / "
+     "remove the last point / cancel"),
+    ("Wheel", "Zoom about the cursor"),
+    ("Middle-drag, Space+drag", "Pan"),
+)
+"""Keys and mouse gestures the canvas handles itself (while it has the focus)."""
 
 MENU_ORDER = ("&File", "&Edit", "&Review", "&Model", "&View", "&Help")
 
 
 class Actions:
-    """QActions for ``SHORTCUTS``, each triggering ``handler.on_<name>``."""
+    """QActions for ``SHORTCUTS``, each triggering ``on_<name>`` of the first handler that has it."""
 
-    def __init__(self, window: QMainWindow, handler):
+    def __init__(self, window: QMainWindow, *handlers):
         self.by_name: dict[str, QAction] = {}
         menus: dict[str, QMenu] = {title: window.menuBar().addMenu(title) for title in MENU_ORDER}
         for command in SHORTCUTS:
@@ -70,22 +99,31 @@ class Actions:
             action.setShortcuts([QKeySequence(s) for s in command.shortcuts])
             if command.tip:
                 action.setStatusTip(command.tip)
+            handler = next(h for h in handlers if hasattr(h, f"on_{command.name}"))
             action.triggered.connect(getattr(handler, f"on_{command.name}"))
             window.addAction(action)  # shortcuts work even while a menu is hidden
             menus[command.menu].addAction(action)
             self.by_name[command.name] = action
         self.by_name["toggle_heatmap"].setCheckable(True)
+        self.by_name["toggle_shapes"].setCheckable(True)
+        self.by_name["toggle_shapes"].setChecked(True)
         self.menus = menus
 
     def __getitem__(self, name: str) -> QAction:
         return self.by_name[name]
 
 
+def shortcut_rows() -> list[tuple[str, str, str]]:
+    """(keys, command, menu) for every window command with a shortcut, in menu order."""
+    return [(" / ".join(c.shortcuts), c.text.replace("&", "").rstrip("…"), c.menu.replace("&", ""))
+            for c in SHORTCUTS if c.shortcuts]
+
+
 def shortcuts_markdown() -> str:
-    """The README table of keyboard shortcuts (window commands; canvas keys are the canvas's)."""
+    """The README tables of keyboard shortcuts: window commands, then the canvas's own keys."""
     rows = ["| Shortcut | Command |", "|---|---|"]
-    for c in SHORTCUTS:
-        if c.shortcuts:
-            keys = " / ".join(f"`{s}`" for s in c.shortcuts)
-            rows.append(f"| {keys} | {c.text.replace('&', '').rstrip('…')} |")
+    for keys, text, _ in shortcut_rows():
+        rows.append(f"| {' / '.join(f'`{k}`' for k in keys.split(' / '))} | {text} |")
+    rows += ["", "| On the canvas | Does |", "|---|---|"]
+    rows += [f"| {keys} | {what} |" for keys, what in CANVAS_KEYS]
     return "\n".join(rows)

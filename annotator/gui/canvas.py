@@ -10,10 +10,12 @@ Conventions (labelme-like; the README table is built from this list):
   Shift+click a vertex       delete it; Backspace deletes the last clicked vertex
   Delete                     delete the selected shapes
   Double-click a shape, E    change its label (asks `label_provider`)
-  Esc                        clear the selection
+  Esc, click outside shapes  clear the selection (the margin around the image is outside)
   begin_polygon() then clicks  draw: each click adds a vertex; Enter, double-click or a
                              click on the first vertex closes; Backspace removes the
                              last vertex; Esc cancels
+  B / Shift+B (window)       brush / eraser on the selected shape (canvas_tools.brush):
+                             drag paints, [ / ] resize, Esc leaves
   Wheel, Ctrl+= / Ctrl+-     zoom (about the cursor / the centre); Ctrl+0 fits
   Middle-drag, Space+drag    pan
 
@@ -35,8 +37,8 @@ from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsText
 from annotator.core.labels import LabelSet
 from annotator.core.shapes import Shape
 from annotator.gui import canvas_interaction as ci
-from annotator.gui.canvas_items import (Z_IMAGE, Z_OVERLAY, DraftItem, ShapeLayer, VertexHandles, label_color,
-                                        pixmap_from_array)
+from annotator.gui.canvas_items import (Z_IMAGE, Z_OVERLAY, DraftItem, ShapeLayer, ShapeStyle, VertexHandles,
+                                        label_color, pixmap_from_array)
 from annotator.gui.canvas_view import ZoomPanView
 from annotator.gui.document import AnnotationDocument
 from annotator.gui.label_dialog import LabelProvider, make_label_provider
@@ -75,10 +77,11 @@ class Canvas(ZoomPanView):
         self._drag: _Drag | None = None
         self._draft: list[tuple[float, float]] | None = None  # None when not drawing
         self._last_label: str | None = None
-        # A tool of canvas_tools that takes the mouse and keys while set (e.g. the AI polygon);
+        # A click tool (the AI polygon) that takes the mouse and keys while set, before _tool;
         # it gets each event first: tool.mouse_press/move/release(event, scene point),
         # tool.key_press(event) and tool.claims_key(event), each True when consumed.
-        self.tool = None
+        self.click_tool = None
+        self._tool = None  # a canvas_tools tool (brush, eraser) that has the left button, or None
 
         self.setScene(QGraphicsScene(self))
         self.viewport().setMouseTracking(True)
@@ -148,6 +151,48 @@ class Canvas(ZoomPanView):
         h, w = rgba.shape[:2]
         if self._size[0] and self._size[1]:
             self._overlay_item.setTransform(QTransform.fromScale(self._size[0] / w, self._size[1] / h))
+
+    def set_shape_style(self, style: ShapeStyle) -> None:
+        """Fill opacity and hidden classes; hidden shapes are not clickable and leave the selection."""
+        self._layer.set_style(style)
+        visible = self._layer.visible_ids()
+        self._set_selection([i for i in self._selected if i in visible])
+
+    def redraw_shapes(self) -> None:
+        """Draw every shape afresh (class colours changed)."""
+        self._layer.clear()
+        self._sync()
+
+    def shape_style(self) -> ShapeStyle:
+        return self._layer.style
+
+    # --- tools ---------------------------------------------------------------------------
+    def set_tool(self, tool) -> None:
+        """Give the left button to *tool* (see canvas_tools), or back to selecting and editing."""
+        if self._tool is not None:
+            self._tool.deactivate()
+        if tool is not None and self.click_tool is not None:
+            self.click_tool.deactivate()  # one tool at a time: the brush ends the AI polygon
+        self._tool = tool
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor if tool else Qt.CursorShape.ArrowCursor)
+        if tool is not None:
+            self.cancel_polygon()
+            self.statusMessage.emit(tool.hint())
+
+    def tool(self):
+        return self._tool
+
+    def shape_at(self, point: tuple[float, float]) -> str | None:
+        """Id of the visible shape under the scene *point*, or None."""
+        hit = self._hit(point)
+        return hit.shape_id if hit is not None else None
+
+    def image_size(self) -> tuple[int, int]:
+        """(width, height) of the image shown."""
+        return self._size
+
+    def label_color(self, name: str) -> QColor:
+        return label_color(self._labels, name)
 
     def _clear_error(self) -> None:
         if self._error_item is not None:
@@ -225,6 +270,7 @@ class Canvas(ZoomPanView):
         if self._doc is None:
             self.statusMessage.emit("Open an image before drawing")
             return
+        self.set_tool(None)
         self._set_selection([])
         self._draft = []
         self.viewport().setCursor(Qt.CursorShape.CrossCursor)
@@ -290,24 +336,32 @@ class Canvas(ZoomPanView):
     def _hit(self, point: tuple[float, float]) -> ci.Hit | None:
         if self._doc is None:
             return None
-        shapes = [(s.id, tuple(s.rings())) for s in self._doc.shapes()]
-        layouts = {s.id: s.ring_layout() for s in self._doc.shapes() if len(s.parts) > 1}
+        style = self._layer.style
+        visible = [s for s in self._doc.shapes() if style.shows(s.label)]
+        shapes = [(s.id, tuple(s.rings())) for s in visible]
+        layouts = {s.id: s.ring_layout() for s in visible if len(s.parts) > 1}
         return ci.find_hit(shapes, point, self._tolerance(), self._selected[-1] if self._selected else None,
                            layouts)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if self._pan_press(event):
             return
-        if self.tool is not None and self.tool.mouse_press(event, self._scene_point(event)):
+        if self.click_tool is not None and self.click_tool.mouse_press(event, self._scene_point(event)):
+        if self._tool is not None and self._doc is not None and self._tool.press(
+                self._scene_point(event), event.button()):
             return
         if event.button() != Qt.MouseButton.LeftButton or self._doc is None:
             return
-        point = ci.clamp_point(self._scene_point(event), *self._size)
+        raw = self._scene_point(event)
+        point = ci.clamp_point(raw, *self._size)
         if self._draft is not None:
             self._draft_click(point)
             return
         mods = event.modifiers()
-        hit = self._hit(point)
+        # A click in the margin around the image is a click on nothing: clamped onto the
+        # border it would pick whatever shape touches the border.
+        outside = max(abs(raw[0] - point[0]), abs(raw[1] - point[1])) > self._tolerance()
+        hit = None if outside else self._hit(raw)
         if hit is None:
             if not mods & Qt.KeyboardModifier.ControlModifier:
                 self._set_selection([])
@@ -341,9 +395,11 @@ class Canvas(ZoomPanView):
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._pan_move(event):
             return
-        if self.tool is not None and self.tool.mouse_move(event, self._scene_point(event)):
+        if self.click_tool is not None and self.click_tool.mouse_move(event, self._scene_point(event)):
             return
         point = self._scene_point(event)
+        if self._tool is not None and self._tool.move(point):
+            return
         if self._draft is not None:
             self._draft_item.show_points(self._draft, ci.clamp_point(point, *self._size))
         elif self._drag is not None:
@@ -380,7 +436,8 @@ class Canvas(ZoomPanView):
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._pan_release(event):
             return
-        if self.tool is not None and self.tool.mouse_release(event, self._scene_point(event)):
+        if self.click_tool is not None and self.click_tool.mouse_release(event, self._scene_point(event)):
+        if self._tool is not None and self._tool.release(self._scene_point(event), event.button()):
             return
         d, self._drag = self._drag, None
         if event.button() != Qt.MouseButton.LeftButton or d is None or not d.dirty:
@@ -390,7 +447,7 @@ class Canvas(ZoomPanView):
         self._refresh_handles()
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        if event.button() != Qt.MouseButton.LeftButton or self._doc is None or self.tool is not None:
+        if event.button() != Qt.MouseButton.LeftButton or self._doc is None or self.click_tool is not None:
             return
         if self._draft is not None:
             self._finish_polygon()
@@ -416,18 +473,23 @@ class Canvas(ZoomPanView):
 
     # --- keys --------------------------------------------------------------------------
     def _claims_key(self, event: QKeyEvent) -> bool:
-        if self.tool is not None and self.tool.claims_key(event):
+        if self.click_tool is not None and self.click_tool.claims_key(event):
             return True
         key = event.key()
         if self._draft is not None and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape):
             return True
+        if self._tool is not None and self._tool.claims(event):
+            return True
         return key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) or super()._claims_key(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        if self.tool is not None and self.tool.key_press(event):
+        if self.click_tool is not None and self.click_tool.key_press(event):
             event.accept()
             return
         key = event.key()
+        if self._tool is not None and self._tool.key(event):
+            event.accept()
+            return
         if self._draft is not None and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self._finish_polygon()
         elif self._draft is not None and key == Qt.Key.Key_Escape:

@@ -9,6 +9,7 @@ that an edit repaints one shape, never the whole scene.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -26,6 +27,18 @@ FILL_ALPHA_SELECTED = 120
 FILL_ALPHA_PROPOSAL = 40  # proposals are fainter until accepted
 HANDLE_PX = 7.0  # vertex square side in screen pixels
 DRAFT_COLOR = QColor(255, 220, 0)
+
+
+@dataclass(frozen=True)
+class ShapeStyle:
+    """How the shape layer draws: fill opacity and what is hidden (a view setting, not an edit)."""
+
+    fill: float = 1.0  # multiplies the fill alphas: 0 draws outlines only
+    hidden_labels: frozenset = frozenset()  # casefolded class names not drawn
+    all_hidden: bool = False
+
+    def shows(self, label: str) -> bool:
+        return not self.all_hidden and label.casefold() not in self.hidden_labels
 
 
 def pixmap_from_array(array: np.ndarray) -> QPixmap:
@@ -65,9 +78,10 @@ def shape_path(shape: Shape) -> QPainterPath:
 class ShapeItem(QGraphicsPathItem):
     """One shape: class-coloured translucent fill and outline; proposals dashed, crowd regions hatched."""
 
-    def __init__(self, shape: Shape, color: QColor):
+    def __init__(self, shape: Shape, color: QColor, style: ShapeStyle = ShapeStyle()):
         super().__init__()
         self.shape_id = shape.id
+        self._style = style
         self.shape_ref = shape  # the document's object this item was drawn from
         self._color = QColor(color)
         self._proposal = shape.source == "model" and not shape.accepted
@@ -75,6 +89,8 @@ class ShapeItem(QGraphicsPathItem):
         self._selected = False
         self._order = 0.0  # in [0, 1): position in the document, added to the z layer
         self.setPath(shape_path(shape))
+        self.setVisible(style.shows(shape.label))
+        self._label = shape.label
         self._restyle()
 
     def set_rings(self, rings: Sequence[np.ndarray]) -> None:
@@ -85,6 +101,11 @@ class ShapeItem(QGraphicsPathItem):
         if selected != self._selected:
             self._selected = selected
             self._restyle()
+
+    def set_style(self, style: ShapeStyle) -> None:
+        self._style = style
+        self.setVisible(style.shows(self._label))
+        self._restyle()
 
     def set_order(self, order: float) -> None:
         self._order = order
@@ -97,8 +118,8 @@ class ShapeItem(QGraphicsPathItem):
         if self._proposal:
             pen.setStyle(Qt.PenStyle.DashLine)
         fill = QColor(self._color)
-        fill.setAlpha(FILL_ALPHA_SELECTED if self._selected else
-                      FILL_ALPHA_PROPOSAL if self._proposal else FILL_ALPHA)
+        alpha = (FILL_ALPHA_SELECTED if self._selected else FILL_ALPHA_PROPOSAL if self._proposal else FILL_ALPHA)
+        fill.setAlpha(round(alpha * min(max(self._style.fill, 0.0), 1.0)))
         self.setPen(pen)
         self.setBrush(QBrush(fill, Qt.BrushStyle.BDiagPattern if self._crowd else Qt.BrushStyle.SolidPattern))
         self.setZValue((Z_SELECTED if self._selected else Z_SHAPE) + self._order)
@@ -199,6 +220,15 @@ class ShapeLayer:
         self._scene = scene
         self._labels = labels
         self._items: dict[str, ShapeItem] = {}
+        self.style = ShapeStyle()
+
+    def set_style(self, style: ShapeStyle) -> None:
+        self.style = style
+        for item in self._items.values():
+            item.set_style(style)
+
+    def visible_ids(self) -> set[str]:
+        return {i for i, item in self._items.items() if item.isVisible()}
 
     def item(self, shape_id: str) -> ShapeItem | None:
         return self._items.get(shape_id)
@@ -217,7 +247,7 @@ class ShapeLayer:
             if item is None or item.shape_ref is not shape:
                 if item is not None:
                     self._scene.removeItem(item)
-                item = ShapeItem(shape, label_color(self._labels, shape.label))
+                item = ShapeItem(shape, label_color(self._labels, shape.label), self.style)
                 self._scene.addItem(item)
                 self._items[shape.id] = item
             item.set_order(order / (len(shapes) + 1))

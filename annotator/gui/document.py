@@ -27,20 +27,29 @@ def is_proposal(shape: Shape) -> bool:
     return shape.source == "model" and not shape.accepted
 
 
-class _SwapShapes(QUndoCommand):
-    """Replace the document's shape list; undo puts the previous list back."""
+Params = tuple  # (threshold | None, tolerance): the slider values proposals were made with
 
-    def __init__(self, doc: AnnotationDocument, text: str, before: list[Shape], after: list[Shape]):
+
+class _SwapShapes(QUndoCommand):
+    """Replace the document's shape list; undo puts the previous list back.
+
+    A proposal command also swaps the slider values the proposals were made with, so
+    undoing a threshold change puts the slider back where the shapes came from.
+    """
+
+    def __init__(self, doc: AnnotationDocument, text: str, before: list[Shape], after: list[Shape],
+                 params: tuple[Params | None, Params | None] | None = None):
         super().__init__(text)
         self._doc = doc
         self._before = before
         self._after = after
+        self._params = params
 
     def redo(self) -> None:
-        self._doc._set_shapes(self._after)
+        self._doc._set_shapes(self._after, *(self._params[1:] if self._params else ()))
 
     def undo(self) -> None:
-        self._doc._set_shapes(self._before)
+        self._doc._set_shapes(self._before, *(self._params[:1] if self._params else ()))
 
 
 class AnnotationDocument(QObject):
@@ -57,6 +66,8 @@ class AnnotationDocument(QObject):
         super().__init__(parent)
         self.annotations = annotations
         self.undo_stack = QUndoStack(self)
+        self.params: Params | None = None
+        """(threshold, tolerance) of the proposals in the document; None when not known."""
 
     # --- reading ----------------------------------------------------------------------
     def shapes(self) -> list[Shape]:
@@ -73,6 +84,18 @@ class AnnotationDocument(QObject):
         if self.shape(shape.id) is not None:
             raise ValueError(f"shape {shape.id} is already in the document")
         self._push(f"Add {shape.label}", self.shapes() + [shape.copy()])
+
+    def add_shapes(self, shapes: Sequence[Shape]) -> None:
+        """Add several shapes as one command (a paste)."""
+        for shape in shapes:
+            if self.shape(shape.id) is not None:
+                raise ValueError(f"shape {shape.id} is already in the document")
+        if shapes:
+            self._push(_plural("Add", {s.id for s in shapes}), self.shapes() + [s.copy() for s in shapes])
+
+    def replace_all(self, shapes: Sequence[Shape], text: str) -> None:
+        """Every shape at once (a project-wide class edit), as one command named *text*."""
+        self._push(text, list(shapes))
 
     def remove_shapes(self, ids: Iterable[str]) -> None:
         gone = self._known(ids)
@@ -121,8 +144,10 @@ class AnnotationDocument(QObject):
     def reject_all_proposals(self) -> None:
         self.reject(self.proposal_ids())
 
-    def apply_proposals(self, shapes: Sequence[Shape]) -> None:
+    def apply_proposals(self, shapes: Sequence[Shape], params: Params | None = None) -> None:
         """New model proposals replace the pending ones (ImageAnnotations semantics), undoably.
+
+        *params* (threshold, tolerance) they were made with travel with the command.
 
         The core rule is run on a scratch ImageAnnotations so that it stays the one
         definition of which shapes survive, while the document's list changes only
@@ -130,8 +155,9 @@ class AnnotationDocument(QObject):
         """
         ann = self.annotations
         scratch = ImageAnnotations(image=ann.image, width=ann.width, height=ann.height, shapes=self.shapes())
-        scratch.apply_proposals([s.copy() for s in shapes])
-        self._push(f"Apply {len(shapes)} proposal(s)", list(scratch.shapes))
+        scratch.apply_proposals([s.copy() for s in shapes], skip_kept=True)
+        self._push(f"Apply {len(shapes)} proposal(s)", list(scratch.shapes),
+                   None if params is None else (self.params, tuple(params)))
 
     def replace_shapes(self, updates: Mapping[str, Shape], before: Mapping[str, Shape], text: str) -> int:
         """Put each shape of *updates* (same id) in place of the document's, as ONE command. A
@@ -155,14 +181,19 @@ class AnnotationDocument(QObject):
         if ids:
             self._push(text, [edit(s) if s.id in ids else s for s in self.annotations.shapes])
 
-    def _push(self, text: str, after: list[Shape]) -> None:
+    def _push(self, text: str, after: list[Shape], params=None) -> None:
         before = self.shapes()
         if len(before) == len(after) and all(a is b for a, b in zip(before, after)):
+            if params is not None and params[1] != self.params:
+                self.params = params[1]  # same shapes from other slider values: nothing to undo
+                self.changed.emit()
             return  # nothing changed: an empty entry would make undo look broken
-        self.undo_stack.push(_SwapShapes(self, text, before, after))
+        self.undo_stack.push(_SwapShapes(self, text, before, after, params))
 
-    def _set_shapes(self, shapes: list[Shape]) -> None:
+    def _set_shapes(self, shapes: list[Shape], *params) -> None:
         self.annotations.shapes = list(shapes)
+        if params:
+            self.params = params[0]
         self.changed.emit()
 
 

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoGroup
 
+from annotator.core.index import DAMAGED
 from annotator.core.project import Project
 from annotator.gui.document import AnnotationDocument
 
@@ -55,44 +56,52 @@ class DocumentStore(QObject):
     def open_document(self, image: str) -> AnnotationDocument | None:
         return self._docs.get(image)
 
+    def open_images(self) -> list[str]:
+        return list(self._docs)
+
     def activate(self, image: str | None) -> None:
         doc = self._docs.get(image) if image else None
         self._group.setActiveStack(doc.undo_stack if doc else None)
 
-    def apply_proposals(self, image: str, shapes: list) -> None:
+    def apply_proposals(self, image: str, shapes: list, params: tuple | None = None) -> None:
+        """*params*: (threshold, tolerance) the proposals were made with (for the sliders)."""
         doc = self._docs.get(image)
         if doc is not None:
-            doc.apply_proposals(shapes)  # undoable; saved by the change it causes
+            doc.apply_proposals(shapes, params)  # undoable; saved by the change it causes
             return
         try:
             ann = self.project.load(image)
-            ann.apply_proposals(shapes)
+            ann.apply_proposals(shapes, skip_kept=True)
             self.project.save(ann)
         except Exception as e:  # noqa: BLE001 - reported, the result stays in the job's hands
             self.saveFailed.emit(image, f"could not save proposals for {image}: {e}")
             return
         self.statusChanged.emit(image, ann.status)
 
-    def proposals_saved(self, image: str, shapes: list) -> None:
+    def proposals_saved(self, image: str, shapes: list, params: tuple | None = None) -> None:
         """A batch saved *shapes* as the image's proposals in its file: an open document
         takes them too (undoable; its next save writes the same proposals plus any edit
         made meanwhile), a closed one only reports its new status."""
         doc = self._docs.get(image)
         if doc is not None:
-            doc.apply_proposals(shapes)
+            doc.apply_proposals(shapes, params)
             return
         self.statusChanged.emit(image, self.status(image))
 
     def status(self, image: str) -> str:
+        return self.summary(image)[0]
+
+    def summary(self, image: str) -> tuple[str, tuple[int, int]]:
+        """(status, (shapes, pending proposals)) of *image*: its open document's, else the status
+        index's (core.index: no parse while the file is unchanged)."""
         doc = self._docs.get(image)
         if doc is not None:
-            return doc.annotations.status
-        if not self.project.has_annotations(image):
-            return "none"
-        try:
-            return self.project.load(image).status
-        except Exception:  # noqa: BLE001 - a damaged file shows up when the image is opened
-            return "none"
+            ann = doc.annotations
+            return ann.status, (len(ann.shapes), len(doc.proposal_ids()))
+        entry = self.project.entry(image)
+        if entry is None or entry.status == DAMAGED:  # a damaged file shows up when the image is opened
+            return "none", (0, 0)
+        return entry.status, (entry.shapes, entry.pending)
 
     def flush(self) -> None:
         """Save every edited document now."""
@@ -110,6 +119,13 @@ class DocumentStore(QObject):
 
     def is_dirty(self) -> bool:
         return bool(self._dirty)
+
+    def reload(self, images) -> None:
+        """Forget the open documents of *images* (their files were rewritten elsewhere)."""
+        for image in images:
+            if image in self._docs:
+                self._dirty.discard(image)
+                self._drop(image)
 
     def close(self) -> None:
         self.flush()

@@ -22,18 +22,21 @@ from annotator.gui.canvas import Canvas
 from annotator.gui.canvas_tools.ai_controller import AiPolygonController
 from annotator.gui.document import is_proposal
 from annotator.gui.documents import DocumentStore
+from annotator.gui.edit_commands import EditCommands
 from annotator.gui.engine_worker import EngineClient, EngineSettings, Polygonize, load_interactive, load_segmenter
 from annotator.gui.file_list import FileListDock
-from annotator.gui.heatmap_overlay import render_heatmap
 from annotator.gui.heatmap_panel import HeatmapDock
+from annotator.gui.heatmap_view import HeatmapView
 from annotator.gui.job_router import JobRouter
-from annotator.gui.model_menu import ModelMenu, remember_folder
+from annotator.gui.model_menu import ModelMenu
+from annotator.gui.model_setup import ModelSetup
+from annotator.gui.recent import RecentMenu, remember
 from annotator.gui.prompt_bar import PromptBar, parse_classes
 from annotator.gui.settings import AppSettings
 from annotator.gui.shape_list import ShapeListDock
+from annotator.gui.view_options import ClassesMenu, FillMenu, ViewOptions
 
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "pnp-annotator.png"
-OVERLAY_MAX_SIDE = 512  # the canvas stretches the overlay; a heatmap has no finer detail
 
 
 class MainWindow(QMainWindow):
@@ -51,21 +54,29 @@ class MainWindow(QMainWindow):
         self.store: DocumentStore | None = None
         self.current: str | None = None
         self.pixels: np.ndarray | None = None
-        self._model_dialog = None
 
         self.undo_group = QUndoGroup(self)
         self.client = EngineClient(EngineSettings.from_project(self._project_defaults), factory=segmenter_factory,
                                    parent=self,
                                    interactive_factory=interactive_factory)
         self.router = JobRouter(self.client, self)
+        self.view = ViewOptions(self)
         self._build_widgets()
-        self.actions = Actions(self, self)
-        self.model_menu = ModelMenu(self.settings, lambda: self._engine_settings().model, self)
+        self.edit = EditCommands(self)
+        self.actions = Actions(self, self, self.edit)
+        self.actions.menus["&File"].insertMenu(self.actions["save"], RecentMenu(self, self))
+        view_menu = self.actions.menus["&View"]
+        view_menu.insertMenu(self.actions["prev_image"], ClassesMenu(
+            self.view, lambda: self.project.labels.names if self.project else [], self))
+        view_menu.insertMenu(self.actions["prev_image"], FillMenu(self.view, self))
+        view_menu.insertSeparator(self.actions["prev_image"])
+        self.model_menu = ModelMenu(self.settings, lambda: self.engine_settings().model, self)
         self.actions.menus["&Model"].addSeparator()
         self.actions.menus["&Model"].addMenu(self.model_menu)
         self.ai = AiPolygonController(self)
         self._wire()
         self._update_enabled()
+        self.model_setup.check()
         self.resize(1280, 800)
         self.resizeDocks([self.files, self.shapes], [220, 300], Qt.Orientation.Horizontal)
 
@@ -81,10 +92,15 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.shapes)
         self.heatmap = HeatmapDock(self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.heatmap)
-        self.heatmap.set_values(self.client.settings.threshold, self._project_defaults.simplify_tolerance)
-        self._make_canvas(LabelSet())
-        self.engine_state = QLabel("model not loaded")
+        self.heatmap_view = HeatmapView(self)
+        self.heatmap.set_values(*self.heatmap_view.defaults())
+        self.model_setup = ModelSetup(self)
+        self.engine_state = self.model_setup.label
+        self.zoom_label = QLabel()
+        self.zoom_label.setToolTip("Zoom (Ctrl+0 fits the image to the window)")
+        self.statusBar().addPermanentWidget(self.zoom_label)
         self.statusBar().addPermanentWidget(self.engine_state)
+        self._make_canvas(LabelSet())
 
     def _make_canvas(self, labels) -> None:
         """A canvas draws with one label set for its life, so each project gets its own.
@@ -100,7 +116,9 @@ class MainWindow(QMainWindow):
         self.canvas = Canvas(labels, self._canvas_holder)
         self.canvas.selectionChanged.connect(self.shapes.select)
         self.canvas.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 4000))
+        self.canvas.zoomChanged.connect(lambda zoom: self.zoom_label.setText(f"{zoom * 100:.0f}%"))
         self._canvas_holder.layout().addWidget(self.canvas)
+        self.heatmap_view.apply_shape_style()
         if hasattr(self, "ai"):
             self.ai.attach(self.canvas)
         if old is not None:
@@ -117,18 +135,17 @@ class MainWindow(QMainWindow):
         self.prompt.cancelRequested.connect(self.on_cancel_job)
         self.prompt.classesEdited.connect(self._remember_classes)
         self.prompt.proposalsChanged.connect(self._remember_proposals)
-        self.model_menu.modelChosen.connect(self._use_model)
-        self.heatmap.overlayChanged.connect(self._update_overlay)
-        self.heatmap.paramsChanged.connect(self._on_params)
+        self.model_menu.modelChosen.connect(self.model_setup.use_model)
         self.undo_group.indexChanged.connect(lambda _: self._update_enabled())
         self.undo_group.cleanChanged.connect(lambda _: self._update_enabled())
 
         self.client.busyChanged.connect(self.prompt.set_busy)
         self.client.progress.connect(self._on_progress)
-        self.client.stateChanged.connect(self._on_engine_state)
-        self.client.modelMissing.connect(self.show_model_missing)
+        self.client.stateChanged.connect(self.model_setup.engine_state)
+        self.client.stateChanged.connect(self.prompt.show_state)
+        self.client.modelMissing.connect(self.model_setup.show_missing)
         self.router.applied.connect(self._on_applied)
-        self.router.resultCached.connect(self._on_result_cached)
+        self.router.resultCached.connect(self.heatmap_view.result_changed)
         self.router.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.router.problem.connect(self._show_problem)
 
@@ -157,7 +174,10 @@ class MainWindow(QMainWindow):
             self.show_image(target)
         else:
             self.canvas.show_error(f"No images in {root}\n(looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
-        self.settings.last_path = str(path)
+            self._refresh_shapes()  # nothing of the previous folder stays listed or selectable
+        if not target:
+            self.settings.last_path = str(root)
+        self.settings.recent = remember(self.settings.recent, str(root))
         self.settings.save()
         return True
 
@@ -168,18 +188,20 @@ class MainWindow(QMainWindow):
         self.project = project
         self.client.configure(EngineSettings.from_project(project.settings))
         self.store = DocumentStore(project, self.undo_group, parent=self)
-        self.store.statusChanged.connect(self.files.set_status)
+        self.store.statusChanged.connect(self._on_status)
         self.store.documentChanged.connect(self._on_document_changed)
         self.store.saveFailed.connect(lambda image, msg: self._show_problem("Not saved", msg))
         self.router.store = self.store
         self.router.forget()
         self._make_canvas(project.labels)
         images = project.images()
-        self.files.set_images(images, {image: self.store.status(image) for image in images})
+        summaries = {image: self.store.summary(image) for image in images}
+        self.files.set_images(images, {i: s[0] for i, s in summaries.items()},
+                              {i: s[1] for i, s in summaries.items()})
         self.prompt.classes.setText(project.settings.classes)
         self.prompt.set_proposals_mode(project.settings.proposals)
         self.prompt.classes.set_names(project.labels.names)
-        self.heatmap.set_values(self.client.settings.threshold, project.settings.simplify_tolerance)
+        self.model_setup.check()  # this folder's model may be another one
         self.setWindowTitle(f"PnP Annotator — {project.root}")
         for problem in project.problems:
             self._show_problem("Project file damaged", problem)
@@ -214,20 +236,30 @@ class MainWindow(QMainWindow):
             return
         self.canvas.set_document(doc, self.pixels)
         self.store.activate(image)
+        self.settings.last_path = str(self.project.image_path(image))  # a relaunch reopens here
+        self.settings.save()
+        saved = self.router.restore(image, self.pixels)
+        if saved is not None and doc.params is None:
+            doc.params = (saved.threshold, saved.tolerance)
         self._refresh_shapes()
-        self._on_result_cached(image)
+        self.heatmap_view.result_changed(image)
         self.statusBar().showMessage(f"{image} ({doc.annotations.width}×{doc.annotations.height})", 3000)
 
     def document(self):
         return self.store.open_document(self.current) if self.store and self.current else None
 
     # --- reacting ---------------------------------------------------------------------------
+    def _on_status(self, image: str, _status: str = "") -> None:
+        status, counts = self.store.summary(image)
+        self.files.set_status(image, status, counts)
+
     def _on_document_changed(self, image: str) -> None:
         if image == self.current:
             self._refresh_shapes()
 
     def _refresh_shapes(self) -> None:
         doc = self.document()
+        self.heatmap_view.show_params(doc)
         shapes = doc.shapes() if doc else []
         labels = self.project.labels if self.project else None
         self.shapes.set_shapes(shapes, labels.color if labels else (lambda name: (128, 128, 128)))
@@ -239,11 +271,12 @@ class MainWindow(QMainWindow):
             return
         has_project, doc = self.project is not None, self.document()
         proposals = bool(doc and doc.proposal_ids())
-        for name in ("export_coco", "import_coco", "batch", "save"):
+        for name in ("export_coco", "import_coco", "batch", "save", "classes"):
             self.actions[name].setEnabled(has_project)
         for name in ("accept_all", "reject_all", "next_proposal", "sharpen"):
             self.actions[name].setEnabled(proposals)
-        for name in ("accept_selected", "reject_selected", "draw_polygon", "ai_polygon", "propose"):
+        for name in ("accept_selected", "reject_selected", "draw_polygon", "ai_polygon", "propose", "brush", "eraser",
+                     "delete", "edit_label", "copy", "paste", "duplicate"):
             self.actions[name].setEnabled(doc is not None)
         self.prompt.propose.setEnabled(doc is not None)
         self.actions["undo"].setEnabled(self.undo_group.canUndo())
@@ -252,48 +285,15 @@ class MainWindow(QMainWindow):
     def _on_progress(self, job_id: int, image: str, stage: str, done: int, total: int) -> None:
         self.prompt.show_progress(stage, done, total)
 
-    def _on_engine_state(self, state: str) -> None:
-        self.engine_state.setText(f"model: {state}")
-        self.prompt.show_state(state)
-
     def _on_applied(self, image: str, count: int) -> None:
         where = "" if image == self.current else f" (applied to {image})"
         self.statusBar().showMessage(f"{count} proposal(s) for {image}{where}", 5000)
         self._update_enabled()
 
-    def _on_result_cached(self, image: str) -> None:
-        if image != self.current:
-            return
-        result = self.router.result(image)
-        self.heatmap.set_classes(list(result.classes) if result is not None else [])
-
-    def _update_overlay(self) -> None:
-        result = self.router.result(self.current) if self.current else None
-        name = self.heatmap.current_class()
-        if not self.heatmap.show_overlay.isChecked() or result is None or name not in result.classes:
-            self.canvas.set_overlay(None)
-            return
-        h, w = result.image_size
-        scale = min(1.0, OVERLAY_MAX_SIDE / max(h, w))
-        size = (max(1, round(h * scale)), max(1, round(w * scale)))
-        color = self.project.labels.color(name) if self.project else (255, 0, 0)
-        self.canvas.set_overlay(render_heatmap(result.heatmaps[result.classes.index(name)], size, color))
-
-    def _on_params(self, threshold: float, tolerance: float) -> None:
-        if self.project is None:
-            return
-        settings = self.project.settings
-        settings.threshold, settings.simplify_tolerance = threshold, tolerance
-        self.project.save_settings()
-        self.client.configure(EngineSettings.from_project(settings))  # no reload: rides on each job
-        result = self.router.result(self.current) if self.current else None
-        if result is not None:
-            self.client.postprocess(self.current, result, threshold, settings.background, self._polygonize())
-
-    def _polygonize(self) -> Polygonize:
+    def polygonize(self, tolerance: float | None = None) -> Polygonize:
         s = self.project.settings
-        return Polygonize(tolerance=s.simplify_tolerance, min_area_fraction=s.min_area_fraction,
-                          proposals=s.proposals, refine=s.refine)
+        return Polygonize(tolerance=s.simplify_tolerance if tolerance is None else tolerance,
+                          min_area_fraction=s.min_area_fraction, proposals=s.proposals, refine=s.refine)
 
     def _remember_proposals(self, mode: str) -> None:
         """The prompt bar's Shapes choice: kept in the project; the current result is re-shaped (no model call)."""
@@ -303,8 +303,10 @@ class MainWindow(QMainWindow):
         self.project.save_settings()
         result = self.router.result(self.current) if self.current else None
         if result is not None:
-            self.client.postprocess(self.current, result, self.heatmap.values()[0], self.project.settings.background,
-                                    self._polygonize())
+            threshold, tolerance = self.heatmap.values()  # this image's sliders
+            background = self.project.settings.background
+            job = self.client.postprocess(self.current, result, threshold, background, self.polygonize(tolerance))
+            self.router.expect(job, threshold, tolerance, background)
 
     def _remember_classes(self, text: str) -> None:
         if self.project is not None and text != self.project.settings.classes:
@@ -316,26 +318,9 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()  # never exec(): the engine's results keep arriving behind it
 
-    def show_model_missing(self, message: str) -> None:
-        if self._model_dialog is None:
-            self._model_dialog = dialogs.ModelMissingDialog(message, self._engine_settings().model, self)
-            self._model_dialog.modelChosen.connect(self._use_model)
-            self._model_dialog.finished.connect(lambda _: setattr(self, "_model_dialog", None))
-            self._model_dialog.setModal(False)  # the rest of the app keeps working meanwhile
-            self._model_dialog.show()
-
-    def _engine_settings(self) -> ProjectSettings:
+    def engine_settings(self) -> ProjectSettings:
         """The settings the engine runs with: the open project's, else new projects' defaults."""
         return self.project.settings if self.project is not None else self._project_defaults
-
-    def _use_model(self, model: str) -> None:
-        remember_folder(self.settings, self._engine_settings().model, model)
-        self.settings.save()
-        self._engine_settings().model = model
-        if self.project is not None:
-            self.project.save_settings()
-        self.client.configure(EngineSettings.from_project(self._engine_settings()))
-        self.statusBar().showMessage(f"Model set to {model}; press Propose to use it", 8000)
 
     # --- commands (Actions call on_<name>) ----------------------------------------------------
     def on_open_image(self) -> None:
@@ -360,21 +345,23 @@ class MainWindow(QMainWindow):
     def on_export_coco(self) -> None:
         if self.project is not None:
             self.store.flush()
-            dialogs.ExportDialog(self.project, self).open()
+            dialogs.ExportDialog(self.project, self, pending=self.files.pending_proposals()).open()
 
     def on_import_coco(self) -> None:
         if self.project is None:
             return
-        self.store.close()  # open documents would otherwise overwrite what the import writes
         dialog = dialogs.ImportDialog(self.project, self)
+        dialog.aboutToImport.connect(self.store.flush)  # the import reads what is saved
         dialog.imported.connect(self._after_import)
         dialog.open()
 
-    def _after_import(self) -> None:
+    def _after_import(self, written: list) -> None:
+        """Reload only the images the import wrote: other documents keep their undo history."""
+        self.store.reload(written)
         self.prompt.classes.set_names(self.project.labels.names)
-        for image in self.project.images():
-            self.files.set_status(image, self.store.status(image))
-        if self.current:
+        for image in written:
+            self._on_status(image)
+        if self.current in written:
             self.show_image(self.current)
 
     def on_batch(self) -> None:
@@ -396,18 +383,21 @@ class MainWindow(QMainWindow):
         self.store.flush()  # the pipeline reads the files: they must hold every edit
         options = PipelineOptions.from_settings(self.project.settings, classes, skip_annotated=skip_annotated,
                                                 model=self.client.settings.model)
-        return self.client.batch(self.project, images, options)
+        job = self.client.batch(self.project, images, options)
+        self.router.expect(job, options.threshold, options.tolerance,
+                           options.background or self.project.settings.background)
+        return job
 
     def on_settings(self) -> None:
-        dialog = dialogs.SettingsDialog(self._engine_settings(), self, app=self.settings)
+        dialog = dialogs.SettingsDialog(self.engine_settings(), self, app=self.settings)
         dialog.accepted.connect(self._after_settings)
         dialog.open()
 
     def _after_settings(self) -> None:
-        self.client.configure(EngineSettings.from_project(self._engine_settings()))
+        self.client.configure(EngineSettings.from_project(self.engine_settings()))
         if self.project is not None:
             self.project.save_settings()
-        self.heatmap.set_values(self.client.settings.threshold, self._engine_settings().simplify_tolerance)
+        self.heatmap_view.show_params(self.document())
 
     def on_quit(self) -> None:
         self.close()
@@ -432,12 +422,30 @@ class MainWindow(QMainWindow):
     def on_accept_selected(self) -> None:
         doc, ids = self.document(), self.canvas.selected_ids()
         if doc is not None and ids:
+            after = self._proposal_after(ids)
             doc.accept(ids)
+            self._review_next(after)
 
     def on_reject_selected(self) -> None:
         doc, ids = self.document(), self.canvas.selected_ids()
         if doc is not None and ids:
+            after = self._proposal_after(ids)
             doc.reject(ids)
+            self._review_next(after)
+
+    def _proposal_after(self, ids: list[str]) -> list[str]:
+        """Pending proposals after the last of *ids* in review order, then those before it (Y / X go on)."""
+        pending = [s.id for s in self.document().shapes() if is_proposal(s)]
+        if ids[-1] not in pending:
+            return []
+        i = pending.index(ids[-1])
+        return [p for p in pending[i + 1:] + pending[:i] if p not in ids]
+
+    def _review_next(self, candidates: list[str]) -> None:
+        doc = self.document()
+        still = [i for i in candidates if doc.shape(i) is not None and is_proposal(doc.shape(i))]
+        if still:
+            self.canvas.select([still[0]])
 
     def on_accept_all(self) -> None:
         if (doc := self.document()) is not None:
@@ -470,10 +478,17 @@ class MainWindow(QMainWindow):
             return
         self._remember_classes(self.prompt.classes.text())
         self._register_classes(classes)
-        self.client.segment(self.current, self.project.image_path(self.current), classes,
-                            threshold=self.heatmap.values()[0], background=self.project.settings.background,
-                            polygonize=self._polygonize(), pixels=self.pixels)
-        self.statusBar().showMessage(f"Proposing {', '.join(classes)} for {self.current}…", 4000)
+        image, pixels = self.current, self.pixels
+
+        def request() -> None:
+            threshold, tolerance = self.heatmap_view.defaults()  # never the last image's slider values
+            background = self.project.settings.background
+            job = self.client.segment(image, self.project.image_path(image), classes, threshold=threshold,
+                                      background=background, polygonize=self.polygonize(tolerance), pixels=pixels)
+            self.router.expect(job, threshold, tolerance, background)
+
+        self.model_setup.request(request)  # now, or once a model is chosen
+        self.statusBar().showMessage(f"Proposing {', '.join(classes)} for {image}…", 4000)
 
     def _register_classes(self, classes: list[str]) -> None:
         """Typed classes join the label set: stable colours, completion, COCO categories."""
@@ -515,11 +530,48 @@ class MainWindow(QMainWindow):
     def on_fit(self) -> None:
         self.canvas.fit_to_window()
 
+    def on_classes(self) -> None:
+        if self.project is None:
+            return
+        dialog = dialogs.ClassManagerDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.changed.connect(self._after_class_edit)
+        dialog.open()
+
+    def _after_class_edit(self) -> None:
+        self.canvas.redraw_shapes()  # colours may have changed
+        self.prompt.classes.set_names(self.project.labels.names)
+        self._refresh_shapes()
+
+    def refresh_statuses(self, images) -> None:
+        """Statuses and counts of *images* whose files were rewritten elsewhere."""
+        for image in images:
+            self._on_status(image)
+
+    def on_toggle_shapes(self) -> None:
+        self.view.set_all_hidden(not self.actions["toggle_shapes"].isChecked())
+
+    def on_shortcuts(self) -> None:
+        dialog = dialogs.ShortcutsDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+
     def on_about(self) -> None:
         dialogs.show_about(self)
+
+    # --- layout -------------------------------------------------------------------------------
+    def resizeEvent(self, event) -> None:
+        """In a small window the docks give way, so the image keeps about half of the width."""
+        super().resizeEvent(event)
+        width = self.width()
+        docks = [d for d in (self.files, self.shapes) if d.isVisible() and not d.isFloating()]
+        if docks and sum(d.width() for d in docks) > 0.5 * width:
+            share = {self.files: 0.2, self.shapes: 0.28}
+            self.resizeDocks(docks, [max(80, round(width * share[d])) for d in docks], Qt.Orientation.Horizontal)
 
     # --- closing ------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         self._close_project()  # flushes every edited document
+        self.model_setup.close()
         self.client.shutdown()
         event.accept()

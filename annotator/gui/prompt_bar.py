@@ -73,7 +73,7 @@ class PromptBar(QToolBar):
         self.propose.setToolTip("Segment the current image with these classes (Ctrl+Enter)")
         self.propose.clicked.connect(self.proposeRequested)
         self.cancel = QPushButton("Cancel")
-        self.cancel.setToolTip("Stop the running job at its next pass (Ctrl+.)")
+        self.cancel.setToolTip("Stop proposing for this image; its shapes stay as they are (Ctrl+.)")
         self.cancel.setEnabled(False)
         self.cancel.clicked.connect(self.cancelRequested)
         self.proposals = QComboBox()
@@ -119,10 +119,16 @@ class PromptBar(QToolBar):
             self.state.clear()
 
     def show_progress(self, stage: str, done: int, total: int) -> None:
+        """Engine stages: "pass" k/K, then post-processing (blur, CRF, polygons) with no steps."""
         self.progress.show()
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(done)
-        self.progress.setFormat(f"{stage} {done}/{total}" if stage == "pass" else f"{stage}")
+        if stage == "pass" and done < total:
+            self.progress.setRange(0, max(total, 1))
+            self.progress.setValue(done)
+            self.progress.setFormat(f"pass {done}/{total}")
+        else:  # the last pass is done: what runs now has no count, so a busy bar that says so
+            self.progress.setRange(0, 0)
+            self.progress.setFormat("post-processing…")
+        self.progress.setToolTip(self.progress.format())
 
     def show_state(self, text: str) -> None:
         self.state.setText(text)

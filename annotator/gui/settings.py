@@ -27,7 +27,8 @@ def default_model() -> str:
 
 @dataclass
 class AppSettings:
-    last_path: str = ""
+    last_path: str = ""  # the last image shown (or folder opened): a relaunch reopens it
+    recent: str = ""  # recently opened folders, one per line, newest first (gui.recent)
     weights_folders: str = ""  # local model folders the user chose, one per line, newest first
 
     @classmethod

@@ -37,7 +37,10 @@ ENGINE = "sam3"
 
 
 class Sam3Segmenter(Segmenter):
-    """SAM 3 (``Sam3Model`` + ``Sam3Processor``) with an image-embedding cache."""
+    """SAM 3 (``Sam3Model`` + ``Sam3Processor``) with an image-embedding cache.
+
+    Images go through the model one at a time (``segment_batch``'s ``batch_size`` is not
+    used: the batch dimension carries the class prompts of one image instead)."""
 
     engine = ENGINE
 
@@ -144,8 +147,9 @@ class Sam3Segmenter(Segmenter):
                 seconds["decoder"] += time.perf_counter() - t
                 t = time.perf_counter()
                 heat.append(out.semantic_seg.float().sigmoid()[:, 0].cpu().numpy())
-                presence.extend(out.presence_logits.float().sigmoid()[:, 0].cpu().tolist())
-                found.extend(self._instances(out, (height, width)))
+                chunk_presence = out.presence_logits.float().sigmoid()[:, 0].cpu().tolist()
+                presence.extend(chunk_presence)
+                found.extend(self._instances(out, (height, width), [self._present(p) for p in chunk_presence]))
                 seconds["postprocess"] += time.perf_counter() - t
                 tracker.passes_done(1)
         t = time.perf_counter()
@@ -197,8 +201,9 @@ class Sam3Segmenter(Segmenter):
             return self.model(vision_embeds=batch, input_ids=ids.to(self.device),
                               attention_mask=mask.to(self.device))
 
-    def _instances(self, out, image_size) -> list[list[tuple[float, tuple, np.ndarray]]]:
-        """Per prompt of ``out``: [(score, box xyxy px, bool mask [H, W])], highest score first.
+    def _instances(self, out, image_size, wanted: list[bool]) -> list[list[tuple[float, tuple, np.ndarray]]]:
+        """Per prompt of ``out``: [(score, box xyxy px, bool mask [H, W])], highest score first
+        ([] for prompts not *wanted*: classes the presence threshold drops).
 
         HF's ``post_process_instance_segmentation`` runs on one query at a time, so at most
         one mask is resized to the image at once (a 100 MP photo would otherwise need every
@@ -208,7 +213,7 @@ class Sam3Segmenter(Segmenter):
         found = []
         for r in range(rows):
             kept = []
-            for q in range(queries):
+            for q in range(queries if wanted[r] else 0):
                 one = self.processor.post_process_instance_segmentation(
                     _Float(out, r, q), threshold=self.config.instance_threshold,
                     mask_threshold=self.config.mask_threshold, target_sizes=[tuple(image_size)])[0]

@@ -116,11 +116,14 @@ def test_settings_dialog_saves_and_reconfigures_the_engine(qtbot, make_window, i
     assert window.heatmap.values()[1] == pytest.approx(3.0)
 
 
-def test_the_threshold_slider_is_the_projects_threshold(qtbot, make_window, images_dir):
+def test_make_default_turns_the_sliders_into_the_projects_threshold(qtbot, make_window, images_dir):
     window = make_window()
     window.open_path(images_dir)
-    window.heatmap.threshold.setValue(40)
-    qtbot.waitUntil(lambda: Project.open(images_dir).settings.threshold == pytest.approx(0.4), timeout=3000)
+    window.heatmap.set_values(0.4, 2.0)  # the sliders act on the image on screen (issue 13)...
+    assert Project.open(images_dir).settings.threshold is None
+    window.heatmap.make_default.click()  # ...until they are made the project's defaults
+    assert Project.open(images_dir).settings.threshold == pytest.approx(0.4)
+    assert Project.open(images_dir).settings.simplify_tolerance == pytest.approx(2.0)
     assert window.client.settings.threshold == pytest.approx(0.4)
 
 

@@ -51,11 +51,41 @@ def test_empty_name_cannot_be_accepted(qtbot, labels):
     assert dialog.result() == QDialog.DialogCode.Accepted
 
 
-def test_completion_matches_inside_names_case_insensitively(qtbot, labels):
+def test_typing_filters_the_list_inside_names_case_insensitively(qtbot, labels):
     dialog = make(qtbot, labels)
-    completer = dialog.edit.completer()
-    completer.setCompletionPrefix("PLANT")
-    assert completer.currentCompletion() == "potted plant"
+    qtbot.keyClicks(dialog.edit, "PLANT")
+    shown = [dialog.list.item(r).text() for r in range(dialog.list.count()) if not dialog.list.item(r).isHidden()]
+    assert shown == ["potted plant"]
+    assert dialog.label() == "potted plant" and "potted plant" in dialog.hint.text()
+
+
+def test_enter_takes_the_highlighted_class_not_the_half_typed_text(qtbot):
+    ls = LabelSet()
+    for name in ("grass", "gravel", "sky"):
+        ls.add(name)
+    dialog = make(qtbot, ls)
+    dialog.show()
+    qtbot.keyClicks(dialog.edit, "gra")
+    assert dialog.edit.completer() is None, "no popup that eats the first Enter"
+    with qtbot.waitSignal(dialog.accepted, timeout=1000):
+        qtbot.keyClick(dialog.edit, Qt.Key.Key_Return)  # one Enter
+    assert dialog.label() == "grass"
+
+
+def test_up_past_the_first_match_makes_the_typed_text_a_new_class(qtbot):
+    ls = LabelSet()
+    for name in ("grass", "gravel"):
+        ls.add(name)
+    dialog = make(qtbot, ls)
+    dialog.show()
+    qtbot.keyClicks(dialog.edit, "gra")
+    qtbot.keyClick(dialog.edit, Qt.Key.Key_Down)
+    assert dialog.label() == "gravel"
+    qtbot.keyClick(dialog.edit, Qt.Key.Key_Up)
+    qtbot.keyClick(dialog.edit, Qt.Key.Key_Up)
+    assert dialog.label() == "gra" and "new class" in dialog.hint.text()
+    qtbot.keyClicks(dialog.edit, "nite")  # typing again highlights what matches, here nothing
+    assert dialog.label() == "granite"
 
 
 def test_picking_from_the_list_sets_the_name(qtbot, labels):

@@ -69,9 +69,11 @@ def test_propose_review_undo_redo_with_shortcuts(qtbot, make_window, images_dir)
     key(qtbot, window, "Y")
     assert doc.shape(proposals[0]).accepted
     if len(proposals) > 1:
-        key(qtbot, window, "N")
+        assert window.canvas.selected_ids() == [proposals[1]], "Y moves on to the next proposal"
         key(qtbot, window, "X")
         assert doc.shape(proposals[1]) is None
+        if len(proposals) > 2:
+            assert window.canvas.selected_ids() == [proposals[2]], "and so does X"
     # the classes typed are remembered per project and offered for completion
     assert window.project.settings.classes == "sky, person"
     assert {"sky", "person"} <= set(window.project.labels.names)
@@ -144,7 +146,8 @@ def test_cancel_stops_the_running_job(qtbot, make_window, images_dir):
     key(qtbot, window, "Ctrl+.")
     wait_idle(qtbot, window)
     assert window.document().shapes() == before
-    assert "Cancelled" in window.statusBar().currentMessage()
+    message = window.statusBar().currentMessage()
+    assert message.startswith("Cancelled") and message.count("ancel") == 1, message
     assert max(p[3] for p in passes if p[2] == "pass") < 4
 
 
@@ -191,7 +194,10 @@ def test_heatmap_overlay_and_sliders_rerun_only_postprocessing(qtbot, make_windo
     wait_idle(qtbot, window)
     assert calls["segment"] == 1, "sliders never call the model"
     assert calls["postprocess"] == 1, "a simplification move reuses the last label map"
+    assert window.project.settings.simplify_tolerance == pytest.approx(1.5), "sliders act on this image only"
+    window.heatmap.make_default.click()
     assert window.project.settings.simplify_tolerance == pytest.approx(6.0)
+    assert window.project.settings.threshold == pytest.approx(0.9)
 
 
 def test_unreadable_image_shows_error_and_list_moves_on(qtbot, make_window, images_dir):

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from annotator.gui.file_list import FileListDock
-from annotator.gui.heatmap_overlay import MAX_ALPHA, render_heatmap
+from annotator.gui.heatmap_overlay import CLASS_COLOR, render_heatmap
 from annotator.gui.heatmap_panel import HeatmapDock
 from annotator.gui.prompt_bar import ClassesEdit, parse_classes
 
@@ -54,11 +54,17 @@ def test_file_list_filter_status_and_stepping(qtbot):
 def test_heatmap_overlay_follows_the_map(qtbot):
     heat = np.zeros((21, 21), np.float32)
     heat[:, 15:] = 1.0  # hot on the right
-    rgba = render_heatmap(heat, (40, 60), (255, 0, 0))
+    rgba = render_heatmap(heat, (40, 60), (255, 0, 0), CLASS_COLOR, opacity=0.6)
     assert rgba.shape == (40, 60, 4) and rgba.dtype == np.uint8
     assert (rgba[..., 0] == 255).all()
-    assert rgba[20, 59, 3] == MAX_ALPHA and rgba[20, 0, 3] == 0
-    assert render_heatmap(np.ones((21, 21), np.float32), (5, 5), (0, 0, 255))[..., 3].max() == 0
+    assert rgba[20, 59, 3] == 153 and rgba[20, 0, 3] == 0
+    assert render_heatmap(np.ones((21, 21), np.float32), (5, 5), (0, 0, 255), CLASS_COLOR)[..., 3].max() == 0
+    # a colour map: hot (red end of turbo) on the right, cold (blue end) on the left, one opacity
+    turbo = render_heatmap(heat, (40, 60), (0, 0, 0), "turbo", opacity=0.5)
+    assert turbo[20, 59, 0] > turbo[20, 59, 2] and turbo[20, 0, 2] > turbo[20, 0, 0]
+    assert (turbo[..., 3] == 127).all()
+    with pytest.raises(ValueError, match="turbo"):
+        render_heatmap(heat, (4, 4), (0, 0, 0), "rainbow")
 
 
 def test_heatmap_sliders_debounce_into_one_update(qtbot):

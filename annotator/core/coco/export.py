@@ -39,17 +39,22 @@ class ExportReport:
 
 
 def export_coco(project: Project, out: str | os.PathLike, *, segmentation: str = "auto",
-                accepted_only: bool = False) -> ExportReport:
+                accepted_only: bool = False, used_classes_only: bool = False) -> ExportReport:
     """Write the project as a COCO instances file at *out* (atomically)."""
-    data, report = build_coco(project, segmentation=segmentation, accepted_only=accepted_only)
+    data, report = build_coco(project, segmentation=segmentation, accepted_only=accepted_only,
+                              used_classes_only=used_classes_only)
     atomic_write_json(out, data, indent=None)
     report.path = Path(out)
     return report
 
 
-def build_coco(project: Project, *, segmentation: str = "auto",
-               accepted_only: bool = False) -> tuple[dict[str, Any], ExportReport]:
-    """The COCO dict of the project and a report of what was left out and why."""
+def build_coco(project: Project, *, segmentation: str = "auto", accepted_only: bool = False,
+               used_classes_only: bool = False) -> tuple[dict[str, Any], ExportReport]:
+    """The COCO dict of the project and a report of what was left out and why.
+
+    *used_classes_only* leaves out categories no exported annotation uses (a class typed
+    once, or left behind by an undone relabel); the others keep their stable ids.
+    """
     if segmentation not in SEGMENTATION_MODES:
         raise ValueError(f"segmentation must be one of {', '.join(SEGMENTATION_MODES)}, not {segmentation!r}")
     from engine.images import ImageReadError  # deferred: `engine` imports torch
@@ -113,7 +118,8 @@ def build_coco(project: Project, *, segmentation: str = "auto",
         "images": images,
         "annotations": annotations,
         "categories": [{**c.extra, "id": c.id, "name": c.name, "supercategory": c.supercategory,
-                        "color": list(c.color)} for c in labels],
+                        "color": list(c.color)} for c in labels
+                       if not used_classes_only or report.per_category[c.name]],
     }
     return data, report
 

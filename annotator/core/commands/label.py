@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from annotator.core.commands import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, open_project
 from annotator.core.commands.argtypes import fraction, non_negative, positive_int, probability
+from annotator.core.commands.ray_option import add_ray_arguments
 from annotator.core.project import BACKGROUND_MODES, DEVICES, PROPOSAL_MODES
 
 HELP = "propose shapes for every image of a folder with the segmentation model (no window)"
@@ -55,6 +56,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "heatmap peaks and neighbouring classes become prompts (default: the project's, off)")
     p.add_argument("--interactive-model", metavar="ID|PATH",
                    help="the model --refine uses (default: the project's, else facebook/sam2.1-hiera-tiny)")
+    add_ray_arguments(p)
     return p
 
 
@@ -89,18 +91,23 @@ def run(args: argparse.Namespace) -> int:
     from annotator.core.pipeline import load_segmenter
 
     model = settings.model or DEFAULT_MODEL
+    segmenter = None  # with --ray, each model actor of the cluster loads its own
     try:
-        segmenter = load_segmenter(settings)
+        if args.ray is None:
+            segmenter = load_segmenter(settings)
     except ModelNotFoundError as exc:
         return _fail(str(exc))
     except (ValueError, RuntimeError) as exc:  # e.g. --device cuda without a GPU
         return _fail(f"cannot load model {model!r} on device {settings.device!r}: {exc}")
     from annotator.core.proposals import resolve_proposals
 
+    engine_name = segmenter.engine if segmenter is not None else _engine_of(model)
     try:
-        resolve_proposals(settings.proposals, segmenter.engine)
+        if engine_name:
+            resolve_proposals(settings.proposals, engine_name)
     except ValueError as exc:
-        segmenter.close()
+        if segmenter is not None:
+            segmenter.close()
         return _fail(f"--proposals: {exc}")
 
     refiner = None
@@ -169,6 +176,9 @@ def _run_batch(project, segmenter, images, classes, model, args, refiner=None):
     cancel = threading.Event()
     try:
         with _ctrl_c_sets(cancel):
+            if args.ray is not None:
+                return _run_on_ray(project, images, options, args, on_image=on_image,
+                                   on_progress=on_progress, cancel=cancel)
             return run_pipeline(project, segmenter, images, options, on_image=on_image,
                                 on_progress=on_progress, cancel=cancel, refiner=refiner)
     except ClassListError as exc:
@@ -176,6 +186,38 @@ def _run_batch(project, segmenter, images, classes, model, args, refiner=None):
         return None
     finally:
         bar.close()
+
+
+def _engine_of(model: str) -> str:
+    """The engine a model's config names, read without loading it; "" when this machine
+    has no copy (with --ray only the cluster's nodes may have it)."""
+    from engine import ModelNotFoundError
+    from engine.loading import resolve_model_source
+
+    try:
+        return resolve_model_source(model).engine.name
+    except ModelNotFoundError:
+        return ""
+
+
+def _run_on_ray(project, images, options, args, **callbacks):
+    """The same run on a Ray cluster (README "Labelling on a Ray cluster"); None after
+    printing why when the cluster cannot run it."""
+    import functools
+
+    from annotator.core.commands.ray_option import ray_job
+    from annotator.core.executors.ray_label import label_on_ray
+    from annotator.core.executors.ray_runtime import ClusterError, check_images_visible
+    from annotator.core.pipeline import load_segmenter
+
+    try:
+        with ray_job(args) as plan:
+            check_images_visible(project.root)
+            return label_on_ray(project, functools.partial(load_segmenter, project.settings), images,
+                                options, plan, **callbacks)
+    except ClusterError as exc:
+        _fail(str(exc))
+        return None
 
 
 @contextlib.contextmanager

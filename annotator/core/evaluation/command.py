@@ -11,6 +11,7 @@ import sys
 import time
 
 from annotator.core.commands.argtypes import positive_int, probability
+from annotator.core.commands.ray_option import add_ray_arguments
 
 from .class_sources import ClassListError, class_source
 from .datasets import INFOS, DatasetError, open_dataset
@@ -44,15 +45,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="ID|PATH",
                    help="Hugging Face model id or local folder (default: Salesforce/blip-itm-large-flickr)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="default: auto")
+    add_ray_arguments(p)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
+    from annotator.core.executors.ray_runtime import ClusterError
     from engine import EngineError  # ModelNotFoundError, DeviceOutOfMemoryError: messages say what to do
 
     try:
         return _run(args)
-    except (DatasetError, ClassListError, EvalError, EngineError) as exc:
+    except (DatasetError, ClassListError, EvalError, EngineError, ClusterError) as exc:
         print(f"pnp-annotator eval: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -73,11 +76,17 @@ def _run(args: argparse.Namespace) -> int:
         overrides["presence_threshold"] = args.presence_threshold
     t0 = time.perf_counter()
     model = args.model or DEFAULT_MODEL
-    seg = Segmenter.load(model=model, device=args.device, config=SegmenterConfig(**overrides))
-    load_s = time.perf_counter() - t0
-
-    result = evaluate(seg, dataset, samples, space, source, prompt_names(info, args.protocol),
-                      batch_size=args.batch_size, progress=_progress_bar(len(samples)))
+    prompt = prompt_names(info, args.protocol)
+    if args.ray is not None:  # each model actor of the cluster loads its own: inside result.seconds
+        config = SegmenterConfig(**overrides)
+        result, device = _evaluate_on_ray(args, model, config, dataset, samples, space, source, prompt)
+        load_s = 0.0
+    else:
+        seg = Segmenter.load(model=model, device=args.device, config=SegmenterConfig(**overrides))
+        load_s = time.perf_counter() - t0
+        result = evaluate(seg, dataset, samples, space, source, prompt,
+                          batch_size=args.batch_size, progress=_progress_bar(len(samples)))
+        config, device = seg.config, str(seg.device)
     sc = scores(result.hist, space.mean_over)
     rec = record(
         space=space, sc=sc, hist=result.hist,
@@ -89,7 +98,7 @@ def _run(args: argparse.Namespace) -> int:
         images_per_s=result.images_per_s, batch_size=args.batch_size,
         prompted_classes_per_image=result.prompted_per_image,
         segmented_classes_per_image=result.kept_per_image,
-        model=model, device=str(seg.device), config=dataclasses.asdict(seg.config),
+        model=model, device=device, config=dataclasses.asdict(config),
         paper_miou=info.paper_miou if args.protocol == "reference" else None,
     )
     print(table(space, sc))
@@ -99,6 +108,23 @@ def _run(args: argparse.Namespace) -> int:
         write_json(rec, args.out)
         print(f"wrote {args.out}")
     return 0
+
+
+def _evaluate_on_ray(args, model, config, dataset, samples, space, source, prompt):
+    """(EvalRun, device description) of the run on the Ray cluster ``--ray`` names."""
+    import functools
+
+    from annotator.core.commands.ray_option import ray_job
+    from annotator.core.executors.ray_eval import evaluate_on_ray
+    from annotator.core.executors.ray_runtime import check_images_visible
+    from engine import Segmenter
+
+    load = functools.partial(Segmenter.load, model=model, device=args.device, config=config)
+    with ray_job(args) as plan:
+        check_images_visible(dataset.root)
+        result = evaluate_on_ray(load, dataset, samples, space, source, prompt, plan,
+                                 batch_size=args.batch_size, progress=_progress_bar(len(samples)))
+    return result, f"ray: {plan.describe()}"
 
 
 def _progress_bar(total: int):

@@ -77,12 +77,7 @@ def evaluate(segmenter, dataset: Dataset, samples: list[Sample], space: EvalSpac
                 if isinstance(res, str):  # a score needs every image: one failure ends the run
                     raise EvalError(f"image {item.sample.image_id} ({item.sample.image}) failed: {res}")
             for item, image_ids, res in zip(batch, ids, results):
-                by_name: dict[str, int] = {}
-                for cid in image_ids:
-                    by_name.setdefault(normalise(prompt[cid]), cid)
-                used = [_class_id(name, by_name, item.sample) for name in res.classes]
-                cm.add(space.gt_labels(item.id_mask), space.pred_labels(res.label_map, used))
-                kept += len(used)
+                kept += score_image(cm, space, prompt, item.sample, image_ids, item.id_mask, res)
             prompted += sum(len(i) for i in ids)
             done += len(batch)
             if progress:
@@ -91,6 +86,20 @@ def evaluate(segmenter, dataset: Dataset, samples: list[Sample], space: EvalSpac
         items.close()  # stops the decoding thread now, also when a batch failed
     seconds = time.perf_counter() - start
     return EvalRun(cm.hist, done, seconds, prompted / max(done, 1), kept / max(done, 1))
+
+
+def score_image(cm: ConfusionMatrix, space: EvalSpace, prompt: dict[int, str], sample: Sample,
+                image_ids: list[int], id_mask: np.ndarray, res) -> int:
+    """Add one image's pixels to *cm*; returns the number of classes the engine kept.
+
+    ``res.classes`` are mapped back to dataset ids through the image's own prompted
+    *image_ids* (two ids sharing a name take the first)."""
+    by_name: dict[str, int] = {}
+    for cid in image_ids:
+        by_name.setdefault(normalise(prompt[cid]), cid)
+    used = [_class_id(name, by_name, sample) for name in res.classes]
+    cm.add(space.gt_labels(id_mask), space.pred_labels(res.label_map, used))
+    return len(used)
 
 
 def _class_id(name: str, by_name: dict[str, int], sample: Sample) -> int:
@@ -134,7 +143,7 @@ def prefetch(dataset: Dataset, samples: list[Sample], depth: int = 16) -> Iterat
             for sample in samples:
                 if stop.is_set():
                     return
-                put(_load(dataset, sample, load_rgb))
+                put(load_item(dataset, sample, load_rgb))
             put(_END)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
             put(exc)
@@ -154,7 +163,10 @@ def prefetch(dataset: Dataset, samples: list[Sample], depth: int = 16) -> Iterat
         thread.join(timeout=5)
 
 
-def _load(dataset: Dataset, sample: Sample, load_rgb) -> Item:
+def load_item(dataset: Dataset, sample: Sample, load_rgb=None) -> Item:
+    """One sample's image and ground truth; DatasetError when their sizes differ."""
+    if load_rgb is None:
+        from engine.images import load_rgb
     image = load_rgb(sample.image)
     id_mask = dataset.load_gt(sample)
     if id_mask.shape != image.shape[:2]:

@@ -123,7 +123,8 @@ class AiPolygonController(QObject):
             return
         self._dialog = dialogs.ModelMissingDialog(
             message, w.project.settings.interactive_model, w,
-            default=DEFAULT_INTERACTIVE_MODEL, what="interactive segmentation model (AI polygon)")
+            default=DEFAULT_INTERACTIVE_MODEL, headline="The AI polygon and Sharpen need the interactive model.",
+            uses="They outline objects with")
         self._dialog.modelChosen.connect(self._use_model)
         self._dialog.finished.connect(lambda _: setattr(self, "_dialog", None))
         self._dialog.setModal(False)  # the rest of the app keeps working meanwhile

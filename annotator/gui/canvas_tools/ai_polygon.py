@@ -115,7 +115,7 @@ class AiPolygonTool(QObject):
     # --- activation ----------------------------------------------------------------------
     @property
     def active(self) -> bool:
-        return self.canvas.tool is self
+        return self.canvas.click_tool is self
 
     def activate(self) -> bool:
         doc = self.canvas.document()
@@ -124,7 +124,8 @@ class AiPolygonTool(QObject):
             return False
         if self.canvas.is_drawing():
             self.canvas.cancel_polygon()
-        self.canvas.tool = self
+        self.canvas.set_tool(None)  # the brush / eraser give the mouse back
+        self.canvas.click_tool = self
         self.canvas.viewport().setCursor(Qt.CursorShape.CrossCursor)
         self.canvas.statusMessage.emit(HINT)
         if self.embedder is not None:
@@ -134,7 +135,7 @@ class AiPolygonTool(QObject):
     def deactivate(self) -> None:
         self.clear()
         if self.active:
-            self.canvas.tool = None
+            self.canvas.click_tool = None
             self.canvas.viewport().setCursor(Qt.CursorShape.ArrowCursor)
         self.finished.emit()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QProgressBar,
                                QPushButton, QWidget)
 
+from annotator.gui.engine_worker import CANCELLED
 from annotator.gui.prompt_bar import parse_classes
 
 
@@ -22,6 +23,9 @@ class BatchDialog(QDialog):
         self.job_id: int | None = None
         self._failures = 0
         self._done = self._skipped = 0
+        self._total = 0
+        self._last_problem = ""
+        self._cancelled = False
 
         self.classes = QLineEdit(classes)
         self.skip = QCheckBox("Skip images that already have shapes")
@@ -32,6 +36,7 @@ class BatchDialog(QDialog):
         self.status = QLabel("Proposals for each image replace its pending proposals; accepted and "
                              "hand-drawn shapes are kept.")
         self.status.setWordWrap(True)
+        self.setMinimumWidth(460)
         self.start = QPushButton("Start")
         self.start.setDefault(True)
         self.start.clicked.connect(self._start)
@@ -56,25 +61,30 @@ class BatchDialog(QDialog):
     def _start(self) -> None:
         classes = parse_classes(self.classes.text())
         if not classes:
-            self.status.setText("Type at least one class name.")
+            self._say("Type at least one class name.")
             return
         self.job_id = self._window.start_batch(classes, self.skip.isChecked())
         if self.job_id is None:
-            self.status.setText("Nothing to do: the folder has no images.")
+            self._say("Nothing to do: the folder has no images.")
             return
+        self._failures, self._done, self._skipped, self._total = 0, 0, 0, 0
+        self._last_problem, self._cancelled = "", False
+        self.image_bar.setFormat("%v of %m images")
+        self.image_bar.setValue(0)
         self.start.setEnabled(False)
         self.classes.setEnabled(False)
         self.skip.setEnabled(False)
         self.buttons.setStandardButtons(QDialogButtonBox.StandardButton.Cancel)
         self.buttons.addButton(self.start, QDialogButtonBox.ButtonRole.ActionRole)
-        self.status.setText("Starting…")
+        self._say("Starting…")
 
     def _on_image(self, job_id: int, done: int, count: int, image: str) -> None:
         if job_id == self.job_id:
+            self._total = count
             self.image_bar.setRange(0, count)
             self.image_bar.setValue(done)
             self.pass_bar.setValue(0)
-            self.status.setText(f"{done} of {count} images done" + (f", last: {image}" if image else ""))
+            self._say(f"{done} of {count} images done" + (f", last: {image}" if image else ""))
 
     def _on_progress(self, job_id: int, image: str, stage: str, done: int, total: int) -> None:
         if job_id == self.job_id and stage == "pass":
@@ -87,26 +97,45 @@ class BatchDialog(QDialog):
             self._skipped = len(summary.skipped)
 
     def _on_failed(self, job_id: int, image: str, kind: str, message: str) -> None:
-        if job_id == self.job_id:
-            self._failures += 1
-            self.status.setText(f"{image}: {kind}: {message}")
+        if job_id != self.job_id:
+            return
+        if kind == CANCELLED:  # the user's own cancel: reported once, in the summary
+            self._cancelled = True
+            return
+        self._failures += 1
+        self._last_problem = f"{image}: {message}" if image else message
+        self._say(f"Problem with {self._last_problem}")
 
     def _on_finished(self, job_id: int) -> None:
         if job_id != self.job_id:
             return
-        text = f"Done: proposals for {self._done} image(s)"
+        if self._cancelled:
+            text = (f"Cancelled after {self._done} of {self._total or '?'} image(s); "
+                    "the proposals already made are kept.")
+            self.image_bar.setFormat(f"{self._done} of %m images done")
+            self.image_bar.setValue(self._done)
+        else:
+            text = f"Done: proposals for {self._done} image(s)."
         if self._skipped:
-            text += f", {self._skipped} already annotated"
+            text += f" {self._skipped} already annotated, skipped."
         if self._failures:
-            text += f"; {self._failures} problem(s), last: {self.status.text()}"
-        self.status.setText(text)
+            text += f" {self._failures} image(s) had a problem; the last: {self._last_problem}"
+        self._say(text)
         self.buttons.setStandardButtons(QDialogButtonBox.StandardButton.Close)
+        self.buttons.addButton(self.start, QDialogButtonBox.ButtonRole.ActionRole)
+        for widget in (self.start, self.classes, self.skip):
+            widget.setEnabled(True)  # another run needs no reopening
         self.job_id = None
+
+    def _say(self, text: str) -> None:
+        """Status text in full: the dialog grows with a wrapped summary instead of cutting it."""
+        self.status.setText(text)
+        self.adjustSize()
 
     def reject(self) -> None:
         """Cancel while running (stops inside the current image); Close when done."""
         if self.job_id is not None:
             self._client.cancel(self.job_id)
-            self.status.setText("Cancelling…")
+            self._say("Cancelling: the current image stops at its next pass…")
             return
         super().reject()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import Qt, QThread, Signal
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
 
@@ -129,44 +129,70 @@ class DownloadDialog(QDialog):
 
 
 class ModelMissingDialog(QDialog):
-    """Shown when the engine cannot find the model; never blocks the rest of the app."""
+    """Shown when the model is not on this computer; never blocks the rest of the app.
+
+    Worded for someone at the window: what is missing, the two ways to get it, and
+    that drawing by hand goes on meanwhile. The engine's own message (which names
+    files and command lines) is under Details. Offline, choosing a folder is the
+    default button, not a download that cannot work.
+    """
 
     modelChosen = Signal(str)  # a folder or model id to use from now on
 
-    def __init__(self, message: str, model: str, parent: QWidget | None = None, download=hub_download, *,
-                 default: str | None = None, what: str = "segmentation model"):
-        """*model*: the configured model id or folder ("" for the default, or *default* when given:
-        the interactive model uses the same dialog)."""
+    def __init__(self, message: str, model: str, parent: QWidget | None = None, download=hub_download,
+                 online: bool = True, *, default: str | None = None,
+                 headline: str = "Proposals need the segmentation model.",
+                 uses: str = "PnP Annotator proposes shapes with"):
+        """*model*: the configured model id or folder ("" for *default*, else the main model's default);
+        *online*: the hub is reachable; *headline* / *uses*: the wording for another model (the
+        interactive model of the AI polygon uses the same dialog)."""
         super().__init__(parent)
-        self.setWindowTitle("Model weights not found")
+        self.setWindowTitle("Model needed")
         self._model, self._download = model.strip(), download
         self._default = default
         model = self._model or default or default_model()
-        text = QLabel(f"<b>The {what} is not available.</b><br><br>{_escape(message)}<br><br>"
-                      f"{gated_steps(self._repo_id())}"
-                      "You can download it now, or choose a folder that already holds it. "
-                      "Everything else keeps working in the meantime.")
+        lines = [f"<b>{_escape(headline)}</b><br><br>{_escape(uses)} "
+                 f"<i>{_escape(model)}</i>, which is not on this computer yet.<br><br>",
+                 gated_steps(self._repo_id()),
+                 "Download it, or choose a folder that already holds it. "
+                 "Drawing and reviewing by hand keep working in the meantime; what you asked for "
+                 "runs as soon as the model is there."]
+        if not online:
+            lines.append("<br><br>This computer cannot reach Hugging Face right now: choose a folder "
+                         "(copied from a machine that has the model), or download later.")
+        text = QLabel("".join(lines))
         text.setWordWrap(True)
         text.setOpenExternalLinks(True)
+        self.details = QLabel(_escape(message))
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(self.details.textInteractionFlags()
+                                             | Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.hide()
+        details_button = QPushButton("Details")
+        details_button.setCheckable(True)
+        details_button.setAutoDefault(False)
+        details_button.toggled.connect(self.details.setVisible)
         self.download_button = QPushButton(f"Download {self._repo_id()}")
-        self.folder_button = QPushButton("Choose local folder…")
+        self.folder_button = QPushButton("Choose folder…")
         close = QPushButton("Close")
+        for button in (self.download_button, self.folder_button, close):
+            button.setAutoDefault(False)
+        # Offline, or a gated model before its licence is accepted and the user logged in, a download
+        # cannot work: choosing a folder is the default then.
+        (self.download_button if online and not is_gated(self._repo_id()) else self.folder_button).setDefault(True)
         self.download_button.clicked.connect(self._download_model)
         self.folder_button.clicked.connect(self._choose_folder)
         close.clicked.connect(self.reject)
-        for button in (self.download_button, self.folder_button, close):
-            button.setAutoDefault(False)
-        # A gated model downloads only after its licence is accepted and the user logged in:
-        # choosing a folder is the default then, never a download that may not work.
-        (self.folder_button if is_gated(self._repo_id()) else self.download_button).setDefault(True)
         buttons = QDialogButtonBox()
         buttons.addButton(self.download_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.addButton(self.folder_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(details_button, QDialogButtonBox.ButtonRole.HelpRole)
         buttons.addButton(close, QDialogButtonBox.ButtonRole.RejectRole)
         layout = QVBoxLayout(self)
         layout.addWidget(text)
+        layout.addWidget(self.details)
         layout.addWidget(buttons)
-        self.setToolTip(model)
+        self.setMinimumWidth(480)
         self.download_dialog: DownloadDialog | None = None
 
     def _repo_id(self) -> str:

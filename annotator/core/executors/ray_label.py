@@ -1,0 +1,154 @@
+"""``pnp-annotator label --ray``: the labelling pipeline's stages run by Ray.
+
+The same stage functions as the local executor (``annotator.core.pipeline``), laid
+out on a cluster::
+
+    driver: the image list, minus the images already annotated (--skip-annotated)
+    CPU tasks: decode_image(project_root, rel)            every node reads the images
+    model actors: infer_batch + postprocess_result         one per GPU, or CPU actors
+    CPU tasks: result_to_shapes                            polygons next to the model
+    driver: save_result, image by image                    the only writer of the project
+
+Results stream back to the driver, which writes every annotation file with the
+project's atomic storage: workers never write, so the project's annotation folder
+needs no shared file system. The images are read by the workers from the project
+folder's path, which must therefore be readable at the same path on every node
+(a shared or synchronised read-only copy); ``ray_runtime.check_images_visible``
+says so before the job starts when a node cannot see it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from collections.abc import Callable, Sequence
+
+from annotator.core import pipeline
+from annotator.core.executors.ray_runtime import ResourcePlan
+from annotator.core.executors.ray_stream import Record, Stages, missing_reason, stream_records
+from annotator.core.pipeline import (
+    FAILED, LABELLED, BatchSummary, ClassListError, ImageCallback, PipelineOptions, ProgressCallback,
+    decode_image, infer_batch, is_fatal_disk_error, postprocess_result, result_to_shapes, save_result)
+from annotator.core.project import AnnotationFileError, Project
+
+# Fields of a SegmentationResult that grow with the image or the class count; the
+# driver's save_result reads only the classes and the image size, so they are dropped
+# before the transfer (a 12 MP label map alone is 48 MB).
+_BULKY_FIELDS = {"label_map": lambda: None, "heatmaps": lambda: None, "work_image": lambda: None,
+                 "passes": list, "instances": list}
+
+
+def label_on_ray(project: Project, load_segmenter: Callable[[], object], images: Sequence[str],
+                 options: PipelineOptions, plan: ResourcePlan, *, on_image: ImageCallback | None = None,
+                 on_progress: ProgressCallback | None = None, cancel=None) -> BatchSummary:
+    """Label *images* on the connected Ray cluster: ``run_pipeline``'s contract, with
+    the model in ``plan.actors`` actors that each call *load_segmenter()* once.
+
+    *cancel* (any ``is_set()``) or a KeyboardInterrupt stops the cluster job; images
+    already written stay written. ClassListError: the engine refused the class list
+    before any image was saved. A full or read-only disk stops the run
+    (``summary.stopped``).
+    """
+    start = time.monotonic()
+    summary = BatchSummary(total=len(images))
+    # The local executor's own planning and bookkeeping: "annotated" and the summary mean
+    # the same thing under --ray.
+    todo = pipeline._plan(project, images, options.skip_annotated, summary, on_image)
+    if on_progress is not None:
+        on_progress("images", 0, len(todo))
+    stages = Stages(load=functools.partial(_decode, str(project.root)), model=load_segmenter,
+                    infer=functools.partial(_infer, options=options),
+                    finish=functools.partial(_to_shapes, options=options))
+    stream = stream_records([{"rel": rel} for rel in todo], stages, plan, batch_size=options.batch_size)
+    seen: set[str] = set()
+
+    def count(rel: str, outcome: str, detail) -> None:
+        seen.add(rel)
+        pipeline._record(summary, on_image, rel, outcome, detail)
+        if on_progress is not None:
+            on_progress("images", len(seen), len(todo))
+
+    try:
+        for record in stream:
+            if record.get("class_list_error") and not summary.labelled:
+                raise ClassListError(record["failure"])
+            _save(project, record, options, summary, count)
+            if summary.stopped or (cancel is not None and cancel.is_set()):
+                break
+    except KeyboardInterrupt:
+        summary.cancelled = True
+    finally:
+        stream.close()  # stops the cluster job when the loop ended early
+        summary.seconds = time.monotonic() - start
+    if cancel is not None and cancel.is_set():
+        summary.cancelled = True
+    if not (summary.cancelled or summary.stopped):
+        for rel in todo:
+            if rel not in seen:
+                count(rel, FAILED, missing_reason)
+    return summary
+
+
+# --- stages as the cluster runs them (module level: they pickle by reference) ---------------
+
+
+def _decode(project_root: str, record: Record) -> Record:
+    from engine.images import ImageReadError
+
+    try:
+        rel, rgb = decode_image(project_root, record["rel"])
+    except ImageReadError as exc:
+        return {**record, "failure": str(exc)}  # the same words as a local run's summary
+    return {"rel": rel, "rgb": rgb}
+
+
+def _infer(segmenter, records: list[Record], options: PipelineOptions) -> list[Record]:
+    try:
+        results = infer_batch(segmenter, [r["rgb"] for r in records], options.classes)
+    except ClassListError as exc:
+        return [{"rel": r["rel"], "failure": str(exc), "class_list_error": True} for r in records]
+    out = []
+    for record, result in zip(records, results):
+        if isinstance(result, str):
+            out.append({"rel": record["rel"], "failure": result})
+        else:
+            out.append({"rel": record["rel"], "result": postprocess_result(segmenter, result, options)})
+    return out
+
+
+def _to_shapes(record: Record, options: PipelineOptions) -> Record:
+    result = record["result"]
+    return {"rel": record["rel"], "shapes": result_to_shapes(result, options), "result": _slim(result)}
+
+
+def _slim(result):
+    """*result* without its bulky fields (see _BULKY_FIELDS)."""
+    present = {f.name for f in dataclasses.fields(result)}
+    return dataclasses.replace(result, **{k: empty() for k, empty in _BULKY_FIELDS.items() if k in present})
+
+
+# --- the driver's side -------------------------------------------------------------------
+
+
+def _save(project: Project, record: Record, options: PipelineOptions, summary: BatchSummary, count) -> None:
+    """save_result for one streamed record, with the local executor's outcomes."""
+    rel = record["rel"]
+    if record.get("failure") is not None:
+        count(rel, FAILED, record["failure"])
+        return
+    shapes = record["shapes"]
+    try:
+        saved = save_result(project, rel, shapes, record["result"], options)
+    except OSError as exc:
+        if is_fatal_disk_error(exc):
+            summary.stopped = (f"cannot write {project.annotation_path(rel)}: {exc.strerror or exc}; the run "
+                               "stopped. Free some space (or make the folder writable) and run again with "
+                               "--skip-annotated to go on.")
+        count(rel, FAILED, f"cannot save {project.annotation_path(rel)}: {exc}")
+        return
+    except (AnnotationFileError, ValueError) as exc:
+        count(rel, FAILED, str(exc))
+        return
+    summary.shapes_per_class.update(s.label for s in shapes)
+    count(rel, LABELLED, saved)
