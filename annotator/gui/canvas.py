@@ -347,6 +347,7 @@ class Canvas(ZoomPanView):
         if self._pan_press(event):
             return
         if self.click_tool is not None and self.click_tool.mouse_press(event, self._scene_point(event)):
+            return
         if self._tool is not None and self._doc is not None and self._tool.press(
                 self._scene_point(event), event.button()):
             return
@@ -437,6 +438,7 @@ class Canvas(ZoomPanView):
         if self._pan_release(event):
             return
         if self.click_tool is not None and self.click_tool.mouse_release(event, self._scene_point(event)):
+            return
         if self._tool is not None and self._tool.release(self._scene_point(event), event.button()):
             return
         d, self._drag = self._drag, None

@@ -111,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"--proposals: {exc}")
 
     refiner = None
+    if settings.refine and args.ray is not None:
+        return _fail("--refine runs on this machine only and cannot be combined with --ray yet: "
+                     "run with --no-refine (the setting is remembered), or without --ray")
     if settings.refine:
         from annotator.core.refine import make_refiner
         from engine.interactive import DEFAULT_INTERACTIVE_MODEL, InteractiveSegmenter
