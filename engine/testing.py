@@ -207,3 +207,92 @@ def build_random_sam3(folder: str | Path, size: str = "tiny", seed: int = 0, con
     random_sam3(size, seed, contrast).save_pretrained(folder)
     sam3_processor(size).save_pretrained(folder)
     return folder
+
+
+
+# --- interactive model (SAM 2.1) ----------------------------------------------------------
+
+def random_sam2_config(size: str = "tiny"):
+    """Sam2Config of the tiny test model (sizes as in transformers' own SAM 2 tests:
+    128 px, Hiera hidden 12, FPN 32) or of the full SAM 2.1 hiera-tiny architecture (1024 px)."""
+    from transformers import (Sam2Config, Sam2HieraDetConfig, Sam2MaskDecoderConfig, Sam2PromptEncoderConfig,
+                              Sam2VisionConfig)
+
+    if size == "full":
+        return Sam2Config()  # transformers' defaults are facebook/sam2.1-hiera-tiny's architecture
+    if size != "tiny":
+        raise ValueError(f"unknown size {size!r}; expected 'tiny' or 'full'")
+    backbone = Sam2HieraDetConfig(hidden_size=12, image_size=128, patch_kernel_size=7, patch_stride=4,
+                                  patch_padding=3, blocks_per_stage=[1, 2, 7, 2],
+                                  embed_dim_per_stage=[12, 24, 48, 96])
+    vision = Sam2VisionConfig(backbone_config=backbone, backbone_channel_list=[96, 48, 24, 12],
+                              backbone_feature_sizes=[[32, 32], [16, 16], [8, 8]], fpn_hidden_size=32)
+    prompt = Sam2PromptEncoderConfig(hidden_size=32, image_size=128, patch_size=16, mask_input_channels=8)
+    decoder = Sam2MaskDecoderConfig(hidden_size=32, mlp_dim=64, num_hidden_layers=2, num_attention_heads=4,
+                                    iou_head_depth=3, iou_head_hidden_dim=32)
+    return Sam2Config(vision_config=vision, prompt_encoder_config=prompt, mask_decoder_config=decoder)
+
+
+def random_sam2(size: str = "tiny", seed: int = 0):
+    """(Sam2Model in eval mode with random weights, its Sam2Processor)."""
+    import torch
+    from transformers import Sam2Model, Sam2Processor
+    from transformers.models.sam2.image_processing_sam2 import Sam2ImageProcessor
+
+    config = random_sam2_config(size)
+    torch.manual_seed(seed)
+    model = Sam2Model(config).eval()
+    side = config.prompt_encoder_config.image_size
+    low_res = side // config.prompt_encoder_config.patch_size * 4  # the decoder's mask size
+    image_processor = Sam2ImageProcessor(size={"height": side, "width": side},
+                                         mask_size={"height": low_res, "width": low_res})
+    return model, Sam2Processor(image_processor=image_processor)
+
+
+def build_random_sam2(folder: str | Path, size: str = "tiny", seed: int = 0) -> Path:
+    """Save a random-weight Sam2Model and its processor into *folder* (load it like real weights)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model, processor = random_sam2(size, seed)
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+def random_interactive_segmenter(size: str = "full", device: str = "cpu", seed: int = 0, cache_size: int = 4):
+    """An InteractiveSegmenter on a random SAM 2 built in memory (benchmarks: no save/load)."""
+    from .interactive import InteractiveSegmenter
+    from .loading import resolve_device
+
+    model, processor = random_sam2(size, seed)
+    model.requires_grad_(False)
+    dev = resolve_device(device)
+    return InteractiveSegmenter(model.to(dev), processor, dev, "sam2", cache_size)
+
+
+def build_random_sam3_tracker(folder: str | Path, seed: int = 0) -> Path:
+    """A tiny random Sam3TrackerModel + Sam3TrackerProcessor (224 px, ViT hidden 32, as the tiny
+    SAM 3 above) saved into *folder*: the SAM 3 path of the interactive model."""
+    import torch
+    from transformers import Sam3ImageProcessor, Sam3TrackerConfig, Sam3TrackerModel, Sam3TrackerProcessor
+    from transformers.models.sam3.configuration_sam3 import Sam3VisionConfig, Sam3ViTConfig
+    from transformers.models.sam3_tracker.configuration_sam3_tracker import (Sam3TrackerMaskDecoderConfig,
+                                                                             Sam3TrackerPromptEncoderConfig)
+
+    backbone = Sam3ViTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                             image_size=224, patch_size=14, window_size=8, global_attn_indexes=[0, 1])
+    vision = Sam3VisionConfig(backbone_config=backbone, fpn_hidden_size=32,
+                              backbone_feature_sizes=[[64, 64], [32, 32], [16, 16]])
+    config = Sam3TrackerConfig(
+        vision_config=vision,
+        prompt_encoder_config=Sam3TrackerPromptEncoderConfig(hidden_size=32, image_size=224, patch_size=14,
+                                                             mask_input_channels=8),
+        mask_decoder_config=Sam3TrackerMaskDecoderConfig(hidden_size=32, mlp_dim=64, num_attention_heads=4,
+                                                         iou_head_hidden_dim=32))
+    torch.manual_seed(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    Sam3TrackerModel(config).eval().save_pretrained(folder)
+    image_processor = Sam3ImageProcessor(size={"height": 224, "width": 224}, mask_size={"height": 64, "width": 64})
+    Sam3TrackerProcessor(image_processor=image_processor).save_pretrained(folder)
+    return folder

@@ -36,3 +36,11 @@ def tiny_sam3_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
     return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def tiny_sam2_dir(tmp_path_factory) -> Path:
+    """Folder holding a tiny random Sam2Model + Sam2Processor (the interactive model)."""
+    from engine.testing import build_random_sam2
+
+    return build_random_sam2(tmp_path_factory.mktemp("tiny-sam2"), size="tiny")

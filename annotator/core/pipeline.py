@@ -248,7 +248,8 @@ def is_annotated(project: Project, rel: str) -> bool:
 
 def run_pipeline(project: Project, segmenter, images: Sequence[str], options: PipelineOptions, *,
                  on_image: ImageCallback | None = None, on_progress: ProgressCallback | None = None,
-                 on_result: ResultCallback | None = None, cancel=None) -> BatchSummary:
+                 on_result: ResultCallback | None = None, cancel=None,
+                 refiner=None) -> BatchSummary:
     """Label *images* (relative paths) and save them image by image.
 
     *cancel* (any ``is_set()``) or a KeyboardInterrupt stops the run; images whose model
@@ -257,12 +258,16 @@ def run_pipeline(project: Project, segmenter, images: Sequence[str], options: Pi
     (``summary.stopped``) instead of running the model on every remaining image.
     The folder's lock is held throughout: ProjectLockedError (another run holds it) and
     StateWriteError (the state folder cannot be written) come before any model work.
+    *refiner* (``core.refine.make_refiner``): refiner(rel, rgb, result) -> result, run on
+    each result before its shapes are made when ``options.refine`` is set.
     """
     with project_lock(project, options.command):
-        return _run_locked(project, segmenter, images, options, on_image, on_progress, on_result, cancel)
+        return _run_locked(project, segmenter, images, options, on_image, on_progress, on_result, cancel,
+                           refiner)
 
 
-def _run_locked(project, segmenter, images, options, on_image, on_progress, on_result, cancel) -> BatchSummary:
+def _run_locked(project, segmenter, images, options, on_image, on_progress, on_result, cancel,
+                refiner) -> BatchSummary:
     from engine import Cancelled  # deferred: `engine` imports torch
 
     start = time.monotonic()
@@ -289,11 +294,20 @@ def _run_locked(project, segmenter, images, options, on_image, on_progress, on_r
                     raise
                 results = [str(exc)] * len(batch)
             first_batch = False
-            for (rel, _), outcome in zip(batch, results):
+            for (rel, rgb), outcome in zip(batch, results):
                 if isinstance(outcome, str):
                     saver.put((rel, outcome, None))
-                else:
-                    saver.put((rel, None, postprocess_result(segmenter, outcome, options)))
+                    continue
+                result = postprocess_result(segmenter, outcome, options)
+                if refiner is not None and options.refine:
+                    try:
+                        result = refiner(rel, rgb, result)
+                    except (Cancelled, KeyboardInterrupt):
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - one image's failure; the run goes on
+                        saver.put((rel, f"sharpen failed: {_reason(exc)}", None))
+                        continue
+                saver.put((rel, None, result))
     except (Cancelled, KeyboardInterrupt):
         summary.cancelled = True
     finally:

@@ -64,6 +64,7 @@ class Canvas(ZoomPanView):
     selectionChanged = Signal(list)
     statusMessage = Signal(str)
     labelAdded = Signal(str)  # a class new to the LabelSet was chosen: the project should save it
+    documentSet = Signal()  # set_document ran: another image (or none) is shown
 
     def __init__(self, labels: LabelSet, parent: QWidget | None = None):
         super().__init__(parent)
@@ -76,6 +77,10 @@ class Canvas(ZoomPanView):
         self._drag: _Drag | None = None
         self._draft: list[tuple[float, float]] | None = None  # None when not drawing
         self._last_label: str | None = None
+        # A click tool (the AI polygon) that takes the mouse and keys while set, before _tool;
+        # it gets each event first: tool.mouse_press/move/release(event, scene point),
+        # tool.key_press(event) and tool.claims_key(event), each True when consumed.
+        self.click_tool = None
         self._tool = None  # a canvas_tools tool (brush, eraser) that has the left button, or None
 
         self.setScene(QGraphicsScene(self))
@@ -121,6 +126,7 @@ class Canvas(ZoomPanView):
         self._set_selection([])
         self._sync()
         self.fit_to_window()
+        self.documentSet.emit()
 
     def show_error(self, message: str) -> None:
         """Replace the image by `message` (e.g. an unreadable file)."""
@@ -165,6 +171,8 @@ class Canvas(ZoomPanView):
         """Give the left button to *tool* (see canvas_tools), or back to selecting and editing."""
         if self._tool is not None:
             self._tool.deactivate()
+        if tool is not None and self.click_tool is not None:
+            self.click_tool.deactivate()  # one tool at a time: the brush ends the AI polygon
         self._tool = tool
         self.viewport().setCursor(Qt.CursorShape.CrossCursor if tool else Qt.CursorShape.ArrowCursor)
         if tool is not None:
@@ -338,6 +346,8 @@ class Canvas(ZoomPanView):
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if self._pan_press(event):
             return
+        if self.click_tool is not None and self.click_tool.mouse_press(event, self._scene_point(event)):
+            return
         if self._tool is not None and self._doc is not None and self._tool.press(
                 self._scene_point(event), event.button()):
             return
@@ -386,6 +396,8 @@ class Canvas(ZoomPanView):
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._pan_move(event):
             return
+        if self.click_tool is not None and self.click_tool.mouse_move(event, self._scene_point(event)):
+            return
         point = self._scene_point(event)
         if self._tool is not None and self._tool.move(point):
             return
@@ -425,6 +437,8 @@ class Canvas(ZoomPanView):
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._pan_release(event):
             return
+        if self.click_tool is not None and self.click_tool.mouse_release(event, self._scene_point(event)):
+            return
         if self._tool is not None and self._tool.release(self._scene_point(event), event.button()):
             return
         d, self._drag = self._drag, None
@@ -435,7 +449,7 @@ class Canvas(ZoomPanView):
         self._refresh_handles()
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        if event.button() != Qt.MouseButton.LeftButton or self._doc is None:
+        if event.button() != Qt.MouseButton.LeftButton or self._doc is None or self.click_tool is not None:
             return
         if self._draft is not None:
             self._finish_polygon()
@@ -461,6 +475,8 @@ class Canvas(ZoomPanView):
 
     # --- keys --------------------------------------------------------------------------
     def _claims_key(self, event: QKeyEvent) -> bool:
+        if self.click_tool is not None and self.click_tool.claims_key(event):
+            return True
         key = event.key()
         if self._draft is not None and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape):
             return True
@@ -469,6 +485,9 @@ class Canvas(ZoomPanView):
         return key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) or super()._claims_key(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
+        if self.click_tool is not None and self.click_tool.key_press(event):
+            event.accept()
+            return
         key = event.key()
         if self._tool is not None and self._tool.key(event):
             event.accept()

@@ -13,7 +13,7 @@ main window may read both (and save `annotations`) at any time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -196,6 +196,15 @@ class AnnotationDocument(QObject):
         scratch.apply_proposals([s.copy() for s in shapes], skip_kept=True)
         self._push(f"Apply {len(shapes)} proposal(s)", list(scratch.shapes),
                    None if params is None else (self.params, tuple(params)))
+
+    def replace_shapes(self, updates: Mapping[str, Shape], before: Mapping[str, Shape], text: str) -> int:
+        """Put each shape of *updates* (same id) in place of the document's, as ONE command. A
+        shape that changed since *before* (not the same object any more) is left alone.
+        Returns how many shapes were replaced."""
+        done = {i for i in updates if i in before and self.shape(i) is before[i]}
+        if done:
+            self._push(text, [updates[s.id].copy() if s.id in done else s for s in self.annotations.shapes])
+        return len(done)
 
     # --- internals --------------------------------------------------------------------
     def _known(self, ids: Iterable[str]) -> set[str]:

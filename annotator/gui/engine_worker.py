@@ -22,6 +22,7 @@ from typing import Any, Callable
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from annotator.gui.interactive_jobs import ClickJob, EmbedJob, InteractiveLane, SharpenJob, SharpenResult
 from engine.errors import Cancelled, DeviceOutOfMemoryError, EngineError, ModelNotFoundError
 
 
@@ -52,6 +53,7 @@ class Polygonize:
 
     tolerance: float = 1.5
     min_area_fraction: float = 0.0005
+    refine: bool = False  # sharpen the label map with the interactive model first (core.refine)
     proposals: str = "auto"  # "auto" | "regions" | "instances" (ProjectSettings.proposals)
 
 
@@ -112,6 +114,13 @@ def load_segmenter(settings: EngineSettings):
     return load(project_settings, postprocess_workers=1)
 
 
+def load_interactive(model: str, device: str):
+    """The production factory of the click-to-segment model (SAM 2.1 or the SAM 3 tracker)."""
+    from engine.interactive import DEFAULT_INTERACTIVE_MODEL, InteractiveSegmenter
+
+    return InteractiveSegmenter.load(model or DEFAULT_INTERACTIVE_MODEL, device=device)
+
+
 def polygonize_label_map(label_map, classes, heatmaps, params: Polygonize, result=None) -> list:
     """The core's polygon step (the one place that turns results into shapes): the label
     map's regions, or *result*'s instances when ``params.proposals`` resolves to them."""
@@ -144,10 +153,20 @@ class EngineWorker(QObject):
     failed = Signal(int, str, str, str)  # job_id, image, kind, message
     modelMissing = Signal(str)  # the engine's message: how to download or where to point
     finished = Signal(int)  # job_id; exactly once per job, after its results
+    # interactive lane (interactive_jobs): results of clicks, never counted as jobs
+    clickReady = Signal(object)  # ClickResult
+    embedded = Signal(int, str)  # job_id, image
+    interactiveFailed = Signal(int, str, str, str)  # job_id, image, kind, message
+    interactiveMissing = Signal(str)  # the engine's message for a missing interactive model
 
     def __init__(self, settings: EngineSettings, factory: Callable[[EngineSettings], Any] = load_segmenter,
-                 polygonize: Callable[..., list] = polygonize_label_map, read_image=_read_image):
+                 polygonize: Callable[..., list] = polygonize_label_map, read_image=_read_image,
+                 interactive_factory: Callable[[str, str], Any] = load_interactive):
         super().__init__()
+        self._interactive_factory = interactive_factory
+        self._interactive_model = ""
+        self.lane = InteractiveLane(self._load_interactive, self.clickReady.emit, self.embedded.emit,
+                                    self.interactiveFailed.emit, self.interactiveMissing.emit)
         self._settings = settings
         self._factory = factory
         self._polygonize = polygonize
@@ -156,6 +175,7 @@ class EngineWorker(QObject):
         # Last post-processed label maps (LRU): a simplification-only slider move
         # then skips blur + CRF (the expensive part of post-processing).
         self._label_maps: OrderedDict[str, tuple[Any, float, str, np.ndarray]] = OrderedDict()
+        self._refine_keys: dict[str, str] = {}  # image -> embedding key its last refine used
 
     @Slot(object)
     def configure(self, settings: EngineSettings) -> None:
@@ -167,9 +187,23 @@ class EngineWorker(QObject):
             self.release()  # loads again, lazily, on the next job
             self._label_maps.clear()
 
+    def _load_interactive(self):
+        return self._interactive_factory(self._interactive_model, self._settings.device)
+
+    @Slot(str)
+    def configure_interactive(self, model: str) -> None:
+        if model != self._interactive_model:
+            self._interactive_model = model
+            self.lane.release()
+
+    @Slot()
+    def drain_interactive(self) -> None:
+        self.lane.drain()
+
     def release(self) -> None:
         """Drop the segmenter and stop its post-processing process."""
         seg, self._segmenter = self._segmenter, None
+        self.lane.release()
         close = getattr(seg, "close", None)
         if close is not None:
             close()
@@ -177,6 +211,7 @@ class EngineWorker(QObject):
     @Slot(object)
     def run(self, job) -> None:
         image = getattr(job, "image", "")
+        self.lane.drain()  # clicks go ahead of queued model work
         try:
             if job.cancel.is_set():
                 raise Cancelled("superseded or cancelled before it started")
@@ -226,13 +261,38 @@ class EngineWorker(QObject):
 
         def progress(stage: str, done: int, total: int) -> None:
             self.progress.emit(job_id, image, stage, done, total)
+            self.lane.drain()  # a click waits for one dropout pass at most
 
         result = seg.segment(rgb, classes, progress=progress, cancel=cancel)
         label_map = self._label_map(seg, image, result, threshold, background)
         if cancel.is_set():
             raise Cancelled("cancelled after the last pass")
+        label_map = self._refined(image, str(path), rgb, result, label_map, params)
         shapes = self._polygonize(label_map, result.classes, result.heatmaps, params, result=result)
         return result, shapes
+
+    def _refined(self, image: str, key: str, rgb, result, label_map, params: Polygonize) -> np.ndarray:
+        """*label_map* sharpened by the interactive model when ``params.refine`` is set.
+
+        Without pixels (a slider re-run) the embedding must still be cached under *key*;
+        a missing interactive model shows its dialog and leaves the map as it was.
+        """
+        if not params.refine or not getattr(result, "classes", None):
+            return label_map
+        from annotator.core.refine import sharpen_label_map
+
+        try:
+            seg = self.lane.segmenter()
+        except ModelNotFoundError as e:
+            self.interactiveMissing.emit(str(e))
+            return label_map
+        if rgb is not None:
+            seg.set_image(key, rgb)
+        elif not key or not seg.has_image(key):
+            return label_map
+        self._refine_keys[image] = key
+        predict = lambda points, labels, box: seg.predict(points, labels, box, image_key=key).mask  # noqa: E731
+        return sharpen_label_map(label_map, result.classes, predict, result.heatmaps)
 
     def _label_map(self, seg, image, result, threshold, background) -> np.ndarray:
         """The result's own label map unless the job asks for other post-processing."""
@@ -263,12 +323,26 @@ class EngineWorker(QObject):
                 self._label_maps.popitem(last=False)
         if job.cancel.is_set():
             raise Cancelled("superseded by a newer slider position")
+        label_map = self._refined(job.image, self._refine_keys.get(job.image, ""), None, job.result,
+                                  label_map, job.polygonize)
         shapes = self._polygonize(label_map, job.result.classes, job.result.heatmaps, job.polygonize,
-                                 result=job.result)
+                                  result=job.result)
         self.postprocessed.emit(job.job_id, job.image, label_map, shapes)
 
     batch_size: int | None = None
     """Images per model call in a batch job; None: 8 on CUDA, else 1 (no gain on a CPU)."""
+
+    def _batch_refiner(self, options):
+        """core.refine's pipeline hook on the lane's interactive model, when the run sharpens."""
+        if not getattr(options, "refine", False):
+            return None
+        from annotator.core.refine import make_refiner
+
+        try:
+            return make_refiner(self.lane.segmenter())
+        except ModelNotFoundError as e:
+            self.interactiveMissing.emit(str(e))  # the batch still runs, unsharpened
+            return None
 
     def _batch(self, job: BatchJob) -> None:
         """The CLI's pipeline, its callbacks turned into signals (it saves each image itself)."""
@@ -284,6 +358,7 @@ class EngineWorker(QObject):
             size = 8 if getattr(getattr(seg, "device", None), "type", "cpu") == "cuda" else 1
         options = replace(job.options, batch_size=size)
         state = {"done": 0, "total": 0, "image": job.images[0]}
+        engine_thread = threading.current_thread()
 
         def on_progress(stage: str, done: int, total: int) -> None:
             if stage == "images":
@@ -292,6 +367,8 @@ class EngineWorker(QObject):
                     self.batchImage.emit(job.job_id, 0, total, "")
             else:
                 self.progress.emit(job.job_id, state["image"], stage, done, total)
+                if threading.current_thread() is engine_thread:  # the model's passes: clicks go between
+                    self.lane.drain()
 
         def on_image(image: str, outcome: str, detail) -> None:
             state["image"] = image
@@ -304,7 +381,7 @@ class EngineWorker(QObject):
             self.batchSaved.emit(job.job_id, image, result, shapes)
 
         summary = run_pipeline(job.project, seg, job.images, options, on_image=on_image, on_progress=on_progress,
-                               on_result=on_result, cancel=job.cancel)
+                               on_result=on_result, cancel=job.cancel, refiner=self._batch_refiner(options))
         self.batchDone.emit(job.job_id, summary)
         if summary.stopped:
             raise _JobFailed("", ENGINE_ERROR, summary.stopped)
@@ -350,12 +427,20 @@ class EngineClient(QObject):
     stateChanged = Signal(str)
     jobFinished = Signal(int)
     busyChanged = Signal(bool)
+    clickReady = Signal(object)  # ClickResult of the newest click per image
+    sharpened = Signal(object)  # SharpenResult
+    embedded = Signal(int, str)
+    interactiveFailed = Signal(int, str, str, str)
+    interactiveMissing = Signal(str)
 
     _dispatch = Signal(object)
     _reconfigure = Signal(object)
+    _wake = Signal()
+    _reconfigure_interactive = Signal(str)
 
     def __init__(self, settings: EngineSettings, factory: Callable[[EngineSettings], Any] = load_segmenter,
-                 polygonize: Callable[..., list] = polygonize_label_map, parent: QObject | None = None):
+                 polygonize: Callable[..., list] = polygonize_label_map, parent: QObject | None = None,
+                 interactive_factory: Callable[[str, str], Any] = load_interactive):
         super().__init__(parent)
         self._ids = itertools.count(1)
         self._latest: dict[str, int] = {}  # image -> newest interactive job id
@@ -366,11 +451,18 @@ class EngineClient(QObject):
 
         self._thread = QThread()
         self._thread.setObjectName("engine")
-        self._worker = EngineWorker(settings, factory, polygonize)
+        self._worker = EngineWorker(settings, factory, polygonize, interactive_factory=interactive_factory)
         self._worker.moveToThread(self._thread)
         self._thread.finished.connect(self._worker.deleteLater)
         self._dispatch.connect(self._worker.run)
         self._reconfigure.connect(self._worker.configure)
+        self._wake.connect(self._worker.drain_interactive)
+        self._reconfigure_interactive.connect(self._worker.configure_interactive)
+        self._latest_click: dict[str, int] = {}
+        self._worker.clickReady.connect(self._on_click)
+        self._worker.embedded.connect(self.embedded)
+        self._worker.interactiveFailed.connect(self._on_interactive_failed)
+        self._worker.interactiveMissing.connect(self.interactiveMissing)
 
         self._worker.segmented.connect(self._on_segmented)
         self._worker.postprocessed.connect(self._on_postprocessed)
@@ -412,6 +504,48 @@ class EngineClient(QObject):
         self._batches.add(job.job_id)
         self._send(job, None)
         return job.job_id
+
+    # -- the interactive lane (clicks) ---------------------------------------------------
+
+    def set_interactive_model(self, model: str) -> None:
+        """Hub id or folder of the click-to-segment model ("" = the default SAM 2.1)."""
+        self._reconfigure_interactive.emit(model)
+
+    def embed(self, image: str, key: str, pixels: np.ndarray) -> int:
+        """Compute the image embedding ahead of the first click (ahead of queued jobs)."""
+        job = EmbedJob(next(self._ids), image, key, pixels)
+        self._worker.lane.put(job)
+        self._wake.emit()
+        return job.job_id
+
+    def click(self, image: str, key: str, pixels: np.ndarray, points, labels, box=None,
+              tolerance: float = 1.0, min_area_fraction: float = 0.0005) -> int:
+        """Decode prompts on *image*; the answer comes as clickReady (newest click only)."""
+        job = ClickJob(next(self._ids), image, key, pixels, [tuple(p) for p in points], list(labels),
+                       tuple(box) if box is not None else None, tolerance, min_area_fraction)
+        self._latest_click[image] = job.job_id
+        self._worker.lane.put(job)
+        self._wake.emit()
+        return job.job_id
+
+    def sharpen(self, image: str, key: str, pixels: np.ndarray, shapes: list, ids: list[str], *,
+                heatmaps=None, classes=(), tolerance: float = 1.5) -> int:
+        """Sharpen proposals *ids* of *image* (core.refine) in the interactive lane."""
+        job = SharpenJob(next(self._ids), image, key, pixels, list(shapes), list(ids), heatmaps,
+                         list(classes), tolerance)
+        self._worker.lane.put(job)
+        self._wake.emit()
+        return job.job_id
+
+    def _on_click(self, result) -> None:
+        if isinstance(result, SharpenResult):
+            self.sharpened.emit(result)
+        elif self._latest_click.get(result.image, 0) <= result.job_id:
+            self.clickReady.emit(result)
+
+    def _on_interactive_failed(self, job_id, image, kind, message) -> None:
+        if self._latest_click.get(image, 0) <= job_id:
+            self.interactiveFailed.emit(job_id, image, kind, message)
 
     def _submit_interactive(self, job) -> int:
         for image, token in self._tokens.values():

@@ -19,10 +19,11 @@ from annotator.core.project import IMAGE_EXTENSIONS, PROJECT_FILE, Project, Proj
 from annotator.gui import dialogs
 from annotator.gui.actions import Actions
 from annotator.gui.canvas import Canvas
+from annotator.gui.canvas_tools.ai_controller import AiPolygonController
 from annotator.gui.document import is_proposal
 from annotator.gui.documents import DocumentStore
 from annotator.gui.edit_commands import EditCommands
-from annotator.gui.engine_worker import EngineClient, EngineSettings, Polygonize, load_segmenter
+from annotator.gui.engine_worker import EngineClient, EngineSettings, Polygonize, load_interactive, load_segmenter
 from annotator.gui.file_list import FileListDock
 from annotator.gui.heatmap_panel import HeatmapDock
 from annotator.gui.heatmap_view import HeatmapView
@@ -42,7 +43,8 @@ ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "pnp-annota
 
 class MainWindow(QMainWindow):
     def __init__(self, settings: AppSettings | None = None, segmenter_factory=load_segmenter,
-                 project_defaults: ProjectSettings | None = None):
+                 project_defaults: ProjectSettings | None = None,
+                 interactive_factory=load_interactive):
         """*project_defaults*: the settings a folder without a project.json starts with."""
         super().__init__()
         self.setWindowTitle("PnP Annotator")
@@ -57,7 +59,8 @@ class MainWindow(QMainWindow):
 
         self.undo_group = QUndoGroup(self)
         self.client = EngineClient(EngineSettings.from_project(self._project_defaults), factory=segmenter_factory,
-                                   parent=self)
+                                   parent=self,
+                                   interactive_factory=interactive_factory)
         self.router = JobRouter(self.client, self)
         self.view = ViewOptions(self)
         self.images = ImageLoader(parent=self)  # decodes off the GUI thread, neighbours ahead
@@ -76,6 +79,7 @@ class MainWindow(QMainWindow):
         self.model_menu = ModelMenu(self.settings, lambda: self.engine_settings().model, self)
         self.actions.menus["&Model"].addSeparator()
         self.actions.menus["&Model"].addMenu(self.model_menu)
+        self.ai = AiPolygonController(self)
         self._wire()
         self._update_enabled()
         self.model_setup.check()
@@ -121,6 +125,8 @@ class MainWindow(QMainWindow):
         self.canvas.zoomChanged.connect(lambda zoom: self.zoom_label.setText(f"{zoom * 100:.0f}%"))
         self._canvas_holder.layout().addWidget(self.canvas)
         self.heatmap_view.apply_shape_style()
+        if hasattr(self, "ai"):
+            self.ai.attach(self.canvas)
         if old is not None:
             old.setParent(None)
             old.deleteLater()
@@ -333,9 +339,9 @@ class MainWindow(QMainWindow):
         proposals = bool(doc and doc.proposal_ids())
         for name in ("export_coco", "import_coco", "batch", "save", "classes"):
             self.actions[name].setEnabled(has_project)
-        for name in ("accept_all", "reject_all", "next_proposal"):
+        for name in ("accept_all", "reject_all", "next_proposal", "sharpen"):
             self.actions[name].setEnabled(proposals)
-        for name in ("accept_selected", "reject_selected", "draw_polygon", "propose", "brush", "eraser",
+        for name in ("accept_selected", "reject_selected", "draw_polygon", "ai_polygon", "propose", "brush", "eraser",
                      "delete", "edit_label", "copy", "paste", "duplicate"):
             self.actions[name].setEnabled(doc is not None)
         self.prompt.propose.setEnabled(doc is not None)
@@ -353,7 +359,7 @@ class MainWindow(QMainWindow):
     def polygonize(self, tolerance: float | None = None) -> Polygonize:
         s = self.project.settings
         return Polygonize(tolerance=s.simplify_tolerance if tolerance is None else tolerance,
-                          min_area_fraction=s.min_area_fraction, proposals=s.proposals)
+                          min_area_fraction=s.min_area_fraction, proposals=s.proposals, refine=s.refine)
 
     def _remember_proposals(self, mode: str) -> None:
         """The prompt bar's Shapes choice: kept in the project; the current result is re-shaped (no model call)."""
@@ -487,6 +493,11 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Select one multi-part shape to split", 4000)
             return
         self.canvas.select(doc.split_shape(ids[0]))
+    def on_ai_polygon(self) -> None:
+        self.ai.toggle()
+
+    def on_sharpen(self) -> None:
+        self.ai.sharpen()
 
     def on_accept_selected(self) -> None:
         doc, ids = self.document(), self.canvas.selected_ids()

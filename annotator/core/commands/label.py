@@ -51,6 +51,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="polygon simplification in pixels (default: the project's, 1.5)")
     p.add_argument("--min-area", type=fraction, metavar="FRACTION",
                    help="drop regions below this fraction of the image (default: the project's, 0.0005)")
+    p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=None,
+                   help="sharpen each proposal's outline with the interactive model (SAM 2.1): its box, "
+                        "heatmap peaks and neighbouring classes become prompts (default: the project's, off)")
+    p.add_argument("--interactive-model", metavar="ID|PATH",
+                   help="the model --refine uses (default: the project's, else facebook/sam2.1-hiera-tiny)")
     add_ray_arguments(p)
     return p
 
@@ -59,7 +64,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 _REMEMBERED = {"classes": "classes", "model": "model", "device": "device",
                "presence_threshold": "presence_threshold", "threshold": "threshold",
                "background": "background", "proposals": "proposals", "tolerance": "simplify_tolerance",
-               "min_area": "min_area_fraction"}
+               "min_area": "min_area_fraction", "refine": "refine",
+               "interactive_model": "interactive_model"}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,6 +111,11 @@ def run(args: argparse.Namespace) -> int:
             if segmenter is not None:
                 segmenter.close()
             return _fail(f"--proposals: {exc}")
+        refiner = _load_refiner(settings, args)
+        if isinstance(refiner, int):
+            if segmenter is not None:
+                segmenter.close()
+            return refiner
         try:
             project.settings = settings  # remembered once the run is sure to start
             for name in classes:
@@ -115,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
                 segmenter.close()
             return _fail(f"cannot write {project.state_dir}: {exc.strerror or exc}. Nothing was changed.")
         try:
-            summary = _run_batch(project, segmenter, images, classes, model, args)
+            summary = _run_batch(project, segmenter, images, classes, model, args, refiner)
         finally:
             close = getattr(segmenter, "close", None)
             if close is not None:
@@ -151,7 +162,28 @@ def _load(settings):
         return _fail(f"cannot load model {model!r} on device {settings.device!r}: {exc}")
 
 
-def _run_batch(project, segmenter, images, classes, model, args):
+def _load_refiner(settings, args):
+    """The --refine hook (None when off), or the exit code after printing why it cannot load."""
+    if not settings.refine:
+        return None
+    if args.ray is not None:
+        return _fail("--refine runs on this machine only and cannot be combined with --ray yet: "
+                     "run with --no-refine (the setting is remembered), or without --ray")
+    from engine import ModelNotFoundError
+    from engine.interactive import DEFAULT_INTERACTIVE_MODEL, InteractiveSegmenter
+
+    from annotator.core.refine import make_refiner
+
+    interactive = settings.interactive_model or DEFAULT_INTERACTIVE_MODEL
+    try:
+        return make_refiner(InteractiveSegmenter.load(interactive, device=settings.device or "auto"))
+    except ModelNotFoundError as exc:
+        return _fail(f"--refine: {exc}")
+    except (ValueError, RuntimeError) as exc:
+        return _fail(f"--refine: cannot load {interactive!r} on device {settings.device!r}: {exc}")
+
+
+def _run_batch(project, segmenter, images, classes, model, args, refiner=None):
     from tqdm import tqdm
 
     from annotator.core.pipeline import ClassListError, PipelineOptions, run_pipeline
@@ -181,7 +213,7 @@ def _run_batch(project, segmenter, images, classes, model, args):
                 return _run_on_ray(project, images, options, args, on_image=on_image,
                                    on_progress=on_progress, cancel=cancel)
             return run_pipeline(project, segmenter, images, options, on_image=on_image,
-                                on_progress=on_progress, cancel=cancel)
+                                on_progress=on_progress, cancel=cancel, refiner=refiner)
     except ClassListError as exc:
         _fail(f"--classes: {exc}")
         return None

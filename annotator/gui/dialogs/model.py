@@ -140,13 +140,18 @@ class ModelMissingDialog(QDialog):
     modelChosen = Signal(str)  # a folder or model id to use from now on
 
     def __init__(self, message: str, model: str, parent: QWidget | None = None, download=hub_download,
-                 online: bool = True):
-        """*model*: the configured model id or folder ("" for the default); *online*: the hub is reachable."""
+                 online: bool = True, *, default: str | None = None,
+                 headline: str = "Proposals need the segmentation model.",
+                 uses: str = "PnP Annotator proposes shapes with"):
+        """*model*: the configured model id or folder ("" for *default*, else the main model's default);
+        *online*: the hub is reachable; *headline* / *uses*: the wording for another model (the
+        interactive model of the AI polygon uses the same dialog)."""
         super().__init__(parent)
         self.setWindowTitle("Model needed")
         self._model, self._download = model.strip(), download
-        model = self._model or default_model()
-        lines = [f"<b>Proposals need the segmentation model.</b><br><br>PnP Annotator proposes shapes with "
+        self._default = default
+        model = self._model or default or default_model()
+        lines = [f"<b>{_escape(headline)}</b><br><br>{_escape(uses)} "
                  f"<i>{_escape(model)}</i>, which is not on this computer yet.<br><br>",
                  gated_steps(self._repo_id()),
                  "Download it, or choose a folder that already holds it. "
@@ -193,7 +198,8 @@ class ModelMissingDialog(QDialog):
     def _repo_id(self) -> str:
         # A missing local folder cannot be downloaded: offer the default model instead.
         model = self._model
-        return model if model and "/" in model and not model.startswith(("/", ".", "~")) else default_model()
+        fallback = self._default or default_model()
+        return model if model and "/" in model and not model.startswith(("/", ".", "~")) else fallback
 
     def _download_model(self) -> None:
         self.download_dialog = DownloadDialog(self._repo_id(), self, self._download)

@@ -7,8 +7,8 @@ These are the project's ``ProjectSettings`` (project.json), the same ones
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLabel, QPushButton, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
+                               QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget)
 
 from annotator.core.project import BACKGROUND_MODES, DEVICES, ProjectSettings
 from annotator.gui.model_menu import local_folders, model_choices, remember_folder
@@ -65,6 +65,14 @@ class SettingsDialog(QDialog):
         self.min_area = _spin(0.0, 5.0, 0.01, settings.min_area_fraction * 100,
                               "Regions below this % of the image are dropped")
 
+        # The interactive model (AI polygon, Sharpen) and the sharpen default.
+        self.interactive = QLineEdit(settings.interactive_model)
+        self.interactive.setPlaceholderText(_default_interactive())
+        self.interactive.setToolTip("SAM 2.1 or SAM 3 (tracker) for the AI polygon and Sharpen: "
+                                    "a Hugging Face model id or a local folder")
+        self.refine = QCheckBox("Sharpen proposals with the interactive model after Propose / label")
+        self.refine.setChecked(settings.refine)
+
         form = QFormLayout(self)
         form.addRow("Model", model_row)
         form.addRow("", self.engine_note)
@@ -74,6 +82,8 @@ class SettingsDialog(QDialog):
         form.addRow("Threshold", self.threshold)
         form.addRow("Simplification (px)", self.tolerance)
         form.addRow("Minimum region (%)", self.min_area)
+        form.addRow("Interactive model", self.interactive)
+        form.addRow("", self.refine)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -104,7 +114,15 @@ class SettingsDialog(QDialog):
         s.threshold = self.threshold.value()
         s.simplify_tolerance = self.tolerance.value()
         s.min_area_fraction = self.min_area.value() / 100
+        s.interactive_model = self.interactive.text().strip()
+        s.refine = self.refine.isChecked()
         super().accept()
+
+
+def _default_interactive() -> str:
+    from engine.interactive import DEFAULT_INTERACTIVE_MODEL
+
+    return DEFAULT_INTERACTIVE_MODEL
 
 
 def _spin(low: float, high: float, step: float, value: float, tip: str) -> QDoubleSpinBox:
