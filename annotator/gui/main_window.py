@@ -423,6 +423,8 @@ class MainWindow(QMainWindow):
 
     def _after_import(self, written: list) -> None:
         """Reload only the images the import wrote: other documents keep their undo history."""
+        if self.project is None or self.store is None:
+            return  # the folder was closed while the import ran
         self.store.reload(written)
         self.prompt.classes.set_names(self.project.labels.names)
         self.scanner.scan(self.project)  # statuses of the imported files, off the GUI thread

@@ -43,7 +43,10 @@ class StatusScanner(QObject):
                 return
             statuses = {rel: display_status(status) for rel, (status, _, _) in summaries.items()}
             counts = {rel: (shapes, pending) for rel, (_, shapes, pending) in summaries.items()}
-            self._delivered.emit(generation, root, statuses, counts)
+            try:
+                self._delivered.emit(generation, root, statuses, counts)
+            except RuntimeError:  # the window closed while the helper worked: nobody to tell
+                pass
 
         future.add_done_callback(done)
 

@@ -38,6 +38,7 @@ def ai_window(qtbot, private_settings, tiny_model_dir, tiny_sam2_dir, images_dir
         qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
         windows.append(window)
         window.open_path(images_dir / FIRST)
+        qtbot.waitUntil(lambda: window.pixels is not None, timeout=30000)  # decoded off the GUI thread
         window.project.settings.interactive_model = str(interactive_model or tiny_sam2_dir)
         window.canvas.label_provider = lambda current: "person"
         key(qtbot, window, "I")

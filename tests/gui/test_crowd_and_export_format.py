@@ -89,6 +89,7 @@ def test_import_dialog_reads_semantic_pngs(qtbot, make_window, images_dir, tmp_p
     dialog.path.edit.setText(str(tmp_path / "masks"))
     dialog.replace.setChecked(True)
     dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    qtbot.waitUntil(lambda: not dialog.running(), timeout=30000)  # the import runs in the background
     assert "Imported 1 shapes" in dialog.report.text(), dialog.report.text()
     window.show_image(rel)
     (shape,) = window.document().shapes()
