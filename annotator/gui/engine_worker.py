@@ -10,6 +10,8 @@ results of superseded jobs, so a late answer never lands on the wrong image.
 
 from __future__ import annotations
 
+import json
+
 import gc
 
 import itertools
@@ -39,12 +41,35 @@ class EngineSettings:
     @classmethod
     def from_project(cls, settings) -> EngineSettings:
         """The engine part of a project's ``ProjectSettings`` (None/"" mean the engine's defaults)."""
-        from engine import DEFAULT_MODEL, SegmenterConfig
+        from engine import DEFAULT_MODEL
 
-        return cls(model=settings.model.strip() or DEFAULT_MODEL, device=settings.device or "auto",
+        model = settings.model.strip() or DEFAULT_MODEL
+        return cls(model=model, device=settings.device or "auto",
                    presence_threshold=settings.presence_threshold,
-                   threshold=SegmenterConfig.threshold if settings.threshold is None else settings.threshold,
+                   threshold=_engine_threshold(model) if settings.threshold is None else settings.threshold,
                    background=settings.background)
+
+
+def _engine_threshold(model: str) -> float:
+    """The default threshold of the engine *model* runs (PnP-OVSS's heatmap threshold, SAM 3's
+    semantic threshold), read from a known hub id or a local folder's config.json: no model
+    load and no network, so the window can ask on its own thread."""
+    from engine.config import engine_for_hub_id, engine_for_model_type
+
+    info = engine_for_hub_id(model)
+    config = Path(model).expanduser() / "config.json"
+    if info is None and config.is_file():
+        try:
+            info = engine_for_model_type(str(json.loads(config.read_text(encoding="utf-8")).get("model_type", "")))
+        except (OSError, ValueError, AttributeError):
+            info = None
+    if info is not None and info.name == "sam3":
+        from engine.sam3.config import Sam3SegmenterConfig
+
+        return Sam3SegmenterConfig.threshold
+    from engine.pnp_ovss.config import SegmenterConfig
+
+    return SegmenterConfig.threshold
 
 
 @dataclass

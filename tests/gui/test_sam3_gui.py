@@ -102,3 +102,15 @@ def test_no_weights_dialog_for_sam3_explains_the_gate(qtbot, private_settings):
     qtbot.addWidget(blip)
     assert "gated" not in " ".join(label.text() for label in blip.findChildren(QLabel))
     assert blip.download_button.isDefault()
+
+
+def test_window_threshold_defaults_to_each_engines_own(tiny_model_dir, tiny_sam3_dir):
+    """An unset project threshold starts the sliders at the engine's default: SAM 3's semantic
+    threshold (0.5), PnP-OVSS's heatmap threshold (0.15)."""
+    from annotator.core.project import ProjectSettings
+    from annotator.gui.engine_worker import EngineSettings
+
+    assert EngineSettings.from_project(ProjectSettings(model=str(tiny_sam3_dir))).threshold == 0.5
+    assert EngineSettings.from_project(ProjectSettings(model="facebook/sam3")).threshold == 0.5
+    assert EngineSettings.from_project(ProjectSettings(model=str(tiny_model_dir))).threshold == 0.15
+    assert EngineSettings.from_project(ProjectSettings(model=str(tiny_sam3_dir), threshold=0.3)).threshold == 0.3
