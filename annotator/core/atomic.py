@@ -20,26 +20,7 @@ def atomic_write_text(path: str | os.PathLike, text: str, *, durable: bool = Tru
     """Write *text* (UTF-8) to *path* so that readers see the old or the new content.
 
     ``durable=False`` skips the fsyncs (a bulk writer then syncs once at its end)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
-    try:
-        _set_mode(fd, path)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            if durable:
-                os.fsync(f.fileno())  # data on disk before the rename makes it visible
-        os.replace(tmp, path)
-    except BaseException:
-        # Includes KeyboardInterrupt: the half-written temp file must not linger.
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    if durable:
-        _fsync_dir(path.parent)
+    atomic_write_bytes(path, text.encode("utf-8"), durable=durable)
 
 
 def atomic_write_json(path: str | os.PathLike, data: Any, *, indent: int | None = 1, durable: bool = True) -> None:
@@ -110,6 +91,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, durable: bool = 
                 os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
+        # Includes KeyboardInterrupt: the half-written temp file must not linger.
         try:
             os.unlink(tmp)
         except FileNotFoundError:
