@@ -67,24 +67,22 @@ class JobRouter(QObject):
         self._results.clear()
 
     def _on_proposals(self, job_id: int, image: str, result, shapes: list) -> None:
-        if self.store is None or job_id < self._first_job:
-            return
-        params = self._params.get(job_id)
-        self._cache(image, result)
-        if params is not None:
-            self._keep(image, params)
-        self.store.apply_proposals(image, shapes, params[:2] if params else None)
-        self.applied.emit(image, len(shapes))
+        self._land(job_id, image, result, shapes, self.store and self.store.apply_proposals)
 
     def _on_batch_saved(self, job_id: int, image: str, result, shapes: list) -> None:
         """The pipeline saved the file; an open document of the image takes the same proposals."""
+        self._land(job_id, image, result, shapes, self.store and self.store.proposals_saved)
+
+    def _land(self, job_id: int, image: str, result, shapes: list, deliver) -> None:
+        """Keep a job's result and hand its shapes to the store (*deliver*), unless the job
+        belongs to a project that was closed since."""
         if self.store is None or job_id < self._first_job:
             return
         params = self._params.get(job_id)
         self._cache(image, result)
         if params is not None:
             self._keep(image, params)
-        self.store.proposals_saved(image, shapes, params[:2] if params else None)
+        deliver(image, shapes, params[:2] if params else None)
         self.applied.emit(image, len(shapes))
 
     def _cache(self, image: str, result) -> None:
