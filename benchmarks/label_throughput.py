@@ -61,19 +61,21 @@ def tiny(tmp: Path, count: int, batch_size: int) -> None:
           f"{rate.group(1) if rate else '?'} images/s (goal >= 3 on 2 cores); exit {code}; {line}")
 
 
-def large(tmp: Path, count: int) -> None:
+def large(tmp: Path, count: int, device: str = "cpu", batch_size: int = 1) -> None:
     from annotator.core.pipeline import PipelineOptions, run_pipeline
     from annotator.core.project import Project
     from engine.testing import random_segmenter
 
     t = time.perf_counter()
-    seg = random_segmenter("large", "cpu")
+    seg = random_segmenter("large", device)
     built = time.perf_counter() - t
     folder = photos(tmp / "large", count)
     project = Project.open(folder)
-    summary = run_pipeline(project, seg, project.images(), PipelineOptions(CLASSES.split(", "), batch_size=1))
+    summary = run_pipeline(project, seg, project.images(),
+                           PipelineOptions(CLASSES.split(", "), batch_size=batch_size))
     per_image = summary.seconds / max(1, len(summary.labelled))
-    print(f"label pipeline, random BLIP-L, {count} images 640x480: {per_image:.1f} s/image "
+    print(f"label pipeline, random BLIP-L on {seg.device}, {count} images 640x480, batch {batch_size}: "
+          f"{per_image:.2f} s/image = {1 / max(per_image, 1e-9):.2f} images/s "
           f"(model built in {built:.0f} s, not counted); failed {len(summary.failed)}")
     seg.close()
 
@@ -83,13 +85,15 @@ def main() -> None:
     parser.add_argument("--tiny", type=int, default=24, help="images for the tiny model (0: skip)")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--large", type=int, default=2, help="images for BLIP-L (0: skip)")
+    parser.add_argument("--device", default="cpu", help="device for BLIP-L (the tiny model runs on the CPU)")
+    parser.add_argument("--large-batch", type=int, default=1, help="pipeline batch size for BLIP-L")
     args = parser.parse_args()
     np.random.seed(0)
     with tempfile.TemporaryDirectory(prefix="pnp-label-") as tmp:
         if args.tiny:
             tiny(Path(tmp), args.tiny, args.batch_size)
         if args.large:
-            large(Path(tmp), args.large)
+            large(Path(tmp), args.large, args.device, args.large_batch)
 
 
 if __name__ == "__main__":
