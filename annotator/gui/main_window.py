@@ -2,7 +2,8 @@
 
 It owns no editing or storage logic: documents (undo, autosave) are in
 ``documents``, engine jobs in ``engine_worker`` and their routing in
-``job_router``, commands and shortcuts in ``actions``.
+``job_router``, commands and shortcuts in ``actions`` (shape edits in
+``edit_commands``, review in ``review_commands``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from annotator.gui import dialogs
 from annotator.gui.actions import Actions
 from annotator.gui.canvas import Canvas
 from annotator.gui.canvas_tools.ai_controller import AiPolygonController
-from annotator.gui.document import is_proposal
 from annotator.gui.documents import DocumentStore
 from annotator.gui.edit_commands import EditCommands
 from annotator.gui.engine_worker import EngineClient, EngineSettings, Polygonize, load_interactive, load_segmenter
@@ -33,6 +33,7 @@ from annotator.gui.model_menu import ModelMenu
 from annotator.gui.model_setup import ModelSetup
 from annotator.gui.recent import RecentMenu, remember
 from annotator.gui.prompt_bar import PromptBar, parse_classes
+from annotator.gui.review_commands import ReviewCommands
 from annotator.gui.settings import AppSettings
 from annotator.gui.shape_list import ShapeListDock
 from annotator.gui.status_scan import StatusScanner
@@ -69,7 +70,8 @@ class MainWindow(QMainWindow):
         self._images: list[str] = []  # the open project's images, as listed
         self._build_widgets()
         self.edit = EditCommands(self)
-        self.actions = Actions(self, self, self.edit)
+        self.review = ReviewCommands(self)
+        self.actions = Actions(self, self, self.edit, self.review)
         self.actions.menus["&File"].insertMenu(self.actions["save"], RecentMenu(self, self))
         view_menu = self.actions.menus["&View"]
         view_menu.insertMenu(self.actions["prev_image"], ClassesMenu(
@@ -480,74 +482,11 @@ class MainWindow(QMainWindow):
             self.canvas.setFocus()
             self.canvas.begin_polygon()
 
-    def on_merge_shapes(self) -> None:
-        doc = self.document()
-        if doc is None:
-            return
-        try:
-            self.canvas.select([doc.merge_shapes(self.canvas.selected_ids())])
-        except ValueError as exc:
-            self.statusBar().showMessage(str(exc), 4000)
-
-    def on_split_shape(self) -> None:
-        doc, ids = self.document(), self.canvas.selected_ids()
-        if doc is None or len(ids) != 1:
-            self.statusBar().showMessage("Select one multi-part shape to split", 4000)
-            return
-        self.canvas.select(doc.split_shape(ids[0]))
     def on_ai_polygon(self) -> None:
         self.ai.toggle()
 
     def on_sharpen(self) -> None:
         self.ai.sharpen()
-
-    def on_accept_selected(self) -> None:
-        doc, ids = self.document(), self.canvas.selected_ids()
-        if doc is not None and ids:
-            after = self._proposal_after(ids)
-            doc.accept(ids)
-            self._review_next(after)
-
-    def on_reject_selected(self) -> None:
-        doc, ids = self.document(), self.canvas.selected_ids()
-        if doc is not None and ids:
-            after = self._proposal_after(ids)
-            doc.reject(ids)
-            self._review_next(after)
-
-    def _proposal_after(self, ids: list[str]) -> list[str]:
-        """Pending proposals after the last of *ids* in review order, then those before it (Y / X go on)."""
-        pending = [s.id for s in self.document().shapes() if is_proposal(s)]
-        if ids[-1] not in pending:
-            return []
-        i = pending.index(ids[-1])
-        return [p for p in pending[i + 1:] + pending[:i] if p not in ids]
-
-    def _review_next(self, candidates: list[str]) -> None:
-        doc = self.document()
-        still = [i for i in candidates if doc.shape(i) is not None and is_proposal(doc.shape(i))]
-        if still:
-            self.canvas.select([still[0]])
-
-    def on_accept_all(self) -> None:
-        if (doc := self.document()) is not None:
-            doc.accept_all_proposals()
-
-    def on_reject_all(self) -> None:
-        if (doc := self.document()) is not None:
-            doc.reject_all_proposals()
-
-    def on_next_proposal(self) -> None:
-        """Step the selection through the image's pending proposals (the review loop)."""
-        doc = self.document()
-        if doc is None:
-            return
-        pending = [s.id for s in doc.shapes() if is_proposal(s)]
-        if not pending:
-            return
-        selected = self.canvas.selected_ids()
-        after = pending.index(selected[0]) + 1 if selected and selected[0] in pending else 0
-        self.canvas.select([pending[after % len(pending)]])
 
     def on_propose(self) -> None:
         doc = self.document()
