@@ -135,6 +135,9 @@ def open_and_browse(app, win, root: Path, label: str) -> None:
         time.sleep(0.001)
     timer.stop()
     stall = max(gaps[1:], default=0)
+    while not win._images and time.perf_counter() - opened < 600:  # listed off the GUI thread
+        app.processEvents()
+        time.sleep(0.01)
     while win.files.status(win._images[-1]) != "reviewed" and time.perf_counter() - opened < 600:
         app.processEvents()
         time.sleep(0.01)

@@ -25,6 +25,7 @@ from annotator.gui.documents import DocumentStore
 from annotator.gui.edit_commands import EditCommands
 from annotator.gui.engine_worker import EngineClient, EngineSettings, Polygonize, load_interactive, load_segmenter
 from annotator.gui.file_list import FileListDock
+from annotator.gui.folder_lister import FolderLister
 from annotator.gui.heatmap_panel import HeatmapDock
 from annotator.gui.heatmap_view import HeatmapView
 from annotator.gui.image_loader import ImageLoader
@@ -66,8 +67,10 @@ class MainWindow(QMainWindow):
         self.view = ViewOptions(self)
         self.images = ImageLoader(parent=self)  # decodes off the GUI thread, neighbours ahead
         self.scanner = StatusScanner(self)  # file list statuses from the index, off the GUI thread
+        self.lister = FolderLister(self)  # the folder's images, listed off the GUI thread
         QTimer.singleShot(0, self.scanner.warm_up)
         self._images: list[str] = []  # the open project's images, as listed
+        self._early_statuses: tuple | None = None  # statuses that arrived before the listing
         self._build_widgets()
         self.edit = EditCommands(self)
         self.review = ReviewCommands(self)
@@ -158,10 +161,14 @@ class MainWindow(QMainWindow):
         self.router.problem.connect(self._show_problem)
         self.images.loaded.connect(self._on_image_loaded)
         self.scanner.scanned.connect(self._on_statuses)
+        self.lister.listed.connect(self._on_listed)
 
     # --- project and images ---------------------------------------------------------------
     def open_path(self, path: str | Path) -> bool:
-        """Open an image (its folder becomes the project) or a folder of images."""
+        """Open an image (its folder becomes the project) or a folder of images.
+
+        The folder is listed off the GUI thread: an image named by *path* is shown at once,
+        a folder's first image once the listing arrives (``_on_listed``)."""
         path = Path(path).expanduser().resolve()
         if path.is_file():
             root, first = path.parent, path.name
@@ -176,20 +183,35 @@ class MainWindow(QMainWindow):
             self._show_problem("Cannot open", str(e))
             return False
         self._set_project(project)
-        images = self._images
-        if first is not None and first not in images:
-            first = None
-        target = first or (images[0] if images else None)
-        if target:
-            self.show_image(target)
-        else:
-            self.canvas.show_error(f"No images in {root}\n(looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
-            self._refresh_shapes()  # nothing of the previous folder stays listed or selectable
-        if not target:
-            self.settings.last_path = str(root)
+        if first is not None and Path(first).suffix.lower() in IMAGE_EXTENSIONS and not first.startswith("."):
+            self.show_image(first)  # the listing would find it: no need to wait for it
         self.settings.recent = remember(self.settings.recent, str(root))
         self.settings.save()
         return True
+
+    def _on_listed(self, root, images: list[str], error: str) -> None:
+        """The folder's images arrive from the lister: fill the list, show the first image
+        unless one is shown already, and apply statuses that arrived before the listing."""
+        if self.project is None or root != self.project.root:
+            return
+        if error:
+            self._show_problem("Cannot list the folder", error)
+        self._images = images
+        self.files.set_images(images, {})
+        if self._early_statuses is not None:
+            self._on_statuses(root, *self._early_statuses)
+            self._early_statuses = None
+        if self.current is not None and self.current in images:
+            self.files.select(self.current)
+            self._prefetch_neighbours(self.current)
+        elif images:
+            self.show_image(images[0])
+        else:
+            self.current = None
+            self.canvas.show_error(f"No images in {root}\n(looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
+            self._refresh_shapes()  # nothing of the previous folder stays listed or selectable
+            self.settings.last_path = str(root)
+            self.settings.save()
 
     def _set_project(self, project: Project) -> None:
         self._close_project()
@@ -204,9 +226,10 @@ class MainWindow(QMainWindow):
         self.router.store = self.store
         self.router.forget()
         self._make_canvas(project.labels)
-        self._images = images = project.images()
-        self.files.set_images(images, {})  # statuses follow from the index, off the GUI thread
+        self._images, self._early_statuses = [], None
+        self.files.set_images([], {})  # the images follow from the lister, statuses from the index
         self.images.forget()
+        self.lister.list(project)
         self.scanner.scan(project)
         self.prompt.classes.setText(project.settings.classes)
         self.prompt.set_proposals_mode(project.settings.proposals)
@@ -252,6 +275,9 @@ class MainWindow(QMainWindow):
             self.images.request(key, self.project.image_path(image))
         else:
             self._check_size(image, self.pixels)
+        self._prefetch_neighbours(image)
+
+    def _prefetch_neighbours(self, image: str) -> None:
         for delta in (1, -1, 2):
             neighbour = self.files.step(image, delta)
             if neighbour and neighbour != image:
@@ -305,6 +331,9 @@ class MainWindow(QMainWindow):
 
     def _on_statuses(self, root, statuses: dict, counts: dict) -> None:
         if self.project is None or root != self.project.root:
+            return
+        if self.lister.busy():  # kept until the images are listed
+            self._early_statuses = (statuses, counts)
             return
         gone = sorted(set(statuses) - set(self._images))
         if gone:
@@ -595,6 +624,7 @@ class MainWindow(QMainWindow):
         self._close_project()  # flushes every edited document
         self.model_setup.close()
         self.scanner.cancel()
+        self.lister.shutdown()
         self.client.shutdown()
         self.images.shutdown()
         event.accept()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
-from window_fixtures import images_dir, key, make_window, private_settings  # noqa: F401
+from window_fixtures import images_dir, key, make_window, open_folder, private_settings  # noqa: F401
 
 from annotator.core.shapes import Shape
 from annotator.gui.canvas_tools.brush import BrushTool, paint_stroke, stroke_shape
@@ -47,7 +47,7 @@ def drag(qtbot, canvas, points):
 
 def test_brush_and_eraser_strokes_are_one_undoable_command_each(qtbot, make_window, images_dir):
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     qtbot.waitUntil(lambda: window.canvas.viewport().width() > 300, timeout=3000)
     window.canvas.fit_to_window()
     doc = window.document()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
-from window_fixtures import images_dir, key, make_window, private_settings  # noqa: F401
+from window_fixtures import images_dir, key, make_window, open_folder, private_settings  # noqa: F401
 
 from annotator.core.annotations import ImageAnnotations
 from annotator.core.project import Project
@@ -26,7 +26,7 @@ def test_class_manager_edits_open_images_undoably_and_the_rest_on_disk(qtbot, ma
     seeded.save_settings()
     seeded.save(ImageAnnotations("coffee.png", 640, 400, [Shape("cat", SQUARE), Shape("sky", SQUARE + 200)]))
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     doc = window.document()
     doc.add_shape(Shape(label="cat", exterior=SQUARE, source="model", accepted=False, score=0.5))
 

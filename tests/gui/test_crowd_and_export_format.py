@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
-from window_fixtures import images_dir, make_window, private_settings  # noqa: F401
+from window_fixtures import images_dir, make_window, open_folder, private_settings  # noqa: F401
 
 from annotator.core.shapes import Part, Shape
 from annotator.gui.shape_list import CROWD_COLUMN
@@ -16,7 +16,7 @@ SQUARE = np.array([[10, 10], [60, 10], [60, 60], [10, 60]], float)
 
 def test_crowd_box_toggles_iscrowd_undoably_and_parts_are_shown(qtbot, make_window, images_dir):
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     doc = window.document()
     doc.add_shape(Shape("cup", parts=[Part(SQUARE), Part(SQUARE + 100)]))
     table = window.shapes.table
@@ -35,7 +35,7 @@ def test_export_dialog_writes_semantic_pngs(qtbot, make_window, images_dir, tmp_
     from annotator.gui.dialogs import ExportDialog
 
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     cup = window.project.labels.add("cup").id
     window.document().add_shape(Shape("cup", SQUARE))
     window.store.flush()
@@ -58,7 +58,7 @@ def test_export_dialog_writes_semantic_pngs(qtbot, make_window, images_dir, tmp_
 
 def test_merge_and_split_from_the_edit_menu(qtbot, make_window, images_dir):
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     doc = window.document()
     a, b = Shape("cup", SQUARE), Shape("cup", SQUARE + 100)
     doc.add_shape(a)
@@ -77,7 +77,7 @@ def test_import_dialog_reads_semantic_pngs(qtbot, make_window, images_dir, tmp_p
     from annotator.gui.dialogs import ImportDialog
 
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     window.project.labels.add("cup")
     window.document().add_shape(Shape("cup", SQUARE))
     window.store.flush()

@@ -8,7 +8,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog, QMessageBox
-from window_fixtures import images_dir, key, make_window, private_settings, propose, wait_idle  # noqa: F401
+from window_fixtures import (  # noqa: F401
+    images_dir, key, make_window, open_folder, private_settings, propose, wait_idle,
+)
 
 from annotator.gui.dialogs import DownloadDialog, ModelMissingDialog, SettingsDialog
 from annotator.core.project import Project
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.gui
 def test_missing_weights_dialog_then_choose_local_folder(qtbot, make_window, images_dir, tmp_path,
                                                          tiny_model_dir, monkeypatch):
     window = make_window(model=str(tmp_path / "no-such-model"))
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     window.prompt.classes.setText("sky")
     key(qtbot, window, "Ctrl+Return")
     qtbot.waitUntil(lambda: window.findChild(ModelMissingDialog) is not None, timeout=30000)
@@ -100,7 +102,7 @@ def test_download_failure_is_shown_plainly(qtbot):
 
 def test_settings_dialog_saves_and_reconfigures_the_engine(qtbot, make_window, images_dir, tiny_model_dir):
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     window.on_settings()
     dialog = window.findChild(SettingsDialog)
     dialog.background.setCurrentText("always")
@@ -118,7 +120,7 @@ def test_settings_dialog_saves_and_reconfigures_the_engine(qtbot, make_window, i
 
 def test_make_default_turns_the_sliders_into_the_projects_threshold(qtbot, make_window, images_dir):
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     window.heatmap.set_values(0.4, 2.0)  # the sliders act on the image on screen (issue 13)...
     assert Project.open(images_dir).settings.threshold is None
     window.heatmap.make_default.click()  # ...until they are made the project's defaults
@@ -144,7 +146,7 @@ def test_out_of_memory_is_reported_and_nothing_is_lost(qtbot, make_window, image
             raise DeviceOutOfMemoryError("cuda:0 ran out of memory; try device 'cpu' or a smaller image")
 
     window = make_window(factory=lambda settings: Exhausted())
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     square = np.array([[10, 10], [60, 10], [60, 60], [10, 60]], float)
     from annotator.core.shapes import Shape
 

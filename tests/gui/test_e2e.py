@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QDialogButtonBox
-from window_fixtures import images_dir, key, make_window, private_settings, propose, wait_idle  # noqa: F401
+from window_fixtures import (  # noqa: F401
+    images_dir, key, make_window, open_folder, private_settings, propose, wait_idle,
+)
 
 FIRST = "astronaut.png"
 
@@ -37,7 +39,7 @@ def test_annotate_export_import_round_trip(qtbot, make_window, images_dir, tmp_p
     from annotator.gui.dialogs import ExportDialog, ImportDialog
 
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     propose(qtbot, window, "sky, person")
     doc = window.document()
     target = max(doc.shapes(), key=lambda s: s.area)  # a big region: its vertex is easy to grab
@@ -86,7 +88,7 @@ def test_annotate_export_import_round_trip(qtbot, make_window, images_dir, tmp_p
 
     fresh = tmp_path / "fresh"
     shutil.copytree(images_dir, fresh, ignore=shutil.ignore_patterns(".pnp-annotator"))
-    window.open_path(fresh)
+    open_folder(qtbot, window, fresh)
     assert window.files.status(FIRST) == "none"
     window.on_import_coco()
     importer = window.findChild(ImportDialog)
@@ -110,7 +112,7 @@ def test_export_and_import_run_in_the_background_and_cancel_writes_nothing(qtbot
     from annotator.gui.dialogs import coco as coco_dialogs
 
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     release, threads = threading.Event(), []
     real_export = coco.export_coco
 

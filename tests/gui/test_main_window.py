@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from window_fixtures import Heartbeat, images_dir, key, make_window, private_settings, propose, wait_idle  # noqa: F401
+from window_fixtures import (  # noqa: F401
+    Heartbeat, images_dir, key, make_window, open_folder, private_settings, propose, wait_idle,
+)
 
 pytestmark = pytest.mark.gui
 
@@ -14,7 +16,7 @@ FIRST, SECOND = "astronaut.png", "chelsea.png"
 
 def test_open_folder_lists_images_and_a_d_navigate(qtbot, make_window, images_dir):
     window = make_window()
-    assert window.open_path(images_dir)
+    assert open_folder(qtbot, window, images_dir)
     assert window.files.visible_images() == ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg"]
     assert window.current == FIRST
     qtbot.waitUntil(lambda: window.pixels is not None, timeout=5000)  # decoded off the GUI thread
@@ -30,15 +32,62 @@ def test_open_folder_lists_images_and_a_d_navigate(qtbot, make_window, images_di
     assert window.current == "coffee.png"
 
 
-def test_open_single_image_opens_its_folder_on_it(make_window, images_dir):
+def test_open_single_image_opens_its_folder_on_it(qtbot, make_window, images_dir):
     window = make_window()
-    window.open_path(images_dir / "rocket.jpg")
+    open_folder(qtbot, window, images_dir / "rocket.jpg")
     assert window.current == "rocket.jpg" and window.project.root == images_dir.resolve()
+
+
+def test_a_folder_is_listed_off_the_gui_thread_and_shown_when_the_listing_arrives(
+        qtbot, make_window, images_dir, monkeypatch):
+    import threading
+
+    from annotator.core.project import Project
+
+    listed_on, release = [], threading.Event()
+    real_images = Project.images
+
+    def slow_images(project):
+        listed_on.append(threading.current_thread())
+        assert release.wait(10), "the test never released the listing"
+        return real_images(project)
+
+    monkeypatch.setattr(Project, "images", slow_images)
+    window = make_window()
+    assert window.open_path(images_dir)  # returns while the folder is still being listed
+    qtbot.waitUntil(lambda: bool(listed_on), timeout=5000)
+    assert listed_on[0] is not threading.main_thread()
+    assert window.lister.busy() and window.files.visible_images() == [] and window.current is None
+    release.set()
+    qtbot.waitUntil(lambda: not window.lister.busy(), timeout=5000)
+    assert window.files.visible_images() == ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg"]
+    assert window.current == FIRST and window.document() is not None
+    assert window.files.view.currentIndex().data().startswith(FIRST)
+
+
+def test_an_image_opened_by_name_is_shown_before_its_folder_is_listed(qtbot, make_window, images_dir, monkeypatch):
+    import threading
+
+    from annotator.core.project import Project
+
+    release = threading.Event()
+    real_images = Project.images
+    monkeypatch.setattr(Project, "images", lambda project: (release.wait(10), real_images(project))[1])
+    window = make_window()
+    window.open_path(images_dir / "coffee.png")
+    assert window.current == "coffee.png" and window.document() is not None
+    qtbot.waitUntil(lambda: window.pixels is not None, timeout=5000)
+    release.set()
+    qtbot.waitUntil(lambda: not window.lister.busy(), timeout=5000)
+    assert window.current == "coffee.png", "the listing does not move away from the image shown"
+    assert window.files.view.currentIndex().data().startswith("coffee.png")
+    key(qtbot, window, "D")
+    assert window.current == "rocket.jpg"
 
 
 def test_propose_review_undo_redo_with_shortcuts(qtbot, make_window, images_dir):
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     propose(qtbot, window)
     doc = window.document()
     proposals = doc.proposal_ids()
@@ -82,7 +131,7 @@ def test_propose_review_undo_redo_with_shortcuts(qtbot, make_window, images_dir)
 
 def test_result_lands_on_its_image_after_switching(qtbot, make_window, images_dir):
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     window.prompt.classes.setText("sky, person")
     key(qtbot, window, "Ctrl+Return")
     key(qtbot, window, "D")  # leave before the result arrives
@@ -102,7 +151,7 @@ def test_result_lands_on_its_image_after_switching(qtbot, make_window, images_di
 
 def test_newer_proposal_supersedes_older_for_same_image(qtbot, make_window, images_dir):
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     window.prompt.classes.setText("sky")
     key(qtbot, window, "Ctrl+Return")
     window.prompt.classes.setText("cat, dog")
@@ -115,7 +164,7 @@ def test_newer_proposal_supersedes_older_for_same_image(qtbot, make_window, imag
 
 def test_gui_heartbeat_while_the_model_loads_and_runs(qtbot, make_window, images_dir):
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     with Heartbeat() as beat:  # includes loading the model, GradCAM passes, blur, CRF, polygons, routing
         propose(qtbot, window)
         window.heatmap.threshold.setValue(40)  # a slider re-run as well
@@ -128,7 +177,7 @@ def test_gui_heartbeat_while_the_model_loads_and_runs(qtbot, make_window, images
 
 def test_gui_heartbeat_with_dense_crf(qtbot, make_window, images_dir):
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     with Heartbeat() as beat:
         propose(qtbot, window)
     assert beat.worst < 100, f"GUI thread stalled {beat.worst} ms"
@@ -136,7 +185,7 @@ def test_gui_heartbeat_with_dense_crf(qtbot, make_window, images_dir):
 
 def test_cancel_stops_the_running_job(qtbot, make_window, images_dir):
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     propose(qtbot, window)  # the model is loaded now: the next job is cancelled mid-image
     before = window.document().shapes()
     window.prompt.classes.setText("cat")
@@ -173,7 +222,7 @@ def test_heatmap_overlay_and_sliders_rerun_only_postprocessing(qtbot, make_windo
         return seg
 
     window = make_window(factory=counting)
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     overlays = []
     original = window.canvas.set_overlay
     window.canvas.set_overlay = lambda rgba: (overlays.append(rgba), original(rgba))
@@ -204,7 +253,7 @@ def test_heatmap_overlay_and_sliders_rerun_only_postprocessing(qtbot, make_windo
 def test_unreadable_image_shows_error_and_list_moves_on(qtbot, make_window, images_dir):
     (images_dir / "broken.png").write_bytes(b"not a png at all")
     window = make_window()
-    window.open_path(images_dir / "broken.png")
+    open_folder(qtbot, window, images_dir / "broken.png")
     assert window.current == "broken.png" and window.pixels is None and window.document() is None
     assert "broken.png" in window.statusBar().currentMessage()
     key(qtbot, window, "D")
@@ -219,7 +268,7 @@ def test_edits_autosave_and_closing_keeps_them(qtbot, make_window, images_dir):
     from annotator.core.shapes import Shape
 
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     square = np.array([[10, 10], [100, 10], [100, 100], [10, 100]], float)
     window.document().add_shape(Shape(label="cup", exterior=square))
     path = window.project.annotation_path(FIRST)
@@ -234,7 +283,7 @@ def test_batch_labels_every_unannotated_image(qtbot, make_window, images_dir):
     from annotator.gui.dialogs import BatchDialog
 
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     propose(qtbot, window, "sky")
     first_shapes = [s.id for s in window.document().shapes()]
     window.prompt.classes.setText("sky, person")
@@ -276,10 +325,10 @@ def test_switching_project_drops_the_old_projects_results(qtbot, make_window, im
     other = tmp_path / "other"
     shutil.copytree(images_dir, other)
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     window.prompt.classes.setText("sky")
     key(qtbot, window, "Ctrl+Return")
-    window.open_path(other)  # same image names, another folder
+    open_folder(qtbot, window, other)  # same image names, another folder
     wait_idle(qtbot, window)
     qtbot.wait(500)  # past the autosave delay
     assert window.document().shapes() == []
@@ -288,7 +337,7 @@ def test_switching_project_drops_the_old_projects_results(qtbot, make_window, im
 
 def test_letter_shortcuts_do_not_fire_while_typing_classes(qtbot, make_window, images_dir):
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     window.prompt.classes.setFocus()
     qtbot.keyClicks(window.prompt.classes, "dyxhan")
     assert window.prompt.classes.text() == "dyxhan"
@@ -310,7 +359,7 @@ def test_statuses_come_from_the_index_off_the_gui_thread_and_images_are_decoded_
     parsed = []
     monkeypatch.setattr(StatusIndex, "_parse", lambda self, *a: parsed.append(a[0]))
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     qtbot.waitUntil(lambda: window.files.status("rocket.jpg") == "unreadable", timeout=30000)
     assert [window.files.status(i) for i in (FIRST, SECOND, "coffee.png")] == ["none", "reviewed", "proposed"]
     assert parsed == [], "the folder's files are parsed in a helper process, not in the window's"
@@ -330,7 +379,7 @@ def test_a_replaced_image_of_another_size_is_reported_and_its_shapes_kept(qtbot,
     project = Project.open(images_dir)
     project.save(ImageAnnotations(FIRST, 1000, 900, [Shape("cat", [[1, 1], [30, 1], [30, 30]])]))
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     qtbot.waitUntil(lambda: window.findChild(QMessageBox) is not None, timeout=5000)
     assert "replaced" in window.findChild(QMessageBox).windowTitle().lower()
     assert [s.label for s in window.document().shapes()] == ["cat"]

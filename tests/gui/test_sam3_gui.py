@@ -6,7 +6,9 @@ import json
 
 import pytest
 from PySide6.QtWidgets import QFileDialog, QLabel
-from window_fixtures import images_dir, key, make_window, private_settings, propose, wait_idle  # noqa: F401
+from window_fixtures import (  # noqa: F401
+    images_dir, key, make_window, open_folder, private_settings, propose, wait_idle,
+)
 
 from annotator.gui.dialogs import ModelMissingDialog, SettingsDialog
 from annotator.gui.settings import AppSettings
@@ -19,7 +21,7 @@ def test_propose_with_sam3_instances_then_regions(qtbot, make_window, images_dir
     from engine.sam3.postprocess import label_map_from_probabilities
 
     window = make_window(model=str(tiny_sam3_dir))
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     assert window.prompt.proposals_mode() == "auto"
     propose(qtbot, window, "cat, sky")
     result = window.router.result(window.current)

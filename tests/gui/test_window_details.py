@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog
-from window_fixtures import images_dir, key, make_window, private_settings, propose, wait_idle  # noqa: F401
+from window_fixtures import (  # noqa: F401
+    images_dir, key, make_window, open_folder, private_settings, propose, wait_idle,
+)
 
 from annotator.core.shapes import Shape
 
@@ -26,7 +28,7 @@ def test_cancelled_import_leaves_documents_and_undo_alone(qtbot, make_window, im
     from annotator.gui.dialogs import ImportDialog
 
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     doc = window.document()
     doc.add_shape(Shape(label="cup", exterior=SQUARE))
     window.on_import_coco()
@@ -63,7 +65,7 @@ def test_cancelled_import_leaves_documents_and_undo_alone(qtbot, make_window, im
 
 def test_margin_click_and_empty_space_deselect(qtbot, make_window, images_dir):
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     doc = window.document()
     w, h = doc.annotations.width, doc.annotations.height
     whole = Shape(label="grass", exterior=[[0, 0], [w, 0], [w, h], [0, h]])  # a label map covers everything
@@ -81,19 +83,19 @@ def test_margin_click_and_empty_space_deselect(qtbot, make_window, images_dir):
 
 def test_empty_folder_clears_the_previous_shapes(qtbot, make_window, images_dir, tmp_path):
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     window.document().add_shape(Shape(label="cup", exterior=SQUARE))
     assert window.shapes.table.rowCount() == 1
     empty = tmp_path / "empty"
     empty.mkdir()
-    window.open_path(empty)
+    open_folder(qtbot, window, empty)
     assert window.shapes.table.rowCount() == 0 and window.canvas.document() is None
     assert window.files.visible_images() == []
 
 
 def test_heatmap_look_sliders_undo_relaunch_and_no_carry_over(qtbot, make_window, images_dir, private_settings):
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     assert not window.heatmap.threshold.isEnabled() and window.heatmap.note.isVisibleTo(window.heatmap)
     propose(qtbot, window, "sky, person")
     doc = window.document()
@@ -139,7 +141,7 @@ def test_heatmap_look_sliders_undo_relaunch_and_no_carry_over(qtbot, make_window
     assert heat.exists() and heat.stat().st_size < 20000
     window.close()
     again = make_window()
-    again.open_path(images_dir)
+    open_folder(qtbot, again, images_dir)
     # the kept result comes back once the image is decoded (off the GUI thread)
     qtbot.waitUntil(lambda: again.heatmap.threshold.isEnabled(), timeout=20000)
     assert again.heatmap.classes.count() == 2
@@ -154,7 +156,7 @@ def test_heatmap_look_sliders_undo_relaunch_and_no_carry_over(qtbot, make_window
 
 def test_reproposing_a_reviewed_image_adds_no_identical_copies(qtbot, make_window, images_dir):
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     propose(qtbot, window, "sky, person")
     doc = window.document()
     key(qtbot, window, "Shift+Y")
@@ -170,7 +172,7 @@ def test_export_dialog_defaults_outside_the_folder_and_counts_proposals(qtbot, m
     from annotator.gui.dialogs import ExportDialog
 
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     doc = window.document()
     doc.add_shape(Shape(label="cup", exterior=SQUARE))
     doc.add_shape(Shape(label="sky", exterior=SQUARE + 150, source="model", accepted=False, score=0.5))
@@ -197,7 +199,7 @@ def test_batch_dialog_cancel_then_start_again(qtbot, make_window, images_dir):
     from annotator.gui.dialogs import BatchDialog
 
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     propose(qtbot, window, "sky")  # the model is loaded: the batch is cancelled inside its first image
     window.prompt.classes.setText("sky, person")
     key(qtbot, window, "Ctrl+B")
@@ -226,7 +228,7 @@ def test_first_launch_without_model_says_so_and_runs_the_pending_proposal(qtbot,
     window = make_window(model=str(tmp_path / "no-such-model"))
     qtbot.waitUntil(lambda: window.model_setup.state is not None, timeout=10000)
     assert "missing" in window.engine_state.text(), "the status bar says so before any Propose"
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     window.prompt.classes.setText("sky")
     key(qtbot, window, "Ctrl+Return")
     dialog = window.findChild(ModelMissingDialog)
@@ -245,7 +247,7 @@ def test_first_launch_without_model_says_so_and_runs_the_pending_proposal(qtbot,
 
 def test_small_window_keeps_room_for_the_image(qtbot, make_window, images_dir):
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     window.resize(640, 400)
     qtbot.waitUntil(lambda: window.width() <= 660, timeout=3000)
     QApplication.processEvents()
@@ -264,7 +266,7 @@ def test_progress_says_post_processing_after_the_last_pass(qtbot, make_window):
 
 def test_image_list_counts_and_unannotated_rows_are_not_grey(qtbot, make_window, images_dir):
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     doc = window.document()
     doc.add_shape(Shape(label="cup", exterior=SQUARE))
     doc.add_shape(Shape(label="sky", exterior=SQUARE + 150, source="model", accepted=False, score=0.5))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from window_fixtures import images_dir, key, make_window, private_settings  # noqa: F401
+from PySide6.QtWidgets import QApplication
+from window_fixtures import images_dir, key, make_window, open_folder, private_settings  # noqa: F401
 
 from annotator.core.shapes import Shape
 from annotator.gui.settings import AppSettings
@@ -18,7 +19,7 @@ SQUARE = np.array([[10, 10], [100, 10], [100, 100], [10, 100]], float)
 
 def test_copy_paste_across_images_duplicate_delete_and_edit_label(qtbot, make_window, images_dir):
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     doc = window.document()
     original = Shape(label="cup", exterior=SQUARE, source="model", accepted=False, score=0.3)
     big = Shape(label="cup", exterior=[[0, 0], [505, 0], [505, 290], [0, 290]])  # wider than chelsea (451)
@@ -55,7 +56,7 @@ def test_view_options_hide_all_per_class_and_fill(qtbot, make_window, images_dir
     from annotator.gui.view_options import ClassesMenu, FillMenu
 
     window = make_window()
-    window.open_path(images_dir)
+    open_folder(qtbot, window, images_dir)
     doc = window.document()
     cup, sky = Shape(label="cup", exterior=SQUARE), Shape(label="sky", exterior=SQUARE + 200)
     window.project.labels.add("cup")
@@ -98,11 +99,13 @@ def test_shortcuts_help_zoom_label_recent_and_reopen(qtbot, make_window, images_
     rows = dialog.visible_rows()
     assert ("B", "Brush", "Edit") in rows and any(r[2] == "Canvas" for r in rows)
     dialog.close()
+    window.activateWindow()  # shortcuts reach the active window only, and the dialog was the active one
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
 
     other = tmp_path / "other"
     shutil.copytree(images_dir, other)
-    window.open_path(other)
-    window.open_path(images_dir)
+    open_folder(qtbot, window, other)
+    open_folder(qtbot, window, images_dir)
     key(qtbot, window, "D")
     before = window.zoom_label.text()
     assert before.endswith("%")
@@ -115,8 +118,8 @@ def test_shortcuts_help_zoom_label_recent_and_reopen(qtbot, make_window, images_
     menu.aboutToShow.emit()
     assert [a.text() for a in menu.actions()][:2] == stored.recent.splitlines()[:2]
     assert stored.last_path.endswith(SECOND), "a relaunch reopens on the last image"
-    window.open_path(other)
-    window.open_path(stored.last_path)  # what run_app does at launch
+    open_folder(qtbot, window, other)
+    open_folder(qtbot, window, stored.last_path)  # what run_app does at launch
     assert window.current == SECOND and window.project.root == images_dir.resolve()
 
 

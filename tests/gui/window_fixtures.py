@@ -94,3 +94,12 @@ def propose(qtbot, window, classes="sky, person") -> None:
     window.prompt.classes.setText(classes)
     key(qtbot, window, "Ctrl+Return")
     wait_idle(qtbot, window)
+
+
+def open_folder(qtbot, window, path, timeout=10000) -> bool:
+    """``window.open_path(path)``, then wait until the folder is listed (the window lists it
+    off the GUI thread) and, when it has images, one is shown."""
+    opened = window.open_path(path)
+    if opened:
+        qtbot.waitUntil(lambda: not window.lister.busy(), timeout=timeout)
+    return opened
