@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from annotator.core.atomic import atomic_write_json
+from annotator.core.trash import TRASH_DIR
 
 INDEX_FILE = "index.json"
 JOURNAL_FILE = "index.log"
@@ -162,7 +163,8 @@ class StatusIndex:
                 continue
             for item in scan:
                 if item.is_dir(follow_symlinks=False):
-                    stack.append(Path(item.path))
+                    if not (folder == self.state_dir and item.name == TRASH_DIR):  # set-aside files
+                        stack.append(Path(item.path))
                     continue
                 name = item.name
                 if (name.startswith(".") or not name.endswith(".json")
