@@ -4,6 +4,10 @@ Each row reads "name  · N (P pending)" (N shapes); the status is also the row's
 coloured dot, so an image without shapes keeps the normal text colour (grey text
 reads as disabled). A line above the list counts the reviewed images.
 
+An image whose annotation file is there but whose image file is gone is listed after the
+others, greyed and struck through ("missing"): it cannot be opened, and its context menu
+moves its annotations to the trash (``trashRequested``).
+
 The rows live in a list model that answers ``data()`` from a Python list and dicts, so
 listing 20,000 images, or updating their statuses, costs no per-row Qt object on the
 GUI thread; the view asks only for the rows it shows (uniform row heights).
@@ -14,13 +18,15 @@ from __future__ import annotations
 from collections import Counter
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import QDockWidget, QLabel, QLineEdit, QListView, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import QDockWidget, QLabel, QLineEdit, QListView, QMenu, QVBoxLayout, QWidget
 
 STATUS_COLOR = {"none": QColor(140, 140, 140), "proposed": QColor(230, 150, 0), "reviewed": QColor(30, 160, 60),
-                "unreadable": QColor(200, 40, 40)}
+                "unreadable": QColor(200, 40, 40), "missing": QColor(150, 150, 150, 110)}
 STATUS_WORDS = {"none": "no shapes yet", "proposed": "proposals await review", "reviewed": "reviewed",
-                "unreadable": "cannot be read"}
+                "unreadable": "cannot be read", "missing": "the image file is missing"}
+MISSING = "missing"
+"""Status of an image whose annotation file is there but whose image file is not."""
 IMAGE_ROLE = Qt.ItemDataRole.UserRole + 1
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 2
 COUNTS_ROLE = Qt.ItemDataRole.UserRole + 3  # (shapes, pending) or None when not known
@@ -41,8 +47,8 @@ def _dot(color: QColor) -> QIcon:
 
 
 class ImageListModel(QAbstractListModel):
-    """Images (relative paths) with a status and, where known, (shapes, pending) counts each;
-    rows never move once listed."""
+    """Images (relative paths) with a status and, where known, (shapes, pending) counts each.
+    Rows keep their place: missing images are added after the others, a trashed one removed."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -51,6 +57,8 @@ class ImageListModel(QAbstractListModel):
         self._status: dict[str, str] = {}
         self._counts: dict[str, Counts] = {}
         self._icons = {status: _dot(color) for status, color in STATUS_COLOR.items()}
+        self._struck = QFont()
+        self._struck.setStrikeOut(True)
 
     def reset(self, images: list[str], status: dict[str, str], counts: dict[str, Counts] | None = None) -> None:
         self.beginResetModel()
@@ -59,6 +67,32 @@ class ImageListModel(QAbstractListModel):
         self._status = dict(status)
         self._counts = {image: tuple(c) for image, c in (counts or {}).items()}
         self.endResetModel()
+
+    def add_missing(self, images: list[str], counts: dict[str, Counts]) -> None:
+        """Append *images* (not yet listed) as missing, with their files' shape counts."""
+        new = [image for image in images if image not in self._rows]
+        if not new:
+            return
+        first = len(self._images)
+        self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+        for image in new:
+            self._rows[image] = len(self._images)
+            self._images.append(image)
+            self._status[image] = MISSING
+            if image in counts:
+                self._counts[image] = tuple(counts[image])
+        self.endInsertRows()
+
+    def remove(self, image: str) -> None:
+        row = self._rows.get(image)
+        if row is None:
+            return
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._images[row]
+        self._status.pop(image, None)
+        self._counts.pop(image, None)
+        self._rows = {name: r for r, name in enumerate(self._images)}
+        self.endRemoveRows()
 
     def row(self, image: str) -> int | None:
         return self._rows.get(image)
@@ -87,9 +121,10 @@ class ImageListModel(QAbstractListModel):
         return True
 
     def set_statuses(self, status: dict[str, str], counts: dict[str, Counts] | None = None) -> None:
-        """Many statuses at once: one change notification for the whole list."""
-        self._status.update({image: value for image, value in status.items() if image in self._rows})
-        self._counts.update({image: tuple(c) for image, c in (counts or {}).items() if image in self._rows})
+        """Many statuses at once: one change notification for the whole list (missing rows keep theirs)."""
+        listed = {image for image in self._rows if self._status.get(image) != MISSING}
+        self._status.update({image: value for image, value in status.items() if image in listed})
+        self._counts.update({image: tuple(c) for image, c in (counts or {}).items() if image in listed})
         if self._images:
             self.dataChanged.emit(self.index(0, 0), self.index(len(self._images) - 1, 0))
 
@@ -125,8 +160,14 @@ class ImageListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ForegroundRole:
             # Only an unreadable image is coloured; others keep the palette's text colour
             # (grey text would read as disabled).
-            return STATUS_COLOR["unreadable"] if status == "unreadable" else None
+            return STATUS_COLOR[status] if status in ("unreadable", MISSING) else None
+        if role == Qt.ItemDataRole.FontRole:
+            return self._struck if status == MISSING else None
         if role == Qt.ItemDataRole.ToolTipRole:
+            if status == MISSING:
+                held = f"{counts[0]} shape(s)" if counts else "annotations"
+                return (f"{image}: the image file is missing; its annotation file holds {held}. "
+                        "Right-click to move the annotations to the trash.")
             detail = f", {counts[0]} shape(s), {counts[1]} pending" if counts else ""
             return f"{image}: {STATUS_WORDS.get(status, status)}{detail}"
         return None
@@ -134,6 +175,7 @@ class ImageListModel(QAbstractListModel):
 
 class FileListDock(QDockWidget):
     imageActivated = Signal(str)
+    trashRequested = Signal(str)  # a missing image whose annotations the user wants set aside
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Images", parent)
@@ -153,6 +195,8 @@ class FileListDock(QDockWidget):
         self.view.setEditTriggers(QListView.EditTrigger.NoEditTriggers)
         self.view.activated.connect(self._on_activated)
         self.view.clicked.connect(self._on_activated)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._context_menu)
         self.summary = QLabel()
 
         body = QWidget()
@@ -166,6 +210,15 @@ class FileListDock(QDockWidget):
     def set_images(self, images: list[str], status: dict[str, str], counts: dict | None = None) -> None:
         """*counts*: image -> (shapes, pending proposals), where known."""
         self._model.reset(images, status, counts)
+        self._update_summary()
+
+    def add_missing(self, images: list[str], counts: dict) -> None:
+        """List *images* (annotated, image file gone) after the others, marked missing."""
+        self._model.add_missing(images, counts)
+        self._update_summary()
+
+    def remove(self, image: str) -> None:
+        self._model.remove(image)
         self._update_summary()
 
     def set_status(self, image: str, status: str, counts: Counts | None = None) -> None:
@@ -188,9 +241,10 @@ class FileListDock(QDockWidget):
 
     def _update_summary(self) -> None:
         totals = self._model.status_totals()
-        reviewed, proposed = totals["reviewed"], totals["proposed"]
-        self.summary.setText(f"{reviewed} of {self._model.rowCount()} reviewed"
-                             + (f", {proposed} with proposals" if proposed else ""))
+        reviewed, proposed, missing = totals["reviewed"], totals["proposed"], totals[MISSING]
+        self.summary.setText(f"{reviewed} of {self._model.rowCount() - missing} reviewed"
+                             + (f", {proposed} with proposals" if proposed else "")
+                             + (f", {missing} missing" if missing else ""))
 
     def visible_images(self) -> list[str]:
         """Images in display order that pass the filter: what A / D step through."""
@@ -212,14 +266,36 @@ class FileListDock(QDockWidget):
         self.view.scrollTo(index)
 
     def step(self, current: str | None, delta: int) -> str | None:
-        """The visible image *delta* rows from *current* (clamped), or None."""
+        """The visible image *delta* rows from *current* (clamped), or None; missing images
+        are stepped over (A / D go through the images that can be shown)."""
         count = self._proxy.rowCount()
         if count == 0:
             return None
         row = self._proxy_row(current)
         if row is None:
             return self._proxy.index(0, 0).data(IMAGE_ROLE)
-        return self._proxy.index(min(max(row + delta, 0), count - 1), 0).data(IMAGE_ROLE)
+        target = min(max(row + delta, 0), count - 1)
+        direction = 1 if delta >= 0 else -1
+        for rows in (range(target, count if direction > 0 else -1, direction),
+                     range(target, -1 if direction > 0 else count, -direction)):
+            for r in rows:
+                index = self._proxy.index(r, 0)
+                if index.data(STATUS_ROLE) != MISSING:
+                    return index.data(IMAGE_ROLE)
+        return current
+
+    def _context_menu(self, pos) -> None:
+        index = self.view.indexAt(pos)
+        image = index.data(IMAGE_ROLE) if index.isValid() else None
+        if not image:
+            return
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        trash = menu.addAction("Move Annotations to Trash…")
+        trash.setEnabled(index.data(STATUS_ROLE) == MISSING)
+        trash.setToolTip("Only for a missing image: its annotation file goes to .pnp-annotator/trash/")
+        trash.triggered.connect(lambda: self.trashRequested.emit(image))
+        menu.popup(self.view.viewport().mapToGlobal(pos))
 
     def _on_activated(self, index) -> None:
         image = index.data(IMAGE_ROLE)

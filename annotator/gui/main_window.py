@@ -16,7 +16,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QIcon, QUndoGroup
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
-from annotator.core.project import IMAGE_EXTENSIONS, PROJECT_FILE, Project, ProjectSettings
+from annotator.core.project import IMAGE_EXTENSIONS, PROJECT_FILE, STATE_DIR, Project, ProjectSettings
+from annotator.core.trash import TRASH_DIR, trash_annotations
 from annotator.gui import dialogs
 from annotator.gui.actions import Actions
 from annotator.gui.canvas import Canvas
@@ -24,7 +25,7 @@ from annotator.gui.canvas_tools.ai_controller import AiPolygonController
 from annotator.gui.documents import DocumentStore
 from annotator.gui.edit_commands import EditCommands
 from annotator.gui.engine_worker import EngineClient, EngineSettings, Polygonize, load_interactive, load_segmenter
-from annotator.gui.file_list import FileListDock
+from annotator.gui.file_list import MISSING, FileListDock
 from annotator.gui.folder_lister import FolderLister
 from annotator.gui.heatmap_panel import HeatmapDock
 from annotator.gui.heatmap_view import HeatmapView
@@ -138,6 +139,7 @@ class MainWindow(QMainWindow):
 
     def _wire(self) -> None:
         self.files.imageActivated.connect(self.show_image)
+        self.files.trashRequested.connect(self._confirm_trash)
         self.shapes.selectionChanged.connect(lambda ids: self.canvas.select(ids))
         self.shapes.crowdToggled.connect(  # one undoable command on the open document
             lambda sid, on: (doc := self.document()) is not None and doc.set_iscrowd([sid], on))
@@ -256,6 +258,9 @@ class MainWindow(QMainWindow):
         self.current = image
         self.files.select(image)
         self.canvas.set_overlay(None)
+        if self.files.status(image) == MISSING:
+            self._show_missing(image)
+            return
         key = (self.project.root, image)
         try:
             doc = self.store.document(image)
@@ -317,6 +322,48 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{image}: {error}", 8000)
         self._refresh_shapes()
 
+    def _show_missing(self, image: str) -> None:
+        """An annotated image whose file is gone: nothing to show, the reason said."""
+        self.pixels = None
+        self.store.activate(None)
+        shapes = (self.files.counts(image) or (0, 0))[0]
+        self.canvas.show_error(f"{image} is missing from the folder.\n\nIts annotation file ({shapes} shape(s)) is "
+                               "kept. Put the image back, or right-click it in the list to move its annotations "
+                               "to the trash.")
+        self.statusBar().showMessage(f"{image}: the image file is missing; its annotation file holds {shapes} "
+                                     "shape(s) (right-click it to move them to the trash)", 8000)
+        self._refresh_shapes()
+
+    def _confirm_trash(self, image: str) -> None:
+        shapes = (self.files.counts(image) or (0, 0))[0]
+        box = QMessageBox(QMessageBox.Icon.Question, "Move annotations to the trash",
+                          f"Move the annotations of the missing image {image} ({shapes} shape(s)) to "
+                          f"{STATE_DIR}/{TRASH_DIR}/?\n\nThey leave the folder's list and its exports; moving "
+                          "the file back restores them.",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(lambda _: box.standardButton(box.clickedButton()) == QMessageBox.StandardButton.Yes
+                             and self._trash(image))
+        box.open()  # never exec(): the engine's results keep arriving behind it
+
+    def _trash(self, image: str) -> None:
+        if self.project is None or self.files.status(image) != MISSING:
+            return  # the folder was closed, or the image came back, while the question was open
+        self.store.reload([image])  # its document, if any, goes: the file is about to move
+        try:
+            moved = trash_annotations(self.project, image)
+        except OSError as e:
+            self._show_problem("Not moved to the trash", f"{image}: {e}")
+            return
+        self.files.remove(image)
+        if self.current == image:
+            self.current = None
+            self.canvas.set_document(None, None)
+            self._refresh_shapes()
+        where = moved[0].relative_to(self.project.root).as_posix()
+        self.statusBar().showMessage(f"Moved the annotations of {image} to {where}", 8000)
+
     def _check_size(self, image: str, pixels) -> None:
         """A replaced image (another size than the one its shapes were drawn on) is reported."""
         doc = self.store.open_document(image)
@@ -336,11 +383,12 @@ class MainWindow(QMainWindow):
             self._early_statuses = (statuses, counts)
             return
         gone = sorted(set(statuses) - set(self._images))
-        if gone:
-            listed = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
-            self.statusBar().showMessage(f"{len(gone)} annotated image(s) are no longer in the folder (their "
-                                         f"annotations are kept; export lists them): {listed}", 15000)
         self.files.set_statuses(statuses, counts)  # one update of the list model, whatever its size
+        if gone:
+            self.files.add_missing(gone, counts)  # listed last, marked missing
+            listed = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+            self.statusBar().showMessage(f"{len(gone)} annotated image(s) are no longer in the folder (listed "
+                                         f"last, struck through; their annotations are kept): {listed}", 15000)
 
     def document(self):
         return self.store.open_document(self.current) if self.store and self.current else None
