@@ -16,8 +16,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QIcon, QUndoGroup
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
-from annotator.core.project import IMAGE_EXTENSIONS, PROJECT_FILE, STATE_DIR, Project, ProjectSettings
-from annotator.core.trash import TRASH_DIR, trash_annotations
+from annotator.core.project import IMAGE_EXTENSIONS, PROJECT_FILE, Project, ProjectSettings
 from annotator.gui import dialogs
 from annotator.gui.actions import Actions
 from annotator.gui.canvas import Canvas
@@ -30,6 +29,7 @@ from annotator.gui.folder_lister import FolderLister
 from annotator.gui.heatmap_panel import HeatmapDock
 from annotator.gui.heatmap_view import HeatmapView
 from annotator.gui.image_loader import ImageLoader
+from annotator.gui.missing_images import MissingImages
 from annotator.gui.job_router import JobRouter
 from annotator.gui.model_menu import ModelMenu
 from annotator.gui.model_setup import ModelSetup
@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         self.images = ImageLoader(parent=self)  # decodes off the GUI thread, neighbours ahead
         self.scanner = StatusScanner(self)  # file list statuses from the index, off the GUI thread
         self.lister = FolderLister(self)  # the folder's images, listed off the GUI thread
+        self.missing = MissingImages(self)  # annotated images whose file is gone
         QTimer.singleShot(0, self.scanner.warm_up)
         self._images: list[str] = []  # the open project's images, as listed
         self._early_statuses: tuple | None = None  # statuses that arrived before the listing
@@ -139,7 +140,7 @@ class MainWindow(QMainWindow):
 
     def _wire(self) -> None:
         self.files.imageActivated.connect(self.show_image)
-        self.files.trashRequested.connect(self._confirm_trash)
+        self.files.trashRequested.connect(self.missing.confirm_trash)
         self.shapes.selectionChanged.connect(lambda ids: self.canvas.select(ids))
         self.shapes.crowdToggled.connect(  # one undoable command on the open document
             lambda sid, on: (doc := self.document()) is not None and doc.set_iscrowd([sid], on))
@@ -259,7 +260,7 @@ class MainWindow(QMainWindow):
         self.files.select(image)
         self.canvas.set_overlay(None)
         if self.files.status(image) == MISSING:
-            self._show_missing(image)
+            self.missing.show(image)
             return
         key = (self.project.root, image)
         try:
@@ -321,48 +322,6 @@ class MainWindow(QMainWindow):
         self.files.set_status(image, "unreadable")
         self.statusBar().showMessage(f"{image}: {error}", 8000)
         self._refresh_shapes()
-
-    def _show_missing(self, image: str) -> None:
-        """An annotated image whose file is gone: nothing to show, the reason said."""
-        self.pixels = None
-        self.store.activate(None)
-        shapes = (self.files.counts(image) or (0, 0))[0]
-        self.canvas.show_error(f"{image} is missing from the folder.\n\nIts annotation file ({shapes} shape(s)) is "
-                               "kept. Put the image back, or right-click it in the list to move its annotations "
-                               "to the trash.")
-        self.statusBar().showMessage(f"{image}: the image file is missing; its annotation file holds {shapes} "
-                                     "shape(s) (right-click it to move them to the trash)", 8000)
-        self._refresh_shapes()
-
-    def _confirm_trash(self, image: str) -> None:
-        shapes = (self.files.counts(image) or (0, 0))[0]
-        box = QMessageBox(QMessageBox.Icon.Question, "Move annotations to the trash",
-                          f"Move the annotations of the missing image {image} ({shapes} shape(s)) to "
-                          f"{STATE_DIR}/{TRASH_DIR}/?\n\nThey leave the folder's list and its exports; moving "
-                          "the file back restores them.",
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.finished.connect(lambda _: box.standardButton(box.clickedButton()) == QMessageBox.StandardButton.Yes
-                             and self._trash(image))
-        box.open()  # never exec(): the engine's results keep arriving behind it
-
-    def _trash(self, image: str) -> None:
-        if self.project is None or self.files.status(image) != MISSING:
-            return  # the folder was closed, or the image came back, while the question was open
-        self.store.reload([image])  # its document, if any, goes: the file is about to move
-        try:
-            moved = trash_annotations(self.project, image)
-        except OSError as e:
-            self._show_problem("Not moved to the trash", f"{image}: {e}")
-            return
-        self.files.remove(image)
-        if self.current == image:
-            self.current = None
-            self.canvas.set_document(None, None)
-            self._refresh_shapes()
-        where = moved[0].relative_to(self.project.root).as_posix()
-        self.statusBar().showMessage(f"Moved the annotations of {image} to {where}", 8000)
 
     def _check_size(self, image: str, pixels) -> None:
         """A replaced image (another size than the one its shapes were drawn on) is reported."""
