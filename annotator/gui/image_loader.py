@@ -33,6 +33,13 @@ class ImageLoader(QObject):
         # Two threads: the image asked for is not stuck behind a neighbour's decode.
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="pnp-annotator-decode")
 
+    def warm_up(self) -> None:
+        """Start both decode threads now, not on the first requests (a thread start costs
+        milliseconds of the GUI thread on a busy machine)."""
+        barrier = threading.Barrier(2)
+        for _ in range(2):  # the first waits for the second, so the pool must start two threads
+            self._pool.submit(barrier.wait, 2.0)
+
     def cached(self, key: Hashable) -> np.ndarray | None:
         with self._lock:
             pixels = self._cache.get(key)

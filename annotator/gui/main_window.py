@@ -42,6 +42,7 @@ from annotator.gui.status_scan import StatusScanner
 from annotator.gui.view_options import ClassesMenu, FillMenu, ViewOptions
 
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "pnp-annotator.png"
+SETTINGS_SAVE_DELAY_MS = 1000  # the last image shown is saved once browsing pauses (and on close)
 
 
 class MainWindow(QMainWindow):
@@ -71,8 +72,12 @@ class MainWindow(QMainWindow):
         self.lister = FolderLister(self)  # the folder's images, listed off the GUI thread
         self.missing = MissingImages(self)  # annotated images whose file is gone
         QTimer.singleShot(0, self.scanner.warm_up)
+        QTimer.singleShot(0, self.images.warm_up)
         self._images: list[str] = []  # the open project's images, as listed
         self._early_statuses: tuple | None = None  # statuses that arrived before the listing
+        self._listing = False  # from opening a folder until its images are listed and the first shown
+        self._settings_saver = QTimer(self, singleShot=True, interval=SETTINGS_SAVE_DELAY_MS)
+        self._settings_saver.timeout.connect(self.settings.save)
         self._build_widgets()
         self.edit = EditCommands(self)
         self.review = ReviewCommands(self)
@@ -204,6 +209,14 @@ class MainWindow(QMainWindow):
         if self._early_statuses is not None:
             self._on_statuses(root, *self._early_statuses)
             self._early_statuses = None
+        QTimer.singleShot(0, lambda: self._show_listed(root))  # the list paints first, then the image
+
+    def _show_listed(self, root) -> None:
+        """After the listing: the first image, unless one is shown (then its list row and neighbours)."""
+        if self.project is None or root != self.project.root:
+            return
+        self._listing = False
+        images = self._images
         if self.current is not None and self.current in images:
             self.files.select(self.current)
             self._prefetch_neighbours(self.current)
@@ -215,6 +228,10 @@ class MainWindow(QMainWindow):
             self._refresh_shapes()  # nothing of the previous folder stays listed or selectable
             self.settings.last_path = str(root)
             self.settings.save()
+
+    def listing(self) -> bool:
+        """True while the open folder is being listed (its images not known yet)."""
+        return self._listing
 
     def _set_project(self, project: Project) -> None:
         self._close_project()
@@ -229,7 +246,7 @@ class MainWindow(QMainWindow):
         self.router.store = self.store
         self.router.forget()
         self._make_canvas(project.labels)
-        self._images, self._early_statuses = [], None
+        self._images, self._early_statuses, self._listing = [], None, True
         self.files.set_images([], {})  # the images follow from the lister, statuses from the index
         self.images.forget()
         self.lister.list(project)
@@ -247,6 +264,7 @@ class MainWindow(QMainWindow):
             self.store.close()
             self.store.deleteLater()
         self.store, self.project, self.current, self.pixels = None, None, None, None
+        self._listing = False
         self.router.store = None
         self.canvas.set_document(None, None)
 
@@ -272,7 +290,7 @@ class MainWindow(QMainWindow):
         self.canvas.set_document(doc, self.pixels)
         self.store.activate(image)
         self.settings.last_path = str(self.project.image_path(image))  # a relaunch reopens here
-        self.settings.save()
+        self._settings_saver.start()  # written once browsing pauses: a write costs milliseconds
         self._restore_result(image, doc, self.pixels)
         self._refresh_shapes()
         self.heatmap_view.result_changed(image)
@@ -629,6 +647,9 @@ class MainWindow(QMainWindow):
     # --- closing ------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         self._close_project()  # flushes every edited document
+        if self._settings_saver.isActive():
+            self._settings_saver.stop()
+            self.settings.save()
         self.model_setup.close()
         self.scanner.cancel()
         self.lister.shutdown()

@@ -57,9 +57,9 @@ def test_a_folder_is_listed_off_the_gui_thread_and_shown_when_the_listing_arrive
     assert window.open_path(images_dir)  # returns while the folder is still being listed
     qtbot.waitUntil(lambda: bool(listed_on), timeout=5000)
     assert listed_on[0] is not threading.main_thread()
-    assert window.lister.busy() and window.files.visible_images() == [] and window.current is None
+    assert window.listing() and window.files.visible_images() == [] and window.current is None
     release.set()
-    qtbot.waitUntil(lambda: not window.lister.busy(), timeout=5000)
+    qtbot.waitUntil(lambda: not window.listing(), timeout=5000)
     assert window.files.visible_images() == ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg"]
     assert window.current == FIRST and window.document() is not None
     assert window.files.view.currentIndex().data().startswith(FIRST)
@@ -78,7 +78,7 @@ def test_an_image_opened_by_name_is_shown_before_its_folder_is_listed(qtbot, mak
     assert window.current == "coffee.png" and window.document() is not None
     qtbot.waitUntil(lambda: window.pixels is not None, timeout=5000)
     release.set()
-    qtbot.waitUntil(lambda: not window.lister.busy(), timeout=5000)
+    qtbot.waitUntil(lambda: not window.listing(), timeout=5000)
     assert window.current == "coffee.png", "the listing does not move away from the image shown"
     assert window.files.view.currentIndex().data().startswith("coffee.png")
     key(qtbot, window, "D")

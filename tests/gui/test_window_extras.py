@@ -112,6 +112,7 @@ def test_shortcuts_help_zoom_label_recent_and_reopen(qtbot, make_window, images_
     key(qtbot, window, "Ctrl+=")
     assert window.zoom_label.text() != before and window.zoom_label.text().endswith("%")
 
+    qtbot.waitUntil(lambda: AppSettings.load().last_path.endswith(SECOND), timeout=3000)  # once browsing pauses
     stored = AppSettings.load()
     assert stored.recent.splitlines()[:2] == [str(images_dir.resolve()), str(other.resolve())]
     menu = window.findChild(RecentMenu)

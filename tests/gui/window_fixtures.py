@@ -101,5 +101,5 @@ def open_folder(qtbot, window, path, timeout=10000) -> bool:
     off the GUI thread) and, when it has images, one is shown."""
     opened = window.open_path(path)
     if opened:
-        qtbot.waitUntil(lambda: not window.lister.busy(), timeout=timeout)
+        qtbot.waitUntil(lambda: not window.listing(), timeout=timeout)
     return opened
