@@ -3,12 +3,12 @@
 It owns no editing or storage logic: documents (undo, autosave) are in
 ``documents``, engine jobs in ``engine_worker`` and their routing in
 ``job_router``, commands and shortcuts in ``actions`` (shape edits in
-``edit_commands``, review in ``review_commands``).
+``edit_commands``, review in ``review_commands``), opening folders and
+switching images in ``folder_browsing``.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QIcon, QUndoGroup
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
-from annotator.core.project import IMAGE_EXTENSIONS, PROJECT_FILE, Project, ProjectSettings
+from annotator.core.project import IMAGE_EXTENSIONS, Project, ProjectSettings
 from annotator.gui import dialogs
 from annotator.gui.actions import Actions
 from annotator.gui.canvas import Canvas
@@ -24,16 +24,17 @@ from annotator.gui.canvas_tools.ai_controller import AiPolygonController
 from annotator.gui.documents import DocumentStore
 from annotator.gui.edit_commands import EditCommands
 from annotator.gui.engine_worker import EngineClient, EngineSettings, Polygonize, load_interactive, load_segmenter
-from annotator.gui.file_list import MISSING, FileListDock
+from annotator.gui.file_list import FileListDock
+from annotator.gui.folder_browsing import FolderBrowsing
 from annotator.gui.folder_lister import FolderLister
 from annotator.gui.heatmap_panel import HeatmapDock
 from annotator.gui.heatmap_view import HeatmapView
 from annotator.gui.image_loader import ImageLoader
-from annotator.gui.missing_images import MissingImages
 from annotator.gui.job_router import JobRouter
+from annotator.gui.missing_images import MissingImages
 from annotator.gui.model_menu import ModelMenu
 from annotator.gui.model_setup import ModelSetup
-from annotator.gui.recent import RecentMenu, remember
+from annotator.gui.recent import RecentMenu
 from annotator.gui.prompt_bar import PromptBar, parse_classes
 from annotator.gui.review_commands import ReviewCommands
 from annotator.gui.settings import AppSettings
@@ -45,7 +46,7 @@ ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "pnp-annota
 SETTINGS_SAVE_DELAY_MS = 1000  # the last image shown is saved once browsing pauses (and on close)
 
 
-class MainWindow(QMainWindow):
+class MainWindow(FolderBrowsing, QMainWindow):
     def __init__(self, settings: AppSettings | None = None, segmenter_factory=load_segmenter,
                  project_defaults: ProjectSettings | None = None,
                  interactive_factory=load_interactive):
@@ -171,210 +172,10 @@ class MainWindow(QMainWindow):
         self.scanner.scanned.connect(self._on_statuses)
         self.lister.listed.connect(self._on_listed)
 
-    # --- project and images ---------------------------------------------------------------
-    def open_path(self, path: str | Path) -> bool:
-        """Open an image (its folder becomes the project) or a folder of images.
-
-        The folder is listed off the GUI thread: an image named by *path* is shown at once,
-        a folder's first image once the listing arrives (``_on_listed``)."""
-        path = Path(path).expanduser().resolve()
-        if path.is_file():
-            root, first = path.parent, path.name
-        elif path.is_dir():
-            root, first = path, None
-        else:
-            self._show_problem("Cannot open", f"'{path}' does not exist.")
-            return False
-        try:
-            project = Project.open(root)
-        except OSError as e:
-            self._show_problem("Cannot open", str(e))
-            return False
-        self._set_project(project)
-        if first is not None and Path(first).suffix.lower() in IMAGE_EXTENSIONS and not first.startswith("."):
-            self.show_image(first)  # the listing would find it: no need to wait for it
-        self.settings.recent = remember(self.settings.recent, str(root))
-        self.settings.save()
-        return True
-
-    def _on_listed(self, root, images: list[str], error: str) -> None:
-        """The folder's images arrive from the lister: fill the list, show the first image
-        unless one is shown already, and apply statuses that arrived before the listing."""
-        if self.project is None or root != self.project.root:
-            return
-        if error:
-            self._show_problem("Cannot list the folder", error)
-        self._images = images
-        self.files.set_images(images, {})
-        if self._early_statuses is not None:
-            self._on_statuses(root, *self._early_statuses)
-            self._early_statuses = None
-        QTimer.singleShot(0, lambda: self._show_listed(root))  # the list paints first, then the image
-
-    def _show_listed(self, root) -> None:
-        """After the listing: the first image, unless one is shown (then its list row and neighbours)."""
-        if self.project is None or root != self.project.root:
-            return
-        self._listing = False
-        images = self._images
-        if self.current is not None and self.current in images:
-            self.files.select(self.current)
-            self._prefetch_neighbours(self.current)
-        elif images:
-            self.show_image(images[0])
-        else:
-            self.current = None
-            self.canvas.show_error(f"No images in {root}\n(looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
-            self._refresh_shapes()  # nothing of the previous folder stays listed or selectable
-            self.settings.last_path = str(root)
-            self.settings.save()
-
-    def listing(self) -> bool:
-        """True while the open folder is being listed (its images not known yet)."""
-        return self._listing
-
-    def _set_project(self, project: Project) -> None:
-        self._close_project()
-        if not (project.state_dir / PROJECT_FILE).exists():
-            project.settings = replace(self._project_defaults)
-        self.project = project
-        self.client.configure(EngineSettings.from_project(project.settings))
-        self.store = DocumentStore(project, self.undo_group, parent=self)
-        self.store.statusChanged.connect(self._on_status)
-        self.store.documentChanged.connect(self._on_document_changed)
-        self.store.saveFailed.connect(lambda image, msg: self._show_problem("Not saved", msg))
-        self.router.store = self.store
-        self.router.forget()
-        self._make_canvas(project.labels)
-        self._images, self._early_statuses, self._listing = [], None, True
-        self.files.set_images([], {})  # the images follow from the lister, statuses from the index
-        self.images.forget()
-        self.lister.list(project)
-        self.scanner.scan(project)
-        self.prompt.classes.setText(project.settings.classes)
-        self.prompt.set_proposals_mode(project.settings.proposals)
-        self.prompt.classes.set_names(project.labels.names)
-        self.model_setup.check()  # this folder's model may be another one
-        self.setWindowTitle(f"PnP Annotator — {project.root}")
-        for problem in project.problems:
-            self._show_problem("Project file damaged", problem)
-
-    def _close_project(self) -> None:
-        if self.store is not None:
-            self.store.close()
-            self.store.deleteLater()
-        self.store, self.project, self.current, self.pixels = None, None, None, None
-        self._listing = False
-        self.router.store = None
-        self.canvas.set_document(None, None)
-
-    def show_image(self, image: str) -> None:
-        """Show *image*: its shapes at once, its pixels when decoded (off the GUI thread,
-        usually already there: the neighbours of the shown image are decoded ahead)."""
-        if self.store is None:
-            return
-        self.store.flush()  # switching images saves the one we leave
-        self.current = image
-        self.files.select(image)
-        self.canvas.set_overlay(None)
-        if self.files.status(image) == MISSING:
-            self.missing.show(image)
-            return
-        key = (self.project.root, image)
-        try:
-            doc = self.store.document(image)
-        except Exception as e:  # noqa: BLE001 - unreadable image or damaged annotation file
-            self._show_unreadable(image, e)
-            return
-        self.pixels = self.images.cached(key)
-        self.canvas.set_document(doc, self.pixels)
-        self.store.activate(image)
-        self.settings.last_path = str(self.project.image_path(image))  # a relaunch reopens here
-        self._settings_saver.start()  # written once browsing pauses: a write costs milliseconds
-        self._restore_result(image, doc, self.pixels)
-        self._refresh_shapes()
-        self.heatmap_view.result_changed(image)
-        self.statusBar().showMessage(f"{image} ({doc.annotations.width}×{doc.annotations.height})", 3000)
-        if self.pixels is None:
-            self.images.request(key, self.project.image_path(image))
-        else:
-            self._check_size(image, self.pixels)
-        self._prefetch_neighbours(image)
-
-    def _prefetch_neighbours(self, image: str) -> None:
-        for delta in (1, -1, 2):
-            neighbour = self.files.step(image, delta)
-            if neighbour and neighbour != image:
-                self.images.request((self.project.root, neighbour), self.project.image_path(neighbour))
-
-    def _on_image_loaded(self, key, pixels, error: str) -> None:
-        if self.project is None or key != (self.project.root, self.current):
-            return  # a neighbour decoded ahead, or an image no longer shown
-        if pixels is None:
-            self._show_unreadable(self.current, error)
-            return
-        doc = self.store.open_document(self.current)
-        if doc is not None:
-            self.pixels = pixels
-            self.canvas.set_document(doc, pixels)
-            self._check_size(self.current, pixels)
-            if self._restore_result(self.current, doc, pixels):
-                self._refresh_shapes()
-                self.heatmap_view.result_changed(self.current)
-            self.heatmap_view.update_overlay()
-
-    def _restore_result(self, image: str, doc, pixels) -> bool:
-        """The image's kept heatmaps (from its heatmap file), so the sliders work after a
-        relaunch; they need the decoded pixels. True when a result was brought back."""
-        saved = self.router.restore(image, pixels)
-        if saved is None:
-            return False
-        if doc.params is None:
-            doc.params = (saved.threshold, saved.tolerance)
-        return True
-
-    def _show_unreadable(self, image: str, error) -> None:
-        self.pixels = None
-        self.store.activate(None)
-        self.canvas.show_error(f"Cannot show {image}\n\n{error}")
-        self.files.set_status(image, "unreadable")
-        self.statusBar().showMessage(f"{image}: {error}", 8000)
-        self._refresh_shapes()
-
-    def _check_size(self, image: str, pixels) -> None:
-        """A replaced image (another size than the one its shapes were drawn on) is reported."""
-        doc = self.store.open_document(image)
-        if doc is None:
-            return
-        h, w = pixels.shape[:2]
-        ann = doc.annotations
-        if (ann.width, ann.height) != (w, h) and ann.shapes:
-            self._show_problem("Image replaced", f"{image} is now {w}×{h} but its shapes were drawn on a "
-                               f"{ann.width}×{ann.height} image. The shapes are kept; check them before "
-                               "exporting (export leaves this image out until its size matches).")
-
-    def _on_statuses(self, root, statuses: dict, counts: dict) -> None:
-        if self.project is None or root != self.project.root:
-            return
-        if self.lister.busy():  # kept until the images are listed
-            self._early_statuses = (statuses, counts)
-            return
-        gone = sorted(set(statuses) - set(self._images))
-        self.files.set_statuses(statuses, counts)  # one update of the list model, whatever its size
-        if gone:
-            self.files.add_missing(gone, counts)  # listed last, marked missing
-            listed = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
-            self.statusBar().showMessage(f"{len(gone)} annotated image(s) are no longer in the folder (listed "
-                                         f"last, struck through; their annotations are kept): {listed}", 15000)
-
     def document(self):
         return self.store.open_document(self.current) if self.store and self.current else None
 
     # --- reacting ---------------------------------------------------------------------------
-    def _on_status(self, image: str, _status: str = "") -> None:
-        status, counts = self.store.summary(image)
-        self.files.set_status(image, status, counts)
-
     def _on_document_changed(self, image: str) -> None:
         if image == self.current:
             self._refresh_shapes()
@@ -578,17 +379,6 @@ class MainWindow(QMainWindow):
     def on_toggle_heatmap(self) -> None:
         self.heatmap.show_overlay.setChecked(self.actions["toggle_heatmap"].isChecked())
 
-    def on_prev_image(self) -> None:
-        self._step(-1)
-
-    def on_next_image(self) -> None:
-        self._step(+1)
-
-    def _step(self, delta: int) -> None:
-        target = self.files.step(self.current, delta)
-        if target and target != self.current:
-            self.show_image(target)
-
     def on_focus_classes(self) -> None:
         self.prompt.classes.setFocus()
         self.prompt.classes.selectAll()
@@ -617,11 +407,6 @@ class MainWindow(QMainWindow):
         self.canvas.redraw_shapes()  # colours may have changed
         self.prompt.classes.set_names(self.project.labels.names)
         self._refresh_shapes()
-
-    def refresh_statuses(self, images) -> None:
-        """Statuses and counts of *images* whose files were rewritten elsewhere."""
-        for image in images:
-            self._on_status(image)
 
     def on_toggle_shapes(self) -> None:
         self.view.set_all_hidden(not self.actions["toggle_shapes"].isChecked())
