@@ -8,11 +8,18 @@ closing the window never loses work.
 
 Proposals for an image are applied here whether or not it is open: to its
 document (undoable) when it has one, else straight to its file.
+
+``prefetch(image)`` parses an image's annotation file on a worker thread (the window
+asks for the neighbours of the shown image), so moving on costs no parse on the GUI
+thread; a parse is used only while the file's mtime and size are still those it was
+read with, so an outside write (a batch, an import) is never hidden.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoGroup
@@ -22,6 +29,7 @@ from annotator.core.project import Project
 from annotator.gui.document import AnnotationDocument
 
 SAVE_DELAY_MS = 400
+PREFETCH_KEEP = 4  # parsed annotation files kept for images not opened yet
 
 
 class DocumentStore(QObject):
@@ -40,18 +48,56 @@ class DocumentStore(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(SAVE_DELAY_MS)
         self._timer.timeout.connect(self.flush)
+        self._ahead: OrderedDict[str, tuple] = OrderedDict()  # image -> (file stamp, ImageAnnotations)
+        self._ahead_lock = threading.Lock()
+        self._reader: ThreadPoolExecutor | None = None
 
     def document(self, image: str) -> AnnotationDocument:
         """The open document of *image*, loading it first (AnnotationFileError, ImageReadError)."""
         doc = self._docs.get(image)
         if doc is None:
-            doc = AnnotationDocument(self.project.load(image), self)
+            doc = AnnotationDocument(self._take_ahead(image) or self.project.load(image), self)
             doc.changed.connect(lambda image=image: self._on_changed(image))
             self._group.addStack(doc.undo_stack)
             self._docs[image] = doc
             self._evict()
         self._docs.move_to_end(image)
         return doc
+
+    def prefetch(self, image: str) -> None:
+        """Parse *image*'s annotation file on a worker thread, ready for ``document``."""
+        with self._ahead_lock:
+            if image in self._docs or image in self._ahead:
+                return
+        if self._reader is None:
+            self._reader = ThreadPoolExecutor(1, thread_name_prefix="pnp-annotator-read")
+        self._reader.submit(self._read_ahead, image)
+
+    def _read_ahead(self, image: str) -> None:
+        stamp = self._stamp(image)  # before the read: a write during it makes the stamp stale
+        try:
+            ann = self.project.load(image)
+        except Exception:  # noqa: BLE001 - opening the image reports it
+            return
+        with self._ahead_lock:
+            self._ahead[image] = (stamp, ann)
+            while len(self._ahead) > PREFETCH_KEEP:
+                self._ahead.popitem(last=False)
+
+    def _take_ahead(self, image: str):
+        """The parse made ahead for *image* if its file has not changed since, else None."""
+        with self._ahead_lock:
+            entry = self._ahead.pop(image, None)
+        if entry is None or entry[0] != self._stamp(image):
+            return None
+        return entry[1]
+
+    def _stamp(self, image: str) -> tuple[int, int] | None:
+        try:
+            st = self.project.annotation_path(image).stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
 
     def open_document(self, image: str) -> AnnotationDocument | None:
         return self._docs.get(image)
@@ -123,11 +169,17 @@ class DocumentStore(QObject):
     def reload(self, images) -> None:
         """Forget the open documents of *images* (their files were rewritten elsewhere)."""
         for image in images:
+            with self._ahead_lock:
+                self._ahead.pop(image, None)
             if image in self._docs:
                 self._dirty.discard(image)
                 self._drop(image)
 
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.shutdown(wait=False, cancel_futures=True)
+        with self._ahead_lock:
+            self._ahead.clear()
         self.flush()
         for image in list(self._docs):
             self._drop(image)

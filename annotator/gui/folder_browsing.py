@@ -161,6 +161,7 @@ class FolderBrowsing:
             neighbour = self.files.step(image, delta)
             if neighbour and neighbour != image:
                 self.images.request((self.project.root, neighbour), self.project.image_path(neighbour))
+                self.store.prefetch(neighbour)
 
     def _on_image_loaded(self, key, pixels, error: str) -> None:
         if self.project is None or key != (self.project.root, self.current):
