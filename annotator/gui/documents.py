@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoGroup
@@ -37,7 +37,10 @@ class DocumentStore(QObject):
     saveFailed = Signal(str, str)  # image, message
     documentChanged = Signal(str)  # image whose open document changed
 
-    def __init__(self, project: Project, undo_group: QUndoGroup, keep: int = 32, parent: QObject | None = None):
+    def __init__(self, project: Project, undo_group: QUndoGroup, keep: int = 32, parent: QObject | None = None,
+                 reader: Executor | None = None):
+        """*reader*: the executor ``prefetch`` parses on (the caller's, kept running after
+        ``close``); without one the store starts its own thread on the first prefetch."""
         super().__init__(parent)
         self.project = project
         self._group = undo_group
@@ -50,7 +53,9 @@ class DocumentStore(QObject):
         self._timer.timeout.connect(self.flush)
         self._ahead: OrderedDict[str, tuple] = OrderedDict()  # image -> (file stamp, ImageAnnotations)
         self._ahead_lock = threading.Lock()
-        self._reader: ThreadPoolExecutor | None = None
+        self._reader = reader
+        self._own_reader = reader is None
+        self._closed = False
 
     def document(self, image: str) -> AnnotationDocument:
         """The open document of *image*, loading it first (AnnotationFileError, ImageReadError)."""
@@ -67,7 +72,7 @@ class DocumentStore(QObject):
     def prefetch(self, image: str) -> None:
         """Parse *image*'s annotation file on a worker thread, ready for ``document``."""
         with self._ahead_lock:
-            if image in self._docs or image in self._ahead:
+            if self._closed or image in self._docs or image in self._ahead:
                 return
         if self._reader is None:
             self._reader = ThreadPoolExecutor(1, thread_name_prefix="pnp-annotator-read")
@@ -80,6 +85,8 @@ class DocumentStore(QObject):
         except Exception:  # noqa: BLE001 - opening the image reports it
             return
         with self._ahead_lock:
+            if self._closed:
+                return
             self._ahead[image] = (stamp, ann)
             while len(self._ahead) > PREFETCH_KEEP:
                 self._ahead.popitem(last=False)
@@ -176,9 +183,10 @@ class DocumentStore(QObject):
                 self._drop(image)
 
     def close(self) -> None:
-        if self._reader is not None:
+        if self._reader is not None and self._own_reader:
             self._reader.shutdown(wait=False, cancel_futures=True)
         with self._ahead_lock:
+            self._closed = True
             self._ahead.clear()
         self.flush()
         for image in list(self._docs):

@@ -56,6 +56,7 @@ class ImageListModel(QAbstractListModel):
         self._rows: dict[str, int] = {}
         self._status: dict[str, str] = {}
         self._counts: dict[str, Counts] = {}
+        self._missing: set[str] = set()
         self._icons = {status: _dot(color) for status, color in STATUS_COLOR.items()}
         self._struck = QFont()
         self._struck.setStrikeOut(True)
@@ -66,6 +67,7 @@ class ImageListModel(QAbstractListModel):
         self._rows = {image: row for row, image in enumerate(self._images)}
         self._status = dict(status)
         self._counts = {image: tuple(c) for image, c in (counts or {}).items()}
+        self._missing = set()
         self.endResetModel()
 
     def add_missing(self, images: list[str], counts: dict[str, Counts]) -> None:
@@ -79,6 +81,7 @@ class ImageListModel(QAbstractListModel):
             self._rows[image] = len(self._images)
             self._images.append(image)
             self._status[image] = MISSING
+            self._missing.add(image)
             if image in counts:
                 self._counts[image] = tuple(counts[image])
         self.endInsertRows()
@@ -91,6 +94,7 @@ class ImageListModel(QAbstractListModel):
         del self._images[row]
         self._status.pop(image, None)
         self._counts.pop(image, None)
+        self._missing.discard(image)
         self._rows = {name: r for r, name in enumerate(self._images)}
         self.endRemoveRows()
 
@@ -122,9 +126,11 @@ class ImageListModel(QAbstractListModel):
 
     def set_statuses(self, status: dict[str, str], counts: dict[str, Counts] | None = None) -> None:
         """Many statuses at once: one change notification for the whole list (missing rows keep theirs)."""
-        listed = {image for image in self._rows if self._status.get(image) != MISSING}
-        self._status.update({image: value for image, value in status.items() if image in listed})
-        self._counts.update({image: tuple(c) for image, c in (counts or {}).items() if image in listed})
+        rows, missing = self._rows, self._missing
+        self._status.update({image: value for image, value in status.items()
+                             if image in rows and image not in missing})
+        self._counts.update({image: tuple(c) for image, c in (counts or {}).items()
+                             if image in rows and image not in missing})
         if self._images:
             self.dataChanged.emit(self.index(0, 0), self.index(len(self._images) - 1, 0))
 

@@ -49,7 +49,7 @@ class FolderBrowsing:
         if first is not None and Path(first).suffix.lower() in IMAGE_EXTENSIONS and not first.startswith("."):
             self.show_image(first)  # the listing would find it: no need to wait for it
         self.settings.recent = remember(self.settings.recent, str(root))
-        self.settings.save()
+        self._settings_saver.start()
         return True
 
     def _on_listed(self, root, images: list[str], error: str) -> None:
@@ -82,7 +82,7 @@ class FolderBrowsing:
             self.canvas.show_error(f"No images in {root}\n(looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
             self._refresh_shapes()  # nothing of the previous folder stays listed or selectable
             self.settings.last_path = str(root)
-            self.settings.save()
+            self._settings_saver.start()
 
     def listing(self) -> bool:
         """True while the open folder is being listed (its images not known yet)."""
@@ -94,7 +94,7 @@ class FolderBrowsing:
             project.settings = replace(self._project_defaults)
         self.project = project
         self.client.configure(EngineSettings.from_project(project.settings))
-        self.store = DocumentStore(project, self.undo_group, parent=self)
+        self.store = DocumentStore(project, self.undo_group, reader=self._reader, parent=self)
         self.store.statusChanged.connect(self._on_status)
         self.store.documentChanged.connect(self._on_document_changed)
         self.store.saveFailed.connect(lambda image, msg: self._show_problem("Not saved", msg))

@@ -9,6 +9,7 @@ switching images in ``folder_browsing``.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,10 @@ class MainWindow(FolderBrowsing, QMainWindow):
         self.missing = MissingImages(self)  # annotated images whose file is gone
         QTimer.singleShot(0, self.scanner.warm_up)
         QTimer.singleShot(0, self.images.warm_up)
+        # Annotation files of the shown image's neighbours are parsed here (DocumentStore.prefetch);
+        # one thread for the window's life, started now rather than when a folder opens.
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="pnp-annotator-read")
+        QTimer.singleShot(0, lambda: self._reader.submit(int))
         self._images: list[str] = []  # the open project's images, as listed
         self._early_statuses: tuple | None = None  # statuses that arrived before the listing
         self._listing = False  # from opening a folder until its images are listed and the first shown
@@ -440,4 +445,5 @@ class MainWindow(FolderBrowsing, QMainWindow):
         self.lister.shutdown()
         self.client.shutdown()
         self.images.shutdown()
+        self._reader.shutdown(wait=False, cancel_futures=True)
         event.accept()

@@ -1,52 +1,43 @@
-"""DocumentStore.prefetch: the neighbours' annotation files parsed off the GUI thread, and a
-parse made ahead never hides a write that came after it."""
+"""The shown image's neighbours have their annotation files parsed off the GUI thread, and a
+parse made ahead never hides a write that came after it (DocumentStore.prefetch)."""
 
 from __future__ import annotations
 
 import threading
 
 import pytest
-from PySide6.QtGui import QUndoGroup
+from window_fixtures import images_dir, key, make_window, open_folder, private_settings  # noqa: F401
 
 from annotator.core.annotations import ImageAnnotations
 from annotator.core.project import Project
 from annotator.core.shapes import Shape
-from annotator.gui.documents import DocumentStore
 
 pytestmark = pytest.mark.gui
 
+FIRST, SECOND = "astronaut.png", "chelsea.png"
 SQUARE = [[1, 1], [30, 1], [30, 30], [1, 30]]
 
 
 @pytest.fixture
-def store(qtbot, tmp_path, samples_dir):
-    import shutil
-
-    shutil.copy(samples_dir / "chelsea.png", tmp_path / "cat.png")
-    project = Project.open(tmp_path)
-    project.save(ImageAnnotations("cat.png", 451, 300, [Shape("cat", SQUARE)]))
-    store = DocumentStore(project, QUndoGroup())
-    yield store
-    store.close()
-
-
-def _count_loads(store, monkeypatch) -> list:
-    calls, real = [], store.project.load
-    monkeypatch.setattr(store.project, "load", lambda rel: (calls.append(threading.current_thread()), real(rel))[1])
-    return calls
+def window(qtbot, make_window, images_dir, monkeypatch):
+    Project.open(images_dir).save(ImageAnnotations(SECOND, 451, 300, [Shape("cat", SQUARE)]))
+    loads, real = [], Project.load
+    monkeypatch.setattr(Project, "load", lambda self, rel: (loads.append((rel, threading.current_thread())),
+                                                            real(self, rel))[1])
+    window = make_window()
+    open_folder(qtbot, window, images_dir)
+    qtbot.waitUntil(lambda: any(rel == SECOND for rel, _ in loads), timeout=5000)
+    window.loads = loads
+    return window
 
 
-def test_a_prefetched_file_is_parsed_off_the_gui_thread_and_not_again(qtbot, store, monkeypatch):
-    calls = _count_loads(store, monkeypatch)
-    store.prefetch("cat.png")
-    qtbot.waitUntil(lambda: bool(store._ahead), timeout=5000)
-    assert len(calls) == 1 and calls[0] is not threading.main_thread()
-    doc = store.document("cat.png")
-    assert [s.label for s in doc.shapes()] == ["cat"] and len(calls) == 1
+def test_the_next_image_opens_without_parsing_on_the_gui_thread(qtbot, window):
+    key(qtbot, window, "D")
+    assert window.current == SECOND and [s.label for s in window.document().shapes()] == ["cat"]
+    assert all(t is not threading.main_thread() for rel, t in window.loads if rel == SECOND)
 
 
-def test_a_write_after_the_prefetch_is_what_opens(qtbot, store, monkeypatch):
-    store.prefetch("cat.png")
-    qtbot.waitUntil(lambda: bool(store._ahead), timeout=5000)
-    store.project.save(ImageAnnotations("cat.png", 451, 300, [Shape("dog", SQUARE), Shape("dog", SQUARE)]))
-    assert [s.label for s in store.document("cat.png").shapes()] == ["dog", "dog"]
+def test_a_write_after_the_parse_ahead_is_what_opens(qtbot, window):
+    window.project.save(ImageAnnotations(SECOND, 451, 300, [Shape("dog", SQUARE), Shape("dog", SQUARE)]))
+    key(qtbot, window, "D")
+    assert [s.label for s in window.document().shapes()] == ["dog", "dog"]
