@@ -63,6 +63,9 @@ class BatchDialog(QDialog):
         if not classes:
             self._say("Type at least one class name.")
             return
+        if self._window.listing():
+            self._say("The folder is still being listed; start again in a moment.")
+            return
         self.job_id = self._window.start_batch(classes, self.skip.isChecked())
         if self.job_id is None:
             self._say("Nothing to do: the folder has no images.")
