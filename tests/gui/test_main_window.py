@@ -85,6 +85,26 @@ def test_an_image_opened_by_name_is_shown_before_its_folder_is_listed(qtbot, mak
     assert window.current == "rocket.jpg"
 
 
+def test_a_batch_started_while_the_folder_is_listed_says_so(qtbot, make_window, images_dir, monkeypatch):
+    import threading
+
+    from annotator.core.project import Project
+    from annotator.gui.dialogs import BatchDialog
+
+    release, real_images = threading.Event(), Project.images
+    monkeypatch.setattr(Project, "images", lambda project: (release.wait(10), real_images(project))[1])
+    window = make_window()
+    window.open_path(images_dir)
+    window.prompt.classes.setText("sky")
+    window.on_batch()
+    dialog = window.findChild(BatchDialog)
+    dialog.start.click()
+    assert "still being listed" in dialog.status.text() and dialog.job_id is None
+    release.set()
+    qtbot.waitUntil(lambda: not window.listing(), timeout=5000)
+    dialog.close()
+
+
 def test_propose_review_undo_redo_with_shortcuts(qtbot, make_window, images_dir):
     window = make_window()
     open_folder(qtbot, window, images_dir)
