@@ -44,8 +44,9 @@ class FolderLister(QObject):
         self._busy = False
 
     def shutdown(self) -> None:
+        """Drop the pending result; a walk under way ends on its own (closing never waits for it)."""
         self.cancel()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _run(self, generation: int, project) -> None:
         images, error = [], ""
