@@ -570,3 +570,20 @@ def test_events_a_tool_does_not_use_go_on_to_the_canvas(setup):
     other = CountingTool()
     canvas.set_tool(other)
     assert tool.names()[-1] == "cancel" and canvas.tool() is other, "one tool at a time"
+
+
+def test_drawing_a_polygon_ends_the_ai_polygon_and_gets_the_clicks(setup, qtbot):
+    from annotator.gui.canvas_tools.ai_polygon import AiPolygonTool
+
+    canvas, doc, _ = setup
+    ai = AiPolygonTool(canvas)  # no decoder: clicks only collect prompts
+    assert ai.activate() and ai.active
+    click(canvas, 150, 30)
+    assert ai.points == [pytest.approx((150, 30), abs=1)]
+    with qtbot.waitSignal(ai.finished):
+        canvas.begin_polygon()
+    assert not ai.active and ai.points == []
+    for x, y in ((130, 10), (190, 10), (190, 60)):
+        click(canvas, x, y)
+    key(canvas, Qt.Key.Key_Return)
+    assert len(doc.shapes()) == 2 and doc.shapes()[-1].label == "dog"
