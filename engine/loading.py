@@ -209,6 +209,15 @@ def load_failure(source: ModelSource, what: str, exc: BaseException) -> ModelNot
     )
 
 
+def load_from_source(source: ModelSource, what: str, loader):
+    """``loader(**source.kwargs)`` (a ``from_pretrained``), its failure turned into the
+    ModelNotFoundError of :func:`load_failure` that says what to do."""
+    try:
+        return loader(**source.kwargs)
+    except LOAD_ERRORS as exc:
+        raise load_failure(source, what, exc) from exc
+
+
 def _first_line(exc: BaseException | None) -> str:
     text = str(exc) if exc is not None else ""
     return text.splitlines()[0] if text else type(exc).__name__

@@ -28,7 +28,7 @@ from ..base import (
 )
 from ..errors import EngineError
 from ..images import load_rgb
-from ..loading import LOAD_ERRORS, load_failure
+from ..loading import load_from_source
 from ..segmenter import Segmenter
 from .config import Sam3SegmenterConfig
 from .postprocess import label_map_from_probabilities
@@ -67,14 +67,8 @@ class Sam3Segmenter(Segmenter):
                 "pip install torchvision 'transformers>=5' (the same CPU or CUDA build as your torch)") from exc
 
         config = cls.config_from(config)
-        try:
-            processor = Sam3Processor.from_pretrained(**source.kwargs)
-        except LOAD_ERRORS as exc:
-            raise load_failure(source, "processor (image processor + tokenizer)", exc) from exc
-        try:
-            net = Sam3Model.from_pretrained(**source.kwargs)
-        except LOAD_ERRORS as exc:
-            raise load_failure(source, "weights", exc) from exc
+        processor = load_from_source(source, "processor (image processor + tokenizer)", Sam3Processor.from_pretrained)
+        net = load_from_source(source, "weights", Sam3Model.from_pretrained)
         if isinstance(dtype, str):
             dtype = dtype_for(dtype, device)
         return cls(move_to_device(net, device), processor, config, device, dtype=dtype)
