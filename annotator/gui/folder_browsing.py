@@ -20,6 +20,8 @@ from annotator.gui.engine_worker import EngineSettings
 from annotator.gui.file_list import MISSING
 from annotator.gui.recent import remember
 
+FIRST_IMAGE_WAIT_MS = 1000  # a folder's first image waits this long at most for its pixels
+
 
 class FolderBrowsing:
     """``open_path``, ``show_image``, A / D, and the arrival of listings, statuses and pixels.
@@ -70,19 +72,40 @@ class FolderBrowsing:
         """After the listing: the first image, unless one is shown (then its list row and neighbours)."""
         if self.project is None or root != self.project.root:
             return
-        self._listing = False
         images = self._images
         if self.current is not None and self.current in images:
+            self._listing = False
             self.files.select(self.current)
             self._prefetch_neighbours(self.current)
         elif images:
-            self.show_image(images[0])
+            self._show_first(root, images[0])
         else:
+            self._listing = False
             self.current = None
             self.canvas.show_error(f"No images in {root}\n(looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
             self._refresh_shapes()  # nothing of the previous folder stays listed or selectable
             self.settings.last_path = str(root)
             self._settings_saver.start()
+
+    def _show_first(self, root, image: str) -> None:
+        """The folder's first image once its pixels are decoded and its annotation file parsed
+        ahead (at most FIRST_IMAGE_WAIT_MS later), so it is drawn once, not twice."""
+        key = (root, image)
+        self._first = image
+        if self.images.cached(key) is not None:
+            self._first_ready(root, image)
+            return
+        self.store.prefetch(image)
+        self.images.request(key, self.project.image_path(image))
+        QTimer.singleShot(FIRST_IMAGE_WAIT_MS, lambda: self._first_ready(root, image))
+
+    def _first_ready(self, root, image: str) -> None:
+        """Its pixels arrived (or the wait ended): show it, unless the user went elsewhere meanwhile."""
+        if self.project is None or root != self.project.root or self._first != image:
+            return
+        self._first, self._listing = None, False
+        if self.current is None:
+            self.show_image(image)
 
     def listing(self) -> bool:
         """True while the open folder is being listed (its images not known yet)."""
@@ -101,7 +124,7 @@ class FolderBrowsing:
         self.router.store = self.store
         self.router.forget()
         self._make_canvas(project.labels)
-        self._images, self._early_statuses, self._listing = [], None, True
+        self._images, self._early_statuses, self._listing, self._first = [], None, True, None
         self.files.set_images([], {})  # the images follow from the lister, statuses from the index
         self.images.forget()
         self.lister.list(project)
@@ -119,7 +142,7 @@ class FolderBrowsing:
             self.store.close()
             self.store.deleteLater()
         self.store, self.project, self.current, self.pixels = None, None, None, None
-        self._listing = False
+        self._listing, self._first = False, None
         self.router.store = None
         self.canvas.set_document(None, None)
 
@@ -164,6 +187,9 @@ class FolderBrowsing:
                 self.store.prefetch(neighbour)
 
     def _on_image_loaded(self, key, pixels, error: str) -> None:
+        if self.project is not None and self._first is not None and key == (self.project.root, self._first):
+            self._first_ready(self.project.root, self._first)
+            return
         if self.project is None or key != (self.project.root, self.current):
             return  # a neighbour decoded ahead, or an image no longer shown
         if pixels is None:

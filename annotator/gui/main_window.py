@@ -82,6 +82,7 @@ class MainWindow(FolderBrowsing, QMainWindow):
         self._images: list[str] = []  # the open project's images, as listed
         self._early_statuses: tuple | None = None  # statuses that arrived before the listing
         self._listing = False  # from opening a folder until its images are listed and the first shown
+        self._first: str | None = None  # the folder's first image, shown once its pixels are decoded
         self._settings_saver = QTimer(self, singleShot=True, interval=SETTINGS_SAVE_DELAY_MS)
         self._settings_saver.timeout.connect(self.settings.save)
         self._build_widgets()

@@ -85,6 +85,19 @@ def test_an_image_opened_by_name_is_shown_before_its_folder_is_listed(qtbot, mak
     assert window.current == "rocket.jpg"
 
 
+def test_a_folders_first_image_is_drawn_once_with_its_pixels(qtbot, make_window, images_dir, monkeypatch):
+    from annotator.gui.canvas import Canvas
+
+    drawn, real = [], Canvas.set_document
+    monkeypatch.setattr(Canvas, "set_document",
+                        lambda self, doc, image: (drawn.append((doc is not None, image is not None)),
+                                                  real(self, doc, image))[1])
+    window = make_window()
+    open_folder(qtbot, window, images_dir)
+    assert window.current == FIRST and window.pixels is not None
+    assert [d for d in drawn if d[0]] == [(True, True)], "not drawn first without its pixels, then again"
+
+
 def test_a_batch_started_while_the_folder_is_listed_says_so(qtbot, make_window, images_dir, monkeypatch):
     import threading
 
