@@ -27,7 +27,8 @@ class FolderBrowsing:
     """``open_path``, ``show_image``, A / D, and the arrival of listings, statuses and pixels.
 
     Uses the window's ``files``, ``canvas``, ``store``, ``images``, ``lister``, ``scanner``,
-    ``router``, ``settings`` and state (``project``, ``current``, ``pixels``, ``_images``)."""
+    ``router``, ``settings`` and state (``project``, ``current``, ``pixels``, ``_images``,
+    ``_listing``, ``_first``, ``_early_statuses``)."""
 
     def open_path(self, path: str | Path) -> bool:
         """Open an image (its folder becomes the project) or a folder of images.
@@ -108,7 +109,7 @@ class FolderBrowsing:
             self.show_image(image)
 
     def listing(self) -> bool:
-        """True while the open folder is being listed (its images not known yet)."""
+        """True from opening a folder until its images are listed and its first image shown."""
         return self._listing
 
     def _set_project(self, project: Project) -> None:
