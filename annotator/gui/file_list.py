@@ -65,7 +65,7 @@ class ImageListModel(QAbstractListModel):
         self.beginResetModel()
         self._images = list(images)
         self._rows = {image: row for row, image in enumerate(self._images)}
-        self._status = dict(status)
+        self._status = {image: value for image, value in status.items() if image in self._rows}
         self._counts = {image: tuple(c) for image, c in (counts or {}).items()}
         self._missing = set()
         self.endResetModel()
@@ -135,7 +135,9 @@ class ImageListModel(QAbstractListModel):
             self.dataChanged.emit(self.index(0, 0), self.index(len(self._images) - 1, 0))
 
     def status_totals(self) -> Counter:
-        return Counter(self._status.get(image, "none") for image in self._images)
+        totals = Counter(self._status.values())  # only listed images have a status entry
+        totals["none"] += len(self._images) - len(self._status)
+        return totals
 
     def pending_proposals(self) -> tuple[int, int]:
         pending = [c[1] for image, c in self._counts.items() if c[1] and image in self._rows]
