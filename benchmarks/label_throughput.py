@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import resource
 import sys
 import tempfile
 import time
@@ -42,23 +43,40 @@ def photos(folder: Path, count: int) -> Path:
     return folder
 
 
-def tiny(tmp: Path, count: int, batch_size: int) -> None:
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the post-processing workers)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def tiny(tmp: Path, count: int, batch_size: int, workers: list[str]) -> None:
     from annotator.cli import main
     from engine.testing import build_random_model
 
     model = build_random_model(tmp / "tiny-model", size="tiny")
-    folder = photos(tmp / "tiny", count)
     import contextlib
     import io
+    import os
+    import shutil
 
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main(["label", str(folder), "--classes", CLASSES, "--model", str(model), "--device", "cpu",
-                     "--batch-size", str(batch_size)])
-    line = next((ln for ln in out.getvalue().splitlines() if ln.startswith("Labelled")), out.getvalue())
-    rate = re.search(r"\(([\d.]+) images/s\)", line)
-    print(f"label, tiny model, {count} images 640x480, batch {batch_size}: "
-          f"{rate.group(1) if rate else '?'} images/s (goal >= 3 on 2 cores); exit {code}; {line}")
+    for setting in workers:
+        folder = tmp / "tiny"
+        shutil.rmtree(folder, ignore_errors=True)
+        photos(folder, count)
+        extra = [] if setting == "auto" else ["--postprocess-workers", setting]
+        out = io.StringIO()
+        wall, cpu = time.perf_counter(), cpu_seconds()
+        with contextlib.redirect_stdout(out):
+            code = main(["label", str(folder), "--classes", CLASSES, "--model", str(model), "--device", "cpu",
+                         "--batch-size", str(batch_size), *extra])
+        wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+        line = next((ln for ln in out.getvalue().splitlines() if ln.startswith("Labelled")), out.getvalue())
+        rate = re.search(r"\(([\d.]+) images/s\)", line)
+        load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+        print(f"label, tiny model, {count} images 640x480, batch {batch_size}, --postprocess-workers {setting}: "
+              f"{rate.group(1) if rate else '?'} images/s (goal >= 3 on 2 cores); exit {code}; {line}\n"
+              f"  whole command (model load included): wall {wall:.1f} s, CPU {cpu:.1f} s (this process + "
+              f"its workers) = {cpu / count:.2f} CPU s/image; load average {load}")
 
 
 def large(tmp: Path, count: int, device: str = "cpu", batch_size: int = 1) -> None:
@@ -84,6 +102,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", type=int, default=24, help="images for the tiny model (0: skip)")
     parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--workers", default="auto",
+                        help="comma-separated --postprocess-workers settings to compare, e.g. auto,0,1,2")
     parser.add_argument("--large", type=int, default=2, help="images for BLIP-L (0: skip)")
     parser.add_argument("--device", default="cpu", help="device for BLIP-L (the tiny model runs on the CPU)")
     parser.add_argument("--large-batch", type=int, default=1, help="pipeline batch size for BLIP-L")
@@ -91,7 +111,7 @@ def main() -> None:
     np.random.seed(0)
     with tempfile.TemporaryDirectory(prefix="pnp-label-") as tmp:
         if args.tiny:
-            tiny(Path(tmp), args.tiny, args.batch_size)
+            tiny(Path(tmp), args.tiny, args.batch_size, args.workers.split(","))
         if args.large:
             large(Path(tmp), args.large, args.device, args.large_batch)
 
