@@ -56,13 +56,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _semantic(project, args: argparse.Namespace) -> int:
+    from annotator.core.jobs import tqdm_progress
     from annotator.core.semantic import SemanticFormatError, import_semantic
 
+    progress, close = tqdm_progress("Importing")
     try:
-        report = import_semantic(project, args.coco, replace=args.replace)
+        report = import_semantic(project, args.coco, replace=args.replace, progress=progress)
     except SemanticFormatError as exc:
         print(f"error: {exc}\nNothing was imported.", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        close()
     _print(report, "shapes (one per class and image)", project.root)
     return EXIT_OK if report.complete else EXIT_SOME_FAILED
 
