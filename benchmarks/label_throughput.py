@@ -13,8 +13,8 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
-import resource
 import sys
 import tempfile
 import time
@@ -43,10 +43,58 @@ def photos(folder: Path, count: int) -> Path:
     return folder
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process and of its finished children (the post-processing workers)."""
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+class TreeCpu:
+    """CPU seconds of this process and every process below it (the post-processing workers
+    are forked by a fork server, so they are no children of ours for getrusage): /proc is
+    read every 0.2 s and each process's last reading is kept (Linux only)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._last: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._tick = os.sysconf("SC_CLK_TCK")
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeCpu:
+        self._start = self._sample_tree()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample_tree()
+
+    @property
+    def seconds(self) -> float:
+        return sum(self._last.values()) - self._start
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self._sample_tree()
+
+    def _sample_tree(self) -> float:
+        parents, cpu = {}, {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry)] = int(fields[1])
+            cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / self._tick
+        mine = {os.getpid()}
+        grew = True
+        while grew:
+            below = {pid for pid, parent in parents.items() if parent in mine} - mine
+            grew = bool(below)
+            mine |= below
+        for pid in mine:
+            self._last[pid] = max(self._last.get(pid, 0.0), cpu[pid])
+        return sum(self._last.values())
 
 
 def tiny(tmp: Path, count: int, batch_size: int, workers: list[str]) -> None:
@@ -56,7 +104,6 @@ def tiny(tmp: Path, count: int, batch_size: int, workers: list[str]) -> None:
     model = build_random_model(tmp / "tiny-model", size="tiny")
     import contextlib
     import io
-    import os
     import shutil
 
     for setting in workers:
@@ -65,11 +112,11 @@ def tiny(tmp: Path, count: int, batch_size: int, workers: list[str]) -> None:
         photos(folder, count)
         extra = [] if setting == "auto" else ["--postprocess-workers", setting]
         out = io.StringIO()
-        wall, cpu = time.perf_counter(), cpu_seconds()
-        with contextlib.redirect_stdout(out):
+        wall = time.perf_counter()
+        with TreeCpu() as tree, contextlib.redirect_stdout(out):
             code = main(["label", str(folder), "--classes", CLASSES, "--model", str(model), "--device", "cpu",
                          "--batch-size", str(batch_size), *extra])
-        wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+        wall, cpu = time.perf_counter() - wall, tree.seconds
         line = next((ln for ln in out.getvalue().splitlines() if ln.startswith("Labelled")), out.getvalue())
         rate = re.search(r"\(([\d.]+) images/s\)", line)
         load = ", ".join(f"{v:.1f}" for v in os.getloadavg())

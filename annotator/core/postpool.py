@@ -91,9 +91,7 @@ class PostprocessPool:
         if workers < 1:
             raise ValueError(f"a post-processing pool needs at least 1 worker, not {workers}")
         self.workers = workers
-        # spawn: forking a process that holds CUDA or OpenMP threads is unsafe.
-        self._executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_init_worker)
+        self._executor = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker)
         # start every worker now (spawned pools start them on the first submit)
         self._started = [self._executor.submit(os.getpid) for _ in range(workers)]
 
@@ -137,6 +135,21 @@ class PoolJob:
     def cancel(self) -> None:
         if self._future is not None:
             self._future.cancel()
+
+
+# What every worker imports (torch alone takes ~2.5 s of CPU).
+_WORKER_MODULES = ["torch", "cv2", "pydensecrf.densecrf", "engine.pnp_ovss.postprocess", "annotator.core.pipeline"]
+
+
+def _context():
+    """forkserver where there is one: a clean single-threaded server process imports the
+    workers' modules once and forks each worker from it (never from this process, which
+    may hold CUDA or OpenMP threads); spawn elsewhere (each worker imports them itself)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(_WORKER_MODULES)
+    return context
 
 
 def finish_to_shapes(pending, overrides: dict, options):
