@@ -7,7 +7,11 @@
   values; no download), through ``run_pipeline`` on a segmenter built in memory.
 
     python benchmarks/label_throughput.py                  # 24 images tiny, 2 images BLIP-L
-    python benchmarks/label_throughput.py --tiny 48 --large 0
+    python benchmarks/label_throughput.py --tiny 24 --large 0 --workers auto,1,0
+    python benchmarks/label_throughput.py --tiny 0 --large 32 --device cuda --large-batch 8 --workers auto,0
+
+Each figure comes with the CPU seconds of the whole process tree (the post-processing
+workers included) and the load average, since the machine may be shared.
 """
 
 from __future__ import annotations
@@ -126,7 +130,9 @@ def tiny(tmp: Path, count: int, batch_size: int, workers: list[str]) -> None:
               f"its workers) = {cpu / count:.2f} CPU s/image; load average {load}")
 
 
-def large(tmp: Path, count: int, device: str = "cpu", batch_size: int = 1) -> None:
+def large(tmp: Path, count: int, device: str = "cpu", batch_size: int = 1, workers: tuple = ("auto",)) -> None:
+    import shutil
+
     from annotator.core.pipeline import PipelineOptions, run_pipeline
     from annotator.core.project import Project
     from engine.testing import random_segmenter
@@ -134,14 +140,19 @@ def large(tmp: Path, count: int, device: str = "cpu", batch_size: int = 1) -> No
     t = time.perf_counter()
     seg = random_segmenter("large", device)
     built = time.perf_counter() - t
-    folder = photos(tmp / "large", count)
-    project = Project.open(folder)
-    summary = run_pipeline(project, seg, project.images(),
-                           PipelineOptions(CLASSES.split(", "), batch_size=batch_size))
-    per_image = summary.seconds / max(1, len(summary.labelled))
-    print(f"label pipeline, random BLIP-L on {seg.device}, {count} images 640x480, batch {batch_size}: "
-          f"{per_image:.2f} s/image = {1 / max(per_image, 1e-9):.2f} images/s "
-          f"(model built in {built:.0f} s, not counted); failed {len(summary.failed)}")
+    for setting in workers:
+        folder = tmp / "large"
+        shutil.rmtree(folder, ignore_errors=True)
+        project = Project.open(photos(folder, count))
+        options = PipelineOptions(CLASSES.split(", "), batch_size=batch_size,
+                                  postprocess_workers=None if setting == "auto" else int(setting))
+        with TreeCpu() as tree:
+            summary = run_pipeline(project, seg, project.images(), options)
+        per_image = summary.seconds / max(1, len(summary.labelled))
+        print(f"label pipeline, random BLIP-L on {seg.device}, {count} images 640x480, batch {batch_size}, "
+              f"postprocess_workers {setting}: {per_image:.2f} s/image = {1 / max(per_image, 1e-9):.2f} images/s "
+              f"(model built in {built:.0f} s, not counted); failed {len(summary.failed)}; CPU {tree.seconds:.1f} s; "
+              f"load average {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
     seg.close()
 
 
@@ -150,7 +161,7 @@ def main() -> None:
     parser.add_argument("--tiny", type=int, default=24, help="images for the tiny model (0: skip)")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--workers", default="auto",
-                        help="comma-separated --postprocess-workers settings to compare, e.g. auto,0,1,2")
+                        help="comma-separated --postprocess-workers settings to compare (both models), e.g. auto,0,1,2")
     parser.add_argument("--large", type=int, default=2, help="images for BLIP-L (0: skip)")
     parser.add_argument("--device", default="cpu", help="device for BLIP-L (the tiny model runs on the CPU)")
     parser.add_argument("--large-batch", type=int, default=1, help="pipeline batch size for BLIP-L")
@@ -160,7 +171,7 @@ def main() -> None:
         if args.tiny:
             tiny(Path(tmp), args.tiny, args.batch_size, args.workers.split(","))
         if args.large:
-            large(Path(tmp), args.large, args.device, args.large_batch)
+            large(Path(tmp), args.large, args.device, args.large_batch, tuple(args.workers.split(",")))
 
 
 if __name__ == "__main__":
