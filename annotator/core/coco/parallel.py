@@ -55,6 +55,9 @@ class ConvertPool:
         """A pool sized for the COCO file at *path* (None: convert in this process)."""
         try:
             size = os.path.getsize(path)
+            with open(path, "rb") as f:
+                if f.read(4096).lstrip().startswith(b"["):
+                    return None  # a results list: imported in this process
         except OSError:
             return None
         count = plan_workers(requested, size // BYTES_PER_IMAGE)
