@@ -74,3 +74,27 @@ def test_pool_size_follows_the_cores_and_the_device(requested, device, images, c
 def test_postprocess_workers_must_not_be_negative(capsys, tmp_path):
     assert cli.main(["label", str(tmp_path), "--classes", "a", "--postprocess-workers", "-1"]) == 2
     assert "must be >= 0" in capsys.readouterr().err
+
+
+def test_cancel_with_the_pool_still_saves_what_the_model_finished(tmp_path, samples_dir, tiny_model_dir):
+    import threading
+
+    from engine import Segmenter
+
+    segmenter = Segmenter.load(str(tiny_model_dir), device="cpu")
+    project = Project.open(_copy_samples(samples_dir, tmp_path / "p"))
+    cancel = threading.Event()
+    batches = []
+
+    def on_progress(stage, done, total):
+        if stage == "pass" and done == total:  # the first batch left the model: the user presses Cancel
+            batches.append(done)
+            cancel.set()
+
+    with PostprocessPool(2) as pool:
+        summary = run_pipeline(project, segmenter, project.images(), PipelineOptions(["cat", "sky"], batch_size=2),
+                               pool=pool, cancel=cancel, on_progress=on_progress)
+    first_batch = project.images()[:2]
+    assert summary.cancelled and summary.labelled == first_batch and not summary.failed
+    assert all(project.load(rel).model_run for rel in first_batch)
+    assert not any(project.has_annotations(rel) for rel in project.images()[2:])
