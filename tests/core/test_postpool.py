@@ -98,3 +98,21 @@ def test_cancel_with_the_pool_still_saves_what_the_model_finished(tmp_path, samp
     assert summary.cancelled and summary.labelled == first_batch and not summary.failed
     assert all(project.load(rel).model_run for rel in first_batch)
     assert not any(project.has_annotations(rel) for rel in project.images()[2:])
+
+
+def test_an_engine_that_finishes_its_own_results_gets_its_shapes_made_in_the_pool(tmp_path, samples_dir,
+                                                                                   tiny_sam3_dir):
+    from engine import Segmenter
+
+    segmenter = Segmenter.load(str(tiny_sam3_dir), device="cpu")
+    projects = [Project.open(_copy_samples(samples_dir, tmp_path / name)) for name in ("inline", "pooled")]
+    # threshold 0.3: redone in this process by Segmenter.postprocess before the pool makes the shapes
+    options = PipelineOptions(["cat", "sky"], batch_size=2, threshold=0.3, proposals="instances",
+                              postprocess_workers=0)
+    run_pipeline(projects[0], segmenter, projects[0].images(), options)
+    with PostprocessPool(1) as pool:
+        summary = run_pipeline(projects[1], segmenter, projects[1].images(), options, pool=pool)
+    assert summary.labelled == projects[1].images() and not summary.failed
+    for rel in projects[0].images():
+        assert _comparable(projects[1], rel) == _comparable(projects[0], rel), rel
+    assert sum(len(_comparable(projects[0], rel)["shapes"]) for rel in projects[0].images()) > 0
