@@ -75,7 +75,7 @@ def test_a_dead_worker_is_replaced_by_this_process(tmp_path):
         by_image.setdefault(a["image_id"], []).append((i, a))
     jobs = [(im, by_image.get(im["id"], [])) for im in data["images"]]
     names = {c["id"]: c["name"] for c in data["categories"]}
-    pool = ConvertPool(1)
+    pool = ConvertPool(1, fork=False)  # started at once, so that its worker can be killed first
     try:
         (pid,) = pool.worker_pids()
         os.kill(pid, signal.SIGKILL)
@@ -102,3 +102,21 @@ def test_cli_import_workers_flag(tmp_path, capsys):
     assert cli.main(["import", str(coco), "--images", str(target.root), "--workers", "2"]) == 1  # unknown category
     assert f"into {len(SIZES)} of {len(SIZES)} matched images" in capsys.readouterr().out
     assert all(json.loads(t)["shapes"] for t in _files(target).values())
+
+
+def test_forked_and_spawned_workers_convert_alike(tmp_path):
+    coco = _exported(tmp_path)
+    data = json.loads(coco.read_text())
+    by_image: dict = {}
+    for i, a in enumerate(data["annotations"]):
+        by_image.setdefault(a["image_id"], []).append((i, a))
+    jobs = [(im, by_image.get(im["id"], [])) for im in data["images"]]
+    names = {c["id"]: c["name"] for c in data["categories"]}
+    expected = [[s.to_dict() for s in c.shapes] for c in convert_images(jobs, names, 0.0)]
+    for fork in (True, False):
+        pool = ConvertPool(2, fork=fork)
+        try:
+            got = [[s.to_dict() for s in c.shapes] for c in convert_images(jobs, names, 0.0, pool=pool)]
+        finally:
+            pool.close()
+        assert got == expected, fork

@@ -39,16 +39,32 @@ def plan_workers(requested: int | None, images: int, cores: int | None = None) -
 
 
 class ConvertPool:
-    """Worker processes started before the COCO file is parsed, so that their start-up
-    (imports) overlaps the parsing; ``for_file`` starts none for a small file."""
+    """Worker processes for one import; ``for_file`` makes none for a small file.
 
-    def __init__(self, workers: int) -> None:
+    In a process with one thread (the command line) the workers are forked once the file
+    is parsed and read their images from the parsed file they inherit, so nothing is
+    pickled to them; elsewhere (a window's job thread: forking a threaded process is
+    unsafe) they are spawned at once, so that their start-up overlaps the parsing, and
+    each chunk of images is sent to them.
+    """
+
+    def __init__(self, workers: int, fork: bool | None = None) -> None:
         self.workers = workers
-        # spawn: the caller may be a window's thread (forking a threaded process is unsafe)
-        self._executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_init_worker)
-        # spawned pools start their workers on the first submit
-        self._started = [self._executor.submit(os.getpid) for _ in range(workers)]
+        self.forked = _fork_is_safe() if fork is None else fork
+        self._executor: ProcessPoolExecutor | None = None
+        self._started: list[Future] = []
+        if not self.forked:
+            self._executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_init_worker)
+            # spawned pools start their workers on the first submit
+            self._started = [self._executor.submit(os.getpid) for _ in range(workers)]
+
+    def share(self, jobs: Sequence, names: dict[int, str], tolerance: float) -> None:
+        """Forked pools: what the workers inherit; they start now."""
+        global _SHARED
+        _SHARED = (jobs, names, tolerance)
+        self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+        self._started = [self._executor.submit(os.getpid) for _ in range(self.workers)]
 
     @classmethod
     def for_file(cls, path, requested: int | None) -> ConvertPool | None:
@@ -65,6 +81,8 @@ class ConvertPool:
 
     def submit(self, fn, *args) -> Future:
         try:
+            if self._executor is None:
+                raise BrokenProcessPool("the pool was not started")
             return self._executor.submit(fn, *args)
         except BrokenProcessPool:
             failed: Future = Future()
@@ -78,7 +96,10 @@ class ConvertPool:
         return [p.pid for p in list(getattr(self._executor, "_processes", {}).values())]
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        global _SHARED
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+        _SHARED = None
 
 
 def convert_images(jobs: Sequence[tuple[dict, list]], names: dict[int, str], tolerance: float, *,
@@ -93,8 +114,13 @@ def convert_images(jobs: Sequence[tuple[dict, list]], names: dict[int, str], tol
             check(cancel)
             yield image_shapes(im, anns, names, tolerance)
         return
-    chunks = [jobs[i:i + CHUNK_IMAGES] for i in range(0, len(jobs), CHUNK_IMAGES)]
-    futures = [pool.submit(_convert_chunk, chunk, names, tolerance) for chunk in chunks]
+    starts = range(0, len(jobs), CHUNK_IMAGES)
+    chunks = [jobs[i:i + CHUNK_IMAGES] for i in starts]
+    if pool.forked:
+        pool.share(jobs, names, tolerance)
+        futures = [pool.submit(_convert_shared, i, i + CHUNK_IMAGES) for i in starts]
+    else:
+        futures = [pool.submit(_convert_chunk, chunk, names, tolerance) for chunk in chunks]
     try:
         for chunk, future in zip(chunks, futures):
             check(cancel)
@@ -114,6 +140,24 @@ def _convert_chunk(jobs: list, names: dict[int, str], tolerance: float) -> list:
     from annotator.core.coco.importer import image_shapes
 
     return [image_shapes(im, anns, names, tolerance) for im, anns in jobs]
+
+
+_SHARED: tuple | None = None
+"""(jobs, names, tolerance) of the running import, inherited by forked workers."""
+
+
+def _convert_shared(start: int, stop: int) -> list:
+    jobs, names, tolerance = _SHARED
+    return _convert_chunk(jobs[start:stop], names, tolerance)
+
+
+def _fork_is_safe() -> bool:
+    """Linux, and no thread but this one (forking copies locks held by other threads)."""
+    import sys
+    import threading
+
+    return (sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+            and threading.active_count() == 1)
 
 
 def _init_worker() -> None:
