@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from annotator.cli import main as cli_main  # noqa: E402
 from annotator.core.annotations import ImageAnnotations  # noqa: E402
 from annotator.core.coco import build_coco, export_coco, import_coco  # noqa: E402
+from annotator.core.coco.convert import annotation_mask  # noqa: E402
 from annotator.core.project import Project  # noqa: E402
 from annotator.core.proposals import shapes_from_label_map  # noqa: E402
 
@@ -39,18 +40,6 @@ def blank_project(coco_file: Path, root: Path) -> Project:
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (im["width"], im["height"])).save(path)
     return Project.open(root)
-
-
-def mask_of(ann: dict, h: int, w: int) -> np.ndarray:
-    seg = ann["segmentation"]
-    if isinstance(seg, list) and seg:
-        rle = mask_utils.merge(mask_utils.frPyObjects(seg, h, w))
-    elif isinstance(seg, dict):
-        rle = mask_utils.frPyObjects(seg, h, w) if isinstance(seg["counts"], list) else seg
-    else:
-        x, y, bw, bh = ann["bbox"]
-        rle = mask_utils.merge(mask_utils.frPyObjects([[x, y, x + bw, y, x + bw, y + bh, x, y + bh]], h, w))
-    return mask_utils.decode(rle).astype(bool)
 
 
 def round_trip(coco_file: Path, tmp: Path) -> None:
@@ -68,7 +57,7 @@ def round_trip(coco_file: Path, tmp: Path) -> None:
         if b is None:
             ious.append(0.0)
             continue
-        m1, m2 = mask_of(a, *sizes[a["image_id"]]), mask_of(b, *sizes[a["image_id"]])
+        m1, m2 = annotation_mask(a, *sizes[a["image_id"]]), annotation_mask(b, *sizes[a["image_id"]])
         union = np.logical_or(m1, m2).sum()
         ious.append(1.0 if union == 0 else np.logical_and(m1, m2).sum() / union)
     crowd_in = sum(a.get("iscrowd", 0) for a in original["annotations"])

@@ -18,6 +18,7 @@ import torch
 
 from .config import ENGINES, EngineInfo, engine_for_hub_id, engine_for_model_type
 from .errors import ModelNotFoundError
+from .hub import hub_reachable, offline  # noqa: F401  (tests patch loading.hub_reachable)
 
 # Errors from_pretrained raises for missing/unreadable files (and the hub's HTTP errors, which are OSErrors).
 LOAD_ERRORS = (OSError, ValueError, KeyError, TypeError, RuntimeError, ImportError)
@@ -56,10 +57,6 @@ class ModelSource:
     """The transformers config (BlipConfig, Sam3Config)."""
     kwargs: dict = field(default_factory=dict)
     """``from_pretrained`` keyword arguments that found the config (same place for the weights)."""
-
-
-def offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def how_to_get(model: str, engine: EngineInfo | None = None) -> str:
@@ -209,23 +206,18 @@ def load_failure(source: ModelSource, what: str, exc: BaseException) -> ModelNot
     )
 
 
+def load_from_source(source: ModelSource, what: str, loader):
+    """``loader(**source.kwargs)`` (a ``from_pretrained``), its failure turned into the
+    ModelNotFoundError of :func:`load_failure` that says what to do."""
+    try:
+        return loader(**source.kwargs)
+    except LOAD_ERRORS as exc:
+        raise load_failure(source, what, exc) from exc
+
+
 def _first_line(exc: BaseException | None) -> str:
     text = str(exc) if exc is not None else ""
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """A quick TCP check, so that a machine without network fails in seconds
-    instead of sitting through huggingface_hub's retries with back-off."""
-    import socket
-    from urllib.parse import urlparse
-
-    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
-    try:
-        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def looks_like_hub_id(name: str) -> bool:

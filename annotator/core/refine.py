@@ -314,3 +314,28 @@ def make_refiner(segmenter, options: RefineOptions = RefineOptions()):
         return result
 
     return refiner
+
+
+class RefinerLoadError(RuntimeError):
+    """The interactive model ``--refine`` needs cannot be loaded; the message is the
+    command line's error line (what is missing and how to get it)."""
+
+
+def load_refiner(settings, options: RefineOptions = RefineOptions()):
+    """``make_refiner`` with the project's interactive model (*settings*: ProjectSettings:
+    ``interactive_model``, ``device``), loaded as the window and ``label`` load it.
+
+    The one loader of ``label --refine``, on this machine and in a Ray model actor, so
+    that both sharpen with the same model and fail with the same words: RefinerLoadError.
+    """
+    from engine import ModelNotFoundError
+    from engine.interactive import DEFAULT_INTERACTIVE_MODEL, InteractiveSegmenter
+
+    model = settings.interactive_model or DEFAULT_INTERACTIVE_MODEL
+    try:
+        segmenter = InteractiveSegmenter.load(model, device=settings.device or "auto")
+    except ModelNotFoundError as exc:
+        raise RefinerLoadError(f"--refine: {exc}") from exc
+    except (ValueError, RuntimeError) as exc:
+        raise RefinerLoadError(f"--refine: cannot load {model!r} on device {settings.device!r}: {exc}") from exc
+    return make_refiner(segmenter, options)

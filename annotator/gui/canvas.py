@@ -16,6 +16,8 @@ Conventions (labelme-like; the README table is built from this list):
                              last vertex; Esc cancels
   B / Shift+B (window)       brush / eraser on the selected shape (canvas_tools.brush):
                              drag paints, [ / ] resize, Esc leaves
+  set_tool(tool)             a canvas_tools.CanvasTool (brush, eraser, AI polygon) gets
+                             the mouse and keys first until another tool or None is set
   Wheel, Ctrl+= / Ctrl+-     zoom (about the cursor / the centre); Ctrl+0 fits
   Middle-drag, Space+drag    pan
 
@@ -37,6 +39,7 @@ from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsText
 from annotator.core.labels import LabelSet
 from annotator.core.shapes import Shape
 from annotator.gui import canvas_interaction as ci
+from annotator.gui.canvas_tools import CanvasTool
 from annotator.gui.canvas_items import (Z_IMAGE, Z_OVERLAY, DraftItem, ShapeLayer, ShapeStyle, VertexHandles,
                                         label_color, pixmap_from_array)
 from annotator.gui.canvas_view import ZoomPanView
@@ -77,11 +80,7 @@ class Canvas(ZoomPanView):
         self._drag: _Drag | None = None
         self._draft: list[tuple[float, float]] | None = None  # None when not drawing
         self._last_label: str | None = None
-        # A click tool (the AI polygon) that takes the mouse and keys while set, before _tool;
-        # it gets each event first: tool.mouse_press/move/release(event, scene point),
-        # tool.key_press(event) and tool.claims_key(event), each True when consumed.
-        self.click_tool = None
-        self._tool = None  # a canvas_tools tool (brush, eraser) that has the left button, or None
+        self._tool: CanvasTool | None = None  # gets every mouse event and key first while set
 
         self.setScene(QGraphicsScene(self))
         self.viewport().setMouseTracking(True)
@@ -167,19 +166,21 @@ class Canvas(ZoomPanView):
         return self._layer.style
 
     # --- tools ---------------------------------------------------------------------------
-    def set_tool(self, tool) -> None:
-        """Give the left button to *tool* (see canvas_tools), or back to selecting and editing."""
-        if self._tool is not None:
-            self._tool.deactivate()
-        if tool is not None and self.click_tool is not None:
-            self.click_tool.deactivate()  # one tool at a time: the brush ends the AI polygon
-        self._tool = tool
-        self.viewport().setCursor(Qt.CursorShape.CrossCursor if tool else Qt.CursorShape.ArrowCursor)
+    def set_tool(self, tool: CanvasTool | None) -> None:
+        """Give the mouse and keys to *tool* (see canvas_tools), or back to selecting and
+        editing (None). One tool at a time: the previous one is cancelled."""
+        if tool is not None and tool is self._tool:
+            return
+        old, self._tool = self._tool, tool
+        if old is not None:
+            old.cancel()
         if tool is not None:
             self.cancel_polygon()
+        self.viewport().setCursor(tool.cursor() if tool is not None else Qt.CursorShape.ArrowCursor)
+        if tool is not None and tool.hint():
             self.statusMessage.emit(tool.hint())
 
-    def tool(self):
+    def tool(self) -> CanvasTool | None:
         return self._tool
 
     def shape_at(self, point: tuple[float, float]) -> str | None:
@@ -346,10 +347,7 @@ class Canvas(ZoomPanView):
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if self._pan_press(event):
             return
-        if self.click_tool is not None and self.click_tool.mouse_press(event, self._scene_point(event)):
-            return
-        if self._tool is not None and self._doc is not None and self._tool.press(
-                self._scene_point(event), event.button()):
+        if self._tool is not None and self._tool.press(event, self._scene_point(event)):
             return
         if event.button() != Qt.MouseButton.LeftButton or self._doc is None:
             return
@@ -396,10 +394,8 @@ class Canvas(ZoomPanView):
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if self._pan_move(event):
             return
-        if self.click_tool is not None and self.click_tool.mouse_move(event, self._scene_point(event)):
-            return
         point = self._scene_point(event)
-        if self._tool is not None and self._tool.move(point):
+        if self._tool is not None and self._tool.move(event, point):
             return
         if self._draft is not None:
             self._draft_item.show_points(self._draft, ci.clamp_point(point, *self._size))
@@ -437,9 +433,7 @@ class Canvas(ZoomPanView):
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._pan_release(event):
             return
-        if self.click_tool is not None and self.click_tool.mouse_release(event, self._scene_point(event)):
-            return
-        if self._tool is not None and self._tool.release(self._scene_point(event), event.button()):
+        if self._tool is not None and self._tool.release(event, self._scene_point(event)):
             return
         d, self._drag = self._drag, None
         if event.button() != Qt.MouseButton.LeftButton or d is None or not d.dirty:
@@ -449,7 +443,9 @@ class Canvas(ZoomPanView):
         self._refresh_handles()
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        if event.button() != Qt.MouseButton.LeftButton or self._doc is None or self.click_tool is not None:
+        if self._tool is not None and self._tool.double_click(event, self._scene_point(event)):
+            return
+        if event.button() != Qt.MouseButton.LeftButton or self._doc is None:
             return
         if self._draft is not None:
             self._finish_polygon()
@@ -475,23 +471,18 @@ class Canvas(ZoomPanView):
 
     # --- keys --------------------------------------------------------------------------
     def _claims_key(self, event: QKeyEvent) -> bool:
-        if self.click_tool is not None and self.click_tool.claims_key(event):
+        if self._tool is not None and self._tool.claims_key(event):
             return True
         key = event.key()
         if self._draft is not None and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape):
             return True
-        if self._tool is not None and self._tool.claims(event):
-            return True
         return key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) or super()._claims_key(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        if self.click_tool is not None and self.click_tool.key_press(event):
-            event.accept()
-            return
-        key = event.key()
         if self._tool is not None and self._tool.key(event):
             event.accept()
             return
+        key = event.key()
         if self._draft is not None and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self._finish_polygon()
         elif self._draft is not None and key == Qt.Key.Key_Escape:

@@ -8,13 +8,13 @@ missing-model dialog can offer the download only where it can work.
 
 from __future__ import annotations
 
-import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 from PySide6.QtCore import QThread, Signal
+
+from engine.hub import hub_reachable as tcp_reachable
+from engine.hub import offline as offline_by_setting
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
 
@@ -27,19 +27,8 @@ class ModelState:
     reason: str  # one sentence for a person at the window, empty when available
 
 
-def offline_by_setting() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def hub_reachable(timeout: float = 2.0) -> bool:
-    if offline_by_setting():
-        return False
-    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
-    try:
-        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
+    return not offline_by_setting() and tcp_reachable(timeout)
 
 
 def check_model(model: str, online: bool | None = None) -> ModelState:

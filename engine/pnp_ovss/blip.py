@@ -135,16 +135,10 @@ def load_blip(source):
     """(BlipForImageTextRetrieval prepared for PnP-OVSS, tokenizer) from an ``engine.loading.ModelSource``."""
     from transformers import AutoTokenizer, BlipForImageTextRetrieval
 
-    from ..loading import LOAD_ERRORS, load_failure
+    from ..loading import load_from_source
 
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(**source.kwargs)
-    except LOAD_ERRORS as exc:
-        raise load_failure(source, "tokenizer", exc) from exc
-    try:
-        net = BlipForImageTextRetrieval.from_pretrained(**source.kwargs)
-    except LOAD_ERRORS as exc:
-        raise load_failure(source, "weights", exc) from exc
+    tokenizer = load_from_source(source, "tokenizer", AutoTokenizer.from_pretrained)
+    net = load_from_source(source, "weights", BlipForImageTextRetrieval.from_pretrained)
     return prepare_model(net), tokenizer
 
 

@@ -131,3 +131,54 @@ def test_a_model_the_actors_cannot_load_stops_the_job_with_the_loaders_message(r
     with pytest.raises(ModelLoadError, match=r"on node 127\.0\.0\.1: ModelNotFoundError: .*no-model-here"):
         label_on_ray(project, load, project.images(), options, plan_resources([NodeResources(cpus=2)]))
     assert not any(project.has_annotations(rel) for rel in project.images())
+
+
+def _label_refine(folder, model_dir, sam2_dir, *extra):
+    return cli.main(["label", str(folder), "--classes", "cat, sky, table", "--model", str(model_dir),
+                     "--device", "cpu", "--batch-size", "2", "--refine", "--interactive-model", str(sam2_dir),
+                     *extra])
+
+
+def test_label_refine_on_ray_sharpens_like_a_local_run(ray_runtime, samples_dir, tiny_model_dir, tiny_sam2_dir,
+                                                       tmp_path, capsys):
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the actor's thread count: see the first test
+    runs = {}
+    try:
+        for name, extra in (("local", []), ("ray", ["--ray"]), ("coarse", ["--no-refine"])):
+            folder = tmp_path / name
+            folder.mkdir()
+            for image in ("chelsea.png", "rocket.jpg"):
+                shutil.copy(samples_dir / image, folder)
+            code = _label_refine(folder, tiny_model_dir, tiny_sam2_dir, *extra)
+            runs[name] = (code, Project.open(folder), capsys.readouterr())
+    finally:
+        torch.set_num_threads(threads)
+    local, ray, coarse = (runs[name][1] for name in ("local", "ray", "coarse"))
+    assert [runs[name][0] for name in runs] == [0, 0, 0], [runs[name][2].err for name in runs]
+    assert ray.settings.refine is True and coarse.settings.refine is False
+    sharpened = 0
+    for rel in local.images():
+        assert _shapes(ray, rel) == _shapes(local, rel), rel
+        sharpened += _shapes(ray, rel) != _shapes(coarse, rel)
+    assert sharpened, "the comparison compared sharpened outlines (a --no-refine run differs)"
+
+
+def test_label_refine_on_ray_without_the_interactive_model_stops_with_the_local_message(
+        ray_runtime, samples_dir, tiny_model_dir, tmp_path, capsys):
+    missing = tmp_path / "no-sam2-here"
+    messages = {}
+    for name, extra in (("local", []), ("ray", ["--ray"])):
+        folder = tmp_path / name
+        folder.mkdir()
+        shutil.copy(samples_dir / "chelsea.png", folder)
+        code = _label_refine(folder, tiny_model_dir, missing, *extra)
+        messages[name] = capsys.readouterr().err
+        assert code == 2, messages[name]
+        assert not Project.open(folder).has_annotations("chelsea.png")
+    local = messages["local"][messages["local"].index("error: --refine: "):].removeprefix("error: ").strip()
+    assert "no-sam2-here" in local and "hf download" in local
+    assert local in messages["ray"]
+    assert "on node 127.0.0.1" in messages["ray"]

@@ -14,6 +14,7 @@ from pycocotools import mask as mask_utils
 
 from annotator.cli import main as cli_main
 from annotator.core.coco import CocoFormatError, build_coco, export_coco, import_coco
+from annotator.core.coco.convert import annotation_mask
 from annotator.core.project import Project
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "coco"
@@ -27,19 +28,6 @@ def project_for(coco_file: Path, root: Path) -> Project:
     for im in data["images"]:
         write_image(root / im["file_name"], im["width"], im["height"])
     return Project.open(root)
-
-
-def ann_mask(ann: dict, h: int, w: int) -> np.ndarray:
-    """pycocotools' own rasterisation of an annotation (what COCO users train on)."""
-    seg = ann["segmentation"]
-    if isinstance(seg, list) and seg:
-        rle = mask_utils.merge(mask_utils.frPyObjects(seg, h, w))
-    elif isinstance(seg, dict):
-        rle = mask_utils.frPyObjects(seg, h, w) if isinstance(seg["counts"], list) else seg
-    else:
-        x, y, bw, bh = ann["bbox"]
-        rle = mask_utils.merge(mask_utils.frPyObjects([[x, y, x + bw, y, x + bw, y + bh, x, y + bh]], h, w))
-    return mask_utils.decode(rle).astype(bool)
 
 
 def pixel_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -64,7 +52,7 @@ def assert_lossless(original: dict, exported: dict) -> None:
             c["name"] for c in original["categories"] if c["id"] == a["category_id"])
         assert b["iscrowd"] == a.get("iscrowd", 0)
         h, w = ims[a["image_id"]]["height"], ims[a["image_id"]]["width"]
-        assert pixel_iou(ann_mask(a, h, w), ann_mask(b, h, w)) == 1.0
+        assert pixel_iou(annotation_mask(a, h, w), annotation_mask(b, h, w)) == 1.0
         for key, value in a.items():  # unknown keys come back; interpreted ones are recomputed
             if key not in ("segmentation", "area", "bbox", "attributes", "iscrowd"):
                 assert b[key] == value, key

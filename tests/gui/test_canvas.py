@@ -489,3 +489,101 @@ def test_crowd_shapes_are_hatched(setup):
     assert canvas._layer.item(sid).brush().style() == Qt.BrushStyle.SolidPattern
     doc.set_iscrowd([sid], True)
     assert canvas._layer.item(sid).brush().style() == Qt.BrushStyle.BDiagPattern
+
+
+class CountingTool:
+    """A canvas tool (the CanvasTool protocol, duck-typed) that records its calls and
+    consumes what `uses` names; everything else goes on to the canvas."""
+
+    def __init__(self, uses=("press", "move", "release", "double_click", "key", "claims_key")):
+        self.uses = set(uses)
+        self.calls: list[tuple] = []
+
+    def _record(self, name, *args):
+        self.calls.append((name, *args))
+        return name in self.uses
+
+    def press(self, event, point):
+        return self._record("press", event.button(), tuple(round(v) for v in point))
+
+    def move(self, event, point):
+        return self._record("move")
+
+    def release(self, event, point):
+        return self._record("release", event.button())
+
+    def double_click(self, event, point):
+        return self._record("double_click")
+
+    def claims_key(self, event):
+        return event.key() == Qt.Key.Key_Escape and self._record("claims_key")
+
+    def key(self, event):
+        return self._record("key", event.key())
+
+    def hint(self):
+        return "counting tool"
+
+    def cursor(self):
+        return Qt.CursorShape.PointingHandCursor
+
+    def cancel(self):
+        self._record("cancel")
+
+    def names(self):
+        return [c[0] for c in self.calls]
+
+
+def test_the_canvas_delegates_to_the_active_tool_and_cancels_it(setup, qtbot):
+    canvas, doc, sid = setup
+    tool = CountingTool()
+    with qtbot.waitSignal(canvas.statusMessage) as hint:
+        canvas.set_tool(tool)
+    assert canvas.tool() is tool and hint.args == ["counting tool"]
+    assert canvas.viewport().cursor().shape() == Qt.CursorShape.PointingHandCursor
+    stack = doc.undo_stack.count()
+    drag(canvas, (50, 40), (90, 40))  # would move the shape without the tool
+    QTest.mouseDClick(canvas.viewport(), LEFT, NO, at(canvas, 50, 40))  # would edit its label
+    key(canvas, Qt.Key.Key_Escape)
+    assert tool.calls[0] == ("press", LEFT, (50, 40))
+    assert tool.names().count("move") >= 4 and ("release", LEFT) in tool.calls
+    assert "double_click" in tool.names() and ("key", Qt.Key.Key_Escape) in tool.calls
+    assert doc.undo_stack.count() == stack and canvas.label_provider.calls == [], "the tool used them all"
+    assert canvas.selected_ids() == []
+
+    canvas.set_tool(None)
+    assert tool.names()[-1] == "cancel" and canvas.tool() is None
+    assert canvas.viewport().cursor().shape() == Qt.CursorShape.ArrowCursor
+    count = len(tool.calls)
+    click(canvas, 50, 40)
+    assert len(tool.calls) == count and canvas.selected_ids() == [sid], "no tool: the canvas edits again"
+
+
+def test_events_a_tool_does_not_use_go_on_to_the_canvas(setup):
+    canvas, doc, sid = setup
+    tool = CountingTool(uses=("move",))
+    canvas.set_tool(tool)
+    click(canvas, 50, 40)
+    assert "press" in tool.names() and canvas.selected_ids() == [sid]
+    key(canvas, Qt.Key.Key_Delete)
+    assert ("key", Qt.Key.Key_Delete) in tool.calls and doc.shapes() == []
+    other = CountingTool()
+    canvas.set_tool(other)
+    assert tool.names()[-1] == "cancel" and canvas.tool() is other, "one tool at a time"
+
+
+def test_drawing_a_polygon_ends_the_ai_polygon_and_gets_the_clicks(setup, qtbot):
+    from annotator.gui.canvas_tools.ai_polygon import AiPolygonTool
+
+    canvas, doc, _ = setup
+    ai = AiPolygonTool(canvas)  # no decoder: clicks only collect prompts
+    assert ai.activate() and ai.active
+    click(canvas, 150, 30)
+    assert ai.points == [pytest.approx((150, 30), abs=1)]
+    with qtbot.waitSignal(ai.finished):
+        canvas.begin_polygon()
+    assert not ai.active and ai.points == []
+    for x, y in ((130, 10), (190, 10), (190, 60)):
+        click(canvas, x, y)
+    key(canvas, Qt.Key.Key_Return)
+    assert len(doc.shapes()) == 2 and doc.shapes()[-1].label == "dog"

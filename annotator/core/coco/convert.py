@@ -125,6 +125,23 @@ def _covers_a_pixel(shape: Shape, height: int, width: int) -> bool:
     return bool(shape.mask(height, width).any())
 
 
+def annotation_mask(ann: dict[str, Any], height: int, width: int) -> np.ndarray:
+    """bool [H, W]: pycocotools' rasterisation of one annotation, what COCO users train on.
+
+    Polygons are merged, uncompressed RLE is compressed first, compressed RLE is decoded
+    as written; an annotation with no segmentation is its bbox.
+    """
+    seg = ann.get("segmentation")
+    if isinstance(seg, dict):
+        rle = mask_utils.frPyObjects(seg, height, width) if isinstance(seg.get("counts"), list) else seg
+    elif seg:
+        rle = _polygons_rle(seg, height, width)
+    else:
+        x, y, w, h = (float(v) for v in ann["bbox"])
+        rle = _polygons_rle([[x, y, x + w, y, x + w, y + h, x, y + h]], height, width)
+    return mask_utils.decode(rle).astype(bool)
+
+
 def _polygons_rle(polys: list[list[float]], height: int, width: int) -> dict:
     return mask_utils.merge(mask_utils.frPyObjects(polys, height, width))
 

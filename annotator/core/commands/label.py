@@ -171,24 +171,16 @@ def _load(settings):
 
 
 def _load_refiner(settings, args):
-    """The --refine hook (None when off), or the exit code after printing why it cannot load."""
-    if not settings.refine:
+    """The --refine hook (None when off, and with --ray, where each model actor loads its
+    own), or the exit code after printing why it cannot load."""
+    if not settings.refine or args.ray is not None:
         return None
-    if args.ray is not None:
-        return _fail("--refine runs on this machine only and cannot be combined with --ray yet: "
-                     "run with --no-refine (the setting is remembered), or without --ray")
-    from engine import ModelNotFoundError
-    from engine.interactive import DEFAULT_INTERACTIVE_MODEL, InteractiveSegmenter
+    from annotator.core.refine import RefinerLoadError, load_refiner
 
-    from annotator.core.refine import make_refiner
-
-    interactive = settings.interactive_model or DEFAULT_INTERACTIVE_MODEL
     try:
-        return make_refiner(InteractiveSegmenter.load(interactive, device=settings.device or "auto"))
-    except ModelNotFoundError as exc:
-        return _fail(f"--refine: {exc}")
-    except (ValueError, RuntimeError) as exc:
-        return _fail(f"--refine: cannot load {interactive!r} on device {settings.device!r}: {exc}")
+        return load_refiner(settings)
+    except RefinerLoadError as exc:
+        return _fail(str(exc))
 
 
 @contextlib.contextmanager
@@ -274,12 +266,14 @@ def _run_on_ray(project, images, options, args, **callbacks):
     from annotator.core.executors.ray_label import label_on_ray
     from annotator.core.executors.ray_runtime import ClusterError, check_images_visible
     from annotator.core.pipeline import load_segmenter
+    from annotator.core.refine import load_refiner
 
     try:
         with ray_job(args) as plan:
             check_images_visible(project.root)
+            refiner = functools.partial(load_refiner, project.settings) if options.refine else None
             return label_on_ray(project, functools.partial(load_segmenter, project.settings), images,
-                                options, plan, **callbacks)
+                                options, plan, load_refiner=refiner, **callbacks)
     except ClusterError as exc:
         _fail(str(exc))
         return None

@@ -154,19 +154,12 @@ class _CocoObject(Dataset):
         self._sizes = sizes
 
     def load_gt(self, sample):
-        from pycocotools import mask as mask_utils
+        from annotator.core.coco.convert import annotation_mask
 
         h, w = self._sizes[sample.image_id]
         out = np.zeros((h, w), dtype=np.uint8)
         for ann in self._anns.get(sample.image_id, ()):
-            seg = ann["segmentation"]
-            if isinstance(seg, list):  # polygons
-                rle = mask_utils.merge(mask_utils.frPyObjects(seg, h, w))
-            elif isinstance(seg.get("counts"), list):  # uncompressed RLE (crowds)
-                rle = mask_utils.frPyObjects(seg, h, w)
-            else:
-                rle = seg
-            m = mask_utils.decode(rle).astype(bool)
+            m = annotation_mask(ann, h, w)
             out[m & (out == 0)] = ann["category_id"]
         return out
 

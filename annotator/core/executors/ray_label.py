@@ -6,6 +6,7 @@ out on a cluster::
     driver: the image list, minus the images already annotated (--skip-annotated)
     CPU tasks: decode_image(project_root, rel)            every node reads the images
     model actors: infer_batch + postprocess_result         one per GPU, or CPU actors
+                  (+ the --refine refiner, in the same actor)
     CPU tasks: result_to_shapes                            polygons next to the model
     driver: save_result, image by image                    the only writer of the project
 
@@ -32,6 +33,9 @@ from annotator.core.pipeline import (
     decode_image, infer_batch, is_fatal_disk_error, postprocess_result, result_to_shapes, save_result)
 from annotator.core.project import AnnotationFileError, Project
 
+Refiner = Callable[[str, object, object], object]
+"""refiner(rel, rgb, result) -> result (``core.refine.make_refiner``)."""
+
 # Fields of a SegmentationResult that grow with the image or the class count; the
 # driver's save_result reads only the classes and the image size, so they are dropped
 # before the transfer (a 12 MP label map alone is 48 MB).
@@ -41,9 +45,15 @@ _BULKY_FIELDS = {"label_map": lambda: None, "heatmaps": lambda: None, "work_imag
 
 def label_on_ray(project: Project, load_segmenter: Callable[[], object], images: Sequence[str],
                  options: PipelineOptions, plan: ResourcePlan, *, on_image: ImageCallback | None = None,
-                 on_progress: ProgressCallback | None = None, cancel=None) -> BatchSummary:
+                 on_progress: ProgressCallback | None = None, cancel=None,
+                 load_refiner: Callable[[], Refiner] | None = None) -> BatchSummary:
     """Label *images* on the connected Ray cluster: ``run_pipeline``'s contract, with
     the model in ``plan.actors`` actors that each call *load_segmenter()* once.
+
+    *load_refiner* (``core.refine.load_refiner`` bound to the settings; must pickle):
+    called once in each model actor after *load_segmenter* when ``options.refine`` is
+    set; its refiner sharpens each result there, as ``run_pipeline(refiner=)`` does. A
+    refiner that cannot load stops the job (ModelLoadError, with the loader's message).
 
     *cancel* (any ``is_set()``) or a KeyboardInterrupt stops the cluster job; images
     already written stay written. ClassListError: the engine refused the class list
@@ -57,7 +67,9 @@ def label_on_ray(project: Project, load_segmenter: Callable[[], object], images:
     todo = pipeline._plan(project, images, options.skip_annotated, summary, on_image)
     if on_progress is not None:
         on_progress("images", 0, len(todo))
-    stages = Stages(load=functools.partial(_decode, str(project.root)), model=load_segmenter,
+    refine = load_refiner if options.refine else None
+    stages = Stages(load=functools.partial(_decode, str(project.root)),
+                    model=functools.partial(_load_models, load_segmenter, refine),
                     infer=functools.partial(_infer, options=options),
                     finish=functools.partial(_to_shapes, options=options))
     stream = stream_records([{"rel": rel} for rel in todo], stages, plan, batch_size=options.batch_size)
@@ -103,7 +115,22 @@ def _decode(project_root: str, record: Record) -> Record:
     return {"rel": rel, "rgb": rgb}
 
 
-def _infer(segmenter, records: list[Record], options: PipelineOptions) -> list[Record]:
+@dataclasses.dataclass
+class _Models:
+    """What a model actor holds: the segmenter, and the refiner when --refine is on."""
+
+    segmenter: object
+    refiner: Refiner | None = None
+
+
+def _load_models(load_segmenter: Callable[[], object], load_refiner: Callable[[], Refiner] | None) -> _Models:
+    """In the model actor: the segmenter first, then the refiner (the local order)."""
+    segmenter = load_segmenter()
+    return _Models(segmenter, load_refiner() if load_refiner is not None else None)
+
+
+def _infer(models: _Models, records: list[Record], options: PipelineOptions) -> list[Record]:
+    segmenter = models.segmenter
     try:
         results = infer_batch(segmenter, [r["rgb"] for r in records], options.classes)
     except ClassListError as exc:
@@ -112,8 +139,15 @@ def _infer(segmenter, records: list[Record], options: PipelineOptions) -> list[R
     for record, result in zip(records, results):
         if isinstance(result, str):
             out.append({"rel": record["rel"], "failure": result})
-        else:
-            out.append({"rel": record["rel"], "result": postprocess_result(segmenter, result, options)})
+            continue
+        result = postprocess_result(segmenter, result, options)
+        if models.refiner is not None:
+            try:
+                result = models.refiner(record["rel"], record["rgb"], result)
+            except Exception as exc:  # noqa: BLE001 - one image's failure, in run_pipeline's words
+                out.append({"rel": record["rel"], "failure": f"sharpen failed: {type(exc).__name__}: {exc}"})
+                continue
+        out.append({"rel": record["rel"], "result": result})
     return out
 
 

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QGraphicsPathItem
 
 from annotator.core.shapes import Part, Shape
 from annotator.gui.canvas_items import Z_DRAFT, rings_path
+from annotator.gui.canvas_tools import CanvasTool, Point
 
 DRAG_PX = 5.0  # screen pixels the mouse must travel with the button down to draw a box
 MARKER_PX = 5.0
@@ -78,8 +79,8 @@ class _Markers(QGraphicsPathItem):
             painter.drawEllipse(QPointF(x, y), r, r)
 
 
-class AiPolygonTool(QObject):
-    """Prompts -> decoder -> preview -> accept, on one Canvas."""
+class AiPolygonTool(QObject, CanvasTool):
+    """Prompts -> decoder -> preview -> accept, on one Canvas (its CanvasTool while active)."""
 
     finished = Signal()  # the user left the tool (Esc with nothing pending)
 
@@ -115,29 +116,35 @@ class AiPolygonTool(QObject):
     # --- activation ----------------------------------------------------------------------
     @property
     def active(self) -> bool:
-        return self.canvas.click_tool is self
+        return self.canvas.tool() is self
 
     def activate(self) -> bool:
         doc = self.canvas.document()
         if doc is None:
             self.canvas.statusMessage.emit("Open an image before using the AI polygon")
             return False
-        if self.canvas.is_drawing():
-            self.canvas.cancel_polygon()
-        self.canvas.set_tool(None)  # the brush / eraser give the mouse back
-        self.canvas.click_tool = self
-        self.canvas.viewport().setCursor(Qt.CursorShape.CrossCursor)
-        self.canvas.statusMessage.emit(HINT)
+        self.canvas.set_tool(self)  # ends a polygon being drawn, the brush or the eraser
         if self.embedder is not None:
             self.embedder(doc.annotations.image)
         return True
 
     def deactivate(self) -> None:
-        self.clear()
+        """Leave the tool (the canvas goes back to selecting and editing)."""
         if self.active:
-            self.canvas.click_tool = None
-            self.canvas.viewport().setCursor(Qt.CursorShape.ArrowCursor)
+            self.canvas.set_tool(None)  # calls cancel()
+        else:
+            self.cancel()
+
+    # --- CanvasTool ------------------------------------------------------------------------
+    def hint(self) -> str:
+        return HINT
+
+    def cancel(self) -> None:
+        self.clear()
         self.finished.emit()
+
+    def double_click(self, event: QMouseEvent, point: Point) -> bool:
+        return True  # a double click is two clicks (two points), not a label edit
 
     def clear(self) -> None:
         """Drop prompts and preview (a late answer for them is then ignored)."""
@@ -164,7 +171,7 @@ class AiPolygonTool(QObject):
         w, h = doc.annotations.width, doc.annotations.height
         return 0 <= point[0] <= w and 0 <= point[1] <= h
 
-    def mouse_press(self, event: QMouseEvent, point: tuple[float, float]) -> bool:
+    def press(self, event: QMouseEvent, point: Point) -> bool:
         button = event.button()
         if button not in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
             return False
@@ -177,7 +184,7 @@ class AiPolygonTool(QObject):
         self._dragging = False
         return True
 
-    def mouse_move(self, event: QMouseEvent, point: tuple[float, float]) -> bool:
+    def move(self, event: QMouseEvent, point: Point) -> bool:
         if self._press is None:
             return True
         start, label, screen = self._press
@@ -187,7 +194,7 @@ class AiPolygonTool(QObject):
             self._markers.show(self.points, self.labels, (*start, *self._clamp(point)), self.canvas.zoom())
         return True
 
-    def mouse_release(self, event: QMouseEvent, point: tuple[float, float]) -> bool:
+    def release(self, event: QMouseEvent, point: Point) -> bool:
         press, self._press = self._press, None
         if press is None:
             return True
@@ -215,7 +222,7 @@ class AiPolygonTool(QObject):
     def claims_key(self, event: QKeyEvent) -> bool:
         return event.key() in self._KEYS
 
-    def key_press(self, event: QKeyEvent) -> bool:
+    def key(self, event: QKeyEvent) -> bool:
         key = event.key()
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self.accept()

@@ -19,11 +19,12 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QKeyEvent, QPainterPath, QPen
+from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPathItem
 
 from annotator.core.shapes import Shape
 from annotator.gui.canvas_items import Z_DRAFT
+from annotator.gui.canvas_tools import CanvasTool, Point
 
 RADIUS_STEP = 1.25
 MIN_RADIUS, MAX_RADIUS = 1.0, 500.0
@@ -66,7 +67,7 @@ def stroke_shape(shape: Shape, size: tuple[int, int], points: Sequence[tuple[flo
     return None if painted is None else shape.with_parts(painted.parts)
 
 
-class BrushTool:
+class BrushTool(CanvasTool):
     """The canvas tool; ``erase`` makes it the eraser."""
 
     DEFAULT_RADIUS = 8.0
@@ -97,9 +98,9 @@ class BrushTool:
         return (f"{self.name.capitalize()}: radius {self.radius:.0f} px ([ / ] to resize); drag on the selected "
                 "shape; Esc leaves")
 
-    # --- events from the canvas ---------------------------------------------------------
-    def press(self, point: tuple[float, float], button) -> bool:
-        if button != Qt.MouseButton.LeftButton:
+    # --- events from the canvas (CanvasTool) ----------------------------------------------
+    def press(self, event: QMouseEvent, point: Point) -> bool:
+        if event.button() != Qt.MouseButton.LeftButton or self.canvas.document() is None:
             return False
         if self._target() is None:
             hit = self.canvas.shape_at(point)
@@ -111,7 +112,7 @@ class BrushTool:
         self._show_stroke()
         return True
 
-    def move(self, point: tuple[float, float]) -> bool:
+    def move(self, event: QMouseEvent, point: Point) -> bool:
         """Always used: the circle follows the cursor (and no hover cursor of the editor shows)."""
         self._show_cursor(point)
         if self._points is None:
@@ -121,8 +122,8 @@ class BrushTool:
             self._show_stroke()
         return True
 
-    def release(self, point: tuple[float, float], button) -> bool:
-        if button != Qt.MouseButton.LeftButton or self._points is None:
+    def release(self, event: QMouseEvent, point: Point) -> bool:
+        if event.button() != Qt.MouseButton.LeftButton or self._points is None:
             return False
         points, self._points = self._points, None
         self._stroke.setPath(QPainterPath())
@@ -151,10 +152,10 @@ class BrushTool:
             return True
         return False
 
-    def claims(self, event: QKeyEvent) -> bool:
+    def claims_key(self, event: QKeyEvent) -> bool:
         return event.key() in (Qt.Key.Key_BracketLeft, Qt.Key.Key_BracketRight, Qt.Key.Key_Escape)
 
-    def deactivate(self) -> None:
+    def cancel(self) -> None:
         for item in (self._cursor, self._stroke):
             if item.scene() is not None:
                 item.scene().removeItem(item)
