@@ -6,8 +6,8 @@ overlap it with the model's Python; processes can. ``run_pipeline`` hands each i
 a worker finishes it (blur + CRF -> label map) and turns it into shapes, the pipeline's
 saver thread saves them in order. The files written are those of the in-process path.
 
-Sizing (``plan_workers``): on a GPU the model needs about one core to feed it and the
-other cores post-process; on a CPU the model and the workers share the cores, so the
+Sizing (``plan_workers``): on a GPU the model needs about one core (one torch thread) to
+feed it and the other cores post-process; on a CPU the model and the workers share the cores, so the
 model gets half of them (``torch`` threads) and the workers may use every core: a worker
 waiting for work costs nothing, while torch's OpenMP threads spin and stall when another
 process takes their core (measured: 15x slower with 2 threads on 2 busy cores).
@@ -59,7 +59,9 @@ def plan_workers(requested: int | None, device_type: str, images: int, cores: in
         workers = max(1, cores - 1)
     if workers == 0:
         return WorkerPlan(0, None)
-    threads = max(1, cores // 2) if device_type == "cpu" else None
+    # CPU: the model shares the cores with the workers. GPU: the model's CPU side (input
+    # tensors, copies) needs little, and idle OpenMP threads would spin beside busy workers.
+    threads = max(1, cores // 2) if device_type == "cpu" else max(1, cores - workers)
     return WorkerPlan(workers, threads)
 
 

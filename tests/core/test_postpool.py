@@ -61,7 +61,7 @@ def test_a_pool_whose_worker_died_still_labels_every_image(tmp_path, samples_dir
 @pytest.mark.parametrize("requested, device, images, cores, expected", [
     (None, "cpu", 24, 2, WorkerPlan(2, 1)),       # the CRF's share is larger than the model's on a CPU
     (None, "cpu", 24, 16, WorkerPlan(16, 8)),
-    (None, "cuda", 24, 16, WorkerPlan(15, None)),  # one core feeds the GPU
+    (None, "cuda", 24, 16, WorkerPlan(15, 1)),     # one core (one torch thread) feeds the GPU
     (None, "cpu", MIN_IMAGES_FOR_POOL - 1, 2, WorkerPlan(0, None)),  # start-up would cost more than it saves
     (None, "cpu", 24, 1, WorkerPlan(0, None)),
     (0, "cuda", 24, 16, WorkerPlan(0, None)),      # off
