@@ -7,10 +7,11 @@ a worker finishes it (blur + CRF -> label map) and turns it into shapes, the pip
 saver thread saves them in order. The files written are those of the in-process path.
 
 Sizing (``plan_workers``): on a GPU the model needs about one core (one torch thread) to
-feed it and the other cores post-process; on a CPU the model and the workers share the cores, so the
-model gets half of them (``torch`` threads) and the workers may use every core: a worker
-waiting for work costs nothing, while torch's OpenMP threads spin and stall when another
-process takes their core (measured: 15x slower with 2 threads on 2 busy cores).
+feed it and the other cores post-process; on a CPU the model and the workers share the
+cores, so the model gets half of them (``torch`` threads) and the workers may use every
+core: a worker waiting for work costs nothing, while torch's OpenMP threads spin and stall
+when another process takes their core (measured: 15x slower with 2 threads on 2 busy cores).
+The workers are forked from a fork server that imports their modules (torch) once.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
-# A pool costs ~2-3 s of CPU to start (each worker imports torch): fewer images than
+# A pool costs ~3 s of CPU to start (its fork server imports torch): fewer images than
 # this are post-processed in the calling process when the size is automatic.
 MIN_IMAGES_FOR_POOL = 8
 
@@ -51,7 +52,7 @@ def plan_workers(requested: int | None, device_type: str, images: int, cores: in
     cores = cores or cpu_count()
     if requested is not None:
         workers = max(0, int(requested))
-    elif images < MIN_IMAGES_FOR_POOL or cores < 2 and device_type == "cpu":
+    elif images < MIN_IMAGES_FOR_POOL or (cores < 2 and device_type == "cpu"):
         workers = 0
     elif device_type == "cpu":
         workers = cores
