@@ -191,13 +191,15 @@ def _postprocess_pool(settings, args, images: int):
     if settings.refine:  # the refiner needs each label map in this process
         yield None
         return
-    try:
-        from engine.loading import resolve_device
+    device = settings.device or "auto"
+    if device != "cpu":  # resolving "auto" imports torch; "cpu" needs nothing, so the workers start sooner
+        try:
+            from engine.loading import resolve_device
 
-        device = resolve_device(settings.device or "auto").type
-    except (ValueError, RuntimeError):
-        yield None  # the model's load names the problem
-        return
+            device = resolve_device(device).type
+        except (ValueError, RuntimeError):
+            yield None  # the model's load names the problem
+            return
     plan = plan_workers(args.postprocess_workers, device, images)
     if not plan.workers:
         yield None
