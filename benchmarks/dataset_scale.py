@@ -92,30 +92,48 @@ def floor_seconds(root: Path, out: Path) -> float:
     return time.perf_counter() - start
 
 
-def timed_cli(argv: list[str]) -> float:
+def _children_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def timed_cli(argv: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the command and its worker processes)."""
     import subprocess
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     code = "import sys; from annotator.cli import main; sys.exit(main(sys.argv[1:]))"
     done = subprocess.run([sys.executable, "-c", code, *argv], cwd=ROOT, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode not in (0, 1):
         raise SystemExit(f"{argv[0]} failed ({done.returncode}): {done.stderr[-2000:]}")
-    return seconds
+    return seconds, _children_cpu() - cpu
+
+
+def _load() -> str:
+    return ", ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
 def export_import(tmp: Path, count: int) -> None:
     root = build(tmp / f"export-{count}", count)
+    cpu = time.process_time()
     floor = floor_seconds(root, tmp / "floor.json")
+    floor_cpu = time.process_time() - cpu
     out = tmp / "export.json"
-    export = timed_cli(["export", str(root), "--out", str(out)])
-    fresh = tmp / f"fresh-{count}"
-    shutil.copytree(root, fresh, ignore=shutil.ignore_patterns(".pnp-annotator"), copy_function=os.link)
-    imported = timed_cli(["import", str(out), "--images", str(fresh)])
+    export, export_cpu = timed_cli(["export", str(root), "--out", str(out)])
     n = len(json.loads(out.read_text())["annotations"])
+    print(f"floor: {floor:.1f} s wall, {floor_cpu:.1f} s CPU (one process); load average {_load()}")
     print(f"export {count} images ({n} polygons): {export:.1f} s = {export / floor:.2f}x the floor "
-          f"({floor:.1f} s; goal <= 1.5x)")
-    print(f"import into a fresh folder: {imported:.1f} s = {imported / floor:.2f}x the floor (goal <= 1.5x)")
+          f"(goal <= 1.5x); CPU {export_cpu:.1f} s; load average {_load()}")
+    for workers in ("auto", "0"):
+        fresh = tmp / f"fresh-{count}-{workers}"
+        shutil.copytree(root, fresh, ignore=shutil.ignore_patterns(".pnp-annotator"), copy_function=os.link)
+        extra = [] if workers == "auto" else ["--workers", workers]
+        imported, import_cpu = timed_cli(["import", str(out), "--images", str(fresh), *extra])
+        print(f"import into a fresh folder, --workers {workers}: {imported:.1f} s = {imported / floor:.2f}x the "
+              f"floor (goal <= 1.5x); CPU {import_cpu:.1f} s (with its workers); load average {_load()}")
 
 
 def open_and_browse(app, win, root: Path, label: str) -> None:

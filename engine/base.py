@@ -69,6 +69,41 @@ class SegmentationResult:
     """Wall time per stage (engine-specific keys, e.g. vit/text/postprocess or vision/decoder)."""
 
 
+@dataclass
+class PendingResult:
+    """One image's model output whose post-processing (output -> label map) is still to run.
+
+    ``finish(threshold=None, background=None)`` runs it and returns the complete
+    ``SegmentationResult``; it needs no model, and the object pickles, so another process
+    can run it (``Segmenter.segment_batch_pending``). ``function(*args, threshold=...,
+    background=...)`` is a module-level function of the engine.
+    """
+
+    function: Callable[..., SegmentationResult]
+    args: tuple
+
+    def finish(self, threshold: float | None = None, background: str | None = None) -> SegmentationResult:
+        return self.function(*self.args, threshold=threshold, background=background)
+
+    @classmethod
+    def of(cls, result: SegmentationResult) -> "PendingResult":
+        """An already finished result (engines whose post-processing is cheap)."""
+        return cls(_finished, (result,))
+
+    @property
+    def ready(self) -> SegmentationResult | None:
+        """The result when it is already finished (its label map made with the
+        engine's own settings; ``Segmenter.postprocess`` redoes it), else None."""
+        return self.args[0] if self.function is _finished else None
+
+
+def _finished(result: SegmentationResult, threshold=None, background=None) -> SegmentationResult:
+    if threshold is not None or background is not None:
+        raise ValueError("this result is already finished: use Segmenter.postprocess for another threshold "
+                         "or background")
+    return result
+
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 

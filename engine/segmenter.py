@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from .base import CancelToken, Progress, SegmentationResult, per_image_classes
+from .base import CancelToken, PendingResult, Progress, SegmentationResult, per_image_classes
 from .config import DEFAULT_MODEL
 from .errors import ModelNotFoundError
 from .images import ImageInput
@@ -81,6 +81,23 @@ class Segmenter:
                        cancel: CancelToken | None, batch_size: int) -> list[SegmentationResult]:
         """The engine's work on checked inputs (class lists already normalised)."""
         raise NotImplementedError
+
+    def segment_batch_pending(self, images: Sequence[ImageInput], classes_per_image,
+                              progress: Progress | None = None, cancel: CancelToken | None = None,
+                              batch_size: int = 8) -> list[PendingResult]:
+        """``segment_batch`` without the post-processing: the model runs now, and each
+        ``PendingResult.finish()`` (picklable: any process) gives the result
+        ``segment_batch`` would have given (with ``postprocess``'s threshold/background
+        when given). The "postprocess" progress stage is not reported. Engines whose
+        post-processing is cheap return finished results.
+        """
+        images = list(images)
+        names = [normalize_classes(c) for c in per_image_classes(images, classes_per_image)]
+        return self._segment_batch_pending(images, names, progress, cancel, max(1, int(batch_size)))
+
+    def _segment_batch_pending(self, images: list, names: list[list[str]], progress: Progress | None,
+                               cancel: CancelToken | None, batch_size: int) -> list[PendingResult]:
+        return [PendingResult.of(r) for r in self._segment_batch(images, names, progress, cancel, batch_size)]
 
     def postprocess(self, result: SegmentationResult, threshold: float | None = None, **options):
         """A new label map from ``result`` with other settings, without a model call."""

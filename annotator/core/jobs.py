@@ -27,6 +27,8 @@ def tqdm_progress(desc: str, unit: str = "img"):
 
     from tqdm import tqdm
 
+    # No monitor thread: a command with one thread may fork workers safely (coco/parallel.py).
+    tqdm.monitor_interval = 0
     bar = tqdm(total=0, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, disable=None)
 
     def progress(done: int, total: int) -> None:

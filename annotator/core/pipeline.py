@@ -34,6 +34,7 @@ import numpy as np
 
 from annotator.core.index import DAMAGED
 from annotator.core.lock import project_lock
+from annotator.core.postpool import PoolJob, PostprocessPool, plan_workers, torch_threads
 from annotator.core.project import AnnotationFileError, Project, ProjectSettings
 from annotator.core.proposals import DEFAULT_MIN_AREA_FRACTION, DEFAULT_TOLERANCE, proposals_from_result
 from annotator.core.shapes import Shape
@@ -80,6 +81,10 @@ class PipelineOptions:
     """"auto" | "regions" | "instances" (ProjectSettings.proposals)."""
     refine: bool = False
     """ProjectSettings.refine: sharpen outlines after the model."""
+    postprocess_workers: int | None = None
+    """Processes that turn model outputs into shapes while the model runs the next batch
+    (``core.postpool``); None: sized from the cores and the device, 0: none (in this
+    process). The files written are the same either way."""
     prefetch_batches: int = 2
     """Batches decoded ahead of the one in the model (memory: that many batches of photos)."""
     command: str = "pnp-annotator label"
@@ -140,8 +145,9 @@ def decode_image(project_root: str | os.PathLike, rel: str) -> tuple[str, np.nda
 
 
 def infer_batch(segmenter, rgbs: Sequence[np.ndarray], classes, cancel=None,
-                progress: ProgressCallback | None = None) -> list:
-    """One ``SegmentationResult`` or failure reason (str) per image.
+                progress: ProgressCallback | None = None, pending: bool = False) -> list:
+    """One ``SegmentationResult`` or failure reason (str) per image; with *pending*, one
+    ``engine.base.PendingResult`` (``Segmenter.segment_batch_pending``) instead of a result.
 
     *classes*: one list for every image, or one list per image. A batch that fails is
     retried image by image, so one bad image (or an out-of-memory batch) does not sink
@@ -153,8 +159,9 @@ def infer_batch(segmenter, rgbs: Sequence[np.ndarray], classes, cancel=None,
     rgbs = list(rgbs)
     lists = _class_lists(classes, len(rgbs))
     hooks = {k: v for k, v in (("progress", progress), ("cancel", cancel)) if v is not None}
+    segment = segmenter.segment_batch_pending if pending else segmenter.segment_batch
     try:
-        return list(segmenter.segment_batch(rgbs, lists, batch_size=max(1, len(rgbs)), **hooks))
+        return list(segment(rgbs, lists, batch_size=max(1, len(rgbs)), **hooks))
     except (Cancelled, KeyboardInterrupt):
         raise
     except (EngineError, ValueError, RuntimeError, MemoryError) as exc:
@@ -164,7 +171,7 @@ def infer_batch(segmenter, rgbs: Sequence[np.ndarray], classes, cancel=None,
             outcomes = []
             for rgb, names in zip(rgbs, lists):
                 try:
-                    outcomes.extend(segmenter.segment_batch([rgb], [names], batch_size=1, **hooks))
+                    outcomes.extend(segment([rgb], [names], batch_size=1, **hooks))
                 except (Cancelled, KeyboardInterrupt):
                     raise
                 except (EngineError, ValueError, RuntimeError, MemoryError) as one:
@@ -179,15 +186,22 @@ def infer_batch(segmenter, rgbs: Sequence[np.ndarray], classes, cancel=None,
 def postprocess_result(segmenter, result, options: PipelineOptions):
     """*result* with its label map made with the options' threshold and background
     when they differ from the segmenter's own (no model call); else unchanged."""
+    wanted = postprocess_overrides(segmenter, options)
+    if wanted and getattr(result, "classes", None):
+        result.label_map = segmenter.postprocess(result, **wanted)
+    return result
+
+
+def postprocess_overrides(segmenter, options: PipelineOptions) -> dict:
+    """The options' threshold and background where they differ from the segmenter's own
+    (``Segmenter.postprocess`` / ``PendingResult.finish`` keywords)."""
     config = getattr(segmenter, "config", None)
     wanted = {}
     if options.threshold is not None and options.threshold != getattr(config, "threshold", None):
         wanted["threshold"] = options.threshold
     if options.background is not None and options.background != getattr(config, "background", None):
         wanted["background"] = options.background
-    if wanted and getattr(result, "classes", None):
-        result.label_map = segmenter.postprocess(result, **wanted)
-    return result
+    return wanted
 
 
 def result_to_shapes(result, options: PipelineOptions) -> list[Shape]:
@@ -249,7 +263,7 @@ def is_annotated(project: Project, rel: str) -> bool:
 def run_pipeline(project: Project, segmenter, images: Sequence[str], options: PipelineOptions, *,
                  on_image: ImageCallback | None = None, on_progress: ProgressCallback | None = None,
                  on_result: ResultCallback | None = None, cancel=None,
-                 refiner=None) -> BatchSummary:
+                 refiner=None, pool=None) -> BatchSummary:
     """Label *images* (relative paths) and save them image by image.
 
     *cancel* (any ``is_set()``) or a KeyboardInterrupt stops the run; images whose model
@@ -260,24 +274,62 @@ def run_pipeline(project: Project, segmenter, images: Sequence[str], options: Pi
     StateWriteError (the state folder cannot be written) come before any model work.
     *refiner* (``core.refine.make_refiner``): refiner(rel, rgb, result) -> result, run on
     each result before its shapes are made when ``options.refine`` is set.
+    *pool* (``core.postpool.PostprocessPool``, started early to hide its start-up): the
+    processes that post-process while the model runs; None: one is made when
+    ``options.postprocess_workers`` asks for it (not with a refiner, which needs the model's
+    process).
     """
     with project_lock(project, options.command):
         return _run_locked(project, segmenter, images, options, on_image, on_progress, on_result, cancel,
-                           refiner)
+                           refiner, pool)
 
 
 def _run_locked(project, segmenter, images, options, on_image, on_progress, on_result, cancel,
-                refiner) -> BatchSummary:
-    from engine import Cancelled  # deferred: `engine` imports torch
-
+                refiner, pool) -> BatchSummary:
     start = time.monotonic()
     summary = BatchSummary(total=len(images))
     todo = _plan(project, images, options.skip_annotated, summary, on_image)
     if on_progress is not None:
         on_progress("images", 0, len(todo))
+    refining = refiner is not None and options.refine
+    pool, own_pool, threads = _pool_for_run(segmenter, options, len(todo), None if refining else pool,
+                                            allowed=not refining)
+    try:
+        with torch_threads(threads):
+            _loop(project, segmenter, todo, options, summary, on_image, on_progress, on_result, cancel,
+                  refiner if refining else None, pool)
+    finally:
+        if own_pool is not None:
+            own_pool.close()
+        summary.seconds = time.monotonic() - start
+    if _is_set(cancel):
+        summary.cancelled = True
+    return summary
+
+
+def _pool_for_run(segmenter, options: PipelineOptions, images: int, pool, allowed: bool):
+    """(pool to use or None, pool made here to close or None, torch threads for the model or None)."""
+    if not allowed or not hasattr(segmenter, "segment_batch_pending"):
+        return None, None, None
+    device = getattr(getattr(segmenter, "device", None), "type", "cpu")
+    if pool is not None:
+        return pool, None, plan_workers(pool.workers, device, images).model_threads
+    plan = plan_workers(options.postprocess_workers, device, images)
+    if not plan.workers:
+        return None, None, None
+    own = PostprocessPool(plan.workers)
+    return own, own, plan.model_threads
+
+
+def _loop(project, segmenter, todo, options, summary, on_image, on_progress, on_result, cancel,
+          refiner, pool) -> None:
+    from engine import Cancelled  # deferred: `engine` imports torch
+
     size = max(1, options.batch_size)
     reader = _Prefetcher(project.root, todo, depth=size * max(1, options.prefetch_batches))
-    saver = _Saver(project, options, summary, on_image, on_progress, on_result, len(todo))
+    saver = _Saver(project, options, summary, on_image, on_progress, on_result, len(todo),
+                   in_flight=pool.workers if pool is not None else 0)
+    overrides = postprocess_overrides(segmenter, options)
     first_batch = True
     try:
         while not _is_set(cancel) and not saver.stop.is_set():
@@ -288,7 +340,7 @@ def _run_locked(project, segmenter, images, options, on_image, on_progress, on_r
                 break  # the reader has nothing left
             try:
                 results = infer_batch(segmenter, [rgb for _, rgb in batch], options.classes, cancel,
-                                      progress=on_progress)
+                                      progress=on_progress, pending=pool is not None)
             except ClassListError as exc:
                 if first_batch:
                     raise
@@ -298,8 +350,11 @@ def _run_locked(project, segmenter, images, options, on_image, on_progress, on_r
                 if isinstance(outcome, str):
                     saver.put((rel, outcome, None))
                     continue
+                if pool is not None:
+                    saver.put((rel, None, _submit(pool, segmenter, outcome, overrides, options)))
+                    continue
                 result = postprocess_result(segmenter, outcome, options)
-                if refiner is not None and options.refine:
+                if refiner is not None:
                     try:
                         result = refiner(rel, rgb, result)
                     except (Cancelled, KeyboardInterrupt):
@@ -313,10 +368,16 @@ def _run_locked(project, segmenter, images, options, on_image, on_progress, on_r
     finally:
         reader.stop()
         saver.finish()
-        summary.seconds = time.monotonic() - start
-    if _is_set(cancel):
-        summary.cancelled = True
-    return summary
+
+
+def _submit(pool, segmenter, pending, overrides: dict, options: PipelineOptions):
+    """The future (result, shapes) of one pending result, finished in the pool."""
+    from engine.base import PendingResult
+
+    ready = pending.ready
+    if ready is not None:  # finished by the engine: only a new threshold/background is redone here
+        pending, overrides = PendingResult.of(postprocess_result(segmenter, ready, options)), {}
+    return pool.submit(pending, overrides, options)
 
 
 def _plan(project: Project, images: Sequence[str], skip_annotated: bool, summary: BatchSummary,
@@ -378,12 +439,13 @@ class _Saver:
 
     def __init__(self, project: Project, options: PipelineOptions, summary: BatchSummary,
                  on_image: ImageCallback | None, on_progress: ProgressCallback | None,
-                 on_result: ResultCallback | None, total: int) -> None:
+                 on_result: ResultCallback | None, total: int, in_flight: int = 0) -> None:
         self._project, self._options, self._summary = project, options, summary
         self._on_image, self._on_progress, self._total = on_image, on_progress, total
         self._on_result = on_result
         self._done = 0
-        self._queue: queue.Queue = queue.Queue(maxsize=max(1, options.batch_size))
+        # in_flight: pool workers, each busy with a queued image while the model runs on
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, options.batch_size) + in_flight)
         self.stop = threading.Event()
         """Set when the disk failed: the run must not feed more images."""
         self._thread = threading.Thread(target=self._run, daemon=True, name="pnp-annotator-save")
@@ -406,14 +468,19 @@ class _Saver:
             item = self._queue.get()
             if item is _DONE:
                 return
-            rel, failure, result = item
+            rel, failure, payload = item
             if self.stop.is_set():
+                if isinstance(payload, PoolJob):
+                    payload.cancel()
                 continue  # the disk is gone: what is still queued is not labelled
             if failure is not None:
                 self._count(rel, FAILED, failure)
                 continue
             try:
-                shapes = result_to_shapes(result, self._options)
+                if isinstance(payload, PoolJob):  # post-processed in the pool
+                    result, shapes = payload.result()
+                else:
+                    result, shapes = payload, result_to_shapes(payload, self._options)
                 saved = save_result(self._project, rel, shapes, result, self._options)
             except OSError as exc:
                 if is_fatal_disk_error(exc):

@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from annotator.core.annotations import ImageAnnotations
-from annotator.core.atomic import TEMP_SUFFIX, atomic_write_json, sync_all
+from annotator.core.atomic import TEMP_SUFFIX, atomic_write_json, atomic_write_text, sync_all
 from annotator.core.index import IndexEntry, StatusIndex
 from annotator.core.labels import LabelSet
 
@@ -232,25 +232,28 @@ class Project:
         ann.image = rel  # the file's place decides which image it belongs to
         return ann
 
-    def save(self, ann: ImageAnnotations, *, durable: bool = True) -> None:
+    def save(self, ann: ImageAnnotations, *, durable: bool = True, text: str | None = None) -> None:
         """Write one image's annotations atomically (and note it in the status index).
 
-        ``durable=False``: no fsync (see ``save_many``)."""
+        ``durable=False``: no fsync (see ``save_many``). *text*: ``annotation_text(ann)``
+        when the caller encoded it already."""
         path = self.annotation_path(ann.image)
-        atomic_write_json(path, ann.to_dict(), indent=None, durable=durable)
+        atomic_write_text(path, annotation_text(ann) if text is None else text, durable=durable)
         self.index.note_saved(_checked_rel(ann.image), ann, path)
 
-    def save_many(self, anns, *, progress=None, cancel=None) -> list[str]:
+    def save_many(self, anns, *, progress=None, cancel=None, texts=None) -> list[str]:
         """Save many images' annotations (an import): each file atomically, the whole lot
         made durable by one sync at the end instead of one fsync per file. Returns the
-        images written; *cancel* (``is_set()``) stops between files; progress(done, total)."""
+        images written; *cancel* (``is_set()``) stops between files; progress(done, total);
+        *texts*: each one's ``annotation_text``, when encoded already."""
         anns = list(anns)
+        texts = list(texts) if texts is not None else [None] * len(anns)
         written = []
         try:
-            for i, ann in enumerate(anns):
+            for i, (ann, text) in enumerate(zip(anns, texts)):
                 if cancel is not None and cancel.is_set():
                     break
-                self.save(ann, durable=False)
+                self.save(ann, durable=False, text=text)
                 written.append(ann.image)
                 if progress is not None:
                     progress(i + 1, len(anns))
@@ -268,6 +271,11 @@ class Project:
         if not self.state_dir.is_dir():
             return []
         return sorted(self.state_dir.rglob(f".*{TEMP_SUFFIX}"))
+
+
+def annotation_text(ann: ImageAnnotations) -> str:
+    """The content of an image's annotation file (compact JSON: the C encoder)."""
+    return json.dumps(ann.to_dict(), ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def _checked_rel(rel: str) -> str:

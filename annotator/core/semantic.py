@@ -42,8 +42,9 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image
 
-from annotator.core.atomic import atomic_write_bytes, atomic_write_text
+from annotator.core.atomic import atomic_write_bytes, atomic_write_text, sync_all
 from annotator.core.coco.categories import plan_categories
+from annotator.core.jobs import Progress, check
 from annotator.core.project import AnnotationFileError, Project
 from annotator.core.shapes import Shape
 
@@ -97,8 +98,12 @@ def label_map(shapes: list[Shape], height: int, width: int, ids: dict[str, int],
 
 
 def export_semantic(project: Project, out: str | os.PathLike, *, accepted_only: bool = False,
-                    unlabeled: int = 0) -> SemanticExportReport:
-    """Write the label PNGs, labels.csv and the image list under *out* (see module docstring)."""
+                    unlabeled: int = 0, progress: Progress | None = None, cancel=None) -> SemanticExportReport:
+    """Write the label PNGs, labels.csv and the image list under *out* (see module docstring).
+
+    progress(done, total) per image. The PNGs are encoded in memory first (a few kB each):
+    *cancel* (``is_set()``) raises JobCancelled until then, with nothing written; the
+    writing that follows finishes."""
     if unlabeled not in UNLABELED_VALUES:
         raise SemanticFormatError(f"unlabeled must be 0 or 255, not {unlabeled}")
     from engine.images import ImageReadError  # deferred: `engine` imports torch
@@ -118,8 +123,11 @@ def export_semantic(project: Project, out: str | os.PathLike, *, accepted_only: 
     report.not_annotated = len(project.images()) - len(rels)
     names = _png_names(rels)
     palette = [v for rgb in voc_palette() for v in rgb]
-    written: list[str] = []
-    for rel in rels:
+    encoded: list[tuple[str, bytes, bytes]] = []  # (name, grey PNG, indexed PNG)
+    for done, rel in enumerate(rels):
+        check(cancel)
+        if progress is not None:
+            progress(done, len(rels))
         try:
             ann = project.load(rel)
         except (AnnotationFileError, ImageReadError) as exc:
@@ -137,12 +145,19 @@ def export_semantic(project: Project, out: str | os.PathLike, *, accepted_only: 
             cat = labels.by_id(v) if v != unlabeled else None
             if cat is not None:
                 report.pixels[cat.name] += n
-        name = names[rel]
-        atomic_write_bytes(out / GREY_DIR / f"{name}.png", _png(Image.fromarray(lm)))
         indexed = Image.frombytes("P", (ann.width, ann.height), lm.tobytes())  # values = palette indices
         indexed.putpalette(palette)
-        atomic_write_bytes(out / COLOR_DIR / f"{name}.png", _png(indexed))
+        encoded.append((names[rel], _png(Image.fromarray(lm)), _png(indexed)))
+    check(cancel)
+    if progress is not None:
+        progress(len(rels), len(rels))
+    # Every image is encoded: now write.
+    written: list[str] = []
+    for name, grey, color in encoded:
+        atomic_write_bytes(out / GREY_DIR / f"{name}.png", grey, durable=False)
+        atomic_write_bytes(out / COLOR_DIR / f"{name}.png", color, durable=False)
         written.append(name)
+    sync_all()  # one flush for the lot instead of two per image
     report.images = len(written)
     pal = voc_palette()
     rows = ["id,name,r,g,b"] + [",".join([str(c.id), _csv_field(c.name), *map(str, pal[c.id])]) for c in labels]
@@ -285,8 +300,13 @@ def _values(img: Image.Image, colors: dict[tuple[int, int, int], int], png: Path
     return lut[inverse.reshape(packed.shape)]
 
 
-def import_semantic(project: Project, folder: str | os.PathLike, *, replace: bool = False) -> SemanticImportReport:
-    """Add one shape per class and image from a folder of label PNGs (see module docstring)."""
+def import_semantic(project: Project, folder: str | os.PathLike, *, replace: bool = False,
+                    progress: Progress | None = None, cancel=None) -> SemanticImportReport:
+    """Add one shape per class and image from a folder of label PNGs (see module docstring).
+
+    progress(done, total) per image, twice: reading the PNGs, then tracing their shapes.
+    *cancel* (``is_set()``) raises JobCancelled until the writing starts, with nothing
+    written; the writing then finishes."""
     from engine.images import ImageReadError  # deferred: `engine` imports torch
 
     folder = Path(folder)
@@ -297,7 +317,10 @@ def import_semantic(project: Project, folder: str | os.PathLike, *, replace: boo
     pngs = sorted(p for p in source.rglob("*.png") if not p.name.startswith("."))
     maps: dict[str, np.ndarray] = {}
     rel_of = _match(project, [p.relative_to(source).with_suffix("").as_posix() for p in pngs], report)
-    for png in pngs:
+    for done, png in enumerate(pngs):
+        check(cancel)
+        if progress is not None:
+            progress(done, len(pngs))
         rel = rel_of.get(png.relative_to(source).with_suffix("").as_posix())
         if rel is None:
             continue
@@ -314,7 +337,10 @@ def import_semantic(project: Project, folder: str | os.PathLike, *, replace: boo
     report.problems += plan.problems
     report.notes += plan.notes
     results = []
-    for rel, lm in maps.items():
+    for done, (rel, lm) in enumerate(maps.items()):
+        check(cancel)
+        if progress is not None:
+            progress(done, len(maps))
         try:
             ann = project.load(rel)
         except (AnnotationFileError, ImageReadError) as exc:
@@ -336,11 +362,13 @@ def import_semantic(project: Project, folder: str | os.PathLike, *, replace: boo
         ann.shapes = kept + shapes
         report.shapes += len(shapes)
         results.append(ann)
+    check(cancel)
+    if progress is not None:
+        progress(len(maps), len(maps))
+    # Every check passed: now write.
     project.labels.set_categories(plan.labels.categories)
     project.save_settings()
-    for ann in results:
-        project.save(ann)
-        report.written.append(ann.image)
+    report.written.extend(project.save_many(results))  # one sync for the lot, not one per file
     return report
 
 

@@ -45,15 +45,15 @@ def as_ring(points: Any, what: str) -> np.ndarray:
         raise ValueError(f"{what}: expected a list of [x, y] points ({exc})") from None
     if ring.ndim != 2 or ring.shape[1] != 2:
         raise ValueError(f"{what}: expected a list of [x, y] points, got an array of shape {ring.shape}")
-    if len(ring) > 1 and np.array_equal(ring[0], ring[-1]):
+    if len(ring) > 1 and ring[0, 0] == ring[-1, 0] and ring[0, 1] == ring[-1, 1]:
         ring = ring[:-1]  # closed ring given: store it open
     if len(ring) < 3:
         raise ValueError(f"{what}: a polygon ring needs at least 3 points, got {len(ring)}")
-    if not np.isfinite(ring).all():
-        raise ValueError(f"{what}: coordinates must be finite numbers")
-    if np.abs(ring).max() > MAX_COORD:
-        raise ValueError(f"{what}: a coordinate of {np.abs(ring).max():g} is beyond the limit of "
-                         f"{MAX_COORD:g} pixels")
+    largest = np.abs(ring).max()  # NaN when any coordinate is NaN
+    if not largest <= MAX_COORD:
+        if not np.isfinite(ring).all():
+            raise ValueError(f"{what}: coordinates must be finite numbers")
+        raise ValueError(f"{what}: a coordinate of {largest:g} is beyond the limit of {MAX_COORD:g} pixels")
     return ring
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..base import (
-    CancelToken, Progress, ProgressTracker, SegmentationResult, check_cancel, dtype_for, move_to_device, oom_guard,
+    CancelToken, PendingResult, Progress, ProgressTracker, SegmentationResult, check_cancel, dtype_for, move_to_device, oom_guard,
 )
 from ..images import load_rgb, model_input
 from ..segmenter import Segmenter
@@ -134,6 +134,20 @@ class PnpOvssSegmenter(Segmenter):
                 fut.cancel()
             raise
         return results
+
+    def _segment_batch_pending(self, images: list, names: list[list[str]], progress: Progress | None,
+                               cancel: CancelToken | None, batch_size: int) -> list[PendingResult]:
+        for n in names:  # fail before any model work if a caption cannot fit
+            self.captions.build(n)
+        chunks = [range(i, min(i + batch_size, len(images))) for i in range(0, len(images), batch_size)]
+        tracker = ProgressTracker(progress, total_passes=self.config.drop_passes * len(chunks),
+                                  total_images=len(images))
+        pending = []
+        for chunk in chunks:
+            rgbs = [load_rgb(images[i]) for i in chunk]
+            for maps in self._segment_chunk(rgbs, [names[i] for i in chunk], tracker, cancel):
+                pending.append(PendingResult(finish_maps, (maps, self.config)))
+        return pending
 
     def _pool(self):
         """Processes for blur + CRF (None: post-process in this thread)."""
@@ -269,6 +283,13 @@ class PnpOvssSegmenter(Segmenter):
         h, w, _ = working_size(height, width, cfg.crf_max_side)
         return _Maps(list(classes), heat.astype(np.float32), per_pass, dropped, presence, logits,
                      (height, width), resize_rgb(rgb, h, w), seconds)
+
+
+def finish_maps(maps: _Maps, config: SegmenterConfig, threshold: float | None = None,
+                background: str | None = None) -> SegmentationResult:
+    """The result of one image's model output: its label map made here (blur + CRF)."""
+    return _result(maps, label_map_from_maps(maps.heatmaps, maps.image_size, maps.work_image, config,
+                                             threshold=threshold, background=background))
 
 
 def _result(maps: _Maps, post: PostprocessOutput) -> SegmentationResult:

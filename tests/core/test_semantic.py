@@ -176,3 +176,45 @@ def test_images_differing_only_by_extension_keep_apart(tmp_path):
     assert import_semantic(fresh, tmp_path / "sem").complete
     assert fresh.load("a.jpg").shapes[0].bbox == (0.0, 0.0, 8.0, 4.0)
     assert fresh.load("a.png").shapes[0].bbox == (0.0, 4.0, 8.0, 4.0)
+
+
+class _CancelAt:
+    """A cancel token set once progress has reported *at* images (as if Cancel was pressed then)."""
+
+    def __init__(self, at: int):
+        self.at, self.calls = at, []
+
+    def progress(self, done: int, total: int) -> None:
+        self.calls.append((done, total))
+
+    def is_set(self) -> bool:
+        return len(self.calls) > self.at
+
+
+def test_export_reports_progress_per_image_and_a_cancel_writes_nothing(project, tmp_path):
+    from annotator.core.jobs import JobCancelled
+
+    steps = []
+    export_semantic(project, tmp_path / "all", progress=lambda d, t: steps.append((d, t)))
+    assert steps == [(0, 2), (1, 2), (2, 2)]
+    token = _CancelAt(1)
+    with pytest.raises(JobCancelled):
+        export_semantic(project, tmp_path / "cancelled", progress=token.progress, cancel=token)
+    assert token.calls == [(0, 2), (1, 2)] and not (tmp_path / "cancelled").exists()
+
+
+def test_import_reports_progress_and_a_cancel_changes_nothing(project, tmp_path):
+    from annotator.core.jobs import JobCancelled
+
+    export_semantic(project, tmp_path / "sem")
+    target = fresh_project(tmp_path, ("a.jpg", 40, 30), ("sub/b.png", 20, 10))
+    for at in (1, 3):  # while reading the PNGs, then while tracing their shapes
+        token = _CancelAt(at)
+        with pytest.raises(JobCancelled):
+            import_semantic(target, tmp_path / "sem", progress=token.progress, cancel=token)
+        assert not list(target.state_dir.rglob("*.png.json")) and not list(target.state_dir.rglob("*.jpg.json"))
+        assert target.labels.names == []
+    steps = []
+    report = import_semantic(target, tmp_path / "sem", progress=lambda d, t: steps.append((d, t)))
+    assert steps == [(0, 2), (1, 2), (0, 2), (1, 2), (2, 2)]
+    assert report.written == ["a.jpg", "sub/b.png"]

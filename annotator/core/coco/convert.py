@@ -69,7 +69,7 @@ def annotation_to_shape(ann: dict[str, Any], label: str, height: int, width: int
     shape = Shape(label, parts=parts, source=ours.get("source", "human"), score=ann.get("score"),
                   accepted=ours.get("accepted", True), id=shape_id, iscrowd=bool(ann.get("iscrowd", 0)),
                   extra=extra)
-    if _pixels(shape, height, width) == 0:
+    if not _covers_a_pixel(shape, height, width):
         return Converted(None, clipped)
     return Converted(shape, clipped)
 
@@ -103,7 +103,8 @@ def _clipped(rings: list[np.ndarray], height: int, width: int) -> list[Part]:
 
 
 def _open(ring: np.ndarray) -> np.ndarray:
-    return ring[:-1] if len(ring) > 1 and np.array_equal(ring[0], ring[-1]) else ring
+    closed = len(ring) > 1 and ring[0, 0] == ring[-1, 0] and ring[0, 1] == ring[-1, 1]
+    return ring[:-1] if closed else ring
 
 
 def _joined(rings: list[np.ndarray], height: int, width: int) -> list[Part] | None:
@@ -117,10 +118,11 @@ def _joined(rings: list[np.ndarray], height: int, width: int) -> list[Part] | No
     return joined if np.array_equal(before, after) else None
 
 
-def _pixels(shape: Shape, height: int, width: int) -> int:
-    if not shape.has_holes:  # RLE arithmetic, no full-size mask
-        return int(mask_utils.area(_polygons_rle([p.exterior.ravel().tolist() for p in shape.parts], height, width)))
-    return int(shape.mask(height, width).sum())
+def _covers_a_pixel(shape: Shape, height: int, width: int) -> bool:
+    if not shape.has_holes:  # RLE arithmetic, no full-size mask; the union covers a pixel if any part does
+        rles = mask_utils.frPyObjects([p.exterior.ravel() for p in shape.parts], height, width)
+        return bool(mask_utils.area(rles).any())
+    return bool(shape.mask(height, width).any())
 
 
 def annotation_mask(ann: dict[str, Any], height: int, width: int) -> np.ndarray:

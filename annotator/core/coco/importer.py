@@ -25,9 +25,10 @@ from annotator.core.annotations import ImageAnnotations
 from annotator.core.coco.categories import plan_categories
 from annotator.core.coco.convert import annotation_to_shape
 from annotator.core.coco.meta import image_ids, load_meta, save_meta
+from annotator.core.coco.parallel import ConvertPool, convert_images
 from annotator.core.coco.schema import read_coco
 from annotator.core.jobs import Progress, check
-from annotator.core.project import AnnotationFileError, Project
+from annotator.core.project import AnnotationFileError, Project, annotation_text
 from annotator.core.shapes import Shape, new_id
 
 _NAMESPACE = uuid.UUID("6f1c1d52-5a0e-4a43-9d55-3c1f0e0c9b10")
@@ -58,7 +59,7 @@ class ImportReport:
 
 def import_coco(project: Project, coco_path: str | os.PathLike, *, replace: bool = False,
                 tolerance: float = 0.0, min_score: float = 0.0, progress: Progress | None = None,
-                cancel=None) -> ImportReport:
+                cancel=None, workers: int | None = None) -> ImportReport:
     """Add the annotations of a COCO instances file or results list to the project's images.
 
     replace=False keeps existing shapes (an imported shape whose id matches one replaces
@@ -66,8 +67,19 @@ def import_coco(project: Project, coco_path: str | os.PathLike, *, replace: bool
     (detections with scores) imports as unaccepted model proposals, replacing the image's
     pending proposals; entries below *min_score* are skipped. CocoFormatError: nothing written.
     progress(done, total) per image; *cancel* (``is_set()``) is honoured until the writing
-    starts (JobCancelled: nothing written), which then finishes.
+    starts (JobCancelled: nothing written), which then finishes. *workers*: processes that
+    convert the annotations (``coco.parallel``; None: sized from the cores and the file).
     """
+    pool = ConvertPool.for_file(coco_path, workers)  # its workers start while the file is parsed
+    try:
+        return _import(project, coco_path, replace, tolerance, min_score, progress, cancel, pool)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _import(project: Project, coco_path, replace: bool, tolerance: float, min_score: float,
+            progress: Progress | None, cancel, pool) -> ImportReport:
     data = read_coco(coco_path)
     check(cancel)
     if isinstance(data, list):
@@ -90,11 +102,9 @@ def import_coco(project: Project, coco_path: str | os.PathLike, *, replace: bool
     for i, a in enumerate(annotations):
         by_image[a["image_id"]].append((i, a))
 
-    results: list[ImageAnnotations] = []
-    for done, im in enumerate(data["images"]):
+    matched: list[tuple[dict, ImageAnnotations]] = []
+    for im in data["images"]:
         check(cancel)
-        if progress is not None:
-            progress(done, len(data["images"]))
         rel = matches.get(im["id"])
         if rel is None:
             continue
@@ -110,15 +120,28 @@ def import_coco(project: Project, coco_path: str | os.PathLike, *, replace: bool
             continue
         report.images_matched += 1
         meta.images[rel] = {"id": im["id"], "extra": {k: v for k, v in im.items() if k not in IMAGE_KEYS}}
-        shapes = _image_shapes(im, by_image.get(im["id"], []), plan.names, tolerance, report)
+        matched.append((im, ann))
+
+    results: list[ImageAnnotations] = []
+    texts: list[str] = []  # encoded here while the workers convert the next images
+    jobs = [(im, by_image.get(im["id"], [])) for im, _ in matched]
+    converting = convert_images(jobs, plan.names, tolerance, pool=pool, cancel=cancel)
+    for done, ((im, ann), converted) in enumerate(zip(matched, converting)):
+        if progress is not None:
+            progress(done, len(jobs))
+        report.unknown_categories += converted.unknown_categories
+        report.problems += converted.problems
+        report.clipped_points += converted.clipped_points
+        shapes = converted.shapes
         if shapes or replace:  # an image with nothing to add keeps its file (or lack of one)
             report.replaced += _merge(ann, shapes, replace)
             results.append(ann)
+            texts.append(annotation_text(ann))
             report.shapes += len(shapes)
 
     check(cancel)
     if progress is not None:
-        progress(len(data["images"]), len(data["images"]))
+        progress(len(jobs), len(jobs))
     # Every check passed: now write.
     project.labels.set_categories(plan.labels.categories)
     project.save_settings()
@@ -128,37 +151,47 @@ def import_coco(project: Project, coco_path: str | os.PathLike, *, replace: bool
         meta.licenses = data["licenses"]
     meta.extra.update({k: v for k, v in data.items() if k not in TOP_LEVEL_KEYS})
     save_meta(project, meta)
-    report.written.extend(project.save_many(results))  # one sync for the lot, not one per file
+    report.written.extend(project.save_many(results, texts=texts))  # one sync for the lot, not one per file
     if report.clipped_points:
         report.notes.append(f"{report.clipped_points} polygon point(s) outside their image were clipped to it")
     return report
 
 
-def _image_shapes(im: dict, anns: list[tuple[int, dict]], names: dict[int, str], tolerance: float,
-                  report: ImportReport) -> list[Shape]:
-    shapes: list[Shape] = []
+@dataclass
+class ImageShapes:
+    """One COCO image's annotations converted (``image_shapes``)."""
+
+    shapes: list[Shape] = field(default_factory=list)
+    unknown_categories: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    clipped_points: int = 0
+
+
+def image_shapes(im: dict, anns: list[tuple[int, dict]], names: dict[int, str], tolerance: float) -> ImageShapes:
+    """The shapes of one image's (index, annotation) pairs and what could not be imported."""
+    out = ImageShapes()
     seen: set[str] = set()
     for i, a in anns:
         where = f"annotations[{i}] (id {a.get('id')})"
         label = names.get(a["category_id"])
         if label is None:
-            report.unknown_categories.append(
+            out.unknown_categories.append(
                 f"{where}: category_id {a['category_id']} is not in 'categories'; annotation not imported")
             continue
         converted = annotation_to_shape(a, label, im["height"], im["width"], tolerance=tolerance,
                                         shape_id=_shape_id(a, im))
-        report.clipped_points += converted.clipped_points
+        out.clipped_points += converted.clipped_points
         shape = converted.shape
         if shape is None:
-            report.problems.append(f"{where} on {im['file_name']}: covers no pixel of the image; not imported")
+            out.problems.append(f"{where} on {im['file_name']}: covers no pixel of the image; not imported")
             continue
         if shape.id in seen:  # ids must stay unique within an image
-            report.problems.append(f"{where}: shape_id {shape.id} is used by an earlier annotation of the "
-                                   "same image; imported with a new id")
+            out.problems.append(f"{where}: shape_id {shape.id} is used by an earlier annotation of the "
+                                "same image; imported with a new id")
             shape.id = new_id()
         seen.add(shape.id)
-        shapes.append(shape)
-    return shapes
+        out.shapes.append(shape)
+    return out
 
 
 def _shape_id(a: dict, im: dict) -> str:

@@ -245,9 +245,15 @@ def _check_finite_everywhere(data: Any) -> None:
     else:
         entries = [("annotations", i, a) for i, a in enumerate(data.get("annotations", []))]
         entries += [(key, None, data[key]) for key in data if key != "annotations"]
-    for key, i, value in entries:
-        if isinstance(value, dict) and i is not None:
-            value = {k: v for k, v in value.items() if k != "segmentation"}  # checked as coordinates
+    # segmentation is checked as coordinates
+    values = [{k: v for k, v in value.items() if k != "segmentation"} if isinstance(value, dict) and i is not None
+              else value for _, i, value in entries]
+    try:
+        json.dumps(values, allow_nan=False)  # the common case: one call in C
+        return
+    except ValueError:
+        pass
+    for (key, i, _), value in zip(entries, values):  # name the first culprit
         try:
             json.dumps(value, allow_nan=False)
         except ValueError:

@@ -58,16 +58,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _semantic(project, args: argparse.Namespace) -> int:
+    from annotator.core.jobs import tqdm_progress
     from annotator.core.semantic import SemanticFormatError, export_semantic
 
+    progress, close = tqdm_progress("Exporting")
     try:
-        report = export_semantic(project, args.out, accepted_only=args.accepted_only, unlabeled=args.unlabeled)
+        report = export_semantic(project, args.out, accepted_only=args.accepted_only, unlabeled=args.unlabeled,
+                                 progress=progress)
     except SemanticFormatError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
         print(f"error: cannot write under {args.out}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        close()
     per_class = ", ".join(f"{name} {n} px" for name, n in report.pixels.most_common()) or "none"
     print(f"Wrote {report.images} label PNGs under {report.out} ({per_class}); "
           f"{report.not_annotated} images without annotations were not written.")

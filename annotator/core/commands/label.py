@@ -10,7 +10,7 @@ import threading
 from dataclasses import replace
 
 from annotator.core.commands import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, open_project
-from annotator.core.commands.argtypes import fraction, non_negative, positive_int, probability
+from annotator.core.commands.argtypes import fraction, non_negative, non_negative_int, positive_int, probability
 from annotator.core.commands.ray_option import add_ray_arguments
 from annotator.core.project import BACKGROUND_MODES, DEVICES, PROPOSAL_MODES
 
@@ -56,6 +56,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         "heatmap peaks and neighbouring classes become prompts (default: the project's, off)")
     p.add_argument("--interactive-model", metavar="ID|PATH",
                    help="the model --refine uses (default: the project's, else facebook/sam2.1-hiera-tiny)")
+    p.add_argument("--postprocess-workers", type=non_negative_int, metavar="N",
+                   help="processes that turn the model's maps into shapes (dense CRF, polygons) while the "
+                        "model runs the next images; 0: none, in this process (default: sized from the "
+                        "cores, e.g. 2 on a 2-core CPU, cores - 1 beside a GPU; none below 8 images). "
+                        "The files written are the same")
     add_ray_arguments(p)
     return p
 
@@ -98,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         model = settings.model or DEFAULT_MODEL
         segmenter = None  # with --ray, each model actor of the cluster loads its own
         if args.ray is None:
+            # started before the model loads, so the workers' start-up is hidden behind it
+            pool = stack.enter_context(_postprocess_pool(settings, args, len(images)))
             segmenter = _load(settings)
             if isinstance(segmenter, int):
                 return segmenter
@@ -126,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
                 segmenter.close()
             return _fail(f"cannot write {project.state_dir}: {exc.strerror or exc}. Nothing was changed.")
         try:
-            summary = _run_batch(project, segmenter, images, classes, model, args, refiner)
+            summary = _run_batch(project, segmenter, images, classes, model, args, refiner,
+                                 pool if args.ray is None else None)
         finally:
             close = getattr(segmenter, "close", None)
             if close is not None:
@@ -175,13 +183,39 @@ def _load_refiner(settings, args):
         return _fail(str(exc))
 
 
-def _run_batch(project, segmenter, images, classes, model, args, refiner=None):
+@contextlib.contextmanager
+def _postprocess_pool(settings, args, images: int):
+    """The post-processing processes of a local run (None: post-process in this process)."""
+    from annotator.core.postpool import PostprocessPool, plan_workers
+
+    if settings.refine:  # the refiner needs each label map in this process
+        yield None
+        return
+    device = settings.device or "auto"
+    if device != "cpu":  # resolving "auto" imports torch; "cpu" needs nothing, so the workers start sooner
+        try:
+            from engine.loading import resolve_device
+
+            device = resolve_device(device).type
+        except (ValueError, RuntimeError):
+            yield None  # the model's load names the problem
+            return
+    plan = plan_workers(args.postprocess_workers, device, images)
+    if not plan.workers:
+        yield None
+        return
+    with PostprocessPool(plan.workers) as pool:
+        yield pool
+
+
+def _run_batch(project, segmenter, images, classes, model, args, refiner=None, pool=None):
     from tqdm import tqdm
 
     from annotator.core.pipeline import ClassListError, PipelineOptions, run_pipeline
 
     options = PipelineOptions.from_settings(project.settings, classes, batch_size=args.batch_size,
-                                            skip_annotated=args.skip_annotated, model=model)
+                                            skip_annotated=args.skip_annotated, model=model,
+                                            postprocess_workers=args.postprocess_workers)
     bar = tqdm(total=0, unit="img", desc="Labelling", file=sys.stderr, dynamic_ncols=True, disable=None)
     failed = 0
 
@@ -205,7 +239,7 @@ def _run_batch(project, segmenter, images, classes, model, args, refiner=None):
                 return _run_on_ray(project, images, options, args, on_image=on_image,
                                    on_progress=on_progress, cancel=cancel)
             return run_pipeline(project, segmenter, images, options, on_image=on_image,
-                                on_progress=on_progress, cancel=cancel, refiner=refiner)
+                                on_progress=on_progress, cancel=cancel, refiner=refiner, pool=pool)
     except ClassListError as exc:
         _fail(f"--classes: {exc}")
         return None

@@ -180,7 +180,8 @@ class ExportDialog(_CocoDialog):
 
         def work(progress, cancel):
             if semantic:
-                return export_semantic(self._project, out, accepted_only=accepted_only, unlabeled=unlabeled)
+                return export_semantic(self._project, out, accepted_only=accepted_only, unlabeled=unlabeled,
+                                       progress=progress, cancel=cancel)
             return export_coco(self._project, out, segmentation=segmentation, accepted_only=accepted_only,
                                used_classes_only=used_only, progress=progress, cancel=cancel)
 
@@ -229,7 +230,7 @@ class ImportDialog(_CocoDialog):
 
         def work(progress, cancel):
             if semantic:
-                return import_semantic(self._project, path, replace=replace)
+                return import_semantic(self._project, path, replace=replace, progress=progress, cancel=cancel)
             return import_coco(self._project, path, replace=replace, progress=progress, cancel=cancel)
 
         self._start(work, self._done)
