@@ -44,3 +44,20 @@ def tiny_sam2_dir(tmp_path_factory) -> Path:
     from engine.testing import build_random_sam2
 
     return build_random_sam2(tmp_path_factory.mktemp("tiny-sam2"), size="tiny")
+
+
+def _comparable_annotation(project, rel: str) -> dict:
+    """An image's annotation file less what differs between any two runs: shape ids and the clock."""
+    import json
+
+    data = json.loads(project.annotation_path(rel).read_text())
+    del data["model_run"]["time"]
+    for shape in data["shapes"]:
+        del shape["id"]
+    return data
+
+
+@pytest.fixture
+def comparable():
+    """comparable(project, rel) -> the annotation file as a dict, without run-dependent fields."""
+    return _comparable_annotation

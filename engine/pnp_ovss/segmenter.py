@@ -107,11 +107,7 @@ class PnpOvssSegmenter(Segmenter):
     # ------------------------------------------------------------------ public API
     def _segment_batch(self, images: list, names: list[list[str]], progress: Progress | None,
                        cancel: CancelToken | None, batch_size: int) -> list[SegmentationResult]:
-        for n in names:  # fail before any model work if a caption cannot fit
-            self.captions.build(n)
-        chunks = [range(i, min(i + batch_size, len(images))) for i in range(0, len(images), batch_size)]
-        tracker = ProgressTracker(progress, total_passes=self.config.drop_passes * len(chunks),
-                                  total_images=len(images))
+        chunks, tracker = self._plan(images, names, progress, batch_size)
         pool = self._pool()
         results: list[SegmentationResult] = []
         pending: list[tuple[_Maps, object]] = []
@@ -135,13 +131,19 @@ class PnpOvssSegmenter(Segmenter):
             raise
         return results
 
-    def _segment_batch_pending(self, images: list, names: list[list[str]], progress: Progress | None,
-                               cancel: CancelToken | None, batch_size: int) -> list[PendingResult]:
-        for n in names:  # fail before any model work if a caption cannot fit
+    def _plan(self, images: list, names: list[list[str]], progress: Progress | None, batch_size: int):
+        """(chunks of image indices, progress tracker); fails before any model work if a
+        caption cannot fit."""
+        for n in names:
             self.captions.build(n)
         chunks = [range(i, min(i + batch_size, len(images))) for i in range(0, len(images), batch_size)]
         tracker = ProgressTracker(progress, total_passes=self.config.drop_passes * len(chunks),
                                   total_images=len(images))
+        return chunks, tracker
+
+    def _segment_batch_pending(self, images: list, names: list[list[str]], progress: Progress | None,
+                               cancel: CancelToken | None, batch_size: int) -> list[PendingResult]:
+        chunks, tracker = self._plan(images, names, progress, batch_size)
         pending = []
         for chunk in chunks:
             rgbs = [load_rgb(images[i]) for i in chunk]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -15,21 +14,12 @@ from annotator.core.postpool import MIN_IMAGES_FOR_POOL, PostprocessPool, Worker
 from annotator.core.project import Project
 
 
-def _comparable(project: Project, rel: str) -> dict:
-    """The annotation file less what differs between any two runs: shape ids and the clock."""
-    data = json.loads(project.annotation_path(rel).read_text())
-    del data["model_run"]["time"]
-    for shape in data["shapes"]:
-        del shape["id"]
-    return data
-
-
 def _copy_samples(samples_dir, root):
     shutil.copytree(samples_dir, root, ignore=shutil.ignore_patterns(".*"))
     return root
 
 
-def test_label_writes_the_same_files_with_and_without_the_pool(tmp_path, samples_dir, tiny_model_dir):
+def test_label_writes_the_same_files_with_and_without_the_pool(comparable, tmp_path, samples_dir, tiny_model_dir):
     roots = {workers: _copy_samples(samples_dir, tmp_path / f"w{workers}") for workers in ("0", "2")}
     for workers, root in roots.items():
         # --threshold differs from the engine's: the pool redoes the label map with it, as in-process
@@ -40,8 +30,8 @@ def test_label_writes_the_same_files_with_and_without_the_pool(tmp_path, samples
     images = inline.images()
     assert pooled.images() == images and len(images) == 4
     for rel in images:
-        assert _comparable(pooled, rel) == _comparable(inline, rel), rel
-    assert sum(len(_comparable(inline, rel)["shapes"]) for rel in images) > 0
+        assert comparable(pooled, rel) == comparable(inline, rel), rel
+    assert sum(len(comparable(inline, rel)["shapes"]) for rel in images) > 0
 
 
 def test_a_pool_whose_worker_died_still_labels_every_image(tmp_path, samples_dir, tiny_model_dir):
@@ -100,7 +90,7 @@ def test_cancel_with_the_pool_still_saves_what_the_model_finished(tmp_path, samp
     assert not any(project.has_annotations(rel) for rel in project.images()[2:])
 
 
-def test_an_engine_that_finishes_its_own_results_gets_its_shapes_made_in_the_pool(tmp_path, samples_dir,
+def test_an_engine_that_finishes_its_own_results_gets_its_shapes_made_in_the_pool(comparable, tmp_path, samples_dir,
                                                                                    tiny_sam3_dir):
     from engine import Segmenter
 
@@ -114,5 +104,5 @@ def test_an_engine_that_finishes_its_own_results_gets_its_shapes_made_in_the_poo
         summary = run_pipeline(projects[1], segmenter, projects[1].images(), options, pool=pool)
     assert summary.labelled == projects[1].images() and not summary.failed
     for rel in projects[0].images():
-        assert _comparable(projects[1], rel) == _comparable(projects[0], rel), rel
-    assert sum(len(_comparable(projects[0], rel)["shapes"]) for rel in projects[0].images()) > 0
+        assert comparable(projects[1], rel) == comparable(projects[0], rel), rel
+    assert sum(len(comparable(projects[0], rel)["shapes"]) for rel in projects[0].images()) > 0

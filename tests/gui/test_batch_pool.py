@@ -3,7 +3,6 @@ the files ``label`` writes without it."""
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
@@ -16,15 +15,7 @@ from annotator.gui.engine_worker import EngineClient, EngineSettings
 pytestmark = pytest.mark.gui
 
 
-def _comparable(project: Project, rel: str) -> dict:
-    data = json.loads(project.annotation_path(rel).read_text())
-    del data["model_run"]["time"]
-    for shape in data["shapes"]:
-        del shape["id"]
-    return data
-
-
-def test_gui_batch_with_post_processing_workers_writes_the_cli_files(qtbot, tmp_path, samples_dir,
+def test_gui_batch_with_post_processing_workers_writes_the_cli_files(comparable, qtbot, tmp_path, samples_dir,
                                                                      tiny_model_dir):
     cli_root, gui_root = tmp_path / "cli", tmp_path / "gui"
     for root in (cli_root, gui_root):
@@ -47,4 +38,4 @@ def test_gui_batch_with_post_processing_workers_writes_the_cli_files(qtbot, tmp_
     images = cli_project.images()
     assert done and done[0].labelled == images and saved == images
     for rel in images:
-        assert _comparable(gui_project, rel) == _comparable(cli_project, rel), rel
+        assert comparable(gui_project, rel) == comparable(cli_project, rel), rel

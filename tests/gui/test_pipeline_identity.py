@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
@@ -15,16 +14,7 @@ from annotator.gui.engine_worker import EngineClient, EngineSettings
 pytestmark = pytest.mark.gui
 
 
-def _comparable(project: Project, rel: str) -> dict:
-    """The annotation file less what differs between any two runs: shape ids and the clock."""
-    data = json.loads(project.annotation_path(rel).read_text())
-    del data["model_run"]["time"]
-    for shape in data["shapes"]:
-        del shape["id"]
-    return data
-
-
-def test_cli_label_and_gui_batch_write_identical_annotation_files(qtbot, tmp_path, samples_dir, tiny_model_dir):
+def test_cli_label_and_gui_batch_write_identical_annotation_files(comparable, qtbot, tmp_path, samples_dir, tiny_model_dir):
     cli_root, gui_root = tmp_path / "cli", tmp_path / "gui"
     for root in (cli_root, gui_root):
         shutil.copytree(samples_dir, root, ignore=shutil.ignore_patterns(".*"))
@@ -49,5 +39,5 @@ def test_cli_label_and_gui_batch_write_identical_annotation_files(qtbot, tmp_pat
     images = cli_project.images()
     assert done and done[0].labelled == images and len(images) == 4
     for rel in images:
-        assert _comparable(gui_project, rel) == _comparable(cli_project, rel), rel
-    assert any(_comparable(cli_project, rel)["shapes"] for rel in images)
+        assert comparable(gui_project, rel) == comparable(cli_project, rel), rel
+    assert any(comparable(cli_project, rel)["shapes"] for rel in images)
