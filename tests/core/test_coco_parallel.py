@@ -11,7 +11,7 @@ from helpers import square, two_hole_shape, write_image
 from annotator import cli
 from annotator.core.annotations import ImageAnnotations
 from annotator.core.coco import export_coco, import_coco
-from annotator.core.coco.parallel import ConvertPool, convert_images, plan_workers
+from annotator.core.coco.parallel import ConvertPool, convert_images, image_jobs, plan_workers
 from annotator.core.project import Project
 from annotator.core.shapes import Shape
 
@@ -65,16 +65,17 @@ def test_workers_write_the_same_files_and_report_as_one_process(tmp_path):
     assert one.shapes == 3 * len(SIZES) + 1 and one.clipped_points and one.unknown_categories
 
 
+def _jobs(coco):
+    """(conversion jobs of every image in the file, category names by id)."""
+    data = json.loads(coco.read_text())
+    return image_jobs(data["images"], data["annotations"]), {c["id"]: c["name"] for c in data["categories"]}
+
+
 def test_a_dead_worker_is_replaced_by_this_process(tmp_path):
     coco = _exported(tmp_path)
     inline = _fresh(tmp_path, "inline")
     import_coco(inline, coco, workers=0)
-    data = json.loads(coco.read_text())
-    by_image: dict = {}
-    for i, a in enumerate(data["annotations"]):
-        by_image.setdefault(a["image_id"], []).append((i, a))
-    jobs = [(im, by_image.get(im["id"], [])) for im in data["images"]]
-    names = {c["id"]: c["name"] for c in data["categories"]}
+    jobs, names = _jobs(coco)
     pool = ConvertPool(1, fork=False)  # started at once, so that its worker can be killed first
     try:
         (pid,) = pool.worker_pids()
@@ -106,12 +107,7 @@ def test_cli_import_workers_flag(tmp_path, capsys):
 
 def test_forked_and_spawned_workers_convert_alike(tmp_path):
     coco = _exported(tmp_path)
-    data = json.loads(coco.read_text())
-    by_image: dict = {}
-    for i, a in enumerate(data["annotations"]):
-        by_image.setdefault(a["image_id"], []).append((i, a))
-    jobs = [(im, by_image.get(im["id"], [])) for im in data["images"]]
-    names = {c["id"]: c["name"] for c in data["categories"]}
+    jobs, names = _jobs(coco)
     expected = [[s.to_dict() for s in c.shapes] for c in convert_images(jobs, names, 0.0)]
     for fork in (True, False):
         pool = ConvertPool(2, fork=fork)

@@ -25,7 +25,7 @@ from annotator.core.annotations import ImageAnnotations
 from annotator.core.coco.categories import plan_categories
 from annotator.core.coco.convert import annotation_to_shape
 from annotator.core.coco.meta import image_ids, load_meta, save_meta
-from annotator.core.coco.parallel import ConvertPool, convert_images
+from annotator.core.coco.parallel import ConvertPool, convert_images, image_jobs
 from annotator.core.coco.schema import read_coco
 from annotator.core.jobs import Progress, check
 from annotator.core.project import AnnotationFileError, Project, annotation_text
@@ -98,10 +98,6 @@ def _import(project: Project, coco_path, replace: bool, tolerance: float, min_sc
     report.notes += plan.notes
     matches = _match_images(project, data["images"], report)
 
-    by_image: dict[int, list[tuple[int, dict]]] = defaultdict(list)
-    for i, a in enumerate(annotations):
-        by_image[a["image_id"]].append((i, a))
-
     matched: list[tuple[dict, ImageAnnotations]] = []
     for im in data["images"]:
         check(cancel)
@@ -124,7 +120,7 @@ def _import(project: Project, coco_path, replace: bool, tolerance: float, min_sc
 
     results: list[ImageAnnotations] = []
     texts: list[str] = []  # encoded here while the workers convert the next images
-    jobs = [(im, by_image.get(im["id"], [])) for im, _ in matched]
+    jobs = image_jobs([im for im, _ in matched], annotations)
     converting = convert_images(jobs, plan.names, tolerance, pool=pool, cancel=cancel)
     for done, ((im, ann), converted) in enumerate(zip(matched, converting)):
         if progress is not None:

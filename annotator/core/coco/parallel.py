@@ -102,6 +102,15 @@ class ConvertPool:
         _SHARED = None
 
 
+def image_jobs(images: Sequence[dict], annotations: Sequence[dict]) -> list[tuple[dict, list]]:
+    """The conversion jobs of *images*: (COCO image, [(index in the file, annotation)]) each,
+    annotations in file order."""
+    by_image: dict[int, list[tuple[int, dict]]] = {}
+    for i, a in enumerate(annotations):
+        by_image.setdefault(a["image_id"], []).append((i, a))
+    return [(im, by_image.get(im["id"], [])) for im in images]
+
+
 def convert_images(jobs: Sequence[tuple[dict, list]], names: dict[int, str], tolerance: float, *,
                    pool: ConvertPool | None = None, cancel=None) -> Iterator:
     """``importer.ImageShapes`` of each (COCO image, [(index, annotation)]) job, in order,
