@@ -113,13 +113,7 @@ class Segmenter:
 
 
 def engine_class(name: str) -> type[Segmenter]:
-    """The Segmenter subclass of an engine name (imports it on first use)."""
-    if name == "pnp-ovss":
-        from .pnp_ovss.segmenter import PnpOvssSegmenter
+    """The Segmenter subclass of an engine name (the registry's loader, imported on first use)."""
+    from .config import segmenter_class
 
-        return PnpOvssSegmenter
-    if name == "sam3":
-        from .sam3.segmenter import Sam3Segmenter
-
-        return Sam3Segmenter
-    raise ValueError(f"unknown engine {name!r}")
+    return segmenter_class(name)

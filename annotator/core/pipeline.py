@@ -5,9 +5,12 @@ Ray executor) runs these stage functions, so "annotated", retries and what is
 written per image mean the same thing everywhere::
 
     decode_image(project_root, rel) -> (rel, rgb uint8 [H, W, 3])      raises ImageReadError
+    infer_image(segmenter, rgb, classes, cancel, progress) -> SegmentationResult   (one image, errors raised)
     infer_batch(segmenter, rgbs, classes, cancel) -> [SegmentationResult | "failure reason"]
-    result_to_shapes(result, options) -> [Shape]                       (post-processed label map -> polygons)
-    save_result(project, rel, shapes, result, options) -> shapes saved (proposals replaced, model_run, labels)
+    postprocess_result(segmenter, result, settings) -> result           (label map at the record's threshold)
+    result_to_shapes(result, settings) -> [Shape]                      (post-processed label map -> polygons)
+    save_result(project, rel, shapes, result, options) -> shapes saved (proposals replaced, model_run, labels,
+                                                                        heatmap file)
     is_annotated(project, rel) -> bool
 
 The stages take plain, picklable arguments (paths, arrays, dataclasses) so an
@@ -32,11 +35,13 @@ from typing import Any
 
 import numpy as np
 
+from annotator.core import heatcache
 from annotator.core.index import DAMAGED
 from annotator.core.lock import project_lock
 from annotator.core.postpool import PoolJob, PostprocessPool, plan_workers, torch_threads
 from annotator.core.project import AnnotationFileError, Project, ProjectSettings
-from annotator.core.proposals import DEFAULT_MIN_AREA_FRACTION, DEFAULT_TOLERANCE, proposals_from_result
+from annotator.core.proposal_settings import ProposalSettings
+from annotator.core.proposals import result_to_shapes
 from annotator.core.shapes import Shape
 
 # on_image(rel, outcome, detail): outcome "labelled" (detail: shapes saved), "skipped"
@@ -69,18 +74,10 @@ class PipelineOptions:
     """Images per model call."""
     skip_annotated: bool = False
     """Leave images that ``is_annotated`` alone."""
-    tolerance: float = DEFAULT_TOLERANCE
-    min_area_fraction: float = DEFAULT_MIN_AREA_FRACTION
+    settings: ProposalSettings = field(default_factory=ProposalSettings)
+    """How each result becomes proposals (threshold, background, tolerance, ...)."""
     model: str = ""
     """Recorded in each image's ``model_run``."""
-    threshold: float | None = None
-    """Per-class heatmap threshold; None: the segmenter's own."""
-    background: str | None = None
-    """"auto" | "always" | "never"; None: the segmenter's own."""
-    proposals: str = "auto"
-    """"auto" | "regions" | "instances" (ProjectSettings.proposals)."""
-    refine: bool = False
-    """ProjectSettings.refine: sharpen outlines after the model."""
     postprocess_workers: int | None = None
     """Processes that turn model outputs into shapes while the model runs the next batch
     (``core.postpool``); None: sized from the cores and the device, 0: none (in this
@@ -90,13 +87,14 @@ class PipelineOptions:
     command: str = "pnp-annotator label"
     """Who holds the folder's lock during the run (named to a second run that is refused)."""
 
+    @property
+    def refine(self) -> bool:
+        return self.settings.refine
+
     @classmethod
     def from_settings(cls, settings: ProjectSettings, classes: Sequence[str], **overrides) -> PipelineOptions:
         """Options for a run with a project's settings; *overrides* win (e.g. batch_size)."""
-        values = dict(classes=list(classes), tolerance=settings.simplify_tolerance,
-                      min_area_fraction=settings.min_area_fraction, model=settings.model,
-                      threshold=settings.threshold, background=settings.background,
-                      proposals=settings.proposals, refine=settings.refine)
+        values = dict(classes=list(classes), settings=settings.proposal_settings(), model=settings.model)
         values.update(overrides)
         return cls(**values)
 
@@ -115,9 +113,11 @@ class BatchSummary:
 
 
 def load_segmenter(settings: ProjectSettings, **config):
-    """The engine a project's settings describe (model, device, presence threshold,
-    threshold, background); *config*: further SegmenterConfig fields. Raises the
-    engine's ModelNotFoundError / ValueError / RuntimeError."""
+    """The engine a project's settings describe (model, device, presence threshold; the
+    project's threshold and background as the engine's defaults, so a run with them
+    post-processes once); *config*: further SegmenterConfig fields. Each run's
+    ``ProposalSettings`` still decides (``postprocess_overrides``). Raises the engine's
+    ModelNotFoundError / ValueError / RuntimeError."""
     from engine import DEFAULT_MODEL, Segmenter, SegmenterConfig
 
     if settings.threshold is not None:
@@ -142,6 +142,14 @@ def decode_image(project_root: str | os.PathLike, rel: str) -> tuple[str, np.nda
         raise
     except Exception as exc:  # noqa: BLE001 - any decoder failure is this image's, not the run's
         raise ImageReadError(f"Cannot read image '{path}': {_reason(exc)}") from exc
+
+
+def infer_image(segmenter, rgb: np.ndarray, classes: Sequence[str], cancel=None,
+                progress: ProgressCallback | None = None):
+    """The model stage for one image the user waits on (the window's Propose, a server's
+    request): its ``SegmentationResult``; the engine's errors propagate, for the caller to
+    name (out of memory, bad class list, cancelled)."""
+    return segmenter.segment(rgb, list(classes), progress=progress, cancel=cancel)
 
 
 def infer_batch(segmenter, rgbs: Sequence[np.ndarray], classes, cancel=None,
@@ -183,33 +191,61 @@ def infer_batch(segmenter, rgbs: Sequence[np.ndarray], classes, cancel=None,
         return [_reason(o) if isinstance(o, BaseException) else o for o in outcomes]
 
 
-def postprocess_result(segmenter, result, options: PipelineOptions):
-    """*result* with its label map made with the options' threshold and background
-    when they differ from the segmenter's own (no model call); else unchanged."""
-    wanted = postprocess_overrides(segmenter, options)
+def postprocess_result(segmenter, result, settings: ProposalSettings):
+    """*result* with its label map made with the record's threshold and background when
+    they differ from the segmenter's own (no model call); else unchanged."""
+    wanted = postprocess_overrides(segmenter, settings)
     if wanted and getattr(result, "classes", None):
         result.label_map = segmenter.postprocess(result, **wanted)
     return result
 
 
-def postprocess_overrides(segmenter, options: PipelineOptions) -> dict:
-    """The options' threshold and background where they differ from the segmenter's own
+def postprocess_overrides(segmenter, settings: ProposalSettings) -> dict:
+    """The record's threshold and background where they differ from the segmenter's own
     (``Segmenter.postprocess`` / ``PendingResult.finish`` keywords)."""
     config = getattr(segmenter, "config", None)
     wanted = {}
-    if options.threshold is not None and options.threshold != getattr(config, "threshold", None):
-        wanted["threshold"] = options.threshold
-    if options.background is not None and options.background != getattr(config, "background", None):
-        wanted["background"] = options.background
+    if settings.threshold is not None and settings.threshold != getattr(config, "threshold", None):
+        wanted["threshold"] = settings.threshold
+    if settings.background != getattr(config, "background", settings.background):
+        wanted["background"] = settings.background
     return wanted
 
 
-def result_to_shapes(result, options: PipelineOptions) -> list[Shape]:
-    """Unaccepted model shapes of one result: each connected region of each class of
-    its label map, or each instance (``options.proposals``, see
-    ``proposals.resolve_proposals``), simplified by ``options.tolerance``, small ones dropped."""
-    return proposals_from_result(result, mode=options.proposals, tolerance=options.tolerance,
-                                 min_area_fraction=options.min_area_fraction)
+def engine_threshold(result, settings: ProposalSettings) -> float:
+    """The threshold *result*'s label map was cut at: the record's, else its engine's default."""
+    from engine.config import default_threshold
+
+    return default_threshold(getattr(result, "engine", "pnp-ovss")) if settings.threshold is None \
+        else settings.threshold
+
+
+def save_heatmaps(project: Project, rel: str, result, settings: ProposalSettings) -> bool:
+    """Keep *result*'s heatmaps beside the image's annotation file (``core.heatcache``) with the
+    values its proposals were made with, so the sliders work again later; a result that cannot
+    be post-processed again from its heatmaps (no working image) removes the image's older
+    heatmap file instead, so a stale one of another run is never used. Returns whether one was
+    written. OSError when it cannot be written."""
+    if getattr(result, "work_image", None) is None or not getattr(result, "classes", None):
+        path = heatcache.heat_path(project, rel)
+        if path.is_file() and not path.is_symlink():
+            path.unlink()
+        return False
+    saved = heatcache.SavedResult(list(result.classes), result.heatmaps, tuple(result.image_size),
+                                  tuple(result.work_image.shape[:2]), engine_threshold(result, settings),
+                                  settings.tolerance, settings.background)
+    heatcache.save_result(project, rel, saved)
+    return True
+
+
+def model_run(result, classes: Sequence[str], model: str) -> dict:
+    """What an annotation file records of the model run its proposals came from."""
+    return {
+        "classes": list(result.classes),
+        "requested": list(classes),
+        "model": model,
+        "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def save_result(project: Project, rel: str, shapes: list[Shape], result, options: PipelineOptions) -> int:
@@ -217,7 +253,7 @@ def save_result(project: Project, rel: str, shapes: list[Shape], result, options
     human and accepted shapes are kept. Returns the number of shapes saved.
 
     Raises AnnotationFileError for a damaged annotation file (never overwritten) and
-    OSError when it cannot be written.
+    OSError when it cannot be written. The heatmaps are kept too (``save_heatmaps``).
     """
     ann = project.load(rel)
     height, width = (int(v) for v in result.image_size)
@@ -228,18 +264,17 @@ def save_result(project: Project, rel: str, shapes: list[Shape], result, options
             f"on a {ann.width}x{ann.height} image. Nothing was changed; open it in the window to check them.")
     ann.height, ann.width = height, width
     ann.apply_proposals(shapes, skip_kept=True)  # a re-run adds no copy of an accepted shape
-    ann.model_run = {
-        "classes": list(result.classes),
-        "requested": list(options.classes),
-        "model": options.model,
-        "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
+    ann.model_run = model_run(result, options.classes, options.model)
     new_labels = [c for c in result.classes if project.labels.get(c) is None]
     for name in new_labels:
         project.labels.add(name)
     if new_labels:
         project.save_settings()
     project.save(ann)
+    try:
+        save_heatmaps(project, rel, result, options.settings)
+    except OSError:
+        pass  # the proposals are saved; only the sliders of this image after a relaunch are lost
     return len(shapes)
 
 
@@ -329,7 +364,7 @@ def _loop(project, segmenter, todo, options, summary, on_image, on_progress, on_
     reader = _Prefetcher(project.root, todo, depth=size * max(1, options.prefetch_batches))
     saver = _Saver(project, options, summary, on_image, on_progress, on_result, len(todo),
                    in_flight=pool.workers if pool is not None else 0)
-    overrides = postprocess_overrides(segmenter, options)
+    overrides = postprocess_overrides(segmenter, options.settings)
     first_batch = True
     try:
         while not _is_set(cancel) and not saver.stop.is_set():
@@ -353,7 +388,7 @@ def _loop(project, segmenter, todo, options, summary, on_image, on_progress, on_
                 if pool is not None:
                     saver.put((rel, None, _submit(pool, segmenter, outcome, overrides, options)))
                     continue
-                result = postprocess_result(segmenter, outcome, options)
+                result = postprocess_result(segmenter, outcome, options.settings)
                 if refiner is not None:
                     try:
                         result = refiner(rel, rgb, result)
@@ -376,8 +411,8 @@ def _submit(pool, segmenter, pending, overrides: dict, options: PipelineOptions)
 
     ready = pending.ready
     if ready is not None:  # finished by the engine: only a new threshold/background is redone here
-        pending, overrides = PendingResult.of(postprocess_result(segmenter, ready, options)), {}
-    return pool.submit(pending, overrides, options)
+        pending, overrides = PendingResult.of(postprocess_result(segmenter, ready, options.settings)), {}
+    return pool.submit(pending, overrides, options.settings)
 
 
 def _plan(project: Project, images: Sequence[str], skip_annotated: bool, summary: BatchSummary,
@@ -480,7 +515,7 @@ class _Saver:
                 if isinstance(payload, PoolJob):  # post-processed in the pool
                     result, shapes = payload.result()
                 else:
-                    result, shapes = payload, result_to_shapes(payload, self._options)
+                    result, shapes = payload, result_to_shapes(payload, self._options.settings)
                 saved = save_result(self._project, rel, shapes, result, self._options)
             except OSError as exc:
                 if is_fatal_disk_error(exc):

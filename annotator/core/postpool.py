@@ -85,7 +85,8 @@ def torch_threads(count: int | None):
 class PostprocessPool:
     """Worker processes that finish pending results and make their shapes.
 
-    ``submit(pending, overrides, options)`` -> ``PoolJob`` giving (SegmentationResult, [Shape]).
+    ``submit(pending, overrides, settings)`` -> ``PoolJob`` giving (SegmentationResult, [Shape])
+    (*settings*: the run's ``ProposalSettings``).
     Workers start (and import their modules) at once, so creating the pool before the
     model loads hides their start-up; ``close()`` stops them.
     """
@@ -104,8 +105,8 @@ class PostprocessPool:
             future.result()
         return [p.pid for p in list(getattr(self._executor, "_processes", {}).values())]
 
-    def submit(self, pending, overrides: dict, options) -> PoolJob:
-        args = (pending, overrides, options)
+    def submit(self, pending, overrides: dict, settings) -> PoolJob:
+        args = (pending, overrides, settings)
         try:
             return PoolJob(self._executor.submit(finish_to_shapes, *args), args)
         except BrokenProcessPool:  # a worker died (killed, out of memory): this process does the rest
@@ -141,7 +142,7 @@ class PoolJob:
 
 
 # What every worker imports (torch alone takes ~2.5 s of CPU).
-_WORKER_MODULES = ["torch", "cv2", "pydensecrf.densecrf", "engine.pnp_ovss.postprocess", "annotator.core.pipeline"]
+_WORKER_MODULES = ["torch", "cv2", "pydensecrf.densecrf", "engine.pnp_ovss.postprocess", "annotator.core.proposals"]
 
 
 def _context():
@@ -155,12 +156,13 @@ def _context():
     return context
 
 
-def finish_to_shapes(pending, overrides: dict, options):
-    """(result, shapes) of one pending result: its label map, then its polygons."""
-    from annotator.core.pipeline import result_to_shapes
+def finish_to_shapes(pending, overrides: dict, settings):
+    """(result, shapes) of one pending result: its label map, then its polygons
+    (*settings*: ``ProposalSettings``)."""
+    from annotator.core.proposals import result_to_shapes
 
     result = pending.finish(**overrides)
-    return result, result_to_shapes(result, options)
+    return result, result_to_shapes(result, settings)
 
 
 def _init_worker() -> None:
@@ -175,6 +177,6 @@ def _init_worker() -> None:
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
-    import annotator.core.pipeline  # noqa: F401 - imported once at start, not on the first image
+    import annotator.core.proposals  # noqa: F401 - imported once at start, not on the first image
     import engine.pnp_ovss.postprocess  # noqa: F401
     import pydensecrf.densecrf  # noqa: F401

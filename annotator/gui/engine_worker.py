@@ -13,6 +13,7 @@ sharpen) in ``interactive_jobs``.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import itertools
 import threading
@@ -25,16 +26,16 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 # The jobs, settings, failure kinds and factories live in engine_jobs; these are the
 # names the window and the dialogs use beside EngineClient.
+from annotator.core.proposal_settings import ProposalSettings
 from annotator.gui.engine_jobs import (BAD_INPUT, CANCELLED, ENGINE_ERROR, IMAGE_ERROR, NO_MODEL,
-                                       OUT_OF_MEMORY, BatchJob, EngineSettings, Polygonize, PostprocessJob,
-                                       SegmentJob, load_interactive, load_segmenter, polygonize_label_map,
-                                       read_image)
+                                       OUT_OF_MEMORY, BatchJob, EngineSettings, PostprocessJob, SegmentJob,
+                                       load_interactive, load_segmenter, polygonize, read_image)
 from annotator.gui.interactive_jobs import ClickJob, EmbedJob, InteractiveLane, SharpenJob, SharpenResult
 from engine.errors import Cancelled, DeviceOutOfMemoryError, EngineError, ModelNotFoundError
 
 __all__ = ["BAD_INPUT", "CANCELLED", "ENGINE_ERROR", "IMAGE_ERROR", "NO_MODEL", "OUT_OF_MEMORY", "BatchJob",
-           "EngineClient", "EngineSettings", "EngineWorker", "Polygonize", "PostprocessJob", "SegmentJob",
-           "load_interactive", "load_segmenter", "polygonize_label_map"]
+           "EngineClient", "EngineSettings", "EngineWorker", "PostprocessJob", "SegmentJob",
+           "load_interactive", "load_segmenter", "polygonize"]
 
 LABEL_MAPS_KEPT = 4  # full-size int32 label maps: a few images' worth of slider moves
 
@@ -44,10 +45,11 @@ class EngineWorker(QObject):
 
     stateChanged = Signal(str)  # "loading model", "ready", "no model"
     progress = Signal(int, str, str, int, int)  # job_id, image, stage, done, total
-    segmented = Signal(int, str, object, object)  # job_id, image, SegmentationResult, shapes
-    postprocessed = Signal(int, str, object, object)  # job_id, image, label_map, shapes
+    # job_id, image, SegmentationResult, shapes, settings, model_run (core.pipeline.model_run)
+    segmented = Signal(int, str, object, object, object, object)
+    postprocessed = Signal(int, str, object, object, object)  # job_id, image, label_map, shapes, settings
     batchImage = Signal(int, int, int, str)  # job_id, images finished, images to do, last image ("" at start)
-    batchSaved = Signal(int, str, object, object)  # job_id, image, SegmentationResult, shapes (already saved)
+    batchSaved = Signal(int, str, object, object, object)  # job_id, image, result, shapes (saved), settings
     batchDone = Signal(int, object)  # job_id, core.pipeline.BatchSummary
     failed = Signal(int, str, str, str)  # job_id, image, kind, message
     modelMissing = Signal(str)  # the engine's message: how to download or where to point
@@ -59,7 +61,7 @@ class EngineWorker(QObject):
     interactiveMissing = Signal(str)  # the engine's message for a missing interactive model
 
     def __init__(self, settings: EngineSettings, factory: Callable[[EngineSettings], Any] = load_segmenter,
-                 polygonize: Callable[..., list] = polygonize_label_map, read_image=read_image,
+                 polygonize: Callable[..., list] = polygonize, read_image=read_image,
                  interactive_factory: Callable[[str, str], Any] = load_interactive):
         super().__init__()
         self._interactive_factory = interactive_factory
@@ -151,32 +153,73 @@ class EngineWorker(QObject):
             self.stateChanged.emit("ready")
         return self._segmenter
 
-    def _segment_one(self, job_id, image, path, pixels, classes, threshold, background, params, cancel):
-        seg = self._segmenter_or_fail(image)
+    def _segment(self, job: SegmentJob) -> None:
+        """Propose on one image: core's stages (infer -> post-process -> [sharpen] -> proposals);
+        saving is the document's (undoable), the heatmap file the router's."""
+        from annotator.core.pipeline import infer_image, model_run, postprocess_result
+
+        seg = self._segmenter_or_fail(job.image)
         try:
-            rgb = pixels if pixels is not None else self._read_image(path)
+            rgb = job.pixels if job.pixels is not None else self._read_image(job.path)
         except Exception as e:
-            raise _JobFailed(image, IMAGE_ERROR, str(e)) from e
+            raise _JobFailed(job.image, IMAGE_ERROR, str(e)) from e
 
         def progress(stage: str, done: int, total: int) -> None:
-            self.progress.emit(job_id, image, stage, done, total)
+            self.progress.emit(job.job_id, job.image, stage, done, total)
             self.lane.drain()  # a click waits for one dropout pass at most
 
-        result = seg.segment(rgb, classes, progress=progress, cancel=cancel)
-        label_map = self._label_map(seg, image, result, threshold, background)
-        if cancel.is_set():
+        result = infer_image(seg, rgb, job.classes, cancel=job.cancel, progress=progress)
+        result = postprocess_result(seg, result, job.settings)
+        if job.cancel.is_set():
             raise Cancelled("cancelled after the last pass")
-        label_map = self._refined(image, str(path), rgb, result, label_map, params)
-        shapes = self._polygonize(label_map, result.classes, result.heatmaps, params, result=result)
-        return result, shapes
+        self._label_maps.pop(job.image, None)
+        shapes = self._shapes(job.image, str(job.path), rgb, result, job.settings)
+        self.segmented.emit(job.job_id, job.image, result, shapes, job.settings,
+                            model_run(result, job.classes, job.model))
 
-    def _refined(self, image: str, key: str, rgb, result, label_map, params: Polygonize) -> np.ndarray:
-        """*label_map* sharpened by the interactive model when ``params.refine`` is set.
+    def _postprocess(self, job: PostprocessJob) -> None:
+        """A slider or Shapes change: the kept result post-processed again (no model call)."""
+        seg = self._segmenter_or_fail(job.image)
+        engine = getattr(job.result, "engine", "pnp-ovss")
+        if getattr(seg, "engine", engine) != engine:
+            raise _JobFailed(job.image, BAD_INPUT, f"these proposals came from the {engine} engine and the model "
+                                                   f"is now {seg.engine}: Propose again to re-draw them")
+        settings = job.settings
+        key = (settings.threshold, settings.background)
+        cached = self._label_maps.get(job.image)
+        if cached is not None and cached[0] is job.result and cached[1] == key:
+            label_map = cached[2]
+            self._label_maps.move_to_end(job.image)
+        else:
+            from annotator.core.pipeline import postprocess_overrides
+
+            self.progress.emit(job.job_id, job.image, "postprocess", 0, 1)
+            wanted = postprocess_overrides(seg, settings)
+            label_map = seg.postprocess(job.result, **wanted) if wanted or job.result.label_map is None \
+                else job.result.label_map
+            self._label_maps[job.image] = (job.result, key, label_map)
+            while len(self._label_maps) > LABEL_MAPS_KEPT:
+                self._label_maps.popitem(last=False)
+        if job.cancel.is_set():
+            raise Cancelled("superseded by a newer slider position")
+        result = dataclasses.replace(job.result, label_map=label_map)
+        shapes = self._shapes(job.image, self._refine_keys.get(job.image, ""), None, result, settings)
+        self.postprocessed.emit(job.job_id, job.image, label_map, shapes, settings)
+
+    def _shapes(self, image: str, key: str, rgb, result, settings: ProposalSettings) -> list:
+        """The proposals stage, after sharpening when the record asks for it."""
+        if settings.refine:
+            result = dataclasses.replace(result, label_map=self._refined(image, key, rgb, result))
+        return self._polygonize(result, settings)
+
+    def _refined(self, image: str, key: str, rgb, result) -> np.ndarray:
+        """*result*'s label map sharpened by the interactive model.
 
         Without pixels (a slider re-run) the embedding must still be cached under *key*;
         a missing interactive model shows its dialog and leaves the map as it was.
         """
-        if not params.refine or not getattr(result, "classes", None):
+        label_map = result.label_map
+        if not getattr(result, "classes", None):
             return label_map
         from annotator.core.refine import sharpen_label_map
 
@@ -192,41 +235,6 @@ class EngineWorker(QObject):
         self._refine_keys[image] = key
         predict = lambda points, labels, box: seg.predict(points, labels, box, image_key=key).mask  # noqa: E731
         return sharpen_label_map(label_map, result.classes, predict, result.heatmaps)
-
-    def _label_map(self, seg, image, result, threshold, background) -> np.ndarray:
-        """The result's own label map unless the job asks for other post-processing."""
-        config = getattr(seg, "config", None)
-        same = (threshold is None or threshold == getattr(config, "threshold", threshold)) and (
-            background is None or background == getattr(config, "background", background))
-        if same:
-            return result.label_map
-        return seg.postprocess(result, threshold=threshold, background=background)
-
-    def _segment(self, job: SegmentJob) -> None:
-        result, shapes = self._segment_one(job.job_id, job.image, job.path, job.pixels, job.classes,
-                                           job.threshold, job.background, job.polygonize, job.cancel)
-        self._label_maps.pop(job.image, None)
-        self.segmented.emit(job.job_id, job.image, result, shapes)
-
-    def _postprocess(self, job: PostprocessJob) -> None:
-        seg = self._segmenter_or_fail(job.image)
-        cached = self._label_maps.get(job.image)
-        if cached is not None and cached[0] is job.result and cached[1:3] == (job.threshold, job.background):
-            label_map = cached[3]
-            self._label_maps.move_to_end(job.image)
-        else:
-            self.progress.emit(job.job_id, job.image, "postprocess", 0, 1)
-            label_map = seg.postprocess(job.result, threshold=job.threshold, background=job.background)
-            self._label_maps[job.image] = (job.result, job.threshold, job.background, label_map)
-            while len(self._label_maps) > LABEL_MAPS_KEPT:
-                self._label_maps.popitem(last=False)
-        if job.cancel.is_set():
-            raise Cancelled("superseded by a newer slider position")
-        label_map = self._refined(job.image, self._refine_keys.get(job.image, ""), None, job.result,
-                                  label_map, job.polygonize)
-        shapes = self._polygonize(label_map, job.result.classes, job.result.heatmaps, job.polygonize,
-                                  result=job.result)
-        self.postprocessed.emit(job.job_id, job.image, label_map, shapes)
 
     batch_size: int | None = None
     """Images per model call in a batch job; None: 8 on CUDA, else 1 (no gain on a CPU)."""
@@ -277,7 +285,7 @@ class EngineWorker(QObject):
                 self.batchImage.emit(job.job_id, state["done"] + 1, state["total"], image)
 
         def on_result(image: str, shapes, result) -> None:
-            self.batchSaved.emit(job.job_id, image, result, shapes)
+            self.batchSaved.emit(job.job_id, image, result, shapes, options.settings)
 
         summary = run_pipeline(job.project, seg, job.images, options, on_image=on_image, on_progress=on_progress,
                                on_result=on_result, cancel=job.cancel, refiner=self._batch_refiner(options))
@@ -316,10 +324,11 @@ class EngineClient(QObject):
     replacing a newer one; the image id it carries decides where it is applied.
     """
 
-    proposalsReady = Signal(int, str, object, object)  # job_id, image, result | None, shapes
+    # job_id, image, result | None, shapes, settings, model_run | None (None: a re-run of a kept result)
+    proposalsReady = Signal(int, str, object, object, object, object)
     progress = Signal(int, str, str, int, int)
     batchImage = Signal(int, int, int, str)
-    batchSaved = Signal(int, str, object, object)
+    batchSaved = Signal(int, str, object, object, object)
     batchDone = Signal(int, object)
     failed = Signal(int, str, str, str)
     modelMissing = Signal(str)
@@ -338,7 +347,7 @@ class EngineClient(QObject):
     _reconfigure_interactive = Signal(str)
 
     def __init__(self, settings: EngineSettings, factory: Callable[[EngineSettings], Any] = load_segmenter,
-                 polygonize: Callable[..., list] = polygonize_label_map, parent: QObject | None = None,
+                 polygonize: Callable[..., list] = polygonize, parent: QObject | None = None,
                  interactive_factory: Callable[[str, str], Any] = load_interactive):
         super().__init__(parent)
         self._ids = itertools.count(1)
@@ -385,16 +394,15 @@ class EngineClient(QObject):
         self._settings = settings
         self._reconfigure.emit(settings)
 
-    def segment(self, image: str, path: Path, classes: list[str], *, threshold: float | None = None,
-                background: str | None = None, polygonize: Polygonize | None = None,
-                pixels: np.ndarray | None = None) -> int:
-        job = SegmentJob(next(self._ids), image, Path(path), list(classes), threshold, background,
-                         polygonize or Polygonize(), pixels)
+    def segment(self, image: str, path: Path, classes: list[str], settings: ProposalSettings, *,
+                model: str = "", pixels: np.ndarray | None = None) -> int:
+        """Propose on *image*; *settings* come back with its proposals (``proposalsReady``)."""
+        job = SegmentJob(next(self._ids), image, Path(path), list(classes), settings, model, pixels)
         return self._submit_interactive(job)
 
-    def postprocess(self, image: str, result, threshold: float, background: str,
-                    polygonize: Polygonize | None = None) -> int:
-        job = PostprocessJob(next(self._ids), image, result, threshold, background, polygonize or Polygonize())
+    def postprocess(self, image: str, result, settings: ProposalSettings) -> int:
+        """Re-draw *image*'s proposals from its kept *result* with *settings* (no model call)."""
+        job = PostprocessJob(next(self._ids), image, result, settings)
         return self._submit_interactive(job)
 
     def batch(self, project, images: list[str], options) -> int:
@@ -499,13 +507,13 @@ class EngineClient(QObject):
     def _current(self, job_id: int, image: str) -> bool:
         return self._latest.get(image, 0) <= job_id
 
-    def _on_segmented(self, job_id, image, result, shapes) -> None:
+    def _on_segmented(self, job_id, image, result, shapes, settings, run) -> None:
         if self._current(job_id, image):
-            self.proposalsReady.emit(job_id, image, result, shapes)
+            self.proposalsReady.emit(job_id, image, result, shapes, settings, run)
 
-    def _on_postprocessed(self, job_id, image, label_map, shapes) -> None:
+    def _on_postprocessed(self, job_id, image, label_map, shapes, settings) -> None:
         if self._current(job_id, image):
-            self.proposalsReady.emit(job_id, image, None, shapes)
+            self.proposalsReady.emit(job_id, image, None, shapes, settings, None)
 
     def _on_progress(self, job_id, image, stage, done, total) -> None:
         if job_id in self._batches or self._current(job_id, image):

@@ -213,7 +213,8 @@ class FolderBrowsing:
         if saved is None:
             return False
         if doc.params is None:
-            doc.params = (saved.threshold, saved.tolerance)
+            doc.params = self.project.settings.proposal_settings().but(
+                threshold=saved.threshold, tolerance=saved.tolerance, background=saved.background)
         return True
 
     def _show_unreadable(self, image: str, error) -> None:

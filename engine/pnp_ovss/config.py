@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..config import default_threshold
+
 # CLIP normalisation, used by BLIP's image processor and the released code.
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -47,7 +49,7 @@ class SegmenterConfig:
     """Drop classes whose ITM match probability is below this before segmenting."""
 
     # --- post-processing --------------------------------------------------------------
-    threshold: float = 0.15
+    threshold: float = default_threshold("pnp-ovss")
     """Per-class patch threshold on the min-max normalised map."""
     background: str = "auto"
     """'auto' (background channel when fewer than 3 classes), 'always' or 'never'."""
