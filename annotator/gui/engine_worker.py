@@ -13,6 +13,7 @@ sharpen) in ``interactive_jobs``.
 
 from __future__ import annotations
 
+import copy as copy_module
 import dataclasses
 import gc
 import itertools
@@ -202,14 +203,14 @@ class EngineWorker(QObject):
                 self._label_maps.popitem(last=False)
         if job.cancel.is_set():
             raise Cancelled("superseded by a newer slider position")
-        result = dataclasses.replace(job.result, label_map=label_map)
+        result = _with_label_map(job.result, label_map)
         shapes = self._shapes(job.image, self._refine_keys.get(job.image, ""), None, result, settings)
         self.postprocessed.emit(job.job_id, job.image, label_map, shapes, settings)
 
     def _shapes(self, image: str, key: str, rgb, result, settings: ProposalSettings) -> list:
         """The proposals stage, after sharpening when the record asks for it."""
         if settings.refine:
-            result = dataclasses.replace(result, label_map=self._refined(image, key, rgb, result))
+            result = _with_label_map(result, self._refined(image, key, rgb, result))
         return self._polygonize(result, settings)
 
     def _refined(self, image: str, key: str, rgb, result) -> np.ndarray:
@@ -294,6 +295,13 @@ class EngineWorker(QObject):
             raise _JobFailed("", ENGINE_ERROR, summary.stopped)
         if summary.cancelled:
             raise Cancelled(f"batch cancelled after {len(summary.labelled)} of {summary.total} images")
+
+
+def _with_label_map(result, label_map):
+    """A shallow copy of *result* with another label map (the kept result stays as it was)."""
+    copy = dataclasses.replace(result) if dataclasses.is_dataclass(result) else copy_module.copy(result)
+    copy.label_map = label_map
+    return copy
 
 
 class _JobFailed(Exception):
