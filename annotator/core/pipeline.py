@@ -1,295 +1,35 @@
-"""The one labelling pipeline: decode -> model -> post-process -> polygons -> save.
+"""The local executor of the labelling stages (``core.stages``): ``run_pipeline``.
 
-Every way of labelling a folder (``pnp-annotator label``, the window's batch, the
-Ray executor) runs these stage functions, so "annotated", retries and what is
-written per image mean the same thing everywhere::
+A thread decodes the next batches while the model runs, and another turns results into
+shapes and saves them while the model runs the next batch (or a ``core.postpool`` pool
+does it in other processes). ``pnp-annotator label`` and the window's batch run it; the
+Ray executor runs the same stages its own way.
 
-    decode_image(project_root, rel) -> (rel, rgb uint8 [H, W, 3])      raises ImageReadError
-    infer_image(segmenter, rgb, classes, cancel, progress) -> SegmentationResult   (one image, errors raised)
-    infer_batch(segmenter, rgbs, classes, cancel) -> [SegmentationResult | "failure reason"]
-    postprocess_result(segmenter, result, settings) -> result           (label map at the record's threshold)
-    result_to_shapes(result, settings) -> [Shape]                      (post-processed label map -> polygons)
-    save_result(project, rel, shapes, result, options) -> shapes saved (proposals replaced, model_run, labels,
-                                                                        heatmap file)
-    is_annotated(project, rel) -> bool
-
-The stages take plain, picklable arguments (paths, arrays, dataclasses) so an
-executor in another process runs the same code. ``run_pipeline`` is the local
-executor: a thread decodes the next batches while the model runs, and another
-turns results into shapes and saves them while the model runs the next batch.
+The stages, options and engine factory live in ``core.stages``, ``core.run_options`` and
+``core.engine_factory``; their names are importable from here too.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import errno
-import os
 import queue
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from annotator.core import heatcache
-from annotator.core.index import DAMAGED
+from annotator.core.engine_factory import load_segmenter  # noqa: F401 - re-exported
 from annotator.core.lock import project_lock
 from annotator.core.postpool import PoolJob, PostprocessPool, plan_workers, torch_threads
-from annotator.core.project import AnnotationFileError, Project, ProjectSettings
-from annotator.core.proposal_settings import ProposalSettings
-from annotator.core.proposals import result_to_shapes
-from annotator.core.shapes import Shape
-
-# on_image(rel, outcome, detail): outcome "labelled" (detail: shapes saved), "skipped"
-# (detail: why) or "failed" (detail: the reason). Called from one thread, in order.
-ImageCallback = Callable[[str, str, Any], None]
-# on_result(rel, shapes, result): an image's shapes were saved (before its on_image).
-ResultCallback = Callable[[str, list, Any], None]
-# on_progress(stage, done, total): stage "images" (images finished of those the model
-# runs on; first called with done=0) or an engine stage of the current batch ("pass", ...).
-ProgressCallback = Callable[[str, int, int], None]
-
-LABELLED, SKIPPED, FAILED = "labelled", "skipped", "failed"
-# Errors of the disk, not of one image: the run stops instead of failing every image.
-FATAL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
-
-
-class ClassListError(ValueError):
-    """The engine refused the class list itself (every image would fail the same way)."""
-
-
-class ReplacedImageError(ValueError):
-    """The image file now has another size than the one its kept shapes were drawn on."""
-
-
-@dataclass
-class PipelineOptions:
-    classes: list[str]
-    """Normalised class names sent to the model."""
-    batch_size: int = 4
-    """Images per model call."""
-    skip_annotated: bool = False
-    """Leave images that ``is_annotated`` alone."""
-    settings: ProposalSettings = field(default_factory=ProposalSettings)
-    """How each result becomes proposals (threshold, background, tolerance, ...)."""
-    model: str = ""
-    """Recorded in each image's ``model_run``."""
-    postprocess_workers: int | None = None
-    """Processes that turn model outputs into shapes while the model runs the next batch
-    (``core.postpool``); None: sized from the cores and the device, 0: none (in this
-    process). The files written are the same either way."""
-    prefetch_batches: int = 2
-    """Batches decoded ahead of the one in the model (memory: that many batches of photos)."""
-    command: str = "pnp-annotator label"
-    """Who holds the folder's lock during the run (named to a second run that is refused)."""
-
-    @property
-    def refine(self) -> bool:
-        return self.settings.refine
-
-    @classmethod
-    def from_settings(cls, settings: ProjectSettings, classes: Sequence[str], **overrides) -> PipelineOptions:
-        """Options for a run with a project's settings; *overrides* win (e.g. batch_size)."""
-        values = dict(classes=list(classes), settings=settings.proposal_settings(), model=settings.model)
-        values.update(overrides)
-        return cls(**values)
-
-
-@dataclass
-class BatchSummary:
-    total: int = 0
-    labelled: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    shapes_per_class: Counter = field(default_factory=Counter)
-    cancelled: bool = False
-    stopped: str = ""
-    """Why the run stopped before the end on its own (a full disk), else ""."""
-    seconds: float = 0.0
-
-
-def load_segmenter(settings: ProjectSettings, **config):
-    """The engine a project's settings describe (model, device, presence threshold; the
-    project's threshold and background as the engine's defaults, so a run with them
-    post-processes once); *config*: further SegmenterConfig fields. Each run's
-    ``ProposalSettings`` still decides (``postprocess_overrides``). Raises the engine's
-    ModelNotFoundError / ValueError / RuntimeError."""
-    from engine import DEFAULT_MODEL, Segmenter, SegmenterConfig
-
-    if settings.threshold is not None:
-        config.setdefault("threshold", settings.threshold)
-    config.setdefault("background", settings.background)
-    config.setdefault("presence_threshold", settings.presence_threshold)
-    return Segmenter.load(model=settings.model or DEFAULT_MODEL, device=settings.device or "auto",
-                          config=SegmenterConfig(**config))
-
-
-# --- stages -----------------------------------------------------------------------------
-
-
-def decode_image(project_root: str | os.PathLike, rel: str) -> tuple[str, np.ndarray]:
-    """(rel, RGB uint8 [H, W, 3]) of one image; ImageReadError names the file and why."""
-    from engine.images import ImageReadError, load_rgb
-
-    path = Path(project_root) / rel
-    try:
-        return rel, load_rgb(path)
-    except ImageReadError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any decoder failure is this image's, not the run's
-        raise ImageReadError(f"Cannot read image '{path}': {_reason(exc)}") from exc
-
-
-def infer_image(segmenter, rgb: np.ndarray, classes: Sequence[str], cancel=None,
-                progress: ProgressCallback | None = None):
-    """The model stage for one image the user waits on (the window's Propose, a server's
-    request): its ``SegmentationResult``; the engine's errors propagate, for the caller to
-    name (out of memory, bad class list, cancelled)."""
-    return segmenter.segment(rgb, list(classes), progress=progress, cancel=cancel)
-
-
-def infer_batch(segmenter, rgbs: Sequence[np.ndarray], classes, cancel=None,
-                progress: ProgressCallback | None = None, pending: bool = False) -> list:
-    """One ``SegmentationResult`` or failure reason (str) per image; with *pending*, one
-    ``engine.base.PendingResult`` (``Segmenter.segment_batch_pending``) instead of a result.
-
-    *classes*: one list for every image, or one list per image. A batch that fails is
-    retried image by image, so one bad image (or an out-of-memory batch) does not sink
-    the others. ClassListError: every image failed with the same ValueError, i.e. the
-    engine refused the class list. Cancelled and KeyboardInterrupt propagate.
-    """
-    from engine import Cancelled, EngineError
-
-    rgbs = list(rgbs)
-    lists = _class_lists(classes, len(rgbs))
-    hooks = {k: v for k, v in (("progress", progress), ("cancel", cancel)) if v is not None}
-    segment = segmenter.segment_batch_pending if pending else segmenter.segment_batch
-    try:
-        return list(segment(rgbs, lists, batch_size=max(1, len(rgbs)), **hooks))
-    except (Cancelled, KeyboardInterrupt):
-        raise
-    except (EngineError, ValueError, RuntimeError, MemoryError) as exc:
-        if len(rgbs) == 1:
-            outcomes: list = [exc]
-        else:
-            outcomes = []
-            for rgb, names in zip(rgbs, lists):
-                try:
-                    outcomes.extend(segment([rgb], [names], batch_size=1, **hooks))
-                except (Cancelled, KeyboardInterrupt):
-                    raise
-                except (EngineError, ValueError, RuntimeError, MemoryError) as one:
-                    outcomes.append(one)
-        errors = [o for o in outcomes if isinstance(o, BaseException)]
-        if (len(errors) == len(outcomes) and all(type(e) is ValueError for e in errors)
-                and len({str(e) for e in errors}) == 1):
-            raise ClassListError(str(errors[0])) from exc
-        return [_reason(o) if isinstance(o, BaseException) else o for o in outcomes]
-
-
-def postprocess_result(segmenter, result, settings: ProposalSettings):
-    """*result* with its label map made with the record's threshold and background when
-    they differ from the segmenter's own (no model call); else unchanged."""
-    wanted = postprocess_overrides(segmenter, settings)
-    if wanted and getattr(result, "classes", None):
-        result.label_map = segmenter.postprocess(result, **wanted)
-    return result
-
-
-def postprocess_overrides(segmenter, settings: ProposalSettings) -> dict:
-    """The record's threshold and background where they differ from the segmenter's own
-    (``Segmenter.postprocess`` / ``PendingResult.finish`` keywords)."""
-    config = getattr(segmenter, "config", None)
-    wanted = {}
-    if settings.threshold is not None and settings.threshold != getattr(config, "threshold", None):
-        wanted["threshold"] = settings.threshold
-    if settings.background != getattr(config, "background", settings.background):
-        wanted["background"] = settings.background
-    return wanted
-
-
-def engine_threshold(result, settings: ProposalSettings) -> float:
-    """The threshold *result*'s label map was cut at: the record's, else its engine's default."""
-    from engine.config import default_threshold
-
-    return default_threshold(getattr(result, "engine", "pnp-ovss")) if settings.threshold is None \
-        else settings.threshold
-
-
-def save_heatmaps(project: Project, rel: str, result, settings: ProposalSettings) -> bool:
-    """Keep *result*'s heatmaps beside the image's annotation file (``core.heatcache``) with the
-    values its proposals were made with, so the sliders work again later; a result that cannot
-    be post-processed again from its heatmaps (no working image) removes the image's older
-    heatmap file instead, so a stale one of another run is never used. Returns whether one was
-    written. OSError when it cannot be written."""
-    if getattr(result, "work_image", None) is None or not getattr(result, "classes", None):
-        path = heatcache.heat_path(project, rel)
-        if path.is_file() and not path.is_symlink():
-            path.unlink()
-        return False
-    saved = heatcache.SavedResult(list(result.classes), result.heatmaps, tuple(result.image_size),
-                                  tuple(result.work_image.shape[:2]), engine_threshold(result, settings),
-                                  settings.tolerance, settings.background)
-    heatcache.save_result(project, rel, saved)
-    return True
-
-
-def model_run(result, classes: Sequence[str], model: str) -> dict:
-    """What an annotation file records of the model run its proposals came from."""
-    return {
-        "classes": list(result.classes),
-        "requested": list(classes),
-        "model": model,
-        "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
-def save_result(project: Project, rel: str, shapes: list[Shape], result, options: PipelineOptions) -> int:
-    """Replace the image's unaccepted proposals by *shapes* and record ``model_run``;
-    human and accepted shapes are kept. Returns the number of shapes saved.
-
-    Raises AnnotationFileError for a damaged annotation file (never overwritten) and
-    OSError when it cannot be written. The heatmaps are kept too (``save_heatmaps``).
-    """
-    ann = project.load(rel)
-    height, width = (int(v) for v in result.image_size)
-    kept = [s for s in ann.shapes if not (s.source == "model" and not s.accepted)]
-    if kept and (ann.width, ann.height) != (width, height):
-        raise ReplacedImageError(
-            f"{rel}: the image was replaced: it is now {width}x{height} but its {len(kept)} shape(s) were drawn "
-            f"on a {ann.width}x{ann.height} image. Nothing was changed; open it in the window to check them.")
-    ann.height, ann.width = height, width
-    ann.apply_proposals(shapes, skip_kept=True)  # a re-run adds no copy of an accepted shape
-    ann.model_run = model_run(result, options.classes, options.model)
-    new_labels = [c for c in result.classes if project.labels.get(c) is None]
-    for name in new_labels:
-        project.labels.add(name)
-    if new_labels:
-        project.save_settings()
-    project.save(ann)
-    try:
-        save_heatmaps(project, rel, result, options.settings)
-    except OSError:
-        pass  # the proposals are saved; only the sliders of this image after a relaunch are lost
-    return len(shapes)
-
-
-def is_annotated(project: Project, rel: str) -> bool:
-    """THE definition of "annotated": the image has shapes or a model run went over it
-    (a run that found nothing counts: running it again would find nothing again).
-
-    Raises AnnotationFileError when its annotation file is damaged.
-    """
-    entry = project.entry(rel)  # from the status index while the file is unchanged
-    if entry is None:
-        return False
-    if entry.status == DAMAGED:
-        raise AnnotationFileError(project.annotation_path(rel), entry.reason)
-    return entry.annotated
+from annotator.core.project import AnnotationFileError, Project
+from annotator.core.run_options import (  # noqa: F401 - re-exported
+    FAILED, LABELLED, SKIPPED, BatchSummary, ImageCallback, PipelineOptions, ProgressCallback, ResultCallback)
+from annotator.core.stages import (  # noqa: F401 - re-exported
+    FATAL_ERRNOS, ClassListError, ReplacedImageError, _reason, decode_image, engine_threshold, infer_batch,
+    infer_image, is_annotated, is_fatal_disk_error, model_run, postprocess_overrides, postprocess_result,
+    result_to_shapes, save_heatmaps, save_result)
 
 
 # --- the local executor -------------------------------------------------------------------
@@ -435,17 +175,8 @@ def _plan(project: Project, images: Sequence[str], skip_annotated: bool, summary
     return todo
 
 
-def _class_lists(classes, count: int) -> list[list[str]]:
-    classes = list(classes)
-    if classes and not isinstance(classes[0], str):
-        if len(classes) != count:
-            raise ValueError(f"{count} images but {len(classes)} class lists")
-        return [list(c) for c in classes]
-    return [list(classes) for _ in range(count)]
 
 
-def _reason(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _is_set(cancel) -> bool:
@@ -463,9 +194,6 @@ def _record(summary: BatchSummary, on_image: ImageCallback | None, rel: str, out
         on_image(rel, outcome, detail)
 
 
-def is_fatal_disk_error(exc: BaseException) -> bool:
-    """A full disk, an exhausted quota or a read-only file system."""
-    return isinstance(exc, OSError) and exc.errno in FATAL_ERRNOS
 
 
 class _Saver:
