@@ -7,322 +7,33 @@ order; each carries the image it belongs to and its own cancel token
 back as signals carrying the job id and the image, and ``EngineClient`` drops the
 results of superseded jobs, so a late answer never lands on the wrong image.
 
-The jobs and settings are in ``engine_jobs``; the interactive lane (clicks, embeddings,
-sharpen) in ``interactive_jobs``.
+This module is the GUI thread's side, ``EngineClient`` (submit, supersede, cancel, route
+by image); ``engine_thread.EngineWorker`` runs the jobs there. The jobs and settings are in
+``engine_jobs``; the interactive lane (clicks, embeddings, sharpen) in ``interactive_jobs``.
 """
 
 from __future__ import annotations
 
-import copy as copy_module
-import dataclasses
-import gc
 import itertools
 import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal
 
 # The jobs, settings, failure kinds and factories live in engine_jobs; these are the
 # names the window and the dialogs use beside EngineClient.
 from annotator.core.proposal_settings import ProposalSettings
 from annotator.gui.engine_jobs import (BAD_INPUT, CANCELLED, ENGINE_ERROR, IMAGE_ERROR, NO_MODEL,
                                        OUT_OF_MEMORY, BatchJob, EngineSettings, PostprocessJob, SegmentJob,
-                                       load_interactive, load_segmenter, polygonize, read_image)
-from annotator.gui.interactive_jobs import ClickJob, EmbedJob, InteractiveLane, SharpenJob, SharpenResult
-from engine.errors import Cancelled, DeviceOutOfMemoryError, EngineError, ModelNotFoundError
+                                       load_interactive, load_segmenter, polygonize)
+from annotator.gui.engine_thread import EngineWorker
+from annotator.gui.interactive_jobs import ClickJob, EmbedJob, SharpenJob, SharpenResult
 
 __all__ = ["BAD_INPUT", "CANCELLED", "ENGINE_ERROR", "IMAGE_ERROR", "NO_MODEL", "OUT_OF_MEMORY", "BatchJob",
            "EngineClient", "EngineSettings", "EngineWorker", "PostprocessJob", "SegmentJob",
            "load_interactive", "load_segmenter", "polygonize"]
-
-LABEL_MAPS_KEPT = 4  # full-size int32 label maps: a few images' worth of slider moves
-
-
-class EngineWorker(QObject):
-    """Runs in the engine thread. Never touched from the GUI thread after moveToThread."""
-
-    stateChanged = Signal(str)  # "loading model", "ready", "no model"
-    progress = Signal(int, str, str, int, int)  # job_id, image, stage, done, total
-    # job_id, image, SegmentationResult, shapes, settings, model_run (core.pipeline.model_run)
-    segmented = Signal(int, str, object, object, object, object)
-    postprocessed = Signal(int, str, object, object, object)  # job_id, image, label_map, shapes, settings
-    batchImage = Signal(int, int, int, str)  # job_id, images finished, images to do, last image ("" at start)
-    batchSaved = Signal(int, str, object, object, object)  # job_id, image, result, shapes (saved), settings
-    batchDone = Signal(int, object)  # job_id, core.pipeline.BatchSummary
-    failed = Signal(int, str, str, str)  # job_id, image, kind, message
-    modelMissing = Signal(str)  # the engine's message: how to download or where to point
-    finished = Signal(int)  # job_id; exactly once per job, after its results
-    # interactive lane (interactive_jobs): results of clicks, never counted as jobs
-    clickReady = Signal(object)  # ClickResult
-    embedded = Signal(int, str)  # job_id, image
-    interactiveFailed = Signal(int, str, str, str)  # job_id, image, kind, message
-    interactiveMissing = Signal(str)  # the engine's message for a missing interactive model
-
-    def __init__(self, settings: EngineSettings, factory: Callable[[EngineSettings], Any] = load_segmenter,
-                 polygonize: Callable[..., list] = polygonize, read_image=read_image,
-                 interactive_factory: Callable[[str, str], Any] = load_interactive):
-        super().__init__()
-        self._interactive_factory = interactive_factory
-        self._interactive_model = ""
-        self.lane = InteractiveLane(self._load_interactive, self.clickReady.emit, self.embedded.emit,
-                                    self.interactiveFailed.emit, self.interactiveMissing.emit)
-        self._settings = settings
-        self._factory = factory
-        self._polygonize = polygonize
-        self._read_image = read_image
-        self._segmenter = None
-        # Last post-processed label maps (LRU): a simplification-only slider move
-        # then skips blur + CRF (the expensive part of post-processing).
-        self._label_maps: OrderedDict[str, tuple[Any, float, str, np.ndarray]] = OrderedDict()
-        self._refine_keys: dict[str, str] = {}  # image -> embedding key its last refine used
-
-    @Slot(object)
-    def configure(self, settings: EngineSettings) -> None:
-        old, self._settings = self._settings, settings
-        # Threshold and background travel with every job, so only what the model is
-        # loaded with forces a reload (seconds for the real model).
-        if (settings.model, settings.device, settings.presence_threshold) != (
-                old.model, old.device, old.presence_threshold):
-            self.release()  # loads again, lazily, on the next job
-            self._label_maps.clear()
-
-    def _load_interactive(self):
-        return self._interactive_factory(self._interactive_model, self._settings.device)
-
-    @Slot(str)
-    def configure_interactive(self, model: str) -> None:
-        if model != self._interactive_model:
-            self._interactive_model = model
-            self.lane.release()
-
-    @Slot()
-    def drain_interactive(self) -> None:
-        self.lane.drain()
-
-    def release(self) -> None:
-        """Drop the segmenter and stop its post-processing process."""
-        seg, self._segmenter = self._segmenter, None
-        self.lane.release()
-        close = getattr(seg, "close", None)
-        if close is not None:
-            close()
-
-    @Slot(object)
-    def run(self, job) -> None:
-        image = getattr(job, "image", "")
-        self.lane.drain()  # clicks go ahead of queued model work
-        try:
-            if job.cancel.is_set():
-                raise Cancelled("superseded or cancelled before it started")
-            if isinstance(job, SegmentJob):
-                self._segment(job)
-            elif isinstance(job, PostprocessJob):
-                self._postprocess(job)
-            elif isinstance(job, BatchJob):
-                self._batch(job)
-            else:
-                raise TypeError(f"unknown engine job {job!r}")
-        except _JobFailed as e:
-            self.failed.emit(job.job_id, e.image or image, e.kind, e.message)
-        except Exception as e:  # noqa: BLE001 - anything else is reported, never lost
-            kind, message = _describe(e)
-            self.failed.emit(job.job_id, image, kind, message)
-        finally:
-            self.finished.emit(job.job_id)
-
-    # -- jobs ---------------------------------------------------------------------
-
-    def _segmenter_or_fail(self, image: str):
-        if self._segmenter is None:
-            self.stateChanged.emit("loading model")
-            try:
-                self._segmenter = self._factory(self._settings)
-            except ModelNotFoundError as e:
-                self.stateChanged.emit("no model")
-                self.modelMissing.emit(str(e))
-                raise _JobFailed(image, NO_MODEL, str(e)) from e
-            except Exception as e:
-                self.stateChanged.emit("no model")
-                raise _JobFailed(image, ENGINE_ERROR, f"could not load the model: {e}") from e
-            # torch + transformers leave ~400k long-lived objects; a full collection
-            # scanning them holds the GIL for 50-250 ms (measured under load) and stalls
-            # the GUI thread. Freezing moves them out of the collector's way for good.
-            gc.freeze()
-            self.stateChanged.emit("ready")
-        return self._segmenter
-
-    def _segment(self, job: SegmentJob) -> None:
-        """Propose on one image: core's stages (infer -> post-process -> [sharpen] -> proposals);
-        saving is the document's (undoable), the heatmap file the router's."""
-        from annotator.core.pipeline import infer_image, model_run, postprocess_result
-
-        seg = self._segmenter_or_fail(job.image)
-        try:
-            rgb = job.pixels if job.pixels is not None else self._read_image(job.path)
-        except Exception as e:
-            raise _JobFailed(job.image, IMAGE_ERROR, str(e)) from e
-
-        def progress(stage: str, done: int, total: int) -> None:
-            self.progress.emit(job.job_id, job.image, stage, done, total)
-            self.lane.drain()  # a click waits for one dropout pass at most
-
-        result = infer_image(seg, rgb, job.classes, cancel=job.cancel, progress=progress)
-        result = postprocess_result(seg, result, job.settings)
-        if job.cancel.is_set():
-            raise Cancelled("cancelled after the last pass")
-        self._label_maps.pop(job.image, None)
-        shapes = self._shapes(job.image, str(job.path), rgb, result, job.settings)
-        self.segmented.emit(job.job_id, job.image, result, shapes, job.settings,
-                            model_run(result, job.classes, job.model))
-
-    def _postprocess(self, job: PostprocessJob) -> None:
-        """A slider or Shapes change: the kept result post-processed again (no model call)."""
-        seg = self._segmenter_or_fail(job.image)
-        engine = getattr(job.result, "engine", "pnp-ovss")
-        if getattr(seg, "engine", engine) != engine:
-            raise _JobFailed(job.image, BAD_INPUT, f"these proposals came from the {engine} engine and the model "
-                                                   f"is now {seg.engine}: Propose again to re-draw them")
-        settings = job.settings
-        key = (settings.threshold, settings.background)
-        cached = self._label_maps.get(job.image)
-        if cached is not None and cached[0] is job.result and cached[1] == key:
-            label_map = cached[2]
-            self._label_maps.move_to_end(job.image)
-        else:
-            from annotator.core.pipeline import postprocess_overrides
-
-            self.progress.emit(job.job_id, job.image, "postprocess", 0, 1)
-            wanted = postprocess_overrides(seg, settings)
-            label_map = seg.postprocess(job.result, **wanted) if wanted or job.result.label_map is None \
-                else job.result.label_map
-            self._label_maps[job.image] = (job.result, key, label_map)
-            while len(self._label_maps) > LABEL_MAPS_KEPT:
-                self._label_maps.popitem(last=False)
-        if job.cancel.is_set():
-            raise Cancelled("superseded by a newer slider position")
-        result = _with_label_map(job.result, label_map)
-        shapes = self._shapes(job.image, self._refine_keys.get(job.image, ""), None, result, settings)
-        self.postprocessed.emit(job.job_id, job.image, label_map, shapes, settings)
-
-    def _shapes(self, image: str, key: str, rgb, result, settings: ProposalSettings) -> list:
-        """The proposals stage, after sharpening when the record asks for it."""
-        if settings.refine:
-            result = _with_label_map(result, self._refined(image, key, rgb, result))
-        return self._polygonize(result, settings)
-
-    def _refined(self, image: str, key: str, rgb, result) -> np.ndarray:
-        """*result*'s label map sharpened by the interactive model.
-
-        Without pixels (a slider re-run) the embedding must still be cached under *key*;
-        a missing interactive model shows its dialog and leaves the map as it was.
-        """
-        label_map = result.label_map
-        if not getattr(result, "classes", None):
-            return label_map
-        from annotator.core.refine import sharpen_label_map
-
-        try:
-            seg = self.lane.segmenter()
-        except ModelNotFoundError as e:
-            self.interactiveMissing.emit(str(e))
-            return label_map
-        if rgb is not None:
-            seg.set_image(key, rgb)
-        elif not key or not seg.has_image(key):
-            return label_map
-        self._refine_keys[image] = key
-        predict = lambda points, labels, box: seg.predict(points, labels, box, image_key=key).mask  # noqa: E731
-        return sharpen_label_map(label_map, result.classes, predict, result.heatmaps)
-
-    batch_size: int | None = None
-    """Images per model call in a batch job; None: 8 on CUDA, else 1 (no gain on a CPU)."""
-
-    def _batch_refiner(self, options):
-        """core.refine's pipeline hook on the lane's interactive model, when the run sharpens."""
-        if not getattr(options, "refine", False):
-            return None
-        from annotator.core.refine import make_refiner
-
-        try:
-            return make_refiner(self.lane.segmenter())
-        except ModelNotFoundError as e:
-            self.interactiveMissing.emit(str(e))  # the batch still runs, unsharpened
-            return None
-
-    def _batch(self, job: BatchJob) -> None:
-        """The CLI's pipeline, its callbacks turned into signals (it saves each image itself)."""
-        from dataclasses import replace
-
-        from annotator.core.pipeline import FAILED, run_pipeline
-
-        if not job.images:
-            return
-        seg = self._segmenter_or_fail(job.images[0])
-        size = self.batch_size
-        if size is None:
-            size = 8 if getattr(getattr(seg, "device", None), "type", "cpu") == "cuda" else 1
-        options = replace(job.options, batch_size=size)
-        state = {"done": 0, "total": 0, "image": job.images[0]}
-        engine_thread = threading.current_thread()
-
-        def on_progress(stage: str, done: int, total: int) -> None:
-            if stage == "images":
-                state["done"], state["total"] = done, total
-                if done == 0:
-                    self.batchImage.emit(job.job_id, 0, total, "")
-            else:
-                self.progress.emit(job.job_id, state["image"], stage, done, total)
-                if threading.current_thread() is engine_thread:  # the model's passes: clicks go between
-                    self.lane.drain()
-
-        def on_image(image: str, outcome: str, detail) -> None:
-            state["image"] = image
-            if outcome == FAILED:
-                self.failed.emit(job.job_id, image, IMAGE_ERROR, str(detail))
-            if outcome != "skipped":
-                self.batchImage.emit(job.job_id, state["done"] + 1, state["total"], image)
-
-        def on_result(image: str, shapes, result) -> None:
-            self.batchSaved.emit(job.job_id, image, result, shapes, options.settings)
-
-        summary = run_pipeline(job.project, seg, job.images, options, on_image=on_image, on_progress=on_progress,
-                               on_result=on_result, cancel=job.cancel, refiner=self._batch_refiner(options))
-        self.batchDone.emit(job.job_id, summary)
-        if summary.stopped:
-            raise _JobFailed("", ENGINE_ERROR, summary.stopped)
-        if summary.cancelled:
-            raise Cancelled(f"batch cancelled after {len(summary.labelled)} of {summary.total} images")
-
-
-def _with_label_map(result, label_map):
-    """A shallow copy of *result* with another label map (the kept result stays as it was)."""
-    copy = dataclasses.replace(result) if dataclasses.is_dataclass(result) else copy_module.copy(result)
-    copy.label_map = label_map
-    return copy
-
-
-class _JobFailed(Exception):
-    def __init__(self, image: str, kind: str, message: str):
-        super().__init__(message)
-        self.image, self.kind, self.message = image, kind, message
-
-
-def _describe(error: Exception) -> tuple[str, str]:
-    if isinstance(error, Cancelled):
-        return CANCELLED, str(error) or "cancelled"
-    if isinstance(error, DeviceOutOfMemoryError):
-        return OUT_OF_MEMORY, str(error)
-    if isinstance(error, ModelNotFoundError):
-        return NO_MODEL, str(error)
-    if isinstance(error, ValueError):  # the engine's bad class list; images are read earlier
-        return BAD_INPUT, str(error)
-    if isinstance(error, EngineError):
-        return ENGINE_ERROR, str(error)
-    return ENGINE_ERROR, f"{type(error).__name__}: {error}"
-
 
 class EngineClient(QObject):
     """GUI-thread face of the engine thread: submit, supersede, cancel, filter results.
