@@ -99,9 +99,11 @@ class ProjectSettings:
         self.model = model
         if old == new:
             return
+        kept = dict(self.engine_thresholds)  # a new dict: a copied ProjectSettings may share the old one
         if self.threshold is not None:
-            self.engine_thresholds[old] = self.threshold
-        self.threshold = self.engine_thresholds.pop(new, None)
+            kept[old] = self.threshold
+        self.threshold = kept.pop(new, None)
+        self.engine_thresholds = kept
 
     @classmethod
     def from_dict(cls, d: Any) -> ProjectSettings:

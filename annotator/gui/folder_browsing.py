@@ -118,6 +118,7 @@ class FolderBrowsing:
             project.settings = replace(self._project_defaults)
         self.project = project
         self.client.configure(EngineSettings.from_project(project.settings))
+        self.offer_proposal_modes()
         self.store = DocumentStore(project, self.undo_group, reader=self._reader, parent=self)
         self.store.statusChanged.connect(self._on_status)
         self.store.documentChanged.connect(self._on_document_changed)

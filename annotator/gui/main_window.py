@@ -323,17 +323,22 @@ class MainWindow(FolderBrowsing, QMainWindow):
         settings = self.engine_settings()
         self.client.configure(EngineSettings.from_project(settings))
         engine = self.client.settings.engine
-        instances = makes_instances(engine)
-        if settings.proposals == "instances" and not instances:
+        if settings.proposals == "instances" and not makes_instances(engine):
             settings.proposals = "auto"  # the engine makes no instances: its regions, not a failure per image
         if self.project is not None:
             self.project.save_settings()
         self.router.forget_engine(engine)
+        self.offer_proposal_modes()
+        self.heatmap_view.show_params(self.document())
+
+    def offer_proposal_modes(self) -> None:
+        """The Shapes box offers Instances only for an engine that makes them, and shows the project's mode."""
+        from annotator.core.proposals import makes_instances
+
         item = self.prompt.proposals.model().item(self.prompt.proposals.findData("instances"))
         if item is not None:
-            item.setEnabled(instances)
-        self.prompt.set_proposals_mode(settings.proposals)
-        self.heatmap_view.show_params(self.document())
+            item.setEnabled(makes_instances(self.client.settings.engine))
+        self.prompt.set_proposals_mode(self.engine_settings().proposals)
 
     def on_quit(self) -> None:
         self.close()
