@@ -22,7 +22,7 @@ import numpy as np
 
 from annotator.core.engine_factory import load_segmenter  # noqa: F401 - re-exported
 from annotator.core.lock import project_lock
-from annotator.core.postpool import PoolJob, PostprocessPool, plan_workers, torch_threads
+from annotator.core.postpool import PoolJob, plan_workers, start_pool, torch_threads
 from annotator.core.project import AnnotationFileError, Project
 from annotator.core.run_options import (  # noqa: F401 - re-exported
     FAILED, LABELLED, SKIPPED, BatchSummary, ImageCallback, PipelineOptions, ProgressCallback, ResultCallback)
@@ -89,11 +89,10 @@ def _pool_for_run(segmenter, options: PipelineOptions, images: int, pool, allowe
     device = getattr(getattr(segmenter, "device", None), "type", "cpu")
     if pool is not None:
         return pool, None, plan_workers(pool.workers, device, images).model_threads
-    plan = plan_workers(options.postprocess_workers, device, images)
-    if not plan.workers:
+    own = start_pool(options.postprocess_workers, device, images)
+    if own is None:
         return None, None, None
-    own = PostprocessPool(plan.workers)
-    return own, own, plan.model_threads
+    return own, own, plan_workers(own.workers, device, images).model_threads
 
 
 def _loop(project, segmenter, todo, options, summary, on_image, on_progress, on_result, cancel,

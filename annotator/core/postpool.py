@@ -66,6 +66,17 @@ def plan_workers(requested: int | None, device_type: str, images: int, cores: in
     return WorkerPlan(workers, threads)
 
 
+def start_pool(requested: int | None, device_type: str, images: int, *, refine: bool = False,
+               cores: int | None = None) -> PostprocessPool | None:
+    """THE decision whether a run post-processes in a pool: a started ``PostprocessPool`` sized
+    by ``plan_workers``, or None (post-process in the run's own process: a small run, one core,
+    ``requested`` 0, or a run that sharpens, whose refiner needs each label map there)."""
+    if refine:
+        return None
+    plan = plan_workers(requested, device_type, images, cores)
+    return PostprocessPool(plan.workers) if plan.workers else None
+
+
 @contextlib.contextmanager
 def torch_threads(count: int | None):
     """torch's intra-op threads set to *count* for the block (None: unchanged)."""
