@@ -51,8 +51,8 @@ def run_pipeline(project: Project, segmenter, images: Sequence[str], options: Pi
     each result before its shapes are made when ``options.refine`` is set.
     *pool* (``core.postpool.PostprocessPool``, started early to hide its start-up): the
     processes that post-process while the model runs; None: one is made when
-    ``options.postprocess_workers`` asks for it (not with a refiner, which needs the model's
-    process).
+    ``core.postpool.start_pool`` says so. With a refiner the pool is handed to the engine
+    (``Segmenter.use_postprocess_pool``) for the run, since the refiner needs each label map here.
     """
     with project_lock(project, options.command):
         return _run_locked(project, segmenter, images, options, on_image, on_progress, on_result, cancel,
@@ -67,13 +67,20 @@ def _run_locked(project, segmenter, images, options, on_image, on_progress, on_r
     if on_progress is not None:
         on_progress("images", 0, len(todo))
     refining = refiner is not None and options.refine
-    pool, own_pool, threads = _pool_for_run(segmenter, options, len(todo), None if refining else pool,
-                                            allowed=not refining)
+    pool, own_pool, threads = _pool_for_run(segmenter, options, len(todo), pool)
+    # A run that sharpens needs each label map here: the engine post-processes in the pool
+    # itself (handed to it for the run) and gives back finished results.
+    handed = refining and pool is not None and hasattr(segmenter, "use_postprocess_pool")
+    if handed:
+        before = getattr(segmenter, "postprocess_pool", None)
+        segmenter.use_postprocess_pool(pool.executor)
     try:
         with torch_threads(threads):
             _loop(project, segmenter, todo, options, summary, on_image, on_progress, on_result, cancel,
-                  refiner if refining else None, pool)
+                  refiner if refining else None, None if refining else pool)
     finally:
+        if handed:
+            segmenter.use_postprocess_pool(before)
         if own_pool is not None:
             own_pool.close()
         summary.seconds = time.monotonic() - start
@@ -82,9 +89,9 @@ def _run_locked(project, segmenter, images, options, on_image, on_progress, on_r
     return summary
 
 
-def _pool_for_run(segmenter, options: PipelineOptions, images: int, pool, allowed: bool):
+def _pool_for_run(segmenter, options: PipelineOptions, images: int, pool):
     """(pool to use or None, pool made here to close or None, torch threads for the model or None)."""
-    if not allowed or not hasattr(segmenter, "segment_batch_pending"):
+    if not hasattr(segmenter, "segment_batch_pending"):
         return None, None, None
     device = getattr(getattr(segmenter, "device", None), "type", "cpu")
     if pool is not None:

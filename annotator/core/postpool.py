@@ -26,6 +26,8 @@ from dataclasses import dataclass
 # A pool costs ~3 s of CPU to start (its fork server imports torch): fewer images than
 # this are post-processed in the calling process when the size is automatic.
 MIN_IMAGES_FOR_POOL = 8
+WINDOW_WORKERS = 1
+"""The window's engine thread: one process keeps the CRF (which holds the GIL) off the GUI's."""
 
 
 @dataclass(frozen=True)
@@ -66,13 +68,11 @@ def plan_workers(requested: int | None, device_type: str, images: int, cores: in
     return WorkerPlan(workers, threads)
 
 
-def start_pool(requested: int | None, device_type: str, images: int, *, refine: bool = False,
-               cores: int | None = None) -> PostprocessPool | None:
+def start_pool(requested: int | None, device_type: str, images: int, cores: int | None = None) -> (
+        PostprocessPool | None):
     """THE decision whether a run post-processes in a pool: a started ``PostprocessPool`` sized
     by ``plan_workers``, or None (post-process in the run's own process: a small run, one core,
-    ``requested`` 0, or a run that sharpens, whose refiner needs each label map there)."""
-    if refine:
-        return None
+    ``requested`` 0). The window's engine thread asks for one worker (``WINDOW_WORKERS``)."""
     plan = plan_workers(requested, device_type, images, cores)
     return PostprocessPool(plan.workers) if plan.workers else None
 
@@ -109,6 +109,12 @@ class PostprocessPool:
         self._executor = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker)
         # start every worker now (spawned pools start them on the first submit)
         self._started = [self._executor.submit(os.getpid) for _ in range(workers)]
+
+    @property
+    def executor(self):
+        """The processes as an executor (``submit(fn, *args, **kwargs) -> Future``): what an engine is
+        handed (``Segmenter.use_postprocess_pool``) to post-process in them."""
+        return self._executor
 
     def worker_pids(self) -> list[int]:
         """The workers' process ids, once they are up."""

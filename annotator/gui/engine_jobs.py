@@ -95,11 +95,11 @@ def load_segmenter(settings: EngineSettings):
     from annotator.core.pipeline import load_segmenter as load
     from annotator.core.project import ProjectSettings
 
-    # postprocess_workers=1: the dense CRF holds the GIL for up to a second; in a helper
-    # process it cannot freeze the GUI thread.
+    # The engine thread hands it core's post-processing pool (EngineWorker): the dense CRF
+    # holds the GIL for up to a second, and in a helper process it cannot freeze the GUI.
     project_settings = ProjectSettings(model=settings.model, device=settings.device,
                                        presence_threshold=settings.presence_threshold)
-    return load(project_settings, postprocess_workers=1)
+    return load(project_settings)
 
 
 def load_interactive(model: str, device: str):

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from typing import Any, Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from annotator.core.proposal_settings import ProposalSettings
 from annotator.gui.engine_jobs import (BAD_INPUT, CANCELLED, ENGINE_ERROR, IMAGE_ERROR, NO_MODEL,
@@ -45,6 +45,7 @@ class EngineWorker(QObject):
     embedded = Signal(int, str)  # job_id, image
     interactiveFailed = Signal(int, str, str, str)  # job_id, image, kind, message
     interactiveMissing = Signal(str)  # the engine's message for a missing interactive model
+    _landed = Signal(object, object, object)  # PostprocessJob, cache key, Future: from a pool thread
 
     def __init__(self, settings: EngineSettings, factory: Callable[[EngineSettings], Any] = load_segmenter,
                  polygonize: Callable[..., list] = polygonize, read_image=read_image,
@@ -63,6 +64,9 @@ class EngineWorker(QObject):
         # then skips blur + CRF (the expensive part of post-processing).
         self._label_maps: OrderedDict[str, tuple[Any, float, str, np.ndarray]] = OrderedDict()
         self._refine_keys: dict[str, str] = {}  # image -> embedding key its last refine used
+        self._postpool = None  # core.postpool.PostprocessPool handed to the engine (its CRF off this process)
+        # a slider re-run post-processed in the pool comes back here, in the engine thread
+        self._landed.connect(self._postprocess_landed, Qt.ConnectionType.QueuedConnection)
 
     @Slot(object)
     def configure(self, settings: EngineSettings) -> None:
@@ -88,17 +92,36 @@ class EngineWorker(QObject):
         self.lane.drain()
 
     def release(self) -> None:
-        """Drop the segmenter and stop its post-processing process."""
+        """Drop the segmenter (the post-processing pool stays for the next one)."""
         seg, self._segmenter = self._segmenter, None
         self.lane.release()
         close = getattr(seg, "close", None)
         if close is not None:
             close()
 
+    def close_pool(self) -> None:
+        """Stop the post-processing processes (the client's shutdown, once the thread stopped)."""
+        pool, self._postpool = self._postpool, None
+        if pool is not None:
+            pool.close()
+
+    def _hand_pool(self, seg) -> None:
+        """Core's post-processing pool, started on first need (``core.postpool.start_pool`` with the
+        window's one worker) and handed to an engine whose post-processing wants one."""
+        if not getattr(seg, "wants_postprocess_pool", False):
+            return
+        if self._postpool is None:
+            from annotator.core.postpool import WINDOW_WORKERS, start_pool
+
+            device = getattr(getattr(seg, "device", None), "type", "cpu")
+            self._postpool = start_pool(WINDOW_WORKERS, device, images=1)
+        seg.use_postprocess_pool(self._postpool.executor if self._postpool is not None else None)
+
     @Slot(object)
     def run(self, job) -> None:
         image = getattr(job, "image", "")
         self.lane.drain()  # clicks go ahead of queued model work
+        deferred = False
         try:
             if job.cancel.is_set():
                 raise Cancelled("superseded or cancelled before it started")
@@ -110,13 +133,16 @@ class EngineWorker(QObject):
                 self._batch(job)
             else:
                 raise TypeError(f"unknown engine job {job!r}")
+        except _Deferred:
+            deferred = True  # in the pool: its result and finished come with _postprocess_landed
         except _JobFailed as e:
             self.failed.emit(job.job_id, e.image or image, e.kind, e.message)
         except Exception as e:  # noqa: BLE001 - anything else is reported, never lost
             kind, message = _describe(e)
             self.failed.emit(job.job_id, image, kind, message)
         finally:
-            self.finished.emit(job.job_id)
+            if not deferred:
+                self.finished.emit(job.job_id)
 
     # -- jobs ---------------------------------------------------------------------
 
@@ -136,6 +162,7 @@ class EngineWorker(QObject):
             # scanning them holds the GIL for 50-250 ms (measured under load) and stalls
             # the GUI thread. Freezing moves them out of the collector's way for good.
             gc.freeze()
+            self._hand_pool(self._segmenter)
             self.stateChanged.emit("ready")
         return self._segmenter
 
@@ -174,23 +201,52 @@ class EngineWorker(QObject):
         key = (settings.threshold, settings.background)
         cached = self._label_maps.get(job.image)
         if cached is not None and cached[0] is job.result and cached[1] == key:
-            label_map = cached[2]
             self._label_maps.move_to_end(job.image)
-        else:
-            from annotator.core.pipeline import postprocess_overrides
+            self._redraw(job, cached[2])
+            return
+        from annotator.core.pipeline import postprocess_overrides
 
-            self.progress.emit(job.job_id, job.image, "postprocess", 0, 1)
-            wanted = postprocess_overrides(seg, settings)
-            label_map = seg.postprocess(job.result, **wanted) if wanted or job.result.label_map is None \
-                else job.result.label_map
-            self._label_maps[job.image] = (job.result, key, label_map)
-            while len(self._label_maps) > LABEL_MAPS_KEPT:
-                self._label_maps.popitem(last=False)
+        self.progress.emit(job.job_id, job.image, "postprocess", 0, 1)
+        wanted = postprocess_overrides(seg, settings)
+        if not wanted and job.result.label_map is not None:
+            label_map = job.result.label_map
+        else:
+            later = getattr(seg, "postprocess_async", None)
+            future = later(job.result, **wanted) if later is not None else None
+            if future is not None:  # the engine thread stays free (clicks, the next job) meanwhile
+                future.add_done_callback(lambda done: self._landed.emit(job, key, done))
+                raise _Deferred
+            label_map = seg.postprocess(job.result, **wanted)
+        self._keep_label_map(job, key, label_map)
+        self._redraw(job, label_map)
+
+    @Slot(object, object, object)
+    def _postprocess_landed(self, job: PostprocessJob, key, future) -> None:
+        """A slider re-run's label map came back from the pool (in the engine thread)."""
+        try:
+            label_map = future.result()
+            self._keep_label_map(job, key, label_map)
+            self._redraw(job, label_map)
+        except _JobFailed as e:
+            self.failed.emit(job.job_id, e.image or job.image, e.kind, e.message)
+        except Exception as e:  # noqa: BLE001 - reported, never lost (a broken pool, a cancelled future)
+            kind, message = _describe(e)
+            self.failed.emit(job.job_id, job.image, kind, message)
+        finally:
+            self.finished.emit(job.job_id)
+
+    def _keep_label_map(self, job: PostprocessJob, key, label_map) -> None:
+        self._label_maps[job.image] = (job.result, key, label_map)
+        while len(self._label_maps) > LABEL_MAPS_KEPT:
+            self._label_maps.popitem(last=False)
+
+    def _redraw(self, job: PostprocessJob, label_map) -> None:
+        """The proposals stage on the kept result with its new label map."""
         if job.cancel.is_set():
             raise Cancelled("superseded by a newer slider position")
         result = _with_label_map(job.result, label_map)
-        shapes = self._shapes(job.image, self._refine_keys.get(job.image, ""), None, result, settings)
-        self.postprocessed.emit(job.job_id, job.image, label_map, shapes, settings)
+        shapes = self._shapes(job.image, self._refine_keys.get(job.image, ""), None, result, job.settings)
+        self.postprocessed.emit(job.job_id, job.image, label_map, shapes, job.settings)
 
     def _shapes(self, image: str, key: str, rgb, result, settings: ProposalSettings) -> list:
         """The proposals stage, after sharpening when the record asks for it."""
@@ -287,6 +343,10 @@ def _with_label_map(result, label_map):
     copy = dataclasses.replace(result) if dataclasses.is_dataclass(result) else copy_module.copy(result)
     copy.label_map = label_map
     return copy
+
+
+class _Deferred(Exception):
+    """The job goes on in the post-processing pool; it reports when it lands."""
 
 
 class _JobFailed(Exception):

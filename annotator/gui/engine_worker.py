@@ -220,6 +220,7 @@ class EngineClient(QObject):
         self._thread.quit()
         if self._thread.wait(timeout_ms):
             self._worker.release()  # the thread has stopped: nothing else touches the worker
+            self._worker.close_pool()
 
     # -- results ----------------------------------------------------------------------
 

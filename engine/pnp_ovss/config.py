@@ -72,12 +72,6 @@ class SegmenterConfig:
     """Above this side, blur + CRF run on a downscaled copy (spatial kernel widths
     scaled with it) and the label map is upscaled with nearest neighbour."""
 
-    postprocess_workers: int | None = None
-    """Processes running blur + CRF. The CRF holds the GIL for 0.3-1 s per image: in
-    another process it overlaps the model's next batch and never stalls the caller's
-    other threads (an app's GUI: use >= 1 there). None: up to 8 on CUDA, 0 (in the
-    calling thread) on CPU, where the model already uses every core."""
-
     # --- speed ------------------------------------------------------------------------
     vision_attention: str = "sdpa"
     """'sdpa' (fused scaled_dot_product_attention in the ViT) or 'eager' (HF's own)."""

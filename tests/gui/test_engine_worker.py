@@ -197,6 +197,29 @@ def test_postprocess_skips_crf_when_only_simplification_moves(qtbot, client, fak
     assert results[2][1] == [("sky", 30, 4.0)]
 
 
+def test_a_slider_rerun_in_the_pool_leaves_the_engine_thread_free(qtbot, client, fake):
+    """Post-processing handed to the pool (core.postpool) is waited for outside the engine
+    thread: the next job runs meanwhile, and the re-run lands when its label map is back."""
+    from concurrent.futures import Future
+
+    futures = []
+    fake.postprocess_async = lambda result, threshold=None, background=None: futures.append(Future()) or futures[-1]
+    got = []
+    client.proposalsReady.connect(lambda j, image, res, shapes, settings, run: got.append((image, res, shapes, settings)))
+    client.segment("a.png", Path("a.png"), ["sky"], ProposalSettings(), pixels=IMG)
+    wait_idle(qtbot, client)
+    result = got[0][1]
+    slider = ProposalSettings(threshold=0.3, tolerance=2.0)
+    client.postprocess("a.png", result, slider)
+    qtbot.waitUntil(lambda: len(futures) == 1, timeout=5000)
+    client.segment("b.png", Path("b.png"), ["cat"], ProposalSettings(), pixels=IMG)
+    qtbot.waitUntil(lambda: any(g[0] == "b.png" for g in got), timeout=5000)
+    assert client.busy() and [g[0] for g in got] == ["a.png", "b.png"], "a.png's re-run is still in the pool"
+    futures[0].set_result(np.full((8, 8), 30, np.int32))
+    wait_idle(qtbot, client)
+    assert got[-1][0] == "a.png" and got[-1][2] == [("sky", 30, 2.0)] and got[-1][3] is slider
+
+
 @pytest.fixture
 def folder(tmp_path):
     """A project of five small images and one that cannot be decoded."""

@@ -188,9 +188,6 @@ def _postprocess_pool(settings, args, images: int):
     """The post-processing processes of a local run (None: post-process in this process)."""
     from annotator.core.postpool import start_pool
 
-    if settings.refine:  # the refiner needs each label map in this process (start_pool says so too)
-        yield None
-        return
     device = settings.device or "auto"
     if device != "cpu":  # resolving "auto" imports torch; "cpu" needs nothing, so the workers start sooner
         try:
@@ -200,7 +197,7 @@ def _postprocess_pool(settings, args, images: int):
         except (ValueError, RuntimeError):
             yield None  # the model's load names the problem
             return
-    pool = start_pool(args.postprocess_workers, device, images, refine=settings.refine)
+    pool = start_pool(args.postprocess_workers, device, images)
     if pool is None:
         yield None
         return
