@@ -68,13 +68,14 @@ def plan_workers(requested: int | None, device_type: str, images: int, cores: in
     return WorkerPlan(workers, threads)
 
 
-def start_pool(requested: int | None, device_type: str, images: int, cores: int | None = None) -> (
-        PostprocessPool | None):
+def start_pool(requested: int | None, device_type: str, images: int, cores: int | None = None, *,
+               spawn: bool = False) -> PostprocessPool | None:
     """THE decision whether a run post-processes in a pool: a started ``PostprocessPool`` sized
     by ``plan_workers``, or None (post-process in the run's own process: a small run, one core,
-    ``requested`` 0). The window's engine thread asks for one worker (``WINDOW_WORKERS``)."""
+    ``requested`` 0). The window's engine thread asks for one worker (``WINDOW_WORKERS``), spawned:
+    a fork server started from the window stalled its GUI thread for 3-7 s (heartbeat tests)."""
     plan = plan_workers(requested, device_type, images, cores)
-    return PostprocessPool(plan.workers) if plan.workers else None
+    return PostprocessPool(plan.workers, spawn=spawn) if plan.workers else None
 
 
 @contextlib.contextmanager
@@ -102,11 +103,13 @@ class PostprocessPool:
     model loads hides their start-up; ``close()`` stops them.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, spawn: bool = False) -> None:
+        """*spawn*: spawned workers instead of the fork server (a GUI process: see ``start_pool``)."""
         if workers < 1:
             raise ValueError(f"a post-processing pool needs at least 1 worker, not {workers}")
         self.workers = workers
-        self._executor = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker)
+        context = multiprocessing.get_context("spawn") if spawn else _context()
+        self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker)
         # start every worker now (spawned pools start them on the first submit)
         self._started = [self._executor.submit(os.getpid) for _ in range(workers)]
 

@@ -114,7 +114,7 @@ class EngineWorker(QObject):
             from annotator.core.postpool import WINDOW_WORKERS, start_pool
 
             device = getattr(getattr(seg, "device", None), "type", "cpu")
-            self._postpool = start_pool(WINDOW_WORKERS, device, images=1)
+            self._postpool = start_pool(WINDOW_WORKERS, device, images=1, spawn=True)
         seg.use_postprocess_pool(self._postpool.executor if self._postpool is not None else None)
 
     @Slot(object)
