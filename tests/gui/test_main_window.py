@@ -251,7 +251,13 @@ def test_heatmap_overlay_and_sliders_rerun_only_postprocessing(qtbot, make_windo
             calls["postprocess"] += 1
             return postprocess(*a, **k)
 
-        seg.segment, seg.postprocess = count_segment, count_postprocess
+        later = seg.postprocess_async  # in the window's post-processing pool (core.postpool)
+
+        def count_later(*a, **k):
+            calls["postprocess"] += 1
+            return later(*a, **k)
+
+        seg.segment, seg.postprocess, seg.postprocess_async = count_segment, count_postprocess, count_later
         return seg
 
     window = make_window(factory=counting)
