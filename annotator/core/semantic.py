@@ -8,7 +8,15 @@ Layout written by ``export_semantic`` (read by mmsegmentation's ``BaseSegDataset
     OUT/labels/<same>.png                                     greyscale (mode L), the same values,
                                                               for loaders that read colour from P
     OUT/labels.csv                                            id,name,r,g,b (colour = VOC palette entry)
+    OUT/labelmap.txt                                          the same classes for CVAT / Datumaro VOC
+                                                              readers: 'name:r,g,b::' lines
     OUT/ImageSets/Segmentation/all.txt                        the exported names, one per line
+
+VOC readers that know no ``labels.csv`` (Datumaro's ``voc_segmentation``, so CVAT's
+"Segmentation mask" import) take the class names from ``labelmap.txt``: ``background``
+first, then each class with its palette colour, in id order. They map the PNG's colours
+through it, so the names come back right even where ids have gaps (after a class was
+deleted); without it they would read VOC's own names (aeroplane, bicycle...).
 
 Pixel values: the class's category id (the label set's id, as in COCO export); 0 =
 unlabeled, or 255 with ``unlabeled=255`` (the "ignore" value of VOC/mmseg).
@@ -55,6 +63,8 @@ VOID_COLOR = (224, 224, 192)  # VOC's object-boundary "void" colour (index 255)
 COLOR_DIR = "SegmentationClass"
 GREY_DIR = "labels"
 LABELS_FILE = "labels.csv"
+LABELMAP_FILE = "labelmap.txt"
+LABELMAP_HEADER = "# label:color_rgb:parts:actions"
 LIST_FILE = "ImageSets/Segmentation/all.txt"
 UNLABELED_VALUES = (0, 255)
 _NAMESPACE = uuid.UUID("0c7f4f0e-1d3b-4d7e-9a55-7c2b9f4c1e21")
@@ -162,8 +172,27 @@ def export_semantic(project: Project, out: str | os.PathLike, *, accepted_only: 
     pal = voc_palette()
     rows = ["id,name,r,g,b"] + [",".join([str(c.id), _csv_field(c.name), *map(str, pal[c.id])]) for c in labels]
     atomic_write_text(out / LABELS_FILE, "\n".join(rows) + "\n")
+    atomic_write_text(out / LABELMAP_FILE, labelmap_text([(c.name, pal[c.id]) for c in labels], unlabeled))
     atomic_write_text(out / LIST_FILE, "".join(f"{n}\n" for n in written))
     return report
+
+
+def labelmap_text(classes: list[tuple[str, tuple[int, int, int]]], unlabeled: int = 0) -> str:
+    """A CVAT/Datumaro VOC labelmap.txt: background (black), the classes with their colours, and
+    with ``unlabeled=255`` VOC's void colour as 'ignored' (Datumaro's name for VOC's void pixels)."""
+    used = {name.casefold() for name, _ in classes}
+    lines = [LABELMAP_HEADER]
+    if "background" not in used:
+        lines.append("background:0,0,0::")
+    lines += [f"{_labelmap_name(name)}:{r},{g},{b}::" for name, (r, g, b) in classes]
+    if unlabeled == 255 and "ignored" not in used:
+        lines.append("ignored:{},{},{}::".format(*VOID_COLOR))
+    return "\n".join(lines) + "\n"
+
+
+def _labelmap_name(name: str) -> str:
+    """':' separates a labelmap line's fields and '#' starts a comment: neither may open or sit in a name."""
+    return name.replace(":", "_").lstrip("#") or "_"
 
 
 def _png(img: Image.Image) -> bytes:
@@ -261,8 +290,8 @@ def read_labelmap(path: Path) -> list[dict]:
 def _classes(folder: Path, report: SemanticImportReport) -> list[dict]:
     if (folder / LABELS_FILE).is_file():
         return read_labels_csv(folder / LABELS_FILE)
-    if (folder / "labelmap.txt").is_file():
-        return read_labelmap(folder / "labelmap.txt")
+    if (folder / LABELMAP_FILE).is_file():
+        return read_labelmap(folder / LABELMAP_FILE)
     if (folder / COLOR_DIR).is_dir():
         report.notes.append(f"no {LABELS_FILE} or labelmap.txt: read as Pascal VOC (0 = background, 1 = aeroplane "
                             "... 20 = tvmonitor, 255 = void)")
@@ -313,7 +342,10 @@ def import_semantic(project: Project, folder: str | os.PathLike, *, replace: boo
     report = SemanticImportReport()
     cats = _classes(folder, report)
     colors = {tuple(c["color"]): c["id"] for c in cats if "color" in c and c["id"] not in UNLABELED_VALUES}
-    source = next((folder / d for d in (GREY_DIR, COLOR_DIR) if (folder / d).is_dir()), folder)
+    # A labelmap.txt names classes by colour (its line order need not be the PNG values: ids with gaps).
+    by_color = not (folder / LABELS_FILE).is_file() and (folder / LABELMAP_FILE).is_file() and bool(colors)
+    order = (COLOR_DIR, GREY_DIR) if by_color else (GREY_DIR, COLOR_DIR)
+    source = next((folder / d for d in order if (folder / d).is_dir()), folder)
     pngs = sorted(p for p in source.rglob("*.png") if not p.name.startswith("."))
     maps: dict[str, np.ndarray] = {}
     rel_of = _match(project, [p.relative_to(source).with_suffix("").as_posix() for p in pngs], report)
@@ -325,7 +357,7 @@ def import_semantic(project: Project, folder: str | os.PathLike, *, replace: boo
         if rel is None:
             continue
         with Image.open(png) as img:
-            values = _values(img, colors, png, report)
+            values = _values(img.convert("RGB") if by_color and img.mode == "P" else img, colors, png, report)
         if values is not None:
             maps[rel] = values
     used = {int(v) for m in maps.values() for v in np.unique(m)} - set(UNLABELED_VALUES)
