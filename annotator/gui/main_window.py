@@ -159,7 +159,8 @@ class MainWindow(FolderBrowsing, QMainWindow):
         self.heatmap.show_overlay.toggled.connect(lambda on: self.actions["toggle_heatmap"].setChecked(on))
         self.prompt.proposeRequested.connect(self.on_propose)
         self.prompt.cancelRequested.connect(self.on_cancel_job)
-        self.prompt.classesEdited.connect(self._remember_classes)
+        self.prompt.classesEdited.connect(self.remember_classes)
+        self.prompt.classes.escaped.connect(self.canvas_focus)
         self.prompt.proposalsChanged.connect(self._remember_proposals)
         self.model_menu.modelChosen.connect(self.model_setup.use_model)
         self.undo_group.indexChanged.connect(lambda _: self._update_enabled())
@@ -237,7 +238,7 @@ class MainWindow(FolderBrowsing, QMainWindow):
             job = self.client.postprocess(self.current, result, threshold, background, self.polygonize(tolerance))
             self.router.expect(job, threshold, tolerance, background)
 
-    def _remember_classes(self, text: str) -> None:
+    def remember_classes(self, text: str) -> None:
         if self.project is not None and text != self.project.settings.classes:
             self.project.settings.classes = text
             self.project.save_settings()
@@ -358,7 +359,7 @@ class MainWindow(FolderBrowsing, QMainWindow):
             self.statusBar().showMessage("Type the class names to segment first, e.g. sky, road, car", 6000)
             self.prompt.classes.setFocus()
             return
-        self._remember_classes(self.prompt.classes.text())
+        self.remember_classes(self.prompt.classes.text())
         self._register_classes(classes)
         image, pixels = self.current, self.pixels
 
@@ -370,6 +371,7 @@ class MainWindow(FolderBrowsing, QMainWindow):
             self.router.expect(job, threshold, tolerance, background)
 
         self.model_setup.request(request)  # now, or once a model is chosen
+        self.canvas_focus()  # the review keys (N, Y, X) reach the canvas, not the Classes field
         self.statusBar().showMessage(f"Proposing {', '.join(classes)} for {image}…", 4000)
 
     def _register_classes(self, classes: list[str]) -> None:
@@ -389,6 +391,9 @@ class MainWindow(FolderBrowsing, QMainWindow):
         self.prompt.classes.setFocus()
         self.prompt.classes.selectAll()
 
+    def canvas_focus(self) -> None:
+        self.canvas.setFocus(Qt.FocusReason.OtherFocusReason)
+
     def on_focus_filter(self) -> None:
         self.files.filter.setFocus()
 
@@ -406,10 +411,11 @@ class MainWindow(FolderBrowsing, QMainWindow):
             return
         dialog = dialogs.ClassManagerDialog(self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.changed.connect(self._after_class_edit)
+        dialog.changed.connect(self.classes_changed)
         dialog.open()
 
-    def _after_class_edit(self) -> None:
+    def classes_changed(self) -> None:
+        """The project's label set changed (the class manager, or undoing one of its edits)."""
         self.canvas.redraw_shapes()  # colours may have changed
         self.prompt.classes.set_names(self.project.labels.names)
         self._refresh_shapes()

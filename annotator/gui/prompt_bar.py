@@ -13,7 +13,10 @@ def parse_classes(text: str) -> list[str]:
 
 
 class ClassesEdit(QLineEdit):
-    """Comma-separated class names; completion applies to the name being typed."""
+    """Comma-separated class names; completion applies to the name being typed.
+    Esc (with no completion shown) emits ``escaped``: the window gives the canvas the focus."""
+
+    escaped = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -24,6 +27,12 @@ class ClassesEdit(QLineEdit):
         self._completer.setWidget(self)
         self._completer.activated.connect(self._insert)
         self.textEdited.connect(self._complete)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if event.key() == Qt.Key.Key_Escape and not self._completer.popup().isVisible():
+            self.escaped.emit()
+            return
+        super().keyPressEvent(event)
 
     def set_names(self, names: list[str]) -> None:
         self._names.setStringList(sorted(set(names), key=str.lower))

@@ -1,0 +1,205 @@
+"""The window walked as a new user would, second time (issue 20): focus after Propose, the
+filter opening its match, Label All's failures, class edits undone and followed by the
+Classes field, and the other rows of that issue."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+from test_ai_polygon import ai_window  # noqa: F401
+from window_fixtures import images_dir, key, make_window, open_folder, private_settings, wait_idle  # noqa: F401
+
+from annotator.core.shapes import Shape
+
+pytestmark = pytest.mark.gui
+
+FIRST = "astronaut.png"
+SQUARE = np.array([[10, 10], [100, 10], [100, 100], [10, 100]], float)
+
+
+def test_after_propose_the_review_keys_reach_the_canvas_and_esc_leaves_the_classes_field(
+        qtbot, make_window, images_dir):
+    window = make_window()
+    open_folder(qtbot, window, images_dir)
+    field = window.prompt.classes
+    field.setFocus()
+    field.selectAll()
+    qtbot.keyClicks(field, "sky, person")
+    qtbot.keyClick(field, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    wait_idle(qtbot, window)
+    assert window.document().proposal_ids(), "the tiny model proposed something"
+    assert QApplication.focusWidget() is window.canvas
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_N)
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Y)
+    assert field.text() == "sky, person", "N and Y did not type into the field"
+    assert window.document().undo_stack.count() == 2, "Y accepted the proposal N selected"
+
+    field.setFocus()
+    qtbot.keyClick(field, Qt.Key.Key_Escape)
+    assert QApplication.focusWidget() is window.canvas
+    assert field.text() == "sky, person"
+
+
+def test_filter_enter_or_down_opens_the_first_match(qtbot, make_window, images_dir):
+    window = make_window()
+    open_folder(qtbot, window, images_dir)
+    assert window.current == FIRST
+    key(qtbot, window, "Ctrl+F")
+    qtbot.keyClicks(window.files.filter, "roc")
+    qtbot.keyClick(window.files.filter, Qt.Key.Key_Return)
+    assert window.current == "rocket.jpg"
+    qtbot.waitUntil(lambda: window.pixels is not None and window.pixels.shape[:2] == (427, 640), timeout=5000)
+
+    window.files.filter.setFocus()
+    window.files.filter.setText("c")  # chelsea.png, coffee.png, rocket.jpg
+    qtbot.keyClick(window.files.filter, Qt.Key.Key_Down)
+    assert window.current == "chelsea.png"
+    assert QApplication.focusWidget() is window.files.view
+    qtbot.keyClick(window.files.view, Qt.Key.Key_Down)  # arrows in the list open what they reach
+    assert window.current == "coffee.png"
+
+
+def test_label_all_lists_every_failed_image_and_marks_them_at_once(qtbot, make_window, tmp_path, samples_dir):
+    from annotator.gui.dialogs import BatchDialog
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    shutil.copy(samples_dir / "chelsea.png", folder)
+    whole = (samples_dir / "rocket.jpg").read_bytes()
+    (folder / "cut.jpg").write_bytes(whole[: len(whole) // 3])  # a truncated JPEG
+    (folder / "notes.png").write_text("these are notes, not pixels")
+    window = make_window()
+    open_folder(qtbot, window, folder)
+    window.prompt.classes.setText("sky")
+    key(qtbot, window, "Ctrl+B")
+    dialog = window.findChild(BatchDialog)
+    dialog.start.click()
+    qtbot.waitUntil(lambda: dialog.job_id is None, timeout=90000)
+    rows = [dialog.failures.item(r).text() for r in range(dialog.failures.count())]
+    assert len(rows) == 2 and dialog.failures.isVisible()
+    assert rows[0].startswith("cut.jpg: ") and rows[1].startswith("notes.png: ")
+    assert "2 image(s) could not be labelled" in dialog.status.text()
+    assert window.files.status("cut.jpg") == "unreadable" and window.files.status("notes.png") == "unreadable"
+    assert window.files.status("chelsea.png") == "proposed"
+    item = dialog.failures.item(1)
+    dialog.failures.itemClicked.emit(item)
+    assert window.current == "notes.png"
+    dialog.close()
+
+
+def _back_to_window(qtbot, window) -> None:
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
+
+
+def _class_dialog(window):
+    from annotator.gui.dialogs import ClassManagerDialog
+
+    window.actions["classes"].trigger()
+    dialog = window.findChild(ClassManagerDialog)
+    return dialog
+
+
+def _labels_on_disk(window) -> dict:
+    data = json.loads((window.project.state_dir / "project.json").read_text())
+    return {c["name"]: (c["id"], tuple(c["color"])) for c in data["labels"]["categories"]}
+
+
+def test_undoing_a_class_delete_brings_back_its_id_and_colour(qtbot, make_window, images_dir):
+    window = make_window()
+    open_folder(qtbot, window, images_dir)
+    for name in ("sky", "car", "road"):
+        window.project.labels.add(name)
+    window.project.save_settings()
+    car = window.project.labels.get("car")
+    doc = window.document()
+    doc.add_shape(Shape(label="car", exterior=SQUARE))
+    doc.add_shape(Shape(label="sky", exterior=SQUARE + 150))
+    window.prompt.classes.setText("sky, car, road")
+
+    dialog = _class_dialog(window)
+    qtbot.waitUntil(lambda: not dialog.busy(), timeout=10000)
+    dialog.delete("car")
+    qtbot.waitUntil(lambda: not dialog.busy(), timeout=10000)
+    dialog.close()
+    _back_to_window(qtbot, window)
+    assert "car" not in window.project.labels and "car" not in _labels_on_disk(window)
+    assert window.prompt.classes.text() == "sky, road", "the Classes field follows the delete"
+    assert [s.label for s in doc.shapes()] == ["sky"]
+
+    key(qtbot, window, "Ctrl+Z")
+    assert [s.label for s in doc.shapes()] == ["car", "sky"]
+    back = window.project.labels.get("car")
+    assert (back.id, back.color) == (car.id, car.color)
+    assert _labels_on_disk(window)["car"] == (car.id, car.color)
+    assert window.project.labels.names == ["sky", "car", "road"], "in its place"
+    dialog = _class_dialog(window)
+    names = [dialog.table.item(r, 0).text() for r in range(dialog.table.rowCount())]
+    assert names == ["sky", "car", "road"]
+    dialog.close()
+    _back_to_window(qtbot, window)
+
+    key(qtbot, window, "Ctrl+Shift+Z")  # redo deletes it again
+    assert "car" not in window.project.labels and [s.label for s in doc.shapes()] == ["sky"]
+
+
+def test_the_classes_field_follows_renames_and_merges(qtbot, make_window, images_dir):
+    window = make_window()
+    open_folder(qtbot, window, images_dir)
+    for name in ("sky", "car", "road"):
+        window.project.labels.add(name)
+    window.document().add_shape(Shape(label="car", exterior=SQUARE))
+    window.prompt.classes.setText("sky, car, road")
+    dialog = _class_dialog(window)
+    dialog.rename("sky", "Heaven")
+    qtbot.waitUntil(lambda: not dialog.busy(), timeout=10000)
+    assert window.prompt.classes.text() == "Heaven, car, road"
+    dialog.merge("car", "road")
+    qtbot.waitUntil(lambda: not dialog.busy(), timeout=10000)
+    dialog.close()
+    _back_to_window(qtbot, window)
+    assert window.prompt.classes.text() == "Heaven, road", "the merged class is not proposed again"
+    assert window.project.settings.classes == "Heaven, road", "kept for the next launch"
+    assert [s.label for s in window.document().shapes()] == ["road"]
+    key(qtbot, window, "Ctrl+Z")  # the merge undone: car is back with its shape
+    assert "car" in window.project.labels and [s.label for s in window.document().shapes()] == ["car"]
+
+
+def test_counting_shapes_clears_once_counted(qtbot, make_window, images_dir):
+    window = make_window()
+    open_folder(qtbot, window, images_dir)
+    window.project.labels.add("sky")
+    window.document().add_shape(Shape(label="sky", exterior=SQUARE))
+    key(qtbot, window, "Ctrl+Shift+L")
+    dialog = _class_dialog(window)
+    qtbot.waitUntil(lambda: dialog.count("sky") is not None, timeout=10000)
+    assert dialog.count("sky") == 1 and "Counting" not in dialog.status.text()
+    dialog.rename("sky", "heaven")
+    qtbot.waitUntil(lambda: not dialog.busy(), timeout=10000)
+    assert dialog.status.text().startswith("Updated "), "the edit's own message comes back after the count"
+    dialog.close()
+
+
+def test_sharpen_says_why_proposals_were_left(qtbot, ai_window):
+    from test_ai_polygon import LeftHalfSegmenter
+
+    window = ai_window(interactive_factory=lambda model, device: LeftHalfSegmenter())
+    key(qtbot, window, "Escape")  # leave the AI tool
+    doc = window.document()
+    left = Shape(label="sky", exterior=SQUARE + 40, source="model", accepted=False, score=0.5)
+    right = Shape(label="sky", exterior=SQUARE + [380, 40], source="model", accepted=False, score=0.5)
+    speck = Shape(label="sky", exterior=[[60, 300], [62, 300], [62, 302], [60, 302]], source="model",
+                  accepted=False, score=0.5)
+    doc.add_shapes([left, right, speck])
+    steps = doc.undo_stack.count()
+    key(qtbot, window, "Shift+S")
+    qtbot.waitUntil(lambda: doc.undo_stack.count() == steps + 1, timeout=120000)
+    message = window.statusBar().currentMessage()
+    assert message.startswith("Sharpened 1 proposal(s) of astronaut.png; 2 left as they were: "), message
+    assert "1 the model found no object there" in message and "1 too small to sharpen" in message
+    assert doc.shape(right.id) == right and doc.shape(speck.id) == speck and doc.shape(left.id) != left
