@@ -100,6 +100,7 @@ class MainWindow(FolderBrowsing, QMainWindow):
         self.actions.menus["&Model"].addMenu(self.model_menu)
         self.ai = AiPolygonController(self)
         self._wire()
+        self.heatmap_view.restore_look()
         self._update_enabled()
         self.model_setup.check()
         self.resize(1280, 800)

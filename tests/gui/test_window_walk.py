@@ -203,3 +203,27 @@ def test_sharpen_says_why_proposals_were_left(qtbot, ai_window):
     assert message.startswith("Sharpened 1 proposal(s) of astronaut.png; 2 left as they were: "), message
     assert "1 the model found no object there" in message and "1 too small to sharpen" in message
     assert doc.shape(right.id) == right and doc.shape(speck.id) == speck and doc.shape(left.id) != left
+
+
+def test_heatmap_colour_map_opacity_and_visibility_persist(qtbot, make_window, private_settings, tiny_model_dir):
+    from annotator.core.project import ProjectSettings
+    from annotator.gui.main_window import MainWindow
+    from annotator.gui.settings import AppSettings
+
+    window = make_window()
+    window.heatmap.look.setCurrentText("viridis")
+    window.heatmap.opacity.setValue(20)
+    key(qtbot, window, "H")
+    assert window.heatmap.show_overlay.isChecked()
+    window.close()
+    saved = AppSettings.load()
+    assert (saved.heatmap_look, saved.heatmap_opacity, saved.show_heatmap) == ("viridis", 20, 1)
+
+    again = MainWindow(saved, project_defaults=ProjectSettings(model=str(tiny_model_dir), device="cpu"))
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitUntil(lambda: again.isVisible())
+    qtbot.wait(1)  # its start-up timers (thread warm-ups) run before it is closed
+    assert again.heatmap.look.currentText() == "viridis" and again.heatmap.opacity.value() == 20
+    assert again.heatmap.show_overlay.isChecked() and again.actions["toggle_heatmap"].isChecked()
+    again.close()
