@@ -281,10 +281,15 @@ class MainWindow(FolderBrowsing, QMainWindow):
     def on_import_coco(self) -> None:
         if self.project is None:
             return
-        dialog = dialogs.ImportDialog(self.project, self)
+        dialog = dialogs.ImportDialog(self.project, self, last=(self.settings.import_format, self.settings.import_path))
         dialog.aboutToImport.connect(self.store.flush)  # the import reads what is saved
+        dialog.aboutToImport.connect(lambda: self._remember_import(*dialog.chosen()))
         dialog.imported.connect(self._after_import)
         dialog.open()
+
+    def _remember_import(self, kind: str, path: str) -> None:
+        self.settings.import_format, self.settings.import_path = kind, path
+        self._settings_saver.start()
 
     def _after_import(self, written: list) -> None:
         """Reload only the images the import wrote: other documents keep their undo history."""

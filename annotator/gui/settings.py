@@ -33,6 +33,8 @@ class AppSettings:
     heatmap_look: str = ""  # the heatmap dock's colour map ("" = its first)
     heatmap_opacity: int = 55  # percent
     show_heatmap: int = 0  # 1: the overlay is on (an int: QSettings gives "true"/"false" back as text)
+    import_format: str = ""  # File > Import's last format ("coco" | "semantic-png") and path
+    import_path: str = ""
 
     @classmethod
     def load(cls) -> AppSettings:

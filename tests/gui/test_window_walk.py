@@ -227,3 +227,43 @@ def test_heatmap_colour_map_opacity_and_visibility_persist(qtbot, make_window, p
     assert again.heatmap.look.currentText() == "viridis" and again.heatmap.opacity.value() == 20
     assert again.heatmap.show_overlay.isChecked() and again.actions["toggle_heatmap"].isChecked()
     again.close()
+
+
+def test_export_runs_again_after_a_format_change_and_import_remembers_its_path(
+        qtbot, make_window, images_dir, tmp_path):
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from annotator.gui.dialogs import ExportDialog, ImportDialog
+
+    window = make_window()
+    open_folder(qtbot, window, images_dir)
+    window.project.labels.add("cup")
+    window.document().add_shape(Shape(label="cup", exterior=SQUARE))
+    window.store.flush()
+    window.actions["export_coco"].trigger()
+    export = window.findChild(ExportDialog)
+    ok = lambda dialog: dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)  # noqa: E731
+    export.path.edit.setText(str(tmp_path / "out.json"))
+    ok(export).click()
+    qtbot.waitUntil(lambda: not export.running() and "Wrote" in export.report.text(), timeout=30000)
+    export.format.setCurrentIndex(1)  # semantic PNG: the dialog is ready to run again
+    assert ok(export) is not None and ok(export).isEnabled() and export.report.text() == ""
+    export.path.edit.setText(str(tmp_path / "masks"))
+    ok(export).click()
+    qtbot.waitUntil(lambda: not export.running() and "label PNGs" in export.report.text(), timeout=30000)
+    assert (tmp_path / "masks" / "labelmap.txt").exists()
+    export.close()
+
+    window.actions["import_coco"].trigger()
+    importer = window.findChild(ImportDialog)
+    importer.format.setCurrentIndex(1)
+    importer.path.edit.setText(str(tmp_path / "masks"))
+    ok(importer).click()
+    qtbot.waitUntil(lambda: not importer.running() and "Imported" in importer.report.text(), timeout=30000)
+    importer.close()
+    importer.deleteLater()
+    qtbot.waitUntil(lambda: window.findChild(ImportDialog) is None, timeout=5000)
+    window.actions["import_coco"].trigger()
+    again = window.findChild(ImportDialog)
+    assert again.chosen() == ("semantic-png", str(tmp_path / "masks")), "the last import's path is offered"
+    again.close()

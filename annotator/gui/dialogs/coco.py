@@ -56,9 +56,24 @@ class _CocoDialog(QDialog):
 
     def _finish_form(self, run) -> None:
         self.buttons.accepted.connect(run)
+        self.buttons.rejected.connect(self._close_when_done)
         self.form.addRow(self.progress)
         self.form.addRow(self.report)
         self.form.addRow(self.buttons)
+        self._done_once = False
+
+    def _options_changed(self) -> None:
+        """After a run, changing the format or path readies the dialog for another run (the
+        last report goes: it was about the other choice)."""
+        if self._done_once and not self.running():
+            self._done_once = False
+            self.buttons.setStandardButtons(QDialogButtonBox.StandardButton.Ok
+                                            | QDialogButtonBox.StandardButton.Cancel)
+            self._set_report("")
+
+    def _close_when_done(self) -> None:
+        if self._done_once:
+            self.accept()
 
     def running(self) -> bool:
         return self._cancel is not None
@@ -106,8 +121,10 @@ class _CocoDialog(QDialog):
         if len(problems) > MAX_LISTED:
             shown.append(f"… and {len(problems) - MAX_LISTED} more")
         self._set_report("<br>".join(lines + [f"<i>{p}</i>" for p in shown]))
-        self.buttons.setStandardButtons(QDialogButtonBox.StandardButton.Close)
-        self.buttons.rejected.connect(self.accept)
+        # Close, or run again (another format or path: _options_changed clears this report).
+        self.buttons.setStandardButtons(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Close)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Run Again")
+        self._done_once = True
 
     def _set_report(self, text: str) -> None:
         """Show *text* whole: the dialog grows to the wrapped text instead of clipping it."""
@@ -154,6 +171,8 @@ class ExportDialog(_CocoDialog):
         self.format.currentTextChanged.connect(self._on_format)
         self._on_format()
         self._finish_form(self._run)
+        self.format.currentTextChanged.connect(self._options_changed)
+        self.path.edit.textEdited.connect(self._options_changed)
 
     def chosen_format(self) -> str:
         return FORMATS[self.format.currentText()]
@@ -204,17 +223,28 @@ class ImportDialog(_CocoDialog):
     aboutToImport = Signal()  # edits still in memory must reach the files first
     imported = Signal(list)  # images whose annotation files were written
 
-    def __init__(self, project, parent: QWidget | None = None):
+    def __init__(self, project, parent: QWidget | None = None, last: tuple[str, str] = ("", "")):
+        """*last*: (format, path) of the previous import, offered again."""
         super().__init__("Import annotations", parent)
         self._project = project
         self.format = QComboBox()
         self.format.addItems(list(FORMATS))
-        self.path = _PathRow("", self._pick)
+        last_format, last_path = last
+        names = {value: text for text, value in FORMATS.items()}
+        if last_format in names:
+            self.format.setCurrentText(names[last_format])
+        self.path = _PathRow(last_path, self._pick)
         self.replace = QCheckBox("Replace the existing shapes of matched images")
         self.form.addRow("Format", self.format)
         self.form.addRow("File or folder", self.path)
         self.form.addRow(self.replace)
         self._finish_form(self._run)
+        self.format.currentTextChanged.connect(self._options_changed)
+        self.path.edit.textEdited.connect(self._options_changed)
+
+    def chosen(self) -> tuple[str, str]:
+        """(format, path) as chosen now."""
+        return FORMATS[self.format.currentText()], self.path.edit.text()
 
     def _pick(self, current: str) -> str:
         start = current or str(self._project.root)
