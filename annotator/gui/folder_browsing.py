@@ -116,6 +116,8 @@ class FolderBrowsing:
         self._close_project()
         if not (project.state_dir / PROJECT_FILE).exists():
             project.settings = replace(self._project_defaults)
+            if self.settings.last_model:  # the model the user last chose, not "missing" again
+                project.settings.model = self.settings.last_model
         self.project = project
         self.client.configure(EngineSettings.from_project(project.settings))
         self.store = DocumentStore(project, self.undo_group, reader=self._reader, parent=self)

@@ -267,3 +267,32 @@ def test_export_runs_again_after_a_format_change_and_import_remembers_its_path(
     again = window.findChild(ImportDialog)
     assert again.chosen() == ("semantic-png", str(tmp_path / "masks")), "the last import's path is offered"
     again.close()
+
+
+def test_model_menu_keeps_its_order_names_engines_and_a_new_folder_starts_with_the_last_model(
+        qtbot, make_window, images_dir, tmp_path, samples_dir, tiny_model_dir, tiny_sam3_dir, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    window = make_window()
+    open_folder(qtbot, window, images_dir)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(tiny_sam3_dir))
+    window.model_menu.refresh()
+    window.model_menu.actions()[-1].trigger()  # Choose Local Folder…
+    window.model_menu.refresh()
+    order = [m for _, m, _ in window.model_menu.entries()]
+    texts = dict((m, t) for t, m, _ in window.model_menu.entries())
+    assert texts[str(tiny_sam3_dir)] == f"Local folder (SAM 3): {tiny_sam3_dir}"
+    assert texts[str(tiny_model_dir)] == f"Local folder (PnP-OVSS (BLIP)): {tiny_model_dir}"
+    back = next(a for a in window.model_menu.actions() if a.data() == str(tiny_model_dir))
+    back.trigger()
+    window.model_menu.refresh()
+    assert [m for _, m, _ in window.model_menu.entries()] == order, "choosing a folder does not reorder"
+    window.model_menu.actions()[-1].trigger()  # SAM 3 again
+    assert window.client.settings.model == str(tiny_sam3_dir)
+
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    shutil.copy(samples_dir / "chelsea.png", fresh)
+    open_folder(qtbot, window, fresh)
+    assert window.project.settings.model == str(tiny_sam3_dir), "a new folder starts with the last model"
+    assert window.client.settings.model == str(tiny_sam3_dir)
