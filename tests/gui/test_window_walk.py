@@ -296,3 +296,26 @@ def test_model_menu_keeps_its_order_names_engines_and_a_new_folder_starts_with_t
     open_folder(qtbot, window, fresh)
     assert window.project.settings.model == str(tiny_sam3_dir), "a new folder starts with the last model"
     assert window.client.settings.model == str(tiny_sam3_dir)
+
+
+def test_model_dialog_details_scroll_and_the_dialog_makes_room(qtbot, private_settings):
+    from PySide6.QtWidgets import QLabel
+
+    from annotator.gui.dialogs import ModelMissingDialog
+
+    message = "\n".join(f"looked in /home/someone/.cache/huggingface/hub/models--x/snapshots/{i}: nothing"
+                        for i in range(40))
+    dialog = ModelMissingDialog(message, "Salesforce/blip-itm-large-flickr", online=False)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    text = next(w for w in dialog.findChildren(QLabel) if "Proposals need" in w.text())
+    dialog.details_button.click()
+    qtbot.waitUntil(lambda: dialog.details.isVisible())
+    assert dialog.details.toPlainText() == message
+    assert dialog.details.verticalScrollBar().maximum() > 0, "long details scroll inside their box"
+    assert text.height() >= text.heightForWidth(text.width()), "the explanation above is not clipped"
+    assert dialog.height() >= dialog.minimumSizeHint().height()
+    dialog.details_button.click()
+    assert not dialog.details.isVisible()
+    dialog.close()
