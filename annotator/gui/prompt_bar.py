@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QStringListModel, Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QCompleter, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QToolBar,
-                               QWidget)
+from PySide6.QtWidgets import (QComboBox, QCompleter, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
+                               QSizePolicy, QToolBar, QWidget)
+
+CLASSES_MIN_WIDTH = 240  # px: room for a few names even in a small window
 
 
 def parse_classes(text: str) -> list[str]:
@@ -109,6 +111,11 @@ class PromptBar(QToolBar):
         layout.addWidget(self.cancel)
         layout.addWidget(self.progress)
         layout.addWidget(self.state)
+        # A toolbar gives its widgets their size hint only; this one takes the bar's whole width,
+        # and the Classes field every pixel left over ("sky, road, car, person" stays in view).
+        body.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.classes.setMinimumWidth(CLASSES_MIN_WIDTH)
+        self.classes.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.addWidget(body)
 
     def proposals_mode(self) -> str:

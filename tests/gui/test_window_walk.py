@@ -319,3 +319,17 @@ def test_model_dialog_details_scroll_and_the_dialog_makes_room(qtbot, private_se
     dialog.details_button.click()
     assert not dialog.details.isVisible()
     dialog.close()
+
+
+def test_the_classes_field_grows_with_the_window(qtbot, make_window):
+    window = make_window()
+    field = window.prompt.classes
+    window.resize(1280, 800)
+    qtbot.waitUntil(lambda: window.width() == 1280)
+    qtbot.wait(1)
+    narrow = field.width()
+    assert narrow > 0.4 * 1280, narrow
+    text = "sky, road, car, person, traffic light"
+    assert field.fontMetrics().horizontalAdvance(text) < narrow, "the usual list is in view"
+    window.resize(1600, 800)
+    qtbot.waitUntil(lambda: field.width() >= narrow + 250, timeout=3000)

@@ -42,7 +42,7 @@ class AiPolygonController(QObject):
         self.toolbar.setObjectName("tools")
         self.toolbar.addAction(window.actions["draw_polygon"])
         self.toolbar.addAction(self.action)
-        window.addToolBar(self.toolbar)
+        window.insertToolBar(window.prompt, self.toolbar)  # left of the prompt bar, which takes the rest
         client = window.client
         client.clickReady.connect(self._on_result)
         client.sharpened.connect(self._on_sharpened)
