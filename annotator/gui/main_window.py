@@ -368,6 +368,10 @@ class MainWindow(FolderBrowsing, QMainWindow):
         self.remember_classes(self.prompt.classes.text())
         self._register_classes(classes)
         image, pixels = self.current, self.pixels
+        if pixels is None and self.files.status(image) == "unreadable":  # known before any model loads
+            self.statusBar().showMessage(f"Nothing to propose for {image}: the image itself cannot be read "
+                                         "(the canvas says why)", 8000)
+            return
 
         def request() -> None:
             threshold, tolerance = self.heatmap_view.defaults()  # never the last image's slider values

@@ -333,3 +333,24 @@ def test_the_classes_field_grows_with_the_window(qtbot, make_window):
     assert field.fontMetrics().horizontalAdvance(text) < narrow, "the usual list is in view"
     window.resize(1600, 800)
     qtbot.waitUntil(lambda: field.width() >= narrow + 250, timeout=3000)
+
+
+def test_a_bad_image_is_explained_plainly_and_propose_loads_no_model_for_it(
+        qtbot, make_window, tmp_path, samples_dir):
+    from annotator.gui.engine_worker import load_segmenter
+
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    shutil.copy(samples_dir / "chelsea.png", folder)
+    whole = (samples_dir / "rocket.jpg").read_bytes()
+    (folder / "cut.jpg").write_bytes(whole[: len(whole) // 3])  # the header is whole: its size is known
+    loads = []
+    window = make_window(factory=lambda settings: loads.append(settings) or load_segmenter(settings))
+    open_folder(qtbot, window, folder / "cut.jpg")
+    qtbot.waitUntil(lambda: window.files.status("cut.jpg") == "unreadable", timeout=10000)
+    message = window.statusBar().currentMessage()
+    assert "cut short (truncated)" in message and "Error" not in message, message
+    window.prompt.classes.setText("sky")
+    key(qtbot, window, "Ctrl+Return")
+    assert "image itself cannot be read" in window.statusBar().currentMessage()
+    assert not window.client.busy() and loads == [], "no model was loaded for an image that cannot be read"
