@@ -83,6 +83,7 @@ class MainWindow(FolderBrowsing, QMainWindow):
         self._early_statuses: tuple | None = None  # statuses that arrived before the listing
         self._listing = False  # from opening a folder until its images are listed and the first shown
         self._first: str | None = None  # the folder's first image, shown once its pixels are decoded
+        self._dock_widths: dict | None = None  # dock widths before a small window narrowed them
         self._settings_saver = QTimer(self, singleShot=True, interval=SETTINGS_SAVE_DELAY_MS)
         self._settings_saver.timeout.connect(self.settings.save)
         self._build_widgets()
@@ -443,13 +444,25 @@ class MainWindow(FolderBrowsing, QMainWindow):
 
     # --- layout -------------------------------------------------------------------------------
     def resizeEvent(self, event) -> None:
-        """In a small window the docks give way, so the image keeps about half of the width."""
+        """In a small window the docks give way, so the image keeps about half of the width;
+        when the window grows again they get back the widths they had (as far as half allows)."""
         super().resizeEvent(event)
         width = self.width()
         docks = [d for d in (self.files, self.shapes) if d.isVisible() and not d.isFloating()]
-        if docks and sum(d.width() for d in docks) > 0.5 * width:
-            share = {self.files: 0.2, self.shapes: 0.28}
+        if not docks:
+            return
+        share = {self.files: 0.2, self.shapes: 0.28}
+        if sum(d.width() for d in docks) > 0.5 * width:
+            if self._dock_widths is None:  # the widths the user had, given back later
+                self._dock_widths = {d: d.width() for d in docks}
             self.resizeDocks(docks, [max(80, round(width * share[d])) for d in docks], Qt.Orientation.Horizontal)
+        elif self._dock_widths is not None:
+            wanted = [self._dock_widths.get(d, d.width()) for d in docks]
+            if sum(wanted) <= 0.5 * width:
+                self._dock_widths = None  # all given back
+            else:
+                wanted = [max(d.width(), min(w, round(width * share[d]))) for d, w in zip(docks, wanted)]
+            self.resizeDocks(docks, wanted, Qt.Orientation.Horizontal)
 
     # --- closing ------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -6,8 +6,6 @@ from PySide6.QtCore import QStringListModel, Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QCompleter, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
                                QSizePolicy, QToolBar, QWidget)
 
-CLASSES_MIN_WIDTH = 240  # px: room for a few names even in a small window
-
 
 def parse_classes(text: str) -> list[str]:
     """"sky, road,,car " -> ["sky", "road", "car"]: what the engine receives."""
@@ -114,7 +112,6 @@ class PromptBar(QToolBar):
         # A toolbar gives its widgets their size hint only; this one takes the bar's whole width,
         # and the Classes field every pixel left over ("sky, road, car, person" stays in view).
         body.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.classes.setMinimumWidth(CLASSES_MIN_WIDTH)
         self.classes.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.addWidget(body)
 

@@ -354,3 +354,23 @@ def test_a_bad_image_is_explained_plainly_and_propose_loads_no_model_for_it(
     key(qtbot, window, "Ctrl+Return")
     assert "image itself cannot be read" in window.statusBar().currentMessage()
     assert not window.client.busy() and loads == [], "no model was loaded for an image that cannot be read"
+
+
+def test_docks_give_back_their_room_and_the_heatmap_dock_is_not_clipped(qtbot, make_window, images_dir):
+    window = make_window()
+    open_folder(qtbot, window, images_dir)
+    window.resize(1280, 800)
+    qtbot.waitUntil(lambda: window.width() == 1280)
+    QApplication.processEvents()
+    before = (window.files.width(), window.shapes.width())
+    window.resize(800, 600)
+    qtbot.waitUntil(lambda: window.width() == 800)
+    QApplication.processEvents()
+    assert window.files.width() < before[0] and window.shapes.width() < before[1], "the docks gave way"
+    scroll = window.heatmap.widget()
+    assert scroll.horizontalScrollBar().maximum() == 0, "the heatmap dock's rows fit its width"
+    window.resize(1280, 800)
+    qtbot.waitUntil(lambda: window.width() == 1280)
+    QApplication.processEvents()
+    after = (window.files.width(), window.shapes.width())
+    assert all(abs(a - b) <= 4 for a, b in zip(after, before)), (before, after)
