@@ -374,3 +374,22 @@ def test_docks_give_back_their_room_and_the_heatmap_dock_is_not_clipped(qtbot, m
     QApplication.processEvents()
     after = (window.files.width(), window.shapes.width())
     assert all(abs(a - b) <= 4 for a, b in zip(after, before)), (before, after)
+
+
+def test_an_image_opened_by_name_is_drawn_once_with_its_pixels(qtbot, make_window, images_dir, monkeypatch):
+    """A relaunch opens the last image by name: its shapes are not drawn on an empty canvas first."""
+    from annotator.core.annotations import ImageAnnotations
+    from annotator.core.project import Project
+    from annotator.gui.canvas import Canvas
+
+    Project.open(images_dir).save(ImageAnnotations("coffee.png", 640, 400, [Shape("cup", SQUARE)]))
+    drawn, real = [], Canvas.set_document
+    monkeypatch.setattr(Canvas, "set_document",
+                        lambda self, doc, image: (drawn.append((doc is not None, image is not None)),
+                                                  real(self, doc, image))[1])
+    window = make_window()
+    window.open_path(images_dir / "coffee.png")
+    assert window.current == "coffee.png"
+    qtbot.waitUntil(lambda: window.pixels is not None and window.canvas.document() is not None, timeout=10000)
+    assert [d for d in drawn if d[0]] == [(True, True)], "shapes and image appear together"
+    assert len(window.canvas.document().shapes()) == 1
