@@ -52,7 +52,7 @@ from PIL import Image
 
 from annotator.core.atomic import atomic_write_bytes, atomic_write_text, sync_all
 from annotator.core.coco.categories import plan_categories
-from annotator.core.jobs import Progress, check
+from annotator.core.jobs import Progress, check, stage
 from annotator.core.project import AnnotationFileError, Project
 from annotator.core.shapes import Shape
 
@@ -349,6 +349,7 @@ def import_semantic(project: Project, folder: str | os.PathLike, *, replace: boo
     pngs = sorted(p for p in source.rglob("*.png") if not p.name.startswith("."))
     maps: dict[str, np.ndarray] = {}
     rel_of = _match(project, [p.relative_to(source).with_suffix("").as_posix() for p in pngs], report)
+    stage(progress, "reading label PNGs")
     for done, png in enumerate(pngs):
         check(cancel)
         if progress is not None:
@@ -369,6 +370,7 @@ def import_semantic(project: Project, folder: str | os.PathLike, *, replace: boo
     report.problems += plan.problems
     report.notes += plan.notes
     results = []
+    stage(progress, "tracing shapes")
     for done, (rel, lm) in enumerate(maps.items()):
         check(cancel)
         if progress is not None:

@@ -393,3 +393,37 @@ def test_an_image_opened_by_name_is_drawn_once_with_its_pixels(qtbot, make_windo
     qtbot.waitUntil(lambda: window.pixels is not None and window.canvas.document() is not None, timeout=10000)
     assert [d for d in drawn if d[0]] == [(True, True)], "shapes and image appear together"
     assert len(window.canvas.document().shapes()) == 1
+
+
+def test_import_shows_what_it_does_from_the_start(qtbot, make_window, images_dir, tmp_path, monkeypatch):
+    import threading
+
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from annotator.gui.dialogs import ImportDialog
+    from annotator.gui.dialogs import coco as coco_dialogs
+
+    reading, counted, release = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_import(project, path, **kw):
+        reading.wait(10)  # the file is being read: no count yet
+        kw["progress"].stage("matching images")
+        kw["progress"](3, 10)
+        counted.set()
+        release.wait(10)
+        raise ValueError("stopped by the test")
+
+    monkeypatch.setattr(coco_dialogs, "import_coco", slow_import)
+    window = make_window()
+    open_folder(qtbot, window, images_dir)
+    dialog = ImportDialog(window.project, window)
+    qtbot.addWidget(dialog)
+    dialog.path.edit.setText(str(tmp_path / "big.json"))
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    assert dialog.report.text() == "Reading big.json…" and dialog.progress.isVisibleTo(dialog)
+    reading.set()
+    qtbot.waitUntil(lambda: dialog.progress.text() == "matching images: 3 of 10 images", timeout=5000)
+    assert dialog.report.text() == "Matching images…"
+    release.set()
+    qtbot.waitUntil(lambda: not dialog.running(), timeout=5000)
+    assert "stopped by the test" in dialog.report.text()

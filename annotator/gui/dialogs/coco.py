@@ -33,8 +33,19 @@ class _PathRow(QHBoxLayout):
         self.addWidget(browse)
 
 
+class _Progress:
+    """The job's progress callback (core.jobs): counts and pass names, handed to signals."""
+
+    def __init__(self, count, stage):
+        self._count, self.stage = count, stage
+
+    def __call__(self, done: int, total: int) -> None:
+        self._count(done, total)
+
+
 class _CocoDialog(QDialog):
     _progressed = Signal(int, int)  # from the job's thread
+    _staged = Signal(str)  # the job's next pass, from its thread
     _ended = Signal(object, object)  # callback, result or exception
 
     def __init__(self, title: str, parent: QWidget | None):
@@ -52,6 +63,7 @@ class _CocoDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self._cancel: threading.Event | None = None
         self._progressed.connect(self._on_progress)
+        self._staged.connect(self._on_stage)
         self._ended.connect(lambda done, outcome: done(outcome))
 
     def _finish_form(self, run) -> None:
@@ -78,17 +90,20 @@ class _CocoDialog(QDialog):
     def running(self) -> bool:
         return self._cancel is not None
 
-    def _start(self, work, done) -> None:
-        """Run work(progress, cancel) on a thread; done(result or exception) on the GUI thread."""
+    def _start(self, work, done, first: str = "Working…") -> None:
+        """Run work(progress, cancel) on a thread; done(result or exception) on the GUI thread.
+        *first*: what the dialog says until the job reports its first pass."""
         self._cancel = cancel = threading.Event()
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(False)
         self.progress.setRange(0, 0)
+        self.progress.setFormat(first)
         self.progress.show()
-        self.report.setText("Working…")
+        self.report.setText(first)
+        progress = _Progress(self._progressed.emit, self._staged.emit)
 
         def thread() -> None:
             try:
-                outcome = work(lambda n, total: self._progressed.emit(n, total), cancel)
+                outcome = work(progress, cancel)
             except Exception as e:  # noqa: BLE001 - delivered to done() and shown
                 outcome = e
             self._ended.emit(self._finished_with(done), outcome)
@@ -105,8 +120,15 @@ class _CocoDialog(QDialog):
 
     def _on_progress(self, n: int, total: int) -> None:
         if self._cancel is not None:
+            if "%v" not in self.progress.format():  # counting starts (a job that names no passes)
+                self.progress.setFormat("%v of %m images")
             self.progress.setRange(0, total)
             self.progress.setValue(n)
+
+    def _on_stage(self, text: str) -> None:
+        if self._cancel is not None:
+            self.progress.setFormat(f"{text}: %v of %m images")
+            self.report.setText(text[:1].upper() + text[1:] + "…")
 
     def reject(self) -> None:
         """Cancel a running job (it writes nothing); close otherwise."""
@@ -263,7 +285,7 @@ class ImportDialog(_CocoDialog):
                 return import_semantic(self._project, path, replace=replace, progress=progress, cancel=cancel)
             return import_coco(self._project, path, replace=replace, progress=progress, cancel=cancel)
 
-        self._start(work, self._done)
+        self._start(work, self._done, first=f"Reading {path.name}…")
 
     def _done(self, report) -> None:
         if isinstance(report, JobCancelled):
