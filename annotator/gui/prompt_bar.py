@@ -130,22 +130,29 @@ class PromptBar(QToolBar):
         if not busy:
             self.progress.hide()
             self.state.clear()
+        elif not self.progress.isVisible():  # named from the start, until the engine says more
+            self._phase("starting…")
 
     def show_progress(self, stage: str, done: int, total: int) -> None:
         """Engine stages: "pass" k/K, then post-processing (blur, CRF, polygons) with no steps."""
-        self.progress.show()
         if stage == "pass" and done < total:
-            self.progress.setRange(0, max(total, 1))
-            self.progress.setValue(done)
-            self.progress.setFormat(f"pass {done}/{total}")
+            self._phase(f"pass {done}/{total}", done, total)
+            self.state.setText(f"model pass {done + 1} of {total}")
         else:  # the last pass is done: what runs now has no count, so a busy bar that says so
-            self.progress.setRange(0, 0)
-            self.progress.setFormat("post-processing…")
-        self.progress.setToolTip(self.progress.format())
+            self._phase("post-processing…")
 
     def show_state(self, text: str) -> None:
-        self.state.setText(text)
         if text == "loading model":
-            self.progress.show()
-            self.progress.setRange(0, 0)  # busy indicator: loading has no steps to count
-            self.progress.setFormat("loading model")
+            self._phase("loading model")  # busy indicator: loading has no steps to count
+        elif not (self.progress.isVisible() and text == "ready"):  # "ready" would hide the phase running
+            self.state.setText(text)
+
+    def _phase(self, text: str, done: int = 0, total: int = 0) -> None:
+        """Show what runs now, in the bar and beside it: a busy bar (no steps) draws no text in
+        every style, so the label says it too."""
+        self.progress.show()
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+        self.progress.setFormat(text)
+        self.progress.setToolTip(text)
+        self.state.setText(text)

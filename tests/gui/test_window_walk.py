@@ -427,3 +427,53 @@ def test_import_shows_what_it_does_from_the_start(qtbot, make_window, images_dir
     release.set()
     qtbot.waitUntil(lambda: not dialog.running(), timeout=5000)
     assert "stopped by the test" in dialog.report.text()
+
+
+def test_every_phase_of_a_proposal_is_named_while_it_runs(qtbot, make_window, images_dir):
+    from PySide6.QtCore import QTimer
+
+    window = make_window()
+    open_folder(qtbot, window, images_dir)
+    seen = []
+    poll = QTimer()
+    poll.timeout.connect(lambda: window.prompt.progress.isVisible() and seen.append(
+        (window.prompt.state.text(), window.prompt.progress.format())))
+    poll.start(2)
+    window.prompt.classes.setText("sky, person")
+    key(qtbot, window, "Ctrl+Return")
+    assert window.prompt.state.text(), "named from the first moment"
+    wait_idle(qtbot, window)
+    poll.stop()
+    assert seen, "the bar was seen running"
+    assert all(state and state != "ready" for state, _ in seen), sorted(set(seen))
+    assert all(fmt == state or state.startswith("model pass") for state, fmt in seen), sorted(set(seen))
+    assert window.prompt.state.text() == "" and not window.prompt.progress.isVisible()
+
+    # the prompt bar's own words for each phase
+    prompt = window.prompt
+    prompt.set_busy(True)
+    prompt.show_state("ready")  # the engine loaded: the running phase stays named
+    assert prompt.state.text() == "starting…"
+    prompt.show_progress("pass", 1, 4)
+    assert prompt.state.text() == "model pass 2 of 4" and prompt.progress.format() == "pass 1/4"
+    prompt.show_progress("pass", 4, 4)
+    assert prompt.state.text() == "post-processing…" and prompt.progress.maximum() == 0
+    prompt.set_busy(False)
+
+
+def test_label_all_names_its_phases_instead_of_pass_0_of_100(qtbot, make_window, images_dir):
+    from annotator.gui.dialogs import BatchDialog
+
+    window = make_window()
+    open_folder(qtbot, window, images_dir)
+    key(qtbot, window, "Ctrl+B")
+    dialog = window.findChild(BatchDialog)
+    assert dialog.pass_bar.text() == "not started"
+    dialog.classes.setText("sky")
+    dialog.start.click()
+    assert dialog.pass_bar.format() == "loading the model…"
+    formats = set()
+    window.client.progress.connect(lambda *a: formats.add(dialog.pass_bar.format()))
+    qtbot.waitUntil(lambda: dialog.job_id is None, timeout=120000)
+    assert "pass %v of %m" in formats and dialog.pass_bar.text() == "finished"
+    dialog.close()

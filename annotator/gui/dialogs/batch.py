@@ -32,7 +32,7 @@ class BatchDialog(QDialog):
         self.skip.setChecked(True)
         self.image_bar, self.pass_bar = QProgressBar(), QProgressBar()
         self.image_bar.setFormat("%v of %m images")
-        self.pass_bar.setFormat("pass %v of %m")
+        self._pass_phase("not started", busy=False)
         self.status = QLabel("Proposals for each image replace its pending proposals; accepted and "
                              "hand-drawn shapes are kept.")
         self.status.setWordWrap(True)
@@ -84,6 +84,7 @@ class BatchDialog(QDialog):
         self.failures.hide()
         self.image_bar.setFormat("%v of %m images")
         self.image_bar.setValue(0)
+        self._pass_phase("loading the model…")
         self.start.setEnabled(False)
         self.classes.setEnabled(False)
         self.skip.setEnabled(False)
@@ -96,13 +97,25 @@ class BatchDialog(QDialog):
             self._total = count
             self.image_bar.setRange(0, count)
             self.image_bar.setValue(done)
-            self.pass_bar.setValue(0)
+            if done < count:
+                self._pass_phase("reading the next image…")
             self._say(f"{done} of {count} images done" + (f", last: {image}" if image else ""))
 
     def _on_progress(self, job_id: int, image: str, stage: str, done: int, total: int) -> None:
         if job_id == self.job_id and stage == "pass":
-            self.pass_bar.setRange(0, total)
-            self.pass_bar.setValue(done)
+            if done < total:
+                self.pass_bar.setFormat("pass %v of %m")
+                self.pass_bar.setRange(0, total)
+                self.pass_bar.setValue(done)
+            else:
+                self._pass_phase("post-processing and outlines…")
+
+    def _pass_phase(self, text: str, busy: bool = True) -> None:
+        """The passes bar between counted passes: what runs, not "pass 0 of 100"."""
+        self.pass_bar.setRange(0, 0 if busy else 1)
+        self.pass_bar.setValue(0)
+        self.pass_bar.setFormat(text)
+        self.pass_bar.setToolTip(text)
 
     def _on_done(self, job_id: int, summary) -> None:
         if job_id == self.job_id:
@@ -127,6 +140,7 @@ class BatchDialog(QDialog):
     def _on_finished(self, job_id: int) -> None:
         if job_id != self.job_id:
             return
+        self._pass_phase("finished", busy=False)
         if self._cancelled:
             text = (f"Cancelled after {self._done} of {self._total or '?'} image(s); "
                     "the proposals already made are kept.")
