@@ -11,15 +11,15 @@ EXIT_INTERRUPTED = 130  # the shell convention for Ctrl-C (128 + SIGINT)
 
 
 def open_project(folder):
-    """``Project.open`` for a command: None (after printing why) if it is not a folder;
-    problems with the project's own files are printed as warnings."""
+    """``Project.open`` for a command: None (after printing why) if it is not a folder or its
+    state folder is not a real folder; problems with the project's own files are printed as warnings."""
     import sys
 
     from annotator.core.project import Project
 
     try:
         project = Project.open(folder)
-    except NotADirectoryError as exc:
+    except OSError as exc:  # NotADirectoryError; layout.StateFolderError: .pnp-annotator is a file or a link
         print(f"error: {exc}", file=sys.stderr)
         return None
     for problem in project.problems:

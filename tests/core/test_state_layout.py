@@ -1,0 +1,229 @@
+"""The state folder's layout (core/layout.py): per-image files apart from the project's own,
+layout-1 projects moved on open (core/migration.py, a crash at any step leaves a readable
+project), no link followed inside the state folder, a state folder that is not a folder."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+
+import pytest
+from helpers import square, write_image
+
+from annotator import cli
+from annotator.core import heatcache, migration
+from annotator.core.annotations import ImageAnnotations
+from annotator.core.index import StatusIndex
+from annotator.core.layout import IMAGE_EXTENSIONS, STAGING_DIR, STATE_DIR, StateFolderError, StateLayout
+from annotator.core.lock import project_lock
+from annotator.core.project import Project
+from annotator.core.shapes import Shape
+from annotator.core.trash import trash_annotations
+
+# image paths that layout 1 confused with the project's own files
+TRICKY = ["a.png", "trash/a.png", "lock/b.png", "index.json/c.png", "images/d.png", "project.json/e.png"]
+
+
+def _ann(rel: str, label: str) -> ImageAnnotations:
+    return ImageAnnotations(rel, 40, 30, [Shape(label, square(1, 1, 9, 9))])
+
+
+@pytest.fixture
+def tricky(tmp_path):
+    root = tmp_path / "photos"
+    for rel in TRICKY:
+        write_image(root / rel, 40, 30)
+    return root
+
+
+def test_image_folders_named_like_state_files_never_meet_them(tricky):
+    project = Project.open(tricky)
+    assert project.images() == sorted(TRICKY)
+    with project_lock(project, "label"):  # the lock is taken while lock/b.png gets its file
+        for rel in TRICKY:
+            project.save(_ann(rel, rel.replace("/", "-")))
+    project.save_settings()
+    project.index.refresh()
+    reopened = Project.open(tricky)
+    assert {rel: reopened.load(rel).shapes[0].label for rel in TRICKY} == {r: r.replace("/", "-") for r in TRICKY}
+    assert set(StatusIndex(reopened.state_dir, IMAGE_EXTENSIONS).refresh()) == set(TRICKY)
+    # the trash of a deleted a.png is not trash/a.png's annotation file, and the reverse
+    (tricky / "a.png").unlink()
+    moved = trash_annotations(reopened, "a.png")
+    assert moved == [reopened.state_dir / "trash" / "a.png.json"]
+    assert reopened.load("trash/a.png").shapes[0].label == "trash-a.png"
+    assert set(reopened.index.refresh()) == set(TRICKY) - {"a.png"}
+    # and a second lock after the run: lock/b.png's file is no lock
+    with project_lock(reopened, "label"):
+        pass
+
+
+def _layout1(root) -> dict[str, bytes]:
+    """A layout-1 state folder written by hand as older versions wrote it; {relative path: bytes}."""
+    state = root / STATE_DIR
+    files = {}
+    for rel in ["a.png", "sub/b.png", "images/c.png"]:
+        write_image(root / rel, 40, 30)
+        text = json.dumps(_ann(rel, "old").to_dict()) + "\n"
+        files[rel + ".json"] = text.encode()
+    files["sub/b.png.heat.npz"] = b"heat of b"
+    files["trash/gone.png.json"] = json.dumps(_ann("gone.png", "gone").to_dict()).encode()
+    files["project.json"] = json.dumps({"schema": "pnp-annotator/project", "version": 1,
+                                        "labels": {"categories": [{"id": 1, "name": "old", "color": [255, 0, 0]}]},
+                                        "settings": {"classes": "old"}}).encode()
+    for rel, data in files.items():
+        (state / rel).parent.mkdir(parents=True, exist_ok=True)
+        (state / rel).write_bytes(data)
+    index = StatusIndex(state, IMAGE_EXTENSIONS, layout=StateLayout(state, version=1))
+    assert set(index.refresh()) == {"a.png", "sub/b.png", "images/c.png"}  # layout 1 reads as before
+    return files
+
+
+def _check_moved(root, files):
+    project = Project.open(root)
+    state = project.state_dir
+    assert project.layout.version == 2 and project.layout.images_dir == state / "images"
+    assert json.loads((state / "layout.json").read_text())["version"] == 2
+    for rel in ["a.png", "sub/b.png", "images/c.png"]:
+        assert project.annotation_path(rel).read_bytes() == files[rel + ".json"]
+        assert project.load(rel).shapes[0].label == "old"
+    assert (state / "images" / "sub" / "b.png.heat.npz").read_bytes() == b"heat of b"
+    assert (state / "trash" / "gone.png.json").read_bytes() == files["trash/gone.png.json"]
+    assert project.labels.names == ["old"] and project.settings.classes == "old"
+    assert not (state / "sub").exists() and not (state / "a.png.json").exists()
+    assert not (state / STAGING_DIR).exists()
+    assert sorted(os.listdir(state)) == ["images", "index.json", "layout.json", "project.json", "trash"]
+    assert set(project.index.refresh()) == {"a.png", "sub/b.png", "images/c.png"}
+    return project
+
+
+def test_a_layout_1_project_moves_on_open_keeping_every_file(tmp_path):
+    root = tmp_path / "photos"
+    files = _layout1(root)
+    _check_moved(root, files)
+    assert cli.main(["export", str(root), "--out", str(tmp_path / "out.json")]) == 0
+    assert len(json.loads((tmp_path / "out.json").read_text())["annotations"]) == 3
+
+
+def _crash_at(monkeypatch, name):
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # the process dies here
+    monkeypatch.setattr(migration, name, crash)
+
+
+@pytest.mark.parametrize("step", ["os.sync", "_write_marker", "_remove_if_moved", "os.rename"])
+def test_a_crash_at_any_step_of_the_move_leaves_a_readable_project_that_the_next_open_finishes(
+        tmp_path, monkeypatch, step):
+    root = tmp_path / "photos"
+    files = _layout1(root)
+    if step == "os.sync":
+        monkeypatch.setattr(migration.os, "sync", lambda: (_ for _ in ()).throw(KeyboardInterrupt()))
+    elif step == "os.rename":
+        monkeypatch.setattr(migration.os, "rename", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+    else:
+        _crash_at(monkeypatch, step)
+    with pytest.raises(KeyboardInterrupt):
+        Project.open(root)
+    monkeypatch.undo()
+    # what a reader that cannot write (a read-only mount) sees now: every annotation
+    state = root / STATE_DIR
+    layout = StateLayout.detect(state)
+    for rel in ["a.png", "sub/b.png", "images/c.png"]:
+        assert layout.annotation(rel).read_bytes() == files[rel + ".json"], (step, layout.images_dir)
+    assert set(StatusIndex(state, IMAGE_EXTENSIONS).refresh()) == {"a.png", "sub/b.png", "images/c.png"}
+    _check_moved(root, files)
+
+
+def test_a_folder_that_cannot_be_written_is_read_in_its_old_layout(tmp_path, monkeypatch):
+    root = tmp_path / "photos"
+    files = _layout1(root)
+
+    def read_only(state_dir):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(migration, "migrate", read_only)
+    project = Project.open(root)
+    assert project.layout.version == 1 and not project.problems
+    assert project.load("images/c.png").shapes[0].label == "old"
+    assert set(project.index.refresh()) == {"a.png", "sub/b.png", "images/c.png"}
+    assert project.annotation_path("sub/b.png").read_bytes() == files["sub/b.png.json"]
+
+
+def test_a_new_project_is_marked_with_its_first_file_and_never_taken_for_layout_1(tmp_path):
+    root = tmp_path / "photos"
+    write_image(root / "images" / "x.png", 40, 30)
+    project = Project.open(root)
+    assert not (root / STATE_DIR).exists()
+    project.save(_ann("images/x.png", "new"))
+    assert (root / STATE_DIR / "layout.json").is_file()
+    again = Project.open(root)
+    assert again.annotation_path("images/x.png") == root / STATE_DIR / "images" / "images" / "x.png.json"
+    assert again.load("images/x.png").shapes[0].label == "new"
+
+
+@pytest.mark.parametrize("kind", ["file", "link"])
+def test_a_state_folder_that_is_a_file_or_a_link_is_refused_with_a_message(tmp_path, capsys, kind):
+    root = tmp_path / "photos"
+    write_image(root / "a.png", 40, 30)
+    if kind == "file":
+        (root / STATE_DIR).write_text("not a folder")
+    else:
+        (tmp_path / "elsewhere").mkdir()
+        (root / STATE_DIR).symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(StateFolderError, match=STATE_DIR):
+        Project.open(root)
+    for argv in (["export", str(root), "--out", str(tmp_path / "o.json")],
+                 ["label", str(root), "--classes", "sky", "--model", str(root / "none")]):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert STATE_DIR in err and "Traceback" not in err
+    assert not list((tmp_path / "elsewhere").iterdir()) if kind == "link" else True
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_the_index_log_is_never_appended_through_a_link_and_names_are_escaped(tmp_path):
+    root = tmp_path / "photos"
+    rel = "evil\nname; echo hi.png"
+    write_image(root / rel, 40, 30)
+    write_image(root / "b.png", 40, 30)
+    project = Project.open(root)
+    project.save(_ann("b.png", "x"))
+    project.index.refresh()  # folds the log into index.json: no log now
+    victim = tmp_path / "bashrc"
+    victim.write_text("original\n")
+    (project.state_dir / "index.log").symlink_to(victim)
+    project.save(_ann(rel, "x"))
+    assert victim.read_text() == "original\n"
+    assert Project.open(root).load(rel).shapes[0].label == "x"
+    (project.state_dir / "index.log").unlink()
+    project.save(_ann(rel, "y"))
+    lines = (project.state_dir / "index.log").read_bytes().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["image"] == rel and lines[0].isascii()
+    # the log of an older version (non-ASCII names unescaped) still reads
+    (project.state_dir / "index.log").write_text(json.dumps({"image": rel, **json.loads(lines[0])},
+                                                            ensure_ascii=False) + "\n")
+    assert rel in StatusIndex(project.state_dir, IMAGE_EXTENSIONS).entries()
+
+
+def test_files_and_folders_in_the_state_folder_that_are_links_are_refused(tmp_path):
+    root = tmp_path / "photos"
+    write_image(root / "sub" / "a.png", 40, 30)
+    write_image(root / "b.png", 40, 30)
+    project = Project.open(root)
+    project.save(_ann("b.png", "x"))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (project.state_dir / "images" / "sub").symlink_to(outside)
+    with pytest.raises(StateFolderError, match="symbolic link"):
+        project.save(_ann("sub/a.png", "x"))
+    with pytest.raises(StateFolderError):
+        heatcache.heat_path(project, "sub/a.png")
+    assert not list(outside.iterdir())
+    secret = tmp_path / "secret.json"
+    secret.write_text(json.dumps(_ann("b.png", "secret").to_dict()))
+    project.annotation_path("b.png").unlink()
+    project.annotation_path("b.png").symlink_to(secret)
+    with pytest.raises(Exception, match="symbolic link"):
+        project.load("b.png")
+    assert project.entry("b.png").status == "damaged"
