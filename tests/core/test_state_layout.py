@@ -227,3 +227,19 @@ def test_files_and_folders_in_the_state_folder_that_are_links_are_refused(tmp_pa
     with pytest.raises(Exception, match="symbolic link"):
         project.load("b.png")
     assert project.entry("b.png").status == "damaged"
+
+
+def test_a_refused_class_list_leaves_project_json_as_it_was(tmp_path, tiny_model_dir, capsys):
+    root = tmp_path / "photos"
+    write_image(root / "a.png", 40, 30)
+    project = Project.open(root)
+    project.labels.add("wall")
+    project.settings.classes = "wall"
+    project.save_settings()
+    before = project.layout.project_file.read_bytes()
+    too_many = ", ".join(f"class{i}" for i in range(300))
+    assert cli.main(["label", str(root), "--classes", too_many, "--model", str(tiny_model_dir),
+                     "--device", "cpu"]) == 2
+    assert "too long" in capsys.readouterr().err
+    assert project.layout.project_file.read_bytes() == before
+    assert Project.open(root).labels.names == ["wall"]

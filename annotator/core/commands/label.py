@@ -123,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
             if segmenter is not None:
                 segmenter.close()
             return refiner
+        before = _project_file_bytes(project)
         try:
             project.settings = settings  # remembered once the run is sure to start
             for name in classes:
@@ -139,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
             close = getattr(segmenter, "close", None)
             if close is not None:
                 close()  # post-processing processes, if the engine started any
+        if summary is None:  # the class list was refused (or the cluster could not run it)
+            _restore_project_file(project, before)
     if summary is None:
         return EXIT_USAGE
     _print_summary(summary)
@@ -153,6 +156,28 @@ def run(args: argparse.Namespace) -> int:
         for problem in report.problems:
             print(f"  problem: {problem}")
     return status
+
+
+def _project_file_bytes(project) -> bytes | None:
+    """project.json as it is before a run changes it (None: there is none)."""
+    from annotator.core.statefiles import read_state_bytes
+
+    try:
+        return read_state_bytes(project.layout.project_file)
+    except OSError:
+        return None
+
+
+def _restore_project_file(project, before: bytes | None) -> None:
+    """A run refused before it started leaves project.json as it was: no classes, no settings kept."""
+    from annotator.core.atomic import atomic_write_bytes
+
+    path = project.layout.project_file
+    with contextlib.suppress(OSError):
+        if before is None:
+            path.unlink()
+        else:
+            atomic_write_bytes(path, before)
 
 
 def _load(settings):
