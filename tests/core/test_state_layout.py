@@ -243,3 +243,37 @@ def test_a_refused_class_list_leaves_project_json_as_it_was(tmp_path, tiny_model
     assert "too long" in capsys.readouterr().err
     assert project.layout.project_file.read_bytes() == before
     assert Project.open(root).labels.names == ["wall"]
+
+
+def test_export_and_label_never_write_over_an_image_a_state_file_or_a_file_not_ours(tmp_path, capsys):
+    root = tmp_path / "photos"
+    write_image(root / "a.png", 40, 30)
+    project = Project.open(root)
+    project.labels.add("x")
+    project.save(_ann("a.png", "x"))
+    project.save_settings()
+    image = (root / "a.png").read_bytes()
+    theirs = tmp_path / "ground-truth.json"
+    theirs.write_text('{"images": [], "annotations": [], "categories": []}')
+    state = root / STATE_DIR
+    for out, why in [(root / "a.png", "inside the image folder"), (root / "new.json", "inside the image folder"),
+                     (state / "project.json", "state folder"), (state / "images" / "a.png.json", "state folder"),
+                     (theirs, "not a COCO export of pnp-annotator"), (tmp_path, "is a folder")]:
+        before = {p: p.read_bytes() for p in [root / "a.png", theirs, *state.rglob("*.json")]}
+        for argv in (["export", str(root), "--out", str(out)],
+                     ["label", str(root), "--classes", "sky", "--model", str(tmp_path / "none"), "--out", str(out)]):
+            assert cli.main(argv) == 2, (argv, out)
+            err = capsys.readouterr().err
+            assert why in err and "Traceback" not in err
+            assert {p: p.read_bytes() for p in before} == before
+    assert (root / "a.png").read_bytes() == image and not (root / "new.json").exists()
+    # our own export is replaced without asking; --force writes over another file, never into the state folder
+    ours = tmp_path / "coco.json"
+    assert cli.main(["export", str(root), "--out", str(ours)]) == 0
+    assert next(iter(json.loads(ours.read_text()))) == "pnp-annotator"
+    assert cli.main(["export", str(root), "--out", str(ours)]) == 0
+    assert cli.main(["export", str(root), "--out", str(theirs), "--force"]) == 0
+    assert len(json.loads(theirs.read_text())["annotations"]) == 1
+    assert cli.main(["export", str(root), "--out", str(root / "in-folder.json"), "--force"]) == 0
+    assert cli.main(["export", str(root), "--out", str(state / "x.json"), "--force"]) == 2
+    capsys.readouterr()

@@ -21,6 +21,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="coco (default): instances JSON; semantic-png: per image a class-id PNG (greyscale and "
                         "VOC-palette indexed), labels.csv and an image list (mmsegmentation / VOC layout); "
                         "where shapes overlap, the last shape of the image wins")
+    p.add_argument("--force", action="store_true",
+                   help="coco: write --out even inside the image folder or over a file that is not an "
+                        "earlier export of pnp-annotator (never inside .pnp-annotator)")
     p.add_argument("--accepted-only", action="store_true",
                    help="leave out model proposals nobody has accepted yet")
     p.add_argument("--segmentation", choices=("auto", "polygon", "rle"), default="auto",
@@ -40,6 +43,13 @@ def run(args: argparse.Namespace) -> int:
         return _semantic(project, args)
     from annotator.core.coco import export_coco
     from annotator.core.jobs import tqdm_progress
+    from annotator.core.outputs import OutputRefused, check_export_target
+
+    try:
+        check_export_target(project.root, args.out, force=args.force)
+    except OutputRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
     progress, close = tqdm_progress("Exporting")
     try:

@@ -45,6 +45,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="shapes per class region of the label map (regions) or per detected object "
                         "(instances, SAM 3 only); auto: instances for SAM 3, regions for PnP-OVSS")
     p.add_argument("--out", metavar="COCO.json", help="also export the project to this COCO file at the end")
+    p.add_argument("--force", action="store_true",
+                   help="write --out even inside the image folder or over a file that is not an earlier "
+                        "export of pnp-annotator (never inside .pnp-annotator)")
     p.add_argument("--batch-size", type=positive_int, default=4, metavar="N",
                    help="images per model call (default: 4)")
     p.add_argument("--tolerance", type=non_negative, metavar="PX",
@@ -92,6 +95,13 @@ def run(args: argparse.Namespace) -> int:
     images = project.images()
     if not images:
         return _fail(f"no images (jpg, jpeg, png, bmp, tif, tiff, webp) found under {project.root}")
+    if args.out:
+        from annotator.core.outputs import OutputRefused, check_export_target
+
+        try:  # before any model work: the run must not end by overwriting a file of the user's
+            check_export_target(project.root, args.out, force=args.force)
+        except OutputRefused as exc:
+            return _fail(str(exc))
 
     from annotator.core.lock import ProjectLockedError, StateWriteError, project_lock
 
