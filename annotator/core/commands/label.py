@@ -77,6 +77,11 @@ _REMEMBERED = {"classes": "classes", "model": "model", "device": "device",
 
 
 def run(args: argparse.Namespace) -> int:
+    with _handling(_interrupt):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     project = open_project(args.dir)
     if project is None:
         return EXIT_USAGE
@@ -316,24 +321,45 @@ def _run_on_ray(project, images, options, args, **callbacks):
         return None
 
 
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+"""What stops a run like Ctrl-C: SIGTERM (``timeout``, ``docker stop``, ``kill``), SIGHUP (a closed terminal)."""
+
+
 @contextlib.contextmanager
-def _ctrl_c_sets(cancel: threading.Event):
-    """First Ctrl-C: finish saving and stop at the next model pass; second: stop now."""
+def _handling(handler):
+    """*handler* for every signal of STOP_SIGNALS during the block (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    # SIGINT always (as before); SIGTERM, SIGHUP unless ignored on purpose (nohup)
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS
+                if sig == signal.SIGINT or signal.getsignal(sig) is not signal.SIG_IGN}
+    try:
+        yield
+    finally:
+        for sig, before in previous.items():
+            signal.signal(sig, before)
 
+
+def _interrupt(signum, frame):
+    """Before the run starts, SIGTERM and SIGHUP interrupt as Ctrl-C does (the lock released,
+    the pool stopped, exit 130)."""
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _ctrl_c_sets(cancel: threading.Event):
+    """First Ctrl-C (or SIGTERM, SIGHUP): finish saving and stop at the next model pass;
+    second: stop now."""
     def handler(signum, frame):
         if cancel.is_set():
             raise KeyboardInterrupt
         cancel.set()
-        print("\nStopping: finished images are saved (Ctrl-C again to stop at once).", file=sys.stderr)
+        with contextlib.suppress(OSError, ValueError):  # SIGHUP: the terminal may be gone
+            print("\nStopping: finished images are saved (Ctrl-C again to stop at once).", file=sys.stderr)
 
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
+    with _handling(handler):
         yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _print_summary(s) -> None:
