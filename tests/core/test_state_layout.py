@@ -277,3 +277,41 @@ def test_export_and_label_never_write_over_an_image_a_state_file_or_a_file_not_o
     assert cli.main(["export", str(root), "--out", str(root / "in-folder.json"), "--force"]) == 0
     assert cli.main(["export", str(root), "--out", str(state / "x.json"), "--force"]) == 2
     capsys.readouterr()
+
+
+def _png_with_trailing_exif(path, width, height, orientation):
+    """A PNG whose eXIf chunk (EXIF orientation) comes after the image data."""
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    Image.new("RGB", (width, height), (10, 200, 30)).save(path)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    raw = exif.tobytes()
+    raw = raw[6:] if raw.startswith(b"Exif\x00\x00") else raw
+    data = path.read_bytes()
+    end = data.rindex(b"IEND") - 4
+    chunk = struct.pack(">I", len(raw)) + b"eXIf" + raw + struct.pack(">I", zlib.crc32(b"eXIf" + raw))
+    path.write_bytes(data[:end] + chunk + data[end:])
+
+
+def test_a_png_whose_exif_comes_after_the_pixels_has_one_size_everywhere(tmp_path):
+    from annotator.core.coco import export_coco
+    from annotator.core.imageinfo import image_size
+    from engine.images import load_rgb
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    _png_with_trailing_exif(root / "turned.png", 40, 30, 6)
+    rgb = load_rgb(root / "turned.png")
+    assert rgb.shape[:2] == (40, 30)  # the pixel loader applies the orientation
+    assert image_size(root / "turned.png") == (30, 40)  # and the header read agrees
+    project = Project.open(root)
+    project.labels.add("x")
+    project.save(ImageAnnotations("turned.png", 30, 40, [Shape("x", square(1, 1, 9, 9))]))
+    report = export_coco(project, tmp_path / "out.json")
+    assert report.problems == [] and report.annotations == 1
+    image = json.loads((tmp_path / "out.json").read_text())["images"][0]
+    assert (image["width"], image["height"]) == (30, 40)
