@@ -315,3 +315,32 @@ def test_a_png_whose_exif_comes_after_the_pixels_has_one_size_everywhere(tmp_pat
     assert report.problems == [] and report.annotations == 1
     image = json.loads((tmp_path / "out.json").read_text())["images"][0]
     assert (image["width"], image["height"]) == (30, 40)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.uname().sysname == "Darwin", reason="a file name of any bytes")
+def test_a_file_name_that_is_not_utf8_is_labelled_exported_and_imported_as_it_was(tmp_path, tiny_model_dir, capsys):
+    root = tmp_path / "photos"
+    root.mkdir()
+    raw = os.fsencode(root) + b"/caf\xe9.png"
+    write_image(__import__("pathlib").Path(os.fsdecode(raw)), 48, 40)
+    write_image(root / "ok.png", 48, 40)
+    name = os.fsdecode(b"caf\xe9.png")
+    assert cli.main(["label", str(root), "--classes", "sky", "--model", str(tiny_model_dir), "--device", "cpu"]) == 0
+    project = Project.open(root)
+    assert project.images() == sorted([name, "ok.png"])
+    assert os.fsencode(project.annotation_path(name)).endswith(b"/images/caf\xe9.png.json")
+    assert project.load(name).image == name and project.entry(name).status == "proposed"
+    assert set(StatusIndex(project.state_dir, IMAGE_EXTENSIONS).refresh()) == {name, "ok.png"}
+    out = tmp_path / "coco.json"
+    assert cli.main(["export", str(root), "--out", str(out)]) == 0
+    names = [image["file_name"] for image in json.loads(out.read_text())["images"]]
+    assert sorted(names) == sorted([name, "ok.png"]) and out.read_bytes().isascii()
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    os.link(raw, os.fsencode(copy) + b"/caf\xe9.png")
+    assert cli.main(["import", str(out), "--images", str(copy)]) == 1  # ok.png is not in the copy
+    assert [s.label for s in Project.open(copy).load(name).shapes] == [s.label for s in project.load(name).shapes]
+    capsys.readouterr()
+    os.unlink(raw)  # the image is gone: the message names it, its bytes shown as an escape
+    assert cli.main(["export", str(root), "--out", str(out)]) == 1
+    assert "caf\\udce9.png: the image file is gone" in capsys.readouterr().out
