@@ -92,7 +92,7 @@ class StateLayout:
             if staging.is_dir():
                 return cls(state_dir, LAYOUT_VERSION, staging)
             return cls(state_dir, LAYOUT_VERSION)
-        if not state_dir.exists() or not any(_old_layout_entries(state_dir)):
+        if not state_dir.exists() or not any(layout1_entries(state_dir)):
             return cls(state_dir, LAYOUT_VERSION)
         return cls(state_dir, 1)
 
@@ -135,11 +135,11 @@ class StateLayout:
         return self.images_dir / (checked_rel(rel) + HEAT_SUFFIX)
 
     def skip_dir(self, folder: Path, name: str) -> bool:
-        """True for a folder that a walk over the per-image files must not enter (layout 1:
-        the project's own folders and the staging folder, which sit among the image folders)."""
+        """True for a folder that a walk over the per-image files must not enter (hidden ones;
+        in layout 1 the trash, which sits among the image folders)."""
         if name.startswith("."):
             return True
-        return self.version < 2 and folder == self.state_dir and name in OWN_NAMES - {IMAGES_DIR}
+        return self.version < 2 and folder == self.state_dir and name == TRASH_DIR
 
     def trash_target(self, path: Path) -> Path:
         """Where a per-image file goes in the trash: its path under ``images_dir`` below
@@ -168,15 +168,22 @@ def layout_record() -> str:
     return json.dumps({"schema": LAYOUT_SCHEMA, "version": LAYOUT_VERSION}) + "\n"
 
 
-def _old_layout_entries(state_dir: Path):
-    """Layout-1 per-image entries at the top of *state_dir* (image folders, annotation and heatmap files)."""
+def layout1_entries(state_dir: str | os.PathLike):
+    """Names at the top of a layout-1 state folder that hold per-image files: image folders
+    (one called ``images``, ``lock`` or ``index.json`` among them) and annotation and heatmap
+    files; not the project's own files, its trash or hidden (temp) files."""
     try:
-        names = os.listdir(state_dir)
+        entries = sorted(os.scandir(state_dir), key=lambda e: e.name)
     except OSError:
         return
-    for name in names:
-        if name.startswith(".") or name in OWN_NAMES - {IMAGES_DIR}:
+    for entry in entries:
+        name = entry.name
+        if name.startswith("."):
             continue
+        if name in OWN_NAMES and name != IMAGES_DIR:
+            is_dir = entry.is_dir(follow_symlinks=False)
+            if is_dir == (name == TRASH_DIR):
+                continue  # the project's own: its trash folder, its files
         yield name
 
 

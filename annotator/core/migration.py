@@ -30,6 +30,7 @@ from annotator.core.layout import (
     OWN_NAMES,
     STAGING_DIR,
     StateLayout,
+    layout1_entries,
     layout_record,
     read_layout_version,
 )
@@ -64,9 +65,7 @@ def write_marker(state_dir: str | os.PathLike) -> None:
 
 
 def _old_entries(state_dir: Path):
-    for name in sorted(os.listdir(state_dir)):
-        if not name.startswith(".") and name not in OWN_NAMES - {IMAGES_DIR}:
-            yield name
+    return list(layout1_entries(state_dir))
 
 
 def _walk_files(top: Path):
@@ -120,7 +119,7 @@ def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
 
 
 def _remove_old(state_dir: Path, staging: Path) -> None:
-    for name in list(_old_entries(state_dir)):
+    for name in _old_entries(state_dir):
         path = state_dir / name
         if path.is_dir() and not path.is_symlink():
             for rel, entry in list(_walk_files(path)):
@@ -128,12 +127,13 @@ def _remove_old(state_dir: Path, staging: Path) -> None:
             _remove_empty_dirs(path)
         else:
             _remove_if_moved(path, staging / name)
-    leftover = state_dir / IMAGES_DIR
-    if os.path.lexists(leftover):  # a layout-1 image folder "images" with files not moved (temp files)
-        number = 1
-        while os.path.lexists(state_dir / f".layout1-{IMAGES_DIR}-{number}"):
-            number += 1
-        os.rename(leftover, state_dir / f".layout1-{IMAGES_DIR}-{number}")
+        if name in OWN_NAMES and os.path.lexists(path):
+            # an image folder called "images" or "lock" still holding what was not moved (temp
+            # files): set aside under a hidden name, so the project's own file can take its place
+            number = 1
+            while os.path.lexists(state_dir / f".layout1-{name}-{number}"):
+                number += 1
+            os.rename(path, state_dir / f".layout1-{name}-{number}")
 
 
 def _remove_if_moved(old: Path, new: Path) -> None:

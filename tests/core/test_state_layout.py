@@ -59,11 +59,14 @@ def test_image_folders_named_like_state_files_never_meet_them(tricky):
         pass
 
 
+MOVED = ["a.png", "sub/b.png", "images/c.png", "lock/d.png"]
+
+
 def _layout1(root) -> dict[str, bytes]:
     """A layout-1 state folder written by hand as older versions wrote it; {relative path: bytes}."""
     state = root / STATE_DIR
     files = {}
-    for rel in ["a.png", "sub/b.png", "images/c.png"]:
+    for rel in ["a.png", "sub/b.png", "images/c.png", "lock/d.png"]:
         write_image(root / rel, 40, 30)
         text = json.dumps(_ann(rel, "old").to_dict()) + "\n"
         files[rel + ".json"] = text.encode()
@@ -76,7 +79,7 @@ def _layout1(root) -> dict[str, bytes]:
         (state / rel).parent.mkdir(parents=True, exist_ok=True)
         (state / rel).write_bytes(data)
     index = StatusIndex(state, IMAGE_EXTENSIONS, layout=StateLayout(state, version=1))
-    assert set(index.refresh()) == {"a.png", "sub/b.png", "images/c.png"}  # layout 1 reads as before
+    assert set(index.refresh()) == set(MOVED)  # layout 1 reads as before
     return files
 
 
@@ -85,7 +88,7 @@ def _check_moved(root, files):
     state = project.state_dir
     assert project.layout.version == 2 and project.layout.images_dir == state / "images"
     assert json.loads((state / "layout.json").read_text())["version"] == 2
-    for rel in ["a.png", "sub/b.png", "images/c.png"]:
+    for rel in MOVED:
         assert project.annotation_path(rel).read_bytes() == files[rel + ".json"]
         assert project.load(rel).shapes[0].label == "old"
     assert (state / "images" / "sub" / "b.png.heat.npz").read_bytes() == b"heat of b"
@@ -94,7 +97,7 @@ def _check_moved(root, files):
     assert not (state / "sub").exists() and not (state / "a.png.json").exists()
     assert not (state / STAGING_DIR).exists()
     assert sorted(os.listdir(state)) == ["images", "index.json", "layout.json", "project.json", "trash"]
-    assert set(project.index.refresh()) == {"a.png", "sub/b.png", "images/c.png"}
+    assert set(project.index.refresh()) == set(MOVED)
     return project
 
 
@@ -103,7 +106,7 @@ def test_a_layout_1_project_moves_on_open_keeping_every_file(tmp_path):
     files = _layout1(root)
     _check_moved(root, files)
     assert cli.main(["export", str(root), "--out", str(tmp_path / "out.json")]) == 0
-    assert len(json.loads((tmp_path / "out.json").read_text())["annotations"]) == 3
+    assert len(json.loads((tmp_path / "out.json").read_text())["annotations"]) == len(MOVED)
 
 
 def _crash_at(monkeypatch, name):
@@ -129,9 +132,9 @@ def test_a_crash_at_any_step_of_the_move_leaves_a_readable_project_that_the_next
     # what a reader that cannot write (a read-only mount) sees now: every annotation
     state = root / STATE_DIR
     layout = StateLayout.detect(state)
-    for rel in ["a.png", "sub/b.png", "images/c.png"]:
+    for rel in MOVED:
         assert layout.annotation(rel).read_bytes() == files[rel + ".json"], (step, layout.images_dir)
-    assert set(StatusIndex(state, IMAGE_EXTENSIONS).refresh()) == {"a.png", "sub/b.png", "images/c.png"}
+    assert set(StatusIndex(state, IMAGE_EXTENSIONS).refresh()) == set(MOVED)
     _check_moved(root, files)
 
 
@@ -146,7 +149,7 @@ def test_a_folder_that_cannot_be_written_is_read_in_its_old_layout(tmp_path, mon
     project = Project.open(root)
     assert project.layout.version == 1 and not project.problems
     assert project.load("images/c.png").shapes[0].label == "old"
-    assert set(project.index.refresh()) == {"a.png", "sub/b.png", "images/c.png"}
+    assert set(project.index.refresh()) == set(MOVED)
     assert project.annotation_path("sub/b.png").read_bytes() == files["sub/b.png.json"]
 
 
