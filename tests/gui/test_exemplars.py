@@ -201,3 +201,35 @@ def test_without_sam3_the_model_dialog_says_so(qtbot, exemplar_window, tiny_sam2
     assert loads == [] and fake.calls == []
     assert "need SAM 3" in window.statusBar().currentMessage()
     dialog.close()
+
+
+def test_sam3_as_main_model_runs_the_real_engine(qtbot, private_settings, tiny_sam3_dir, images_dir):
+    """No stand-in: the main SAM 3 (tiny, random) answers through the lane; its vision encoding is
+    the one Propose uses."""
+    from annotator.core.project import ProjectSettings
+    from annotator.gui.main_window import MainWindow
+    from annotator.gui.settings import AppSettings
+
+    window = MainWindow(AppSettings(), project_defaults=ProjectSettings(model=str(tiny_sam3_dir), device="cpu"))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
+    try:
+        window.open_path(images_dir / FIRST)
+        qtbot.waitUntil(lambda: window.pixels is not None, timeout=30000)
+        window.canvas.label_provider = lambda current: None  # no class: boxes only, asked on Enter
+        window.heatmap.set_values(0.0, 1.5)  # every query of the random model is an instance
+        key(qtbot, window, "L")
+        tool = window.exemplars.tool
+        assert tool.active and tool.label is None
+        drag(qtbot, window.canvas, (150, 60), (360, 300))
+        qtbot.waitUntil(lambda: bool(tool.proposals), timeout=120000)
+        assert all(0 <= s.score <= 1 and s.label == "object" for s in tool.proposals)
+        window.canvas.label_provider = lambda current: "person"
+        key(qtbot, window, "Return")
+        kept = window.document().shapes()
+        assert kept and all(s.label == "person" and s.source == "model" for s in kept)
+    finally:
+        window.close()

@@ -1,0 +1,95 @@
+"""Exemplar jobs in the interactive lane (no Qt): the newest box set per image, failures that leave
+clicks alone, and which SAM 3 they run on."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from annotator.gui.exemplar_jobs import ExemplarJob, ExemplarModels, ExemplarsNeedSam3, is_sam3
+from annotator.gui.interactive_jobs import ClickJob, InteractiveLane
+from engine.base import Instance
+from engine.errors import ModelNotFoundError
+from engine.sam3.exemplars import ExemplarResult
+
+PIXELS = np.zeros((40, 60, 3), np.uint8)
+
+
+class Seg:
+    def __init__(self):
+        self.calls = []
+
+    def find_like(self, image, boxes, labels, text=None, threshold=None):
+        self.calls.append(list(boxes))
+        mask = np.zeros(image.shape[:2], bool)
+        mask[5:15, 5:25] = True
+        return ExemplarResult([Instance(0, 0.75, (5, 5, 25, 15), mask)], image.shape[:2], list(boxes),
+                              list(labels), [], {"vision": 0.0})
+
+
+def job(job_id, image="a.png", boxes=((5, 5, 25, 15),), labels=(1,)):
+    return ExemplarJob(job_id, image, "/x/" + image, PIXELS, list(boxes), list(labels), None, "cup", 0.5)
+
+
+def lane_with(exemplars, clicks=None):
+    out = {"results": [], "failed": [], "missing": []}
+    lane = InteractiveLane(lambda: clicks, out["results"].append, lambda *a: None,
+                           lambda *a: out["failed"].append(a), out["missing"].append, exemplars=exemplars)
+    return lane, out
+
+
+def test_newest_box_set_per_image_runs():
+    seg = Seg()
+    lane, out = lane_with(lambda: seg)
+    lane.put(job(1))
+    lane.put(job(2, boxes=[(5, 5, 25, 15), (30, 5, 50, 15)], labels=[1, 0]))  # supersedes job 1
+    lane.put(job(3, image="b.png"))
+    lane.drain()
+    assert [r.job_id for r in out["results"]] == [2, 3] and len(seg.calls) == 2
+    first = out["results"][0]
+    assert first.image == "a.png" and [s.score for s in first.shapes] == [0.75] and first.shapes[0].label == "cup"
+    assert first.missed == [] and first.duplicates == 0 and "proposals" in first.seconds
+
+
+def test_missing_sam3_fails_the_job_only():
+    class Clicks:
+        def set_image(self, key, pixels):
+            pass
+
+        def predict(self, points, labels, box, image_key):
+            from engine.interactive import Prediction
+
+            return Prediction(np.zeros((40, 60), bool), 0.5)
+
+    def missing():
+        raise ExemplarsNeedSam3("Exemplar boxes need SAM 3")
+
+    lane, out = lane_with(missing, clicks=Clicks())
+    lane.put(job(1))
+    lane.put(ClickJob(2, "a.png", "/x/a.png", PIXELS, [(3.0, 3.0)], [1]))
+    lane.drain()
+    assert out["failed"][0][:3] == (1, "a.png", "no model") and "need SAM 3" in out["failed"][0][3]
+    assert out["missing"] == [], "not the interactive model's dialog"
+    assert [r.job_id for r in out["results"]] == [2], "the queued click still ran"
+
+
+def test_the_sam3_used(tmp_path):
+    folder = tmp_path / "sam3"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "sam3"}), encoding="utf-8")
+    assert is_sam3(str(folder)) and is_sam3("facebook/sam3") and not is_sam3("facebook/sam2.1-hiera-tiny")
+    assert not is_sam3(str(tmp_path))
+
+    main, loaded = object(), []
+    settings = {"now": ("Salesforce/blip-itm-large-flickr", str(folder), "cpu")}
+    models = ExemplarModels(lambda: main, lambda: settings["now"], loader=lambda m, d: loaded.append(m) or object())
+    first = models.get()
+    assert models.get() is first and loaded == [str(folder)], "loaded once, kept"
+    settings["now"] = (str(folder), "", "cpu")  # SAM 3 as the main model: its segmenter, shared with Propose
+    assert models.get() is main
+    settings["now"] = ("Salesforce/blip-itm-large-flickr", "facebook/sam2.1-hiera-tiny", "cpu")
+    with pytest.raises(ModelNotFoundError, match="Exemplar boxes need SAM 3") as info:
+        models.get()
+    assert "facebook/sam3" in str(info.value) and "interactive model" in str(info.value)
