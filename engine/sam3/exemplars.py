@@ -119,7 +119,8 @@ def find_like(seg, image, boxes: Sequence, labels: Sequence, text: str | None = 
         kwargs = {}
         if boxes:
             box_in, label_in = box_tensors(boxes, labels, size)
-            kwargs = dict(input_boxes=box_in.to(seg.device, dtype=seg.dtype), input_boxes_labels=label_in.to(seg.device))
+            kwargs = dict(input_boxes=box_in.to(seg.device, dtype=seg.dtype),
+                          input_boxes_labels=label_in.to(seg.device))
         with torch.no_grad():
             out = seg.model(vision_embeds=vision, input_ids=ids.to(seg.device), attention_mask=mask.to(seg.device),
                             **kwargs)
