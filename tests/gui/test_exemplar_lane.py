@@ -8,6 +8,8 @@ import json
 import numpy as np
 import pytest
 
+from test_engine_worker import FakeSegmenter, batch_options, fake_polygonize, folder  # noqa: F401
+
 from annotator.gui.exemplar_jobs import ExemplarJob, ExemplarModels, ExemplarsNeedSam3, is_sam3
 from annotator.gui.interactive_jobs import ClickJob, InteractiveLane
 from engine.base import Instance
@@ -93,3 +95,36 @@ def test_the_sam3_used(tmp_path):
     with pytest.raises(ModelNotFoundError, match="Exemplar boxes need SAM 3") as info:
         models.get()
     assert "facebook/sam3" in str(info.value) and "interactive model" in str(info.value)
+
+
+@pytest.mark.gui
+def test_a_box_goes_ahead_of_a_running_propose_and_queued_batch(qtbot, tmp_path, monkeypatch, folder):
+    """Through EngineClient and the engine thread, as the window sends it."""
+    from pathlib import Path
+
+    from annotator.gui import exemplar_jobs
+    from annotator.gui.engine_worker import EngineClient, EngineSettings
+
+    sam3 = tmp_path / "sam3"
+    sam3.mkdir()
+    (sam3 / "config.json").write_text(json.dumps({"model_type": "sam3"}), encoding="utf-8")
+    seg = Seg()
+    monkeypatch.setattr(exemplar_jobs, "load_sam3", lambda model, device: seg)
+    fake = FakeSegmenter(passes=6, pass_seconds=0.4)
+    client = EngineClient(EngineSettings(model="fake"), factory=lambda s: fake, polygonize=fake_polygonize)
+    try:
+        client.set_interactive_model(str(sam3))
+        order = []
+        client.exemplarsFound.connect(lambda r: order.append("box"))
+        client.proposalsReady.connect(lambda *a: order.append("propose"))
+        client.segment("b.png", Path("b.png"), ["sky"], pixels=PIXELS)
+        client.batch(folder, ["0.png", "1.png"], batch_options())
+        qtbot.waitUntil(lambda: fake.passes_run >= 1, timeout=10000)
+        client.exemplars("a.png", "/x/a.png", PIXELS, [(5, 5, 25, 15)], [1], text=None, label="cup",
+                         threshold=0.5, existing=[])
+        qtbot.waitUntil(lambda: "box" in order, timeout=20000)
+        assert order[0] == "box", "the box did not wait for the running Propose"
+        assert seg.calls == [[(5.0, 5.0, 25.0, 15.0)]]
+        qtbot.waitUntil(lambda: not client.busy(), timeout=30000)
+    finally:
+        client.shutdown()
