@@ -5,10 +5,10 @@ worker; the worker calls ``drain()`` when woken, before each queued job, and fro
 progress callback of a running Propose or batch (at least once per dropout pass). So a
 click never waits behind queued batch work, and waits for a running pass at most.
 
-Exemplar boxes (``exemplar_jobs``: SAM 3, "find all like this") ride the same lane.
-Only the newest click (and the newest exemplar set) per image is decoded (older ones are superseded), and each
+Only the newest click per image is decoded (older ones are superseded), and each
 result carries the image it was computed for: the canvas drops results for any
-other image or an older click.
+other image or an older click. Exemplar boxes (``exemplar_jobs``: SAM 3, "find all
+like this") ride the same lane, the newest box set per image likewise.
 """
 
 from __future__ import annotations
