@@ -128,3 +128,15 @@ def test_a_box_goes_ahead_of_a_running_propose_and_queued_batch(qtbot, tmp_path,
         qtbot.waitUntil(lambda: not client.busy(), timeout=30000)
     finally:
         client.shutdown()
+
+
+def test_sam3_weights_as_the_interactive_model_load(tiny_sam3_dir):
+    """The production loader: the tiny SAM 3 folder named as the interactive model, PnP-OVSS main."""
+    models = ExemplarModels(lambda: pytest.fail("not the main model"),
+                            lambda: ("Salesforce/blip-itm-large-flickr", str(tiny_sam3_dir), "cpu"))
+    seg = models.get()
+    assert seg.engine == "sam3" and models.get() is seg
+    res = seg.find_like(PIXELS, [(5, 5, 25, 15)], [1], threshold=0.0)
+    assert res.boxes == [(5.0, 5.0, 25.0, 15.0)] and all(i.mask.shape == (40, 60) for i in res.instances)
+    models.release()
+    assert models.get() is not seg, "released: loaded again"
