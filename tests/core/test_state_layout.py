@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import time
 
 import pytest
 from helpers import square, write_image
@@ -347,3 +348,38 @@ def test_a_file_name_that_is_not_utf8_is_labelled_exported_and_imported_as_it_wa
     os.unlink(raw)  # the image is gone: the message names it, its bytes shown as an escape
     assert cli.main(["export", str(root), "--out", str(out)]) == 1
     assert "caf\\udce9.png: the image file is gone" in capsys.readouterr().out
+
+
+def _open_at(root, start, results):
+    build = migration._build_staging
+
+    def slow_build(state_dir):  # widen the window in which another opener could interfere
+        build(state_dir)
+        time.sleep(0.3)
+
+    migration._build_staging = slow_build  # in this forked child only
+    start.wait()
+    try:
+        project = Project.open(root)
+        results.put(sorted(project.index.refresh()))
+    except BaseException as exc:  # noqa: BLE001 - reported to the test
+        results.put(repr(exc))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork start method")
+def test_runs_opening_a_layout_1_folder_at_the_same_instant_move_it_once(tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(4):
+        root = tmp_path / f"r{round_}"
+        files = _layout1(root)
+        start, results = ctx.Barrier(3), ctx.Queue()
+        procs = [ctx.Process(target=_open_at, args=(root, start, results)) for _ in range(3)]
+        for p in procs:
+            p.start()
+        seen = [results.get(timeout=60) for _ in procs]
+        for p in procs:
+            p.join(60)
+        assert seen == [sorted(MOVED)] * 3, seen
+        _check_moved(root, files)
