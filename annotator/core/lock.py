@@ -29,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from annotator.core.layout import LOCK_FILE, StateLayout
+from annotator.core.layout import LOCK_FILE, StateLayout  # noqa: F401  (LOCK_FILE re-exported)
 from annotator.core.statefiles import open_state_file
 
 try:
