@@ -62,7 +62,7 @@ def test_label_stopped_by_a_signal_leaves_no_process_and_whole_files(tmp_path, t
     images = root / ".pnp-annotator" / "images"
     try:
         started = _wait_until(lambda: run.poll() is not None or (
-            len(_group(run.pid)) >= 4 and images.is_dir() and len(list(images.glob("*.json"))) >= 1), 300)
+            len(_group(run.pid)) >= 4 and images.is_dir() and len(list(images.glob("*.json"))) >= 1), 200)
         assert started and run.poll() is None, (tmp_path / "log.txt").read_text()
         os.kill(run.pid, sig)
         code = run.wait(120)
