@@ -65,7 +65,7 @@ def test_label_stopped_by_a_signal_leaves_no_process_and_whole_files(tmp_path, t
             len(_group(run.pid)) >= 4 and images.is_dir() and len(list(images.glob("*.json"))) >= 1), 200)
         assert started and run.poll() is None, (tmp_path / "log.txt").read_text()
         os.kill(run.pid, sig)
-        code = run.wait(120)
+        code = run.wait(60)
         # every helper of the run is gone within a bounded wait, however the run ended
         assert _wait_until(lambda: not _group(run.pid), 30), _group(run.pid)
     finally:
