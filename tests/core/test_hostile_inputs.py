@@ -1,0 +1,135 @@
+"""Hostile files (issue 17, the parsers): each is refused with a message naming the file and
+the annotation or field, exit 2, before any large allocation, and nothing is written."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from helpers import write_image
+from pycocotools import mask as mask_utils
+
+from annotator import cli
+from annotator.core.annotations import ImageAnnotations
+from annotator.core.coco import CocoFormatError, import_coco
+from annotator.core.project import Project
+from annotator.core.shapes import Shape
+
+
+@pytest.fixture
+def project(tmp_path):
+    root = tmp_path / "imgs"
+    write_image(root / "a.png", 96, 64)
+    write_image(root / "b.png", 40, 30)
+    p = Project.open(root)
+    p.labels.add("car")
+    p.save_settings()
+    p.save(ImageAnnotations("b.png", 40, 30, [Shape("car", [[1, 1], [20, 1], [20, 20]])]))
+    return p
+
+
+def state_files(project: Project) -> dict:
+    return {p: p.read_bytes() for p in project.state_dir.rglob("*") if p.is_file()}
+
+
+def instances(segmentation, *, width=96, height=64, category_id=1, categories=None) -> dict:
+    return {"images": [{"id": 1, "file_name": "a.png", "width": width, "height": height}],
+            "categories": categories or [{"id": 1, "name": "car"}],
+            "annotations": [{"id": 7, "image_id": 1, "category_id": category_id, "segmentation": segmentation}]}
+
+
+def write_json(tmp_path, data, name="in.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return path
+
+
+def run_import(project, path, capsys) -> tuple[int, str]:
+    code = cli.main(["import", str(path), "--images", str(project.root), "--workers", "0"])
+    return code, capsys.readouterr().err
+
+
+# --- rows 1 and 2: RLE bombs and short RLE ---------------------------------------------------
+def test_a_results_list_claiming_a_huge_mask_is_refused_before_decoding(project, tmp_path):
+    """138 bytes claiming a 200000 x 200000 mask: pycocotools would allocate 40 GB (a segfault)."""
+    bomb = [{"image_id": 1, "category_id": 1, "score": 0.9,
+             "segmentation": {"size": [200000, 200000], "counts": "0" + "ooooo9" * 3}}]
+    path = write_json(tmp_path, bomb, "bomb.json")
+    before = state_files(project)
+    run = subprocess.run([sys.executable, "-m", "annotator", "import", str(path), "--images", str(project.root)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2, run.stderr
+    assert "bomb.json" in run.stderr and "[0].segmentation.size" in run.stderr and "Traceback" not in run.stderr
+    assert state_files(project) == before
+
+
+@pytest.mark.parametrize("counts", ["0" + "ooooo9" * 3, "5:"])
+def test_an_instances_rle_whose_size_or_runs_disagree_with_the_image_is_refused(project, tmp_path, capsys, counts):
+    size = [200000, 200000] if counts != "5:" else [64, 96]
+    path = write_json(tmp_path, instances({"size": size, "counts": counts}))
+    before = state_files(project)
+    code, err = run_import(project, path, capsys)
+    assert code == 2
+    assert "in.json" in err and "annotations[0].segmentation" in err and "annotation id 7" in err
+    assert state_files(project) == before
+
+
+def test_short_runs_are_refused_and_exact_runs_import_the_same_pixels(project, tmp_path, capsys):
+    """'5:' on 64x96 is two runs, 5 + 10 = 15 pixels of 6144: pycocotools would fill the rest
+    from uninitialised memory. The same runs padded to the image import exactly."""
+    path = write_json(tmp_path, instances({"size": [64, 96], "counts": "5:"}))
+    code, err = run_import(project, path, capsys)
+    assert code == 2 and "add up to 15" in err and "6144" in err
+    mask = np.zeros((64, 96), np.uint8, order="F")
+    mask.T.flat[5:15] = 1  # column-major runs: 5 off, 10 on
+    good = mask_utils.encode(mask)["counts"].decode()
+    path = write_json(tmp_path, instances({"size": [64, 96], "counts": good}))
+    code, _ = run_import(project, path, capsys)
+    assert code == 0
+    (shape,) = project.load("a.png").shapes
+    assert np.array_equal(shape.mask(64, 96), mask.astype(bool))
+
+
+@pytest.mark.parametrize("counts, why", [
+    ([5, 10], "sums to 15"),
+    ([-5, 6149], "non-negative"),
+    ("o", "ends inside a run"),
+    ("0\x7f", "not part of the format"),
+    ("ooooooooo0", "more than 7 characters"),
+    ("0@", "negative"),  # a second run of -32
+])
+def test_malformed_runs_are_named(project, tmp_path, counts, why):
+    path = write_json(tmp_path, instances({"size": [64, 96], "counts": counts}))
+    with pytest.raises(CocoFormatError, match=why):
+        import_coco(project, path, workers=0)
+
+
+def test_a_results_list_rle_is_checked_against_the_pixel_limit_and_its_runs(project, tmp_path):
+    entry = {"image_id": 1, "category_id": 1, "score": 0.5, "segmentation": {"size": [64, 96], "counts": "5:"}}
+    with pytest.raises(CocoFormatError, match=r"\[0\].segmentation.counts .*add up to 15"):
+        import_coco(project, write_json(tmp_path, [entry]))
+    entry["segmentation"] = {"size": [0, 96], "counts": ""}
+    with pytest.raises(CocoFormatError, match=r"\[0\].segmentation.size is \[0, 96\]"):
+        import_coco(project, write_json(tmp_path, [entry]))
+
+
+# --- row 14: ids beyond 64 bits ----------------------------------------------------------------
+@pytest.mark.parametrize("cid, why", [(10**30, "fits 64 bits"), (-3, "category ids are 1 to")])
+def test_a_category_id_outside_64_bits_is_refused_naming_the_category(project, tmp_path, capsys, cid, why):
+    data = instances([[1, 1, 30, 1, 30, 30]], category_id=cid, categories=[{"id": cid, "name": "truck"}])
+    before = state_files(project)
+    code, err = run_import(project, write_json(tmp_path, data), capsys)
+    assert code == 2 and "categories[0]" in err and why in err
+    assert state_files(project) == before
+
+
+def test_a_project_file_with_a_huge_category_id_is_reported_damaged(project):
+    settings = project.state_dir / "project.json"
+    data = json.loads(settings.read_text())
+    data["labels"]["categories"][0]["id"] = 10**30
+    settings.write_text(json.dumps(data))
+    reopened = Project.open(project.root)
+    assert len(reopened.labels) == 0
+    assert "project.json" in reopened.problems[0] and "64-bit id" in reopened.problems[0]
