@@ -46,6 +46,7 @@ from annotator.core.atomic import atomic_write_bytes, atomic_write_text, sync_al
 from annotator.core.coco.categories import plan_categories
 from annotator.core.jobs import Progress, check
 from annotator.core.project import AnnotationFileError, Project
+from annotator.core.rollback import project_writes
 from annotator.core.shapes import Shape
 
 VOC_CLASSES = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
@@ -365,10 +366,12 @@ def import_semantic(project: Project, folder: str | os.PathLike, *, replace: boo
     check(cancel)
     if progress is not None:
         progress(len(maps), len(maps))
-    # Every check passed: now write.
-    project.labels.set_categories(plan.labels.categories)
-    project.save_settings()
-    report.written.extend(project.save_many(results))  # one sync for the lot, not one per file
+    # Every check passed: now write, all or nothing.
+    with project_writes(project, [a.image for a in results]):
+        project.labels.set_categories(plan.labels.categories)
+        project.save_settings()
+        written = project.save_many(results)  # one sync for the lot, not one per file
+    report.written.extend(written)
     return report
 
 

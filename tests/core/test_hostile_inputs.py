@@ -133,3 +133,80 @@ def test_a_project_file_with_a_huge_category_id_is_reported_damaged(project):
     reopened = Project.open(project.root)
     assert len(reopened.labels) == 0
     assert "project.json" in reopened.problems[0] and "64-bit id" in reopened.problems[0]
+
+
+# --- row 12: a full disk or a read-only folder during import writes nothing ------------------------
+@pytest.fixture
+def many(tmp_path):
+    """12 images, 4 of them annotated already, and a COCO file with a shape on each."""
+    root = tmp_path / "many"
+    for i in range(12):
+        write_image(root / "sub" / f"{i:02}.png", 40, 30)
+    p = Project.open(root)
+    p.labels.add("car")
+    p.save_settings()
+    for i in range(4):
+        p.save(ImageAnnotations(f"sub/{i:02}.png", 40, 30, [Shape("car", [[1, 1], [9, 1], [9, 9]])]))
+    coco = {"images": [{"id": i + 1, "file_name": f"sub/{i:02}.png", "width": 40, "height": 30} for i in range(12)],
+            "categories": [{"id": 1, "name": "car"}, {"id": 2, "name": "tree"}],
+            "annotations": [{"id": i + 1, "image_id": i + 1, "category_id": 2,
+                             "segmentation": [[2, 2, 30, 2, 30, 20]]} for i in range(12)],
+            "info": {"description": "new"}}
+    return p, write_json(tmp_path, coco, "many.json")
+
+
+def failing_writes(monkeypatch, after: int, error: int):
+    """Every atomic write after the first *after* fails with *error* (ENOSPC: a full disk)."""
+    from annotator.core import atomic
+
+    real = atomic.atomic_write_bytes
+    done = []
+
+    def write(path, data, **kw):
+        if len(done) >= after:
+            raise OSError(error, os.strerror(error), str(path))
+        real(path, data, **kw)
+        done.append(path)
+
+    monkeypatch.setattr(atomic, "atomic_write_bytes", write)
+    return done
+
+
+def everything(root) -> dict:
+    return {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("after, error", [(0, 13), (2, 28), (7, 28)])  # EACCES at once; ENOSPC part-way
+def test_a_failed_coco_import_puts_back_every_file_it_wrote(many, monkeypatch, capsys, after, error):
+    import errno
+
+    project, path = many
+    before = everything(project.root)
+    done = failing_writes(monkeypatch, after, error)
+    code, err = run_import(project, path, capsys)
+    assert code == 2 and len(done) == after
+    assert os.strerror(error) in err and "put back" in err and "Nothing was imported" in err
+    assert "Traceback" not in err
+    assert everything(project.root) == before  # not one file added, changed or left behind
+    assert error in (errno.EACCES, errno.ENOSPC)
+    monkeypatch.undo()
+    reopened = Project.open(project.root)
+    assert reopened.labels.get("tree") is None and len(reopened.load("sub/00.png").shapes) == 1
+    assert run_import(reopened, path, capsys)[0] == 0  # with room on the disk the same import works
+    after = Project.open(project.root)
+    assert len(after.load("sub/00.png").shapes) == 2 and after.labels.get("tree") is not None
+
+
+def test_a_failed_results_import_puts_back_every_file_it_wrote(many, monkeypatch, tmp_path, capsys):
+    from annotator.core.coco.meta import image_ids, load_meta
+
+    project, _ = many
+    ids = image_ids(project.images(), load_meta(project)[0])
+    results = [{"image_id": ids[f"sub/{i:02}.png"], "category_id": 1, "score": 0.8,
+                "segmentation": [[2, 2, 30, 2, 30, 20]]} for i in range(12)]
+    path = write_json(tmp_path, results, "results.json")
+    before = everything(project.root)
+    failing_writes(monkeypatch, 5, 28)
+    code, err = run_import(project, path, capsys)
+    assert code == 2 and "No space left" in err
+    assert everything(project.root) == before

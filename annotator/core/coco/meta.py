@@ -39,9 +39,13 @@ class CocoMeta:
                 "images": self.images, "extra": self.extra}
 
 
+def meta_path(project):
+    return project.state_dir / META_FILE
+
+
 def load_meta(project) -> tuple[CocoMeta, str | None]:
     """The stored metadata (empty if none) and a problem line if the file is damaged."""
-    path = project.state_dir / META_FILE
+    path = meta_path(project)
     if not path.is_file():
         return CocoMeta(), None
     try:
@@ -65,7 +69,7 @@ def load_meta(project) -> tuple[CocoMeta, str | None]:
 
 
 def save_meta(project, meta: CocoMeta) -> None:
-    atomic_write_json(project.state_dir / META_FILE, meta.to_dict())
+    atomic_write_json(meta_path(project), meta.to_dict())
 
 
 def image_ids(rels: list[str], meta: CocoMeta) -> dict[str, int]:
