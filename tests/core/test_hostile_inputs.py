@@ -210,3 +210,98 @@ def test_a_failed_results_import_puts_back_every_file_it_wrote(many, monkeypatch
     code, err = run_import(project, path, capsys)
     assert code == 2 and "No space left" in err
     assert everything(project.root) == before
+
+
+# --- row 13: deep JSON, broken or huge label PNGs, non-finite options, escape codes -----------------
+def test_json_nested_100000_deep_is_refused_as_invalid_json(project, tmp_path, capsys):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    code, err = run_import(project, path, capsys)
+    assert code == 2 and "deep.json: not valid JSON: arrays and objects nested too deeply" in err
+    assert "Traceback" not in err and "RecursionError" not in err
+
+
+def test_a_kept_value_nested_too_deep_to_write_back_is_refused(project, tmp_path):
+    data = instances([[1, 1, 30, 1, 30, 30]])
+    data["annotations"][0]["extra"] = json.loads("[" * 500 + "]" * 500)  # parses, but is kept and written back
+    with pytest.raises(CocoFormatError, match=r"annotations\[0\].extra nests .* more than 100 levels.*id 7"):
+        import_coco(project, write_json(tmp_path, data))
+    data = instances([[1, 1, 30, 1, 30, 30]])
+    data["info"] = {"a": json.loads("[" * 200 + "]" * 200)}
+    with pytest.raises(CocoFormatError, match="'info' nests"):
+        import_coco(project, write_json(tmp_path, data))
+
+
+def test_safejson_names_where_the_nesting_got_too_deep():
+    from annotator.core import safejson
+
+    with pytest.raises(json.JSONDecodeError) as info:
+        safejson.loads('{"a": ' + "[" * 50_000 + "]" * 50_000 + "}")
+    assert isinstance(info.value, ValueError) and info.value.pos == 6 + 499  # the 501st level
+    assert safejson.loads("[[1]]") == [[1]]
+    assert safejson.too_deep([[[]]], 2) and not safejson.too_deep([[[]]], 3)
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A 57-byte PNG whose header claims width x height 8-bit grey pixels and holds none."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("content, why", [
+    (png_claiming(20000, 10000), "DecompressionBombError"),  # 200 MP: PIL's limit is 179 MP
+    (png_claiming(96, 64), "not a readable label PNG"),  # truncated: no pixel data
+    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "not a readable label PNG"),
+    (b"GIF89a not a png", "not a readable label PNG"),
+    (png_claiming(9000, 9000), "is 9000x9000 but the image is 96x64"),  # refused before decoding
+])
+def test_a_broken_or_huge_label_png_is_a_per_file_problem(project, tmp_path, capsys, content, why):
+    folder = tmp_path / "semantic"
+    (folder / "labels").mkdir(parents=True)
+    (folder / "labels.csv").write_text("id,name\n1,car\n")
+    (folder / "labels" / "a.png").write_bytes(content)
+    good = np.zeros((30, 40), np.uint8)
+    good[2:9, 2:9] = 1
+    from PIL import Image
+
+    Image.fromarray(good).save(folder / "labels" / "b.png")
+    code = cli.main(["import", str(folder), "--format", "semantic-png", "--images", str(project.root)])
+    out = capsys.readouterr().out
+    assert code == 1 and why in out and "labels/a.png" in out
+    assert len(project.load("b.png").shapes) == 2  # the good PNG of the same folder was imported
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e999", "-1"])
+def test_non_finite_or_negative_numeric_options_are_usage_errors(project, tmp_path, capsys, value):
+    path = write_json(tmp_path, instances([[1, 1, 30, 1, 30, 30]]))
+    for option in ("--tolerance", "--min-score"):
+        assert cli.main(["import", str(path), "--images", str(project.root), f"{option}={value}"]) == 2
+        err = capsys.readouterr().err
+        assert option in err and ("finite" in err or ">= 0" in err)
+
+
+def test_escape_codes_in_file_names_are_printed_escaped(project, tmp_path, capsys):
+    hostile = "\x1b]0;owned\x07\x1b[2J\r\u202eevil.png"
+    data = instances([[1, 1, 30, 1, 30, 30]])
+    data["images"][0]["file_name"] = hostile
+    code = cli.main(["import", str(write_json(tmp_path, data)), "--images", str(project.root)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "\x1b" not in out and "\r" not in out and "\u202e" not in out
+    assert "\\x1b]0;owned\\x07\\x1b[2J\\x0d\\u202eevil.png" in out
+
+
+def test_printable_escapes_controls_and_undecodable_bytes_only():
+    from annotator.core.terminal import printable
+
+    assert printable("photos/été 1.png") == "photos/été 1.png"
+    assert printable("a\x1b[31mb") == "a\\x1b[31mb"
+    assert printable(os.fsdecode(b"caf\xe9.png")) == "caf\\xe9.png"  # a Latin-1 name on a UTF-8 system
+    assert printable("two\nlines\tok") == "two\nlines\tok"
+    assert printable("two\nlines", keep_lines=False) == "two\\x0alines"

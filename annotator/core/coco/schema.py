@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from annotator.core import safejson
 from annotator.core.labels import MAX_ID
 from annotator.core.shapes import MAX_COORD
 
@@ -50,7 +51,7 @@ def read_coco(path: str | os.PathLike) -> dict[str, Any] | list[dict[str, Any]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise CocoFormatError(f"{path}: cannot be read ({exc})") from None
     try:
-        data = json.loads(text)
+        data = safejson.loads(text)
     except json.JSONDecodeError as exc:
         raise CocoFormatError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}, "
                               f"column {exc.colno}") from None
@@ -148,6 +149,7 @@ def validate_coco(data: Any) -> None:
     images = _list(data, "images", required=True)
     categories = _list(data, "categories", required=True)
     annotations = _list(data, "annotations", required=False)  # test splits have none
+    _check_nesting(data, "", {"images", "categories", "annotations"})
 
     sizes: dict[int, tuple[int, int]] = {}
     for i, im in enumerate(images):
@@ -159,6 +161,7 @@ def validate_coco(data: Any) -> None:
             if not _is_int(im.get(key)) or im[key] < 1:
                 raise CocoFormatError(f"{where}.{key} must be a positive integer, got {im.get(key)!r}")
         sizes[im["id"]] = (im["height"], im["width"])
+        _check_nesting(im, where, _CHECKED_IMAGE_KEYS)
 
     seen: set[int] = set()
     for i, cat in enumerate(categories):
@@ -172,6 +175,7 @@ def validate_coco(data: Any) -> None:
                                   "(0 only for a background placeholder)")
         if cat.get("supercategory") is not None and not isinstance(cat["supercategory"], str):
             raise CocoFormatError(f"{where}.supercategory must be a string")
+        _check_nesting(cat, where, _CHECKED_CATEGORY_KEYS)
 
     for i, ann in enumerate(annotations):
         where = f"annotations[{i}]"
@@ -251,6 +255,24 @@ def check_annotation(ann: dict, where: str, hw: tuple[int, int] | None) -> None:
         raise CocoFormatError(f"{where}.attributes.source must be 'model' or 'human', got {attrs['source']!r}")
     if "accepted" in attrs and not isinstance(attrs["accepted"], bool):
         raise CocoFormatError(f"{where}.attributes.accepted must be true or false")
+    _check_nesting(ann, where, _CHECKED_ANNOTATION_KEYS)
+
+
+# Keys whose values are checked field by field; every other key's value is kept and written back
+# as it was, so its nesting is bounded (Python's JSON writer recurses once per level).
+_CHECKED_ANNOTATION_KEYS = frozenset({"id", "image_id", "category_id", "segmentation", "bbox", "area",
+                                      "iscrowd", "score"})
+_CHECKED_IMAGE_KEYS = frozenset({"id", "file_name", "width", "height"})
+_CHECKED_CATEGORY_KEYS = frozenset({"id", "name", "supercategory"})
+
+
+def _check_nesting(entry: dict, where: str, checked: frozenset) -> None:
+    for key in entry.keys() - checked:
+        value = entry[key]
+        if isinstance(value, (list, dict)) and safejson.too_deep(value):
+            raise CocoFormatError(f"{f'{where}.{key}' if where else repr(key)} nests lists/objects more than {safejson.MAX_NESTING} levels "
+                                  "deep; such a value cannot be kept. The whole file was rejected; nothing was "
+                                  "imported")
 
 
 def _check_finite_everywhere(data: Any) -> None:
