@@ -27,6 +27,7 @@ import io
 import logging
 import math
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,7 +117,8 @@ def read_result(path) -> SavedResult:
             arrays = {name: _read_member(archive, name) for name in _MEMBERS}
     except HeatFileError as exc:
         raise HeatFileError(f"{path}: {exc}") from None
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError) as exc:
+    except (OSError, EOFError, ValueError, zlib.error, zipfile.BadZipFile, zipfile.LargeZipFile,
+            NotImplementedError) as exc:
         raise HeatFileError(f"{path}: not a readable heatmap file ({type(exc).__name__}: {exc})") from None
     try:
         return _saved(arrays)
