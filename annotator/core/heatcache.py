@@ -99,12 +99,12 @@ def load_result(project: Project, rel: str) -> SavedResult | None:
     annotation file), so it is treated as absent (the reason is logged) rather than as
     an error.
     """
-    path = heat_path(project, rel)
-    if not path.is_file():
-        return None
     try:
+        path = heat_path(project, rel)
+        if not path.is_file():
+            return None
         return read_result(path)
-    except HeatFileError as exc:
+    except (OSError, HeatFileError) as exc:
         log.warning("%s", exc)
         return None
 

@@ -123,9 +123,9 @@ def project_writes(project, images: Iterable[str], *, others: Iterable[str | os.
     from annotator.core.index import JOURNAL_FILE
     from annotator.core.project import PROJECT_FILE
 
-    paths = [project.state_dir / PROJECT_FILE, *others, *(project.annotation_path(rel) for rel in images)]
     labels = list(project.labels.categories)
     try:
+        paths = [project.state_dir / PROJECT_FILE, *others, *(project.annotation_path(rel) for rel in images)]
         rollback = Rollback(paths, appended=[project.state_dir / JOURNAL_FILE])
     except OSError as exc:
         raise WriteFailed(f"cannot prepare the writes ({_reason(exc)}); nothing was written") from None
