@@ -118,7 +118,7 @@ def read_result(path) -> SavedResult:
     except HeatFileError as exc:
         raise HeatFileError(f"{path}: {exc}") from None
     except (OSError, EOFError, ValueError, zlib.error, zipfile.BadZipFile, zipfile.LargeZipFile,
-            NotImplementedError) as exc:
+            NotImplementedError, RuntimeError) as exc:  # RuntimeError: a member flagged as encrypted
         raise HeatFileError(f"{path}: not a readable heatmap file ({type(exc).__name__}: {exc})") from None
     try:
         return _saved(arrays)

@@ -305,3 +305,35 @@ def test_printable_escapes_controls_and_undecodable_bytes_only():
     assert printable(os.fsdecode(b"caf\xe9.png")) == "caf\\xe9.png"  # a Latin-1 name on a UTF-8 system
     assert printable("two\nlines\tok") == "two\nlines\tok"
     assert printable("two\nlines", keep_lines=False) == "two\\x0alines"
+
+
+# --- found by the fuzzing (tests/core/test_fuzz_parsers.py) ---------------------------------------
+def test_an_annotation_file_whose_score_is_a_list_is_a_damaged_file(project):
+    from annotator.core.project import AnnotationFileError
+
+    path = project.annotation_path("b.png")
+    data = json.loads(path.read_text())
+    data["shapes"][0]["score"] = []
+    path.write_text(json.dumps(data))
+    with pytest.raises(AnnotationFileError, match="score: expected a finite number or null, got list"):
+        project.load("b.png")
+    assert project.entry("b.png").status == "damaged"
+
+
+def test_a_heatmap_file_flagged_encrypted_is_refused(project):
+    import io
+    import zipfile
+
+    from annotator.core import heatcache
+
+    buffer = io.BytesIO()
+    np.savez(buffer, heatmaps=np.ones((1, 2, 2), np.float32))
+    data = bytearray(buffer.getvalue())
+    central = data.rfind(b"PK\x01\x02")
+    data[central + 8] |= 1  # the central directory's "encrypted" flag
+    path = heatcache.heat_path(project, "a.png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(data))
+    with pytest.raises(heatcache.HeatFileError, match="encrypted"):
+        heatcache.read_result(path)
+    assert zipfile.is_zipfile(path)
