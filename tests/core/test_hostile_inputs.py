@@ -212,6 +212,24 @@ def test_a_failed_results_import_puts_back_every_file_it_wrote(many, monkeypatch
     assert everything(project.root) == before
 
 
+def test_a_failed_semantic_import_puts_back_every_file_it_wrote(many, monkeypatch, tmp_path, capsys):
+    from PIL import Image
+
+    project, _ = many
+    folder = tmp_path / "semantic"
+    (folder / "labels" / "sub").mkdir(parents=True)
+    (folder / "labels.csv").write_text("id,name\n1,car\n2,tree\n")
+    for i in range(12):
+        lm = np.zeros((30, 40), np.uint8)
+        lm[3:20, 5:25] = 2
+        Image.fromarray(lm).save(folder / "labels" / "sub" / f"{i:02}.png")
+    before = everything(project.root)
+    failing_writes(monkeypatch, 4, 28)
+    code = cli.main(["import", str(folder), "--format", "semantic-png", "--images", str(project.root)])
+    assert code == 2 and "No space left" in capsys.readouterr().err
+    assert everything(project.root) == before
+
+
 # --- row 13: deep JSON, broken or huge label PNGs, non-finite options, escape codes -----------------
 def test_json_nested_100000_deep_is_refused_as_invalid_json(project, tmp_path, capsys):
     path = tmp_path / "deep.json"
