@@ -209,7 +209,7 @@ def read_labels_csv(path: Path) -> list[dict]:
     """[{id, name, color?}] from labels.csv (header id,name[,r,g,b]); SemanticFormatError names the row."""
     try:
         rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:  # csv.Error: a field over 128 kB
         raise SemanticFormatError(f"{path}: cannot be read ({exc})") from None
     if not rows or [h.strip().lower() for h in rows[0][:2]] != ["id", "name"]:
         raise SemanticFormatError(f"{path}: the first line must be the header id,name[,r,g,b]")

@@ -335,8 +335,8 @@ def png_files(draw):
 
 
 @FUZZ
-@given(png=png_files(), labels=st.sampled_from(["id,name\n1,car\n", "id,name,r,g,b\n1,car,128,0,0\n2,x,0,128,0\n"])
-       | st.text(max_size=60))
+@given(png=png_files(), labels=st.sampled_from(["id,name\n1,car\n", "id,name,r,g,b\n1,car,128,0,0\n2,x,0,128,0\n",
+                                               "id,name\n1," + "x" * 140_000 + "\n"]) | st.text(max_size=60))
 def test_semantic_png_import(project, tmp_path, png, labels):
     folder = tmp_path / "semantic"
     (folder / "labels").mkdir(parents=True, exist_ok=True)

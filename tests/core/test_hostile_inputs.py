@@ -338,6 +338,15 @@ def test_an_annotation_file_whose_score_is_a_list_is_a_damaged_file(project):
     assert project.entry("b.png").status == "damaged"
 
 
+def test_a_labels_csv_with_a_field_over_the_csv_limit_is_refused(project, tmp_path, capsys):
+    folder = tmp_path / "semantic"
+    (folder / "labels").mkdir(parents=True)
+    (folder / "labels.csv").write_text("id,name\n1," + "x" * 200_000 + "\n")
+    code = cli.main(["import", str(folder), "--format", "semantic-png", "--images", str(project.root)])
+    err = capsys.readouterr().err
+    assert code == 2 and "labels.csv: cannot be read (field larger than field limit" in err
+
+
 def test_a_heatmap_file_flagged_encrypted_is_refused(project):
     import io
     import zipfile
