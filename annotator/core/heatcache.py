@@ -38,6 +38,7 @@ from annotator.core.project import Project
 
 SUFFIX = ".heat.npz"
 MAX_CLASSES = 4096
+MAX_MAP_SIDE = 4096
 MAX_MAP_VALUES = 1 << 26  # C x h x w: 256 MB as float32, far above any engine's maps
 MAX_IMAGE_PIXELS = 2 * Image.MAX_IMAGE_PIXELS  # no larger image is ever opened (engine.images)
 _DEFLATE_RATIO = 1100  # deflate cannot expand data more than ~1032 times
@@ -168,6 +169,9 @@ def _saved(arrays: dict[str, np.ndarray]) -> SavedResult:
     heatmaps, classes = arrays["heatmaps"], [str(c) for c in arrays["classes"]]
     if len(classes) != heatmaps.shape[0]:
         raise HeatFileError(f"{heatmaps.shape[0]} maps for {len(classes)} classes")
+    if not classes or not 1 <= min(heatmaps.shape[1:]) <= max(heatmaps.shape[1:]) <= MAX_MAP_SIDE:
+        raise HeatFileError(f"maps of shape {heatmaps.shape}: expected 1 or more classes of 1 to {MAX_MAP_SIDE} "
+                            "values a side")
     if not np.isfinite(heatmaps).all():
         raise HeatFileError("the maps hold NaN or infinite values")
     if heatmaps.dtype == np.float16 and heatmaps.size and not heatmaps.reshape(len(classes), -1).any(axis=1).all():

@@ -116,6 +116,7 @@ def bomb_bytes(shape=(4096, 65536, 65536)) -> bytes:
     ("big_work", "larger than the image"),
     ("huge_image", "beyond the"),
     ("classes", "2 maps for 3 classes"),
+    ("no classes", "expected 1 or more classes"),
     ("nan", "NaN"),
     ("object", "expected"),
     ("text", "not a readable heatmap file"),
@@ -134,6 +135,7 @@ def test_a_damaged_or_hostile_heatmap_file_is_refused_with_its_reason(project, c
                   "big_work": dict(work_size=np.array([640, 960])),
                   "huge_image": dict(image_size=np.array([10**6, 10**6]), work_size=np.array([10, 10])),
                   "classes": dict(classes=np.array(["a", "b", "c"])),
+                  "no classes": dict(classes=np.array([], dtype=str), heatmaps=np.ones((0, 4, 4), np.float32)),
                   "nan": dict(heatmaps=np.full((2, 4, 4), np.nan, np.float32)),
                   "object": dict(params=np.array([1, 2], dtype=np.int8)),
                   "background": dict(background=np.array("x" * 100))}[case]
