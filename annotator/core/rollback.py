@@ -29,6 +29,7 @@ class Rollback:
 
     def __init__(self, paths: Iterable[str | os.PathLike], *, appended: Iterable[str | os.PathLike] = ()) -> None:
         self._kept: list[tuple[Path, Path | None, bytes | None]] = []  # (target, link, bytes if no link)
+        self._links: list[tuple[Path, str]] = []  # symbolic links among the targets, and where they point
         self._lengths: list[tuple[Path, int | None]] = []
         self._new_dirs: list[Path] = []
         try:
@@ -36,7 +37,8 @@ class Rollback:
                 self._keep(path)
             for path in appended:
                 path = Path(path)
-                self._lengths.append((path, path.stat().st_size if path.is_file() else None))
+                if not path.is_symlink():  # a link is not ours to cut back
+                    self._lengths.append((path, path.stat().st_size if path.is_file() else None))
         except BaseException:
             self.discard()
             raise
@@ -46,7 +48,12 @@ class Rollback:
         while not folder.exists() and folder not in self._new_dirs:
             self._new_dirs.append(folder)  # made by the writes: removed again on failure
             folder = folder.parent
-        if not path.is_file() or path.is_symlink():
+        if path.is_symlink():
+            self._links.append((path, os.readlink(path)))
+            return
+        if os.path.lexists(path) and not path.is_file():
+            return  # a folder or device: no write can replace it, nothing to undo
+        if not path.is_file():
             self._kept.append((path, None, None))
             return
         link = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.rollback{TEMP_SUFFIX}")
@@ -83,6 +90,14 @@ class Rollback:
                     path.unlink(missing_ok=True)
             except OSError as exc:
                 failed.append(f"{path}: {exc.strerror or exc}")
+        for path, target in self._links:
+            try:
+                if not (path.is_symlink() and os.readlink(path) == target):
+                    if os.path.lexists(path):
+                        path.unlink()
+                    os.symlink(target, path)
+            except OSError as exc:
+                failed.append(f"{path}: {exc.strerror or exc}")
         for path, length in self._lengths:
             try:
                 if length is None:
@@ -96,7 +111,7 @@ class Rollback:
                 folder.rmdir()
             except OSError:
                 pass  # not empty (something else wrote there) or already gone
-        self._kept, self._lengths, self._new_dirs = [], [], []
+        self._kept, self._lengths, self._new_dirs, self._links = [], [], [], []
         return failed
 
     def discard(self) -> None:
@@ -107,7 +122,7 @@ class Rollback:
                     link.unlink()
                 except OSError:
                     pass
-        self._kept, self._lengths, self._new_dirs = [], [], []
+        self._kept, self._lengths, self._new_dirs, self._links = [], [], [], []
 
 
 class WriteFailed(RuntimeError):
