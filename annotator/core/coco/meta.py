@@ -39,13 +39,9 @@ class CocoMeta:
                 "images": self.images, "extra": self.extra}
 
 
-def meta_path(project):
-    return project.state_dir / META_FILE
-
-
 def load_meta(project) -> tuple[CocoMeta, str | None]:
     """The stored metadata (empty if none) and a problem line if the file is damaged."""
-    path = meta_path(project)
+    path = project.state_dir / META_FILE
     if not path.is_file():
         return CocoMeta(), None
     try:
@@ -69,7 +65,7 @@ def load_meta(project) -> tuple[CocoMeta, str | None]:
 
 
 def save_meta(project, meta: CocoMeta) -> None:
-    atomic_write_json(meta_path(project), meta.to_dict())
+    atomic_write_json(project.state_dir / META_FILE, meta.to_dict())
 
 
 def image_ids(rels: list[str], meta: CocoMeta) -> dict[str, int]:
@@ -87,3 +83,8 @@ def image_ids(rels: list[str], meta: CocoMeta) -> dict[str, int]:
             out[rel] = next_id
             next_id += 1
     return out
+
+
+def meta_path(project):
+    """Where ``save_meta`` writes (an import keeps it to put back if a later write fails)."""
+    return project.state_dir / META_FILE
