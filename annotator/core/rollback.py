@@ -131,16 +131,19 @@ class WriteFailed(RuntimeError):
 
 
 @contextmanager
-def project_writes(project, images: Iterable[str], *, others: Iterable[str | os.PathLike] = ()) -> Iterator[None]:
-    """All or nothing for an import into *project*: its project.json, the annotation files of
-    *images* and *others*; the status index's log is cut back. An OSError inside (a full disk,
-    a read-only folder) undoes them, puts the in-memory label set back and raises WriteFailed."""
+def project_writes(project, images: Iterable[str]) -> Iterator[None]:
+    """All or nothing for an import into *project*: its project.json and COCO metadata file and
+    the annotation files of *images*; the status index's log is cut back. An OSError inside (a
+    full disk, a read-only folder) undoes them, puts the in-memory label set back and raises
+    WriteFailed."""
+    from annotator.core.coco.meta import META_FILE
     from annotator.core.index import JOURNAL_FILE
     from annotator.core.project import PROJECT_FILE
 
     labels = list(project.labels.categories)
     try:
-        paths = [project.state_dir / PROJECT_FILE, *others, *(project.annotation_path(rel) for rel in images)]
+        paths = [project.state_dir / PROJECT_FILE, project.state_dir / META_FILE,
+                 *(project.annotation_path(rel) for rel in images)]
         rollback = Rollback(paths, appended=[project.state_dir / JOURNAL_FILE])
     except OSError as exc:
         raise WriteFailed(f"cannot prepare the writes ({_reason(exc)}); nothing was written") from None

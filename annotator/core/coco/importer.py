@@ -24,7 +24,7 @@ from typing import Any
 from annotator.core.annotations import ImageAnnotations
 from annotator.core.coco.categories import plan_categories
 from annotator.core.coco.convert import annotation_to_shape
-from annotator.core.coco.meta import image_ids, load_meta, meta_path, save_meta
+from annotator.core.coco.meta import image_ids, load_meta, save_meta
 from annotator.core.coco.parallel import ConvertPool, convert_images, image_jobs
 from annotator.core.coco.schema import read_coco
 from annotator.core.jobs import Progress, check
@@ -145,7 +145,7 @@ def _import(project: Project, coco_path, replace: bool, tolerance: float, min_sc
     if "licenses" in data and isinstance(data["licenses"], list):
         meta.licenses = data["licenses"]
     meta.extra.update({k: v for k, v in data.items() if k not in TOP_LEVEL_KEYS})
-    with project_writes(project, [a.image for a in results], others=[meta_path(project)]):
+    with project_writes(project, [a.image for a in results]):
         project.labels.set_categories(plan.labels.categories)
         project.save_settings()
         save_meta(project, meta)

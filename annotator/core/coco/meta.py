@@ -83,8 +83,3 @@ def image_ids(rels: list[str], meta: CocoMeta) -> dict[str, int]:
             out[rel] = next_id
             next_id += 1
     return out
-
-
-def meta_path(project):
-    """Where ``save_meta`` writes (an import keeps it to put back if a later write fails)."""
-    return project.state_dir / META_FILE
