@@ -8,6 +8,12 @@ The checks stop at the first problem and name it with a JSON path
 can repair the file; nothing is written for a file that fails them. Coordinates
 must be finite and within ``shapes.MAX_COORD``: NaN, Inf (which Python's JSON reader
 accepts) and absurd magnitudes reject the whole file.
+
+Hostile files are refused before anything large is allocated: an RLE's size must be its
+image's and its runs (read from the counts, ``rle_runs``, never decoded here) must add up to
+exactly height x width; a results list's mask sizes are held to ``MAX_MASK_PIXELS``; ids
+must fit 64 bits; JSON nested deeper than Python's reader can follow, and kept values
+nested over ``safejson.MAX_NESTING`` levels, are refused.
 """
 
 from __future__ import annotations
@@ -183,7 +189,8 @@ def validate_coco(data: Any) -> None:
             raise CocoFormatError(f"{where} must be an object")
         try:
             if not _is_id(ann.get("image_id")):
-                raise CocoFormatError(f"{where}.image_id must be an integer that fits 64 bits, got {ann.get('image_id')!r}")
+                raise CocoFormatError(f"{where}.image_id must be an integer that fits 64 bits, "
+                                      f"got {ann.get('image_id')!r}")
             if ann["image_id"] not in sizes:
                 raise CocoFormatError(f"{where}.image_id {ann['image_id']} does not match any entry of 'images'")
             check_annotation(ann, where, sizes[ann["image_id"]])
@@ -202,7 +209,8 @@ def validate_results(data: Any) -> None:
         if not isinstance(ann, dict):
             raise CocoFormatError(f"{where} must be an object (a results list holds one object per detection)")
         if not _is_id(ann.get("image_id")):
-            raise CocoFormatError(f"{where}.image_id must be an integer that fits 64 bits, got {ann.get('image_id')!r}")
+            raise CocoFormatError(f"{where}.image_id must be an integer that fits 64 bits, "
+                                  f"got {ann.get('image_id')!r}")
         if not _is_num(ann.get("score")) or not math.isfinite(ann["score"]):
             raise CocoFormatError(f"{where}.score must be a finite number: a results list entry has a score")
         seg = ann.get("segmentation")
@@ -217,7 +225,8 @@ def validate_results(data: Any) -> None:
 def check_annotation(ann: dict, where: str, hw: tuple[int, int] | None) -> None:
     """Types, geometry and finite, bounded coordinates of one annotation (hw: image size, if known)."""
     if not _is_id(ann.get("category_id")):
-        raise CocoFormatError(f"{where}.category_id must be an integer that fits 64 bits, got {ann.get('category_id')!r}")
+        raise CocoFormatError(f"{where}.category_id must be an integer that fits 64 bits, "
+                              f"got {ann.get('category_id')!r}")
     seg = ann.get("segmentation")
     bbox = ann.get("bbox")
     if bbox is not None:
@@ -260,8 +269,8 @@ def check_annotation(ann: dict, where: str, hw: tuple[int, int] | None) -> None:
 
 # Keys whose values are checked field by field; every other key's value is kept and written back
 # as it was, so its nesting is bounded (Python's JSON writer recurses once per level).
-_CHECKED_ANNOTATION_KEYS = frozenset({"id", "image_id", "category_id", "segmentation", "bbox", "area",
-                                      "iscrowd", "score"})
+_CHECKED_ANNOTATION_KEYS = frozenset({"image_id", "category_id", "segmentation", "bbox", "area", "iscrowd",
+                                      "score"})
 _CHECKED_IMAGE_KEYS = frozenset({"id", "file_name", "width", "height"})
 _CHECKED_CATEGORY_KEYS = frozenset({"id", "name", "supercategory"})
 
@@ -270,9 +279,9 @@ def _check_nesting(entry: dict, where: str, checked: frozenset) -> None:
     for key in entry.keys() - checked:
         value = entry[key]
         if isinstance(value, (list, dict)) and safejson.too_deep(value):
-            raise CocoFormatError(f"{f'{where}.{key}' if where else repr(key)} nests lists/objects more than {safejson.MAX_NESTING} levels "
-                                  "deep; such a value cannot be kept. The whole file was rejected; nothing was "
-                                  "imported")
+            name = f"{where}.{key}" if where else repr(key)
+            raise CocoFormatError(f"{name} nests lists/objects more than {safejson.MAX_NESTING} levels deep; such "
+                                  "a value cannot be kept. The whole file was rejected; nothing was imported")
 
 
 def _check_finite_everywhere(data: Any) -> None:
