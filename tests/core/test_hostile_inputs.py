@@ -364,3 +364,14 @@ def test_a_heatmap_file_flagged_encrypted_is_refused(project):
     with pytest.raises(heatcache.HeatFileError, match="encrypted"):
         heatcache.read_result(path)
     assert zipfile.is_zipfile(path)
+
+
+def test_a_failed_import_puts_the_open_projects_label_set_back(many, monkeypatch):
+    """The window imports into the project it has open: its in-memory classes must match the files."""
+    from annotator.core.rollback import WriteFailed
+
+    project, path = many
+    failing_writes(monkeypatch, 3, 28)
+    with pytest.raises(WriteFailed, match="No space left on device.*put back as it was"):
+        import_coco(project, path, workers=0)
+    assert [c.name for c in project.labels] == ["car"]
