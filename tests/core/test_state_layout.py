@@ -347,7 +347,7 @@ def test_a_file_name_that_is_not_utf8_is_labelled_exported_and_imported_as_it_wa
     capsys.readouterr()
     os.unlink(raw)  # the image is gone: the message names it, its bytes shown as an escape
     assert cli.main(["export", str(root), "--out", str(out)]) == 1
-    assert "caf\\udce9.png: the image file is gone" in capsys.readouterr().out
+    assert "caf\\xe9.png: the image file is gone" in capsys.readouterr().out
 
 
 def _open_at(root, start, results):

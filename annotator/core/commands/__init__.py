@@ -16,12 +16,13 @@ def open_project(folder):
     import sys
 
     from annotator.core.project import Project
+    from annotator.core.terminal import printable
 
     try:
         project = Project.open(folder)
     except OSError as exc:  # NotADirectoryError; layout.StateFolderError: .pnp-annotator is a file or a link
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc)}", file=sys.stderr)
         return None
     for problem in project.problems:
-        print(f"warning: {problem}", file=sys.stderr)
+        print(f"warning: {printable(problem)}", file=sys.stderr)
     return project

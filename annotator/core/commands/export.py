@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from annotator.core.commands import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, open_project
+from annotator.core.terminal import printable
 
 HELP = "write a project's annotations as a COCO instances JSON file or as semantic label PNGs"
 FORMATS = ("coco", "semantic-png")
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_export_target(project.root, args.out, force=args.force)
     except OutputRefused as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc)}", file=sys.stderr)
         return EXIT_USAGE
 
     progress, close = tqdm_progress("Exporting")
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     per_class = ", ".join(f"{name} {n}" for name, n in report.per_category.most_common()) or "none"
     print(f"Wrote {report.path}: {report.images} images, {report.annotations} annotations ({per_class}).")
     for problem in report.problems:
-        print(f"  problem: {problem}")
+        print(f"  problem: {printable(problem)}")
     return EXIT_SOME_FAILED if report.problems else EXIT_OK
 
 
@@ -76,7 +77,7 @@ def _semantic(project, args: argparse.Namespace) -> int:
         report = export_semantic(project, args.out, accepted_only=args.accepted_only, unlabeled=args.unlabeled,
                                  progress=progress)
     except SemanticFormatError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
         print(f"error: cannot write under {args.out}: {exc}", file=sys.stderr)
@@ -87,5 +88,5 @@ def _semantic(project, args: argparse.Namespace) -> int:
     print(f"Wrote {report.images} label PNGs under {report.out} ({per_class}); "
           f"{report.not_annotated} images without annotations were not written.")
     for problem in report.problems:
-        print(f"  problem: {problem}")
+        print(f"  problem: {printable(problem)}")
     return EXIT_SOME_FAILED if report.problems else EXIT_OK

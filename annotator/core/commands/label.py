@@ -10,6 +10,7 @@ import threading
 from dataclasses import replace
 
 from annotator.core.commands import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, open_project
+from annotator.core.terminal import printable
 from annotator.core.commands.argtypes import fraction, non_negative, non_negative_int, positive_int, probability
 from annotator.core.commands.ray_option import add_ray_arguments
 from annotator.core.project import BACKGROUND_MODES, DEVICES, PROPOSAL_MODES
@@ -169,7 +170,7 @@ def _run(args: argparse.Namespace) -> int:
         report = export_coco(project, args.out)
         print(f"Wrote {report.path}: {report.images} images, {report.annotations} annotations.")
         for problem in report.problems:
-            print(f"  problem: {problem}")
+            print(f"  problem: {printable(problem)}")
     return status
 
 
@@ -268,7 +269,7 @@ def _run_batch(project, segmenter, images, classes, model, args, refiner=None, p
         if outcome == "failed":
             failed += 1
             bar.set_postfix(failed=failed)
-            tqdm.write(f"failed: {rel}: {detail}", file=sys.stderr)
+            tqdm.write(f"failed: {printable(rel)}: {printable(detail)}", file=sys.stderr)
         if outcome != "skipped":
             bar.update(1)
 
@@ -371,11 +372,11 @@ def _print_summary(s) -> None:
     if s.failed:
         print("Failed images:")
         for rel, reason in s.failed:
-            print(f"  {rel}: {reason}")
+            print(f"  {printable(rel)}: {printable(reason)}")
     if s.cancelled:
         print("Interrupted. Run the same command with --skip-annotated to continue where it stopped.")
 
 
 def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {printable(message)}", file=sys.stderr)
     return EXIT_USAGE
