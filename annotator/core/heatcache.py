@@ -1,6 +1,6 @@
 """Each image's last model result, kept beside its annotation file so the sliders work after a relaunch.
 
-Layout: ``<root>/.pnp-annotator/<relative image path>.heat.npz`` holding
+Layout: ``<root>/.pnp-annotator/images/<relative image path>.heat.npz`` (``core.layout``) holding
 
     heatmaps   float32 [C, P, P]  the aggregated per-class maps (all post-processing needs)
     classes    str [C]            classes as the engine used them
@@ -35,6 +35,7 @@ from PIL import Image
 
 from annotator.core.atomic import atomic_write_bytes
 from annotator.core.project import Project
+from annotator.core.statefiles import check_no_links
 
 SUFFIX = ".heat.npz"
 MAX_CLASSES = 4096
@@ -74,7 +75,10 @@ class SavedResult:
 
 
 def heat_path(project: Project, rel: str):
-    return project.annotation_path(rel).with_name(project.annotation_path(rel).name[: -len(".json")] + SUFFIX)
+    """``images/<rel>.heat.npz`` under the state folder (``core.layout``); a link on its way is refused."""
+    path = project.layout.heatmap(rel)
+    check_no_links(project.state_dir, path)
+    return path
 
 
 def save_result(project: Project, rel: str, saved: SavedResult) -> None:

@@ -41,7 +41,7 @@ class CocoMeta:
 
 def load_meta(project) -> tuple[CocoMeta, str | None]:
     """The stored metadata (empty if none) and a problem line if the file is damaged."""
-    path = project.state_dir / META_FILE
+    path = project.layout.coco_file  # core.layout.COCO_FILE == META_FILE
     if not path.is_file():
         return CocoMeta(), None
     try:
@@ -65,7 +65,7 @@ def load_meta(project) -> tuple[CocoMeta, str | None]:
 
 
 def save_meta(project, meta: CocoMeta) -> None:
-    atomic_write_json(project.state_dir / META_FILE, meta.to_dict())
+    atomic_write_json(project.layout.coco_file, meta.to_dict())
 
 
 def image_ids(rels: list[str], meta: CocoMeta) -> dict[str, int]:
