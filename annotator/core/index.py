@@ -21,6 +21,7 @@ import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from annotator.core import safejson
 from annotator.core.atomic import atomic_write_text
 from annotator.core.layout import ANNOTATION_SUFFIX, IMAGE_EXTENSIONS, INDEX_FILE, JOURNAL_FILE, StateLayout
 from annotator.core.statefiles import append_state_line, read_state_text
@@ -189,7 +190,7 @@ class StatusIndex:
         except (OSError, UnicodeDecodeError) as exc:
             return damaged_entry(f"cannot be read ({exc})", st)
         try:
-            ann = ImageAnnotations.from_dict(json.loads(text))
+            ann = ImageAnnotations.from_dict(safejson.loads(text))
         except json.JSONDecodeError as exc:
             return damaged_entry(f"is not valid JSON ({exc})", st)
         except ValueError as exc:
@@ -202,7 +203,7 @@ class StatusIndex:
         entries: dict[str, IndexEntry] = {}
         path = self.layout.index_file
         try:
-            data = json.loads(read_state_text(path))
+            data = safejson.loads(read_state_text(path))
             if not isinstance(data, dict) or data.get("schema") != INDEX_SCHEMA or \
                     data.get("version") != INDEX_VERSION:
                 raise ValueError(f"not a version-{INDEX_VERSION} {INDEX_SCHEMA} file")
@@ -219,7 +220,7 @@ class StatusIndex:
             lines = []  # none, or not a file of ours: every file is checked against its stat anyway
         for line in lines:  # older versions wrote the same JSON lines, non-ASCII names unescaped
             try:
-                fields = json.loads(line)
+                fields = safejson.loads(line)
                 rel = fields.pop("image")
                 if not isinstance(rel, str):
                     continue

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from annotator.core.annotations import ImageAnnotations
+from annotator.core import safejson
 from annotator.core.atomic import TEMP_SUFFIX, atomic_write_json, atomic_write_text, sync_all
 from annotator.core.index import IndexEntry, StatusIndex
 from annotator.core.labels import LabelSet
@@ -254,7 +255,7 @@ class Project:
         except (OSError, UnicodeDecodeError) as exc:
             raise AnnotationFileError(path, f"cannot be read ({exc})") from None
         try:
-            ann = ImageAnnotations.from_dict(json.loads(text))
+            ann = ImageAnnotations.from_dict(safejson.loads(text))
         except json.JSONDecodeError as exc:
             raise AnnotationFileError(path, f"is not valid JSON ({exc}); restore it from a backup "
                                             "or delete it to start this image afresh") from None
@@ -344,7 +345,7 @@ def _open_layout(state_dir: Path) -> tuple[StateLayout, list[str]]:
 
 def _read_project_file(path: Path) -> tuple[LabelSet, ProjectSettings]:
     try:
-        data = json.loads(read_state_text(path))
+        data = safejson.loads(read_state_text(path))
     except (OSError, UnicodeDecodeError) as exc:
         raise AnnotationFileError(path, f"cannot be read ({exc})") from None
     except json.JSONDecodeError as exc:

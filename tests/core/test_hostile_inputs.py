@@ -375,3 +375,25 @@ def test_a_failed_import_puts_the_open_projects_label_set_back(many, monkeypatch
     with pytest.raises(WriteFailed, match="No space left on device.*put back as it was"):
         import_coco(project, path, workers=0)
     assert [c.name for c in project.labels] == ["car"]
+
+
+def test_state_files_nested_100000_deep_are_damaged_files_not_crashes(project, tmp_path, capsys):
+    """An annotation file, project.json or the index nested past Python's JSON reader is
+    reported as invalid JSON naming the file, like any other damaged file."""
+    from annotator.core.project import AnnotationFileError
+
+    deep = "[" * 100_000 + "]" * 100_000
+    project.annotation_path("b.png").write_text(deep)
+    with pytest.raises(AnnotationFileError, match="b.png.*not valid JSON"):
+        project.load("b.png")
+    layout = project.layout
+    layout.index_file.write_text(deep)
+    layout.journal_file.write_text(deep + "\n")
+    reopened = Project.open(project.root)  # the index is rebuilt from the annotation files
+    assert reopened.entry("b.png").status == "damaged"
+    layout.project_file.write_text(deep)
+    code = cli.main(["export", str(project.root), "--out", str(tmp_path / "out.json")])
+    err = capsys.readouterr().err
+    # project.json: a warning naming it, defaults used, the file kept; b.png: a per-image failure
+    assert code == 1 and "project.json: is not valid JSON (arrays and objects nested too deeply" in err
+    assert "Traceback" not in err
