@@ -63,6 +63,11 @@ class ImageFetcher:
         if token:
             self.token = token
 
+    def clear(self) -> None:
+        """Forget the decoded images (the next read fetches again)."""
+        with self._lock:
+            self._cache.clear()
+
     # --- reading ------------------------------------------------------------------------
     def read(self, url: str) -> np.ndarray:
         """RGB uint8 [H, W, 3] of a task's image URL; ImageError names the URL and why."""

@@ -83,12 +83,12 @@ def test_label_studio_retrieves_predictions_and_a_smart_click(label_studio, tiny
             # without a document root, the image comes from Label Studio with the token /setup gave
             label_studio.add_local_storage(project, files_root / "imgs")
             backend.fetcher.files_root = None
-            want = backend.fetcher.read(f"/data/local-files/?d={IMAGES[1]}")
-            backend.fetcher._cache.clear()
-            assert backend.fetcher.read_bytes(f"/data/local-files/?d={IMAGES[1]}") == (files_root / IMAGES[1]).read_bytes()
+            backend.fetcher.clear()
+            url = f"/data/local-files/?d={IMAGES[1]}"
+            assert backend.fetcher.read_bytes(url) == (files_root / IMAGES[1]).read_bytes()
             answer = label_studio.interactive(ml, task_ids[1], {"result": [click]})
             assert not answer.get("errors"), answer
-            assert want.shape[:2] == (80, 96)
+            assert answer["data"]["result"] and answer["data"]["result"][0]["original_height"] == 80
     finally:
         backend.close()
 
