@@ -71,13 +71,14 @@ class Stats:
 
 @dataclass
 class _Item:
-    """One (task, output control) of a batch request."""
+    """One model input of a batch request: a task's image and a class list, and the output
+    controls answered from it (controls with the same prompts on the same image share one run)."""
 
     task: int
-    control: Control
     url: str
     classes: list[str]
-    label_of: dict[str, str] = field(default_factory=dict)
+    outputs: list[tuple[Control, dict[str, str]]] = field(default_factory=list)
+    """(control, model class -> the control's label) pairs."""
     rgb: np.ndarray | None = None
 
 
@@ -193,7 +194,8 @@ class Backend:
                     failures[item.task] = outcome
                     continue
                 try:
-                    regions[item.task].extend(self._regions(item, outcome))
+                    for control, label_of in item.outputs:
+                        regions[item.task].extend(self._regions(control, label_of, item.classes, outcome))
                 except results.BrushEncoderMissing as exc:
                     raise RequestError(501, str(exc)) from None
         return self._answer(tasks, regions, failures)
@@ -202,6 +204,7 @@ class Backend:
         items, failures = [], {}
         for index, task in enumerate(tasks):
             data = task.get("data")
+            mine: dict[tuple, _Item] = {}
             for control in config.outputs:
                 image = config.images[control.to_name]
                 url = data.get(image.key) if isinstance(data, dict) else None
@@ -213,10 +216,14 @@ class Backend:
                     classes = adapter.normalize([label.prompt for label in control.labels])
                 except ValueError as exc:
                     raise RequestError(400, f"<{control.kind} name=\"{control.name}\">: {exc}") from None
-                label_of = {}
+                label_of: dict[str, str] = {}
                 for label in control.labels:
                     label_of.setdefault(adapter.normalize([label.prompt])[0], label.value)
-                items.append(_Item(index, control, url, classes, label_of))
+                key = (url, tuple(classes))
+                if key not in mine:
+                    mine[key] = _Item(index, url, classes)
+                mine[key].outputs.append((control, label_of))
+            items.extend(mine.values())
         return items, failures
 
     def _segment(self, chunk: list[_Item], cancel: threading.Event) -> list:
@@ -229,19 +236,17 @@ class Backend:
             return [(400, f"the model refused the labels as class prompts: {exc}")] * len(chunk)
         return [(422, f"task image {i.url!r}: {o}") if isinstance(o, str) else o for i, o in zip(chunk, outcomes)]
 
-    def _regions(self, item: _Item, result) -> list[dict]:
-        """Request thread: one result -> the control's regions."""
+    def _regions(self, control: Control, label_of: dict[str, str], classes: list[str], result) -> list[dict]:
+        """Request thread: one result -> one control's regions."""
         height, width = (int(v) for v in result.image_size)
-        if item.control.kind == "PolygonLabels":
-            options = adapter.pipeline_options(self.settings, item.classes, self.batch_size)
+        if control.kind == "PolygonLabels":
+            options = adapter.pipeline_options(self.settings, classes, self.batch_size)
             shapes = adapter.shapes_of(result, options)
-            return results.polygon_results(shapes, item.control, width, height, item.label_of)
+            return results.polygon_results(shapes, control, width, height, label_of)
         if self.mode == "instances":
-            return results.brush_results_from_instances(result.instances, result.classes, item.control,
-                                                        item.label_of)
+            return results.brush_results_from_instances(result.instances, result.classes, control, label_of)
         heat = result.heatmaps if getattr(result, "heatmaps", None) is not None and len(result.heatmaps) else None
-        return results.brush_results_from_label_map(result.label_map, result.classes, item.control,
-                                                    item.label_of, heat)
+        return results.brush_results_from_label_map(result.label_map, result.classes, control, label_of, heat)
 
     def _wait(self, future, cancel: threading.Event, deadline: float):
         """The chunk's outcomes, or one (status, reason) for all of them."""

@@ -25,8 +25,8 @@ class EngineThread:
         self._batch: deque = deque()
         self._closed = False
         self._in_interactive = False
-        self.ran: list[str] = []
-        """Kinds of the jobs run, in order ("interactive" / "batch"); the last 100."""
+        self.runs = {"interactive": 0, "batch": 0}
+        """Jobs run so far, per lane."""
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
@@ -87,8 +87,7 @@ class EngineThread:
         job, future = item
         if not future.set_running_or_notify_cancel():
             return  # its request gave up (deadline) before it started
-        self.ran.append(kind)
-        del self.ran[:-100]
+        self.runs[kind] += 1
         try:
             value = job()
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting request, the thread goes on

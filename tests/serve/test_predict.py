@@ -86,11 +86,11 @@ def test_one_unreadable_task_leaves_the_others(client):
 
 
 def test_batch_runs_in_chunks_of_batch_size(client, backend):
-    before = list(backend.engine.ran)
+    before = backend.engine.runs["batch"]
     tasks = [task(f"imgs/img{i}.png", i) for i in range(5)]
     status, body = client.post("/predict", {"tasks": tasks, "label_config": POLYGONS})
     assert status == 200 and len(body["results"]) == 5
-    assert backend.engine.ran[len(before):] == ["batch"] * 3  # 5 images, batch size 2
+    assert backend.engine.runs["batch"] - before == 3  # 5 images, batch size 2
 
 
 def test_sam3_instances_come_back_one_brush_per_object(tiny_sam3_dir, files_root):
@@ -114,3 +114,16 @@ def test_sam3_instances_come_back_one_brush_per_object(tiny_sam3_dir, files_root
             assert region["score"] == pytest.approx(inst.score, abs=1e-4)
     finally:
         backend.close()
+
+
+def test_controls_with_the_same_prompts_share_one_model_run(client, backend):
+    both = """<View><Image name="image" value="$image"/>
+      <PolygonLabels name="poly" toName="image"><Label value="sky"/><Label value="road"/></PolygonLabels>
+      <BrushLabels name="tag" toName="image"><Label value="sky"/><Label value="road"/></BrushLabels>
+      <BrushLabels name="other" toName="image"><Label value="car"/></BrushLabels></View>"""
+    before = backend.engine.runs["batch"]
+    status, body = client.post("/predict", {"tasks": [task("imgs/img0.png")], "label_config": both})
+    assert status == 200, body
+    assert backend.engine.runs["batch"] - before == 1  # 2 class lists of one image: one batch of 2
+    names = {r["from_name"] for r in body["results"][0]["result"]}
+    assert {"poly", "tag"} <= names
