@@ -48,6 +48,8 @@ def main(argv=None) -> int:
     p.add_argument("--tasks", type=int, default=20)
     p.add_argument("--clicks", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--predict-timeout", type=float, default=900.0,
+                   help="ML_TIMEOUT_PREDICT for Label Studio and the backend (s): the whole batch is one request")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "out" / "labelstudio_speed.json"))
     args = p.parse_args(argv)
 
@@ -65,8 +67,8 @@ def main(argv=None) -> int:
         rels.append(rel)
     model = build_random_model(work / "blip", size="tiny")
     sam2 = build_random_sam2(work / "sam2", size="tiny")
-    ls = LabelStudio(work / "ls-data", files)
-    backend = make_backend(model, files, sam2, batch_size=args.batch_size)
+    ls = LabelStudio(work / "ls-data", files, env={"ML_TIMEOUT_PREDICT": str(args.predict_timeout)})
+    backend = make_backend(model, files, sam2, batch_size=args.batch_size, predict_timeout=args.predict_timeout)
     report = {"tasks": args.tasks, "batch_size": args.batch_size, "images": [s.name for s in samples]}
     try:
         t = time.perf_counter()

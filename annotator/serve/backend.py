@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from concurrent.futures import CancelledError, TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,8 @@ log = logging.getLogger("pnp-annotator.serve")
 
 DEFAULT_PREDICT_TIMEOUT = 100.0
 """Label Studio's ML_TIMEOUT_PREDICT default (seconds)."""
+IN_FLIGHT_CHUNKS = 2
+"""Chunks of one batch request queued on the engine at once (decoded images held: this many + 1 chunks)."""
 
 
 class RequestError(Exception):
@@ -98,6 +101,8 @@ class Backend:
         self._interactive_lock = threading.Lock()
         self._configs: dict[str, LabelingConfig] = {}
         self.stats = Stats()
+        self.clock = time.monotonic
+        """Deadlines are measured on this clock."""
 
     # --- identity -------------------------------------------------------------------------
     @property
@@ -136,7 +141,7 @@ class Backend:
     # --- /predict ---------------------------------------------------------------------------------
     def predict(self, body: dict) -> dict:
         _need_object(body, "/predict")
-        deadline = time.monotonic() + self.predict_timeout - min(5.0, 0.1 * self.predict_timeout)
+        deadline = self.clock() + self.predict_timeout - min(5.0, 0.1 * self.predict_timeout)
         tasks = body.get("tasks")
         if not isinstance(tasks, list) or not tasks or not all(isinstance(t, dict) for t in tasks):
             raise RequestError(400, "/predict: 'tasks' must be a non-empty list of task objects")
@@ -165,40 +170,51 @@ class Backend:
     def _batch_predict(self, tasks: list[dict], config: LabelingConfig, deadline: float) -> dict:
         items, failures = self._plan(tasks, config)
         regions: dict[int, list] = {i: [] for i in range(len(tasks))}
-        jobs = []
+        jobs: deque = deque()
         for start in range(0, len(items), self.batch_size):
-            chunk = items[start:start + self.batch_size]
-            ready = []
-            for item in chunk:
-                if item.task in failures:
-                    continue
-                if time.monotonic() > deadline:
-                    failures.setdefault(item.task, self._late())
-                    continue
-                try:
-                    item.rgb = self.fetcher.read(item.url)
-                    ready.append(item)
-                except ImageError as exc:
-                    failures[item.task] = (exc.status, str(exc))
+            ready = self._fetch([i for i in items[start:start + self.batch_size] if i.task not in failures],
+                                failures, deadline)
             if ready:
                 cancel = threading.Event()
                 jobs.append((ready, cancel, self.engine.submit(lambda c=ready, e=cancel: self._segment(c, e))))
-        for chunk, cancel, future in jobs:
-            outcomes = self._wait(future, cancel, deadline)
-            if isinstance(outcomes, tuple):  # the whole chunk failed or ran late
-                outcomes = [outcomes] * len(chunk)
-            for item, outcome in zip(chunk, outcomes):
-                if item.task in failures:
-                    continue
-                if isinstance(outcome, tuple):
-                    failures[item.task] = outcome
-                    continue
-                try:
-                    for control, label_of in item.outputs:
-                        regions[item.task].extend(self._regions(control, label_of, item.classes, outcome))
-                except results.BrushEncoderMissing as exc:
-                    raise RequestError(501, str(exc)) from None
+            while len(jobs) > IN_FLIGHT_CHUNKS:  # bounds the decoded images held by one request
+                self._collect(*jobs.popleft(), regions, failures, deadline)
+        while jobs:
+            self._collect(*jobs.popleft(), regions, failures, deadline)
         return self._answer(tasks, regions, failures)
+
+    def _fetch(self, chunk: list[_Item], failures: dict, deadline: float) -> list[_Item]:
+        """The chunk's items whose image could be read (request thread, while the model runs)."""
+        ready = []
+        for item in chunk:
+            if self.clock() > deadline:
+                failures.setdefault(item.task, self._late())
+                continue
+            try:
+                item.rgb = self.fetcher.read(item.url)
+                ready.append(item)
+            except ImageError as exc:
+                failures[item.task] = (exc.status, str(exc))
+        return ready
+
+    def _collect(self, chunk: list[_Item], cancel: threading.Event, future, regions: dict, failures: dict,
+                 deadline: float) -> None:
+        """Wait for one chunk's model job and turn its results into regions (request thread)."""
+        outcomes = self._wait(future, cancel, deadline)
+        if isinstance(outcomes, tuple):  # the whole chunk failed or ran late
+            outcomes = [outcomes] * len(chunk)
+        for item, outcome in zip(chunk, outcomes):
+            item.rgb = None
+            if item.task in failures:
+                continue
+            if isinstance(outcome, tuple):
+                failures[item.task] = outcome
+                continue
+            try:
+                for control, label_of in item.outputs:
+                    regions[item.task].extend(self._regions(control, label_of, item.classes, outcome))
+            except results.BrushEncoderMissing as exc:
+                raise RequestError(501, str(exc)) from None
 
     def _plan(self, tasks: list[dict], config: LabelingConfig):
         items, failures = [], {}
@@ -251,7 +267,7 @@ class Backend:
     def _wait(self, future, cancel: threading.Event, deadline: float):
         """The chunk's outcomes, or one (status, reason) for all of them."""
         try:
-            return future.result(timeout=max(0.0, deadline - time.monotonic()))
+            return future.result(timeout=max(0.0, deadline - self.clock()))
         except FutureTimeout:
             cancel.set()  # a running model call stops at its next pass
             future.cancel()
@@ -323,7 +339,7 @@ class Backend:
         future = self.engine.submit(lambda: self._click(f"{url}#{width}x{height}", rgb, points, labels, box),
                                     interactive=True)
         try:
-            mask, score = future.result(timeout=max(0.0, deadline - time.monotonic()))
+            mask, score = future.result(timeout=max(0.0, deadline - self.clock()))
         except FutureTimeout:
             future.cancel()
             raise RequestError(503, self._late()[1]) from None

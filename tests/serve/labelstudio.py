@@ -55,16 +55,17 @@ def free_port() -> int:
 class LabelStudio:
     """A started Label Studio and a tiny client of its API (token auth)."""
 
-    def __init__(self, data_dir: Path, files_root: Path, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, files_root: Path, port: int | None = None, env: dict | None = None) -> None:
         self.data_dir, self.files_root = Path(data_dir), Path(files_root)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = secrets.token_hex(20)
         self.process: subprocess.Popen | None = None
+        self.extra_env = dict(env or {})
         self.log_path = self.data_dir / "label-studio.log"
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
-    def start(self, timeout: float = 300) -> "LabelStudio":
+    def start(self, timeout: float = 600) -> "LabelStudio":
         exe = ensure_venv()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
@@ -78,6 +79,7 @@ class LabelStudio:
             "LATEST_VERSION_CHECK": "false", "COLLECT_ANALYTICS": "false", "SENTRY_DSN": "",
             "FRONTEND_SENTRY_DSN": "", "NO_PROXY": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1",
         })
+        env.update(self.extra_env)
         env.pop("PYTHONPATH", None)  # its own packages only
         with open(self.log_path, "w") as log:
             self.process = subprocess.Popen(

@@ -93,3 +93,34 @@ def test_a_request_that_cannot_finish_in_time_says_so(tiny_model_dir, files_root
     finally:
         gate.set()
         backend.close()
+
+
+def test_at_the_deadline_finished_tasks_are_answered_and_the_rest_named(tiny_model_dir, files_root):
+    import time
+
+    from engine import Cancelled
+    from tests.serve.conftest import make_backend
+
+    backend = make_backend(tiny_model_dir, files_root, batch_size=1, predict_timeout=100.0)
+    late = {"offset": 0.0}
+    backend.clock = lambda: time.monotonic() + late["offset"]
+    real, calls = backend._segment, []
+
+    def segment(chunk, cancel):  # the second chunk is still running when the deadline passes
+        calls.append(chunk)
+        if len(calls) == 2:
+            late["offset"] = 1000.0
+            cancel.wait(30)
+            raise Cancelled("cancelled")
+        return real(chunk, cancel)
+
+    backend._segment = segment
+    try:
+        with running(backend) as client:
+            status, body = client.post("/predict", {"tasks": [task("imgs/img0.png", 1), task("imgs/img1.png", 2)],
+                                                    "label_config": POLYGONS})
+        assert status == 200, body
+        assert body["results"][0]["result"] and body["results"][1] == []
+        assert body["errors"] == [{"task": 2, "error": backend._late()[1]}]
+    finally:
+        backend.close()
