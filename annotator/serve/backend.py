@@ -101,6 +101,7 @@ class Backend:
         self._interactive_lock = threading.Lock()
         self._configs: dict[str, LabelingConfig] = {}
         self.stats = Stats()
+        self._stats_lock = threading.Lock()
         self.clock = time.monotonic
         """Deadlines are measured on this clock."""
 
@@ -301,7 +302,8 @@ class Backend:
                 log.warning("task %s: %s", task.get("id", index), failures[index][1])
             else:
                 out.append(results.prediction(regions[index], self.model_version))
-        self.stats.tasks += len(tasks) - len(failures)
+        with self._stats_lock:  # requests run on their own threads
+            self.stats.tasks += len(tasks) - len(failures)
         answer = {"results": out}
         if errors:
             answer["errors"] = errors
@@ -360,7 +362,8 @@ class Backend:
             shape = adapter.mask_shape(label, mask, self.settings.simplify_tolerance) if mask.any() else None
             shapes = [shape.replace(score=score)] if shape is not None else []
             regions = results.polygon_results(shapes, output, width, height, {})
-        self.stats.interactive += 1
+        with self._stats_lock:
+            self.stats.interactive += 1
         return {"results": [results.prediction(regions, self.interactive_version)]}
 
     def _click(self, key: str, rgb, points, labels, box):

@@ -83,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         backend.close()
         return _fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+    if auth is None and args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening on {args.host} without basic auth: anyone who reaches this port can use the "
+              "model and make it fetch URLs; set BASIC_AUTH_USER and BASIC_AUTH_PASS", file=sys.stderr)
     print(f"Serving {backend.model_version} on {server.url} (Ctrl-C to stop). In Label Studio: Settings > Model > "
           f"Connect Model > {server.url}", file=sys.stderr, flush=True)
     try:

@@ -45,6 +45,7 @@ class Handler(BaseHTTPRequestHandler):
     server: BackendServer
     protocol_version = "HTTP/1.1"
     server_version = "pnp-annotator-serve"
+    timeout = 120  # seconds a connection may sit idle or send its body slowly before it is closed
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         self._handle("GET")
