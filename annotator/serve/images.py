@@ -131,6 +131,8 @@ class ImageFetcher:
                 if length and length.isdigit():
                     self._check_size(url, int(length))
                 data = response.read(self.max_bytes + 1)
+        except ImageError:
+            raise
         except urllib.error.HTTPError as exc:
             hint = " (is the access token right?)" if exc.code in (401, 403) else ""
             raise ImageError(f"image {url!r}: the server answered {exc.code} {exc.reason}{hint}") from None
@@ -142,7 +144,7 @@ class ImageFetcher:
 
     def _check_size(self, url: str, size: int) -> None:
         if size > self.max_bytes:
-            raise ImageError(f"image {url!r} is {size / 1e6:.1f} MB, above the {self.max_bytes / 1e6:.1f} MB limit "
+            raise ImageError(f"image {url!r} is {_size(size)}, above the {_size(self.max_bytes)} limit "
                              "(--max-image-mb)", status=413)
 
     def _is_label_studio(self, parts: urllib.parse.SplitResult) -> bool:
@@ -150,6 +152,10 @@ class ImageFetcher:
             return False
         own = urllib.parse.urlsplit(self.label_studio_url)
         return (parts.scheme, parts.netloc) == (own.scheme, own.netloc)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n:,} bytes"
 
 
 def decode(data: bytes, url: str) -> np.ndarray:
