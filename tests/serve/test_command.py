@@ -8,8 +8,8 @@ import subprocess
 import sys
 import time
 
-from tests.serve.conftest import POLYGONS, Client, task
-from tests.serve.labelstudio import free_port
+from .conftest import POLYGONS, Client, task
+from .labelstudio import free_port
 
 
 def _serve(*args, env=None):

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from tests.serve.conftest import BRUSHES, POLYGONS, running, task
+from .conftest import BRUSHES, POLYGONS, Client, make_backend, running, task
 
 
 @pytest.mark.parametrize("payload, status, words", [
@@ -51,8 +51,6 @@ def test_malformed_json_and_unknown_paths(client):
 
 
 def test_an_image_above_the_limit_is_refused(tiny_model_dir, files_root):
-    from tests.serve.conftest import make_backend
-
     backend = make_backend(tiny_model_dir, files_root, max_bytes=100)
     try:
         with running(backend) as client:
@@ -63,8 +61,6 @@ def test_an_image_above_the_limit_is_refused(tiny_model_dir, files_root):
 
 
 def test_basic_auth(tiny_model_dir, files_root):
-    from tests.serve.conftest import Client, make_backend
-
     backend = make_backend(tiny_model_dir, files_root)
     try:
         with running(backend, auth=("ls", "s3cret")) as client:
@@ -77,8 +73,6 @@ def test_basic_auth(tiny_model_dir, files_root):
 
 
 def test_a_request_that_cannot_finish_in_time_says_so(tiny_model_dir, files_root):
-    from tests.serve.conftest import make_backend
-
     backend = make_backend(tiny_model_dir, files_root, predict_timeout=1.0)
     gate = threading.Event()
     try:
@@ -99,8 +93,6 @@ def test_at_the_deadline_finished_tasks_are_answered_and_the_rest_named(tiny_mod
     import time
 
     from engine import Cancelled
-    from tests.serve.conftest import make_backend
-
     backend = make_backend(tiny_model_dir, files_root, batch_size=1, predict_timeout=100.0)
     late = {"offset": 0.0}
     backend.clock = lambda: time.monotonic() + late["offset"]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.serve.conftest import make_backend, running
-from tests.serve.labelstudio import LabelStudio
-from tests.serve.test_predict import decode_brush, expected_label_map
+from .conftest import make_backend, running
+from .labelstudio import LabelStudio
+from .test_predict import decode_brush, expected_label_map
 
 CONFIG = """<View>
   <Image name="image" value="$image"/>

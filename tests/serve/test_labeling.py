@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from annotator.serve.labeling import ConfigError, parse_labeling_config
-from tests.serve.conftest import BRUSHES, POLYGONS
+from .conftest import BRUSHES, POLYGONS
 
 
 def test_polygon_labels_and_their_prompts():

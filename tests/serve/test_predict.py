@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.serve.conftest import BRUSHES, POLYGONS, task
+from .conftest import BRUSHES, POLYGONS, make_backend, running, task
 
 
 def expected_label_map(backend, files_root, rel, prompts):
@@ -94,8 +94,6 @@ def test_batch_runs_in_chunks_of_batch_size(client, backend):
 
 
 def test_sam3_instances_come_back_one_brush_per_object(tiny_sam3_dir, files_root):
-    from tests.serve.conftest import make_backend, running
-
     backend = make_backend(tiny_sam3_dir, files_root)
     try:
         assert backend.mode == "instances"

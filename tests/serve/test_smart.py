@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.serve.conftest import BRUSHES, task
+from .conftest import BRUSHES, task
 
 POLYGON_SMART = """<View>
   <Image name="image" value="$image"/>
