@@ -14,10 +14,10 @@ by the results-list importer (a results list refers to images by these ids).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from annotator.core import safejson
 from annotator.core.atomic import atomic_write_json
 
 META_FILE = "coco.json"
@@ -45,7 +45,7 @@ def load_meta(project) -> tuple[CocoMeta, str | None]:
     if not path.is_file():
         return CocoMeta(), None
     try:
-        d = json.loads(path.read_text(encoding="utf-8"))
+        d = safejson.loads(path.read_text(encoding="utf-8"))
         if not isinstance(d, dict) or d.get("schema") != SCHEMA:
             raise ValueError(f"field 'schema' is not {SCHEMA!r}")
         if not isinstance(d.get("version"), int) or d["version"] > VERSION:
