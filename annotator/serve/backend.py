@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from annotator.core.project import ProjectSettings
+from annotator.core.terminal import printable
 from annotator.serve import adapter, results
 from annotator.serve.engine import EngineThread
 from annotator.serve.images import ImageError, ImageFetcher
@@ -299,7 +300,7 @@ class Backend:
             if index in failures:
                 out.append([])  # no prediction for it; the list keeps tasks and answers aligned
                 errors.append({"task": task.get("id", index), "error": failures[index][1]})
-                log.warning("task %s: %s", task.get("id", index), failures[index][1])
+                log.warning("task %s: %s", printable(task.get("id", index)), printable(failures[index][1]))
             else:
                 out.append(results.prediction(regions[index], self.model_version))
         with self._stats_lock:  # requests run on their own threads

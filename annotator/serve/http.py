@@ -19,6 +19,7 @@ import logging
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from annotator.core.terminal import printable
 from annotator.serve.backend import Backend, RequestError
 
 log = logging.getLogger("pnp-annotator.serve")
@@ -61,10 +62,11 @@ class Handler(BaseHTTPRequestHandler):
         except RequestError as exc:
             status, body = exc.status, {"error": str(exc)}
         except Exception as exc:  # noqa: BLE001 - the server answers and lives on
-            log.exception("%s %s failed", method, self.path)
+            log.exception("%s %s failed", method, printable(self.path))
             status, body = 500, {"error": f"internal error ({type(exc).__name__}: {exc}); see the server's log"}
         self._send(status, body)
-        log.info("%s %s -> %d in %.0f ms", method, self.path, status, 1000 * (time.perf_counter() - start))
+        log.info("%s %s -> %d in %.0f ms", method, printable(self.path), status,
+                 1000 * (time.perf_counter() - start))
 
     def _route(self, method: str) -> tuple[int, dict]:
         path = self.path.split("?", 1)[0].rstrip("/") or "/"
