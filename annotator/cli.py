@@ -27,6 +27,7 @@ COMMANDS = {
     "export": "annotator.core.commands.export",
     "import": "annotator.core.commands.importing",
     "eval": "annotator.core.evaluation.command",
+    "serve": "annotator.serve.command",
 }
 
 DESCRIPTION = ("Annotate images with open-vocabulary segmentation proposals (PnP-OVSS on BLIP), "
