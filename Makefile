@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 			     $(BIN)/pip install --quiet torch torchvision; }; \
 		fi; \
 	fi
-	$(BIN)/pip install --quiet -e '.[test,cluster]'
+	$(BIN)/pip install --quiet -e '.[test,cluster,serve]'
 	touch $(STAMP)
 
 run: $(STAMP)
