@@ -328,7 +328,7 @@ def test_the_classes_field_grows_with_the_window(qtbot, make_window):
     qtbot.waitUntil(lambda: window.width() == 1280)
     qtbot.wait(1)
     narrow = field.width()
-    assert narrow > 0.4 * 1280, narrow
+    assert narrow > 0.3 * 1280, narrow  # the rest of the bar: tools, Shapes, Propose, Cancel
     text = "sky, road, car, person, traffic light"
     assert field.fontMetrics().horizontalAdvance(text) < narrow, "the usual list is in view"
     window.resize(1600, 800)
