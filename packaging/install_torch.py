@@ -88,7 +88,7 @@ def main(argv=None) -> int:
             say("that failed; installing torch + torchvision from pip's configured indexes")
             pip("torch", "torchvision")
     else:
-        say(f"{args.index} did not answer within {PROBE_TIMEOUT_S} s; "
+        say(f"{args.index} is not reachable (probed with a {PROBE_TIMEOUT_S} s timeout); "
             "installing torch + torchvision from pip's configured indexes")
         pip("torch", "torchvision")
 

@@ -57,6 +57,7 @@ class EngineWorker(QObject):
     embedded = Signal(int, str)  # job_id, image
     interactiveFailed = Signal(int, str, str, str)  # job_id, image, kind, message
     interactiveMissing = Signal(str)  # the engine's message for a missing interactive model
+    interactiveNotice = Signal(str)  # one-line status of the interactive model (ONNX Runtime export, fallback)
 
     def __init__(self, settings: EngineSettings, factory: Callable[[EngineSettings], Any] = load_segmenter,
                  polygonize: Callable[..., list] = polygonize_label_map, read_image=read_image,
@@ -65,7 +66,8 @@ class EngineWorker(QObject):
         self._interactive_factory = interactive_factory
         self._interactive_model = ""
         self.lane = InteractiveLane(self._load_interactive, self.clickReady.emit, self.embedded.emit,
-                                    self.interactiveFailed.emit, self.interactiveMissing.emit)
+                                    self.interactiveFailed.emit, self.interactiveMissing.emit,
+                                    self.interactiveNotice.emit)
         self._settings = settings
         self._factory = factory
         self._polygonize = polygonize
@@ -331,6 +333,7 @@ class EngineClient(QObject):
     embedded = Signal(int, str)
     interactiveFailed = Signal(int, str, str, str)
     interactiveMissing = Signal(str)
+    interactiveNotice = Signal(str)
 
     _dispatch = Signal(object)
     _reconfigure = Signal(object)
@@ -362,6 +365,7 @@ class EngineClient(QObject):
         self._worker.embedded.connect(self.embedded)
         self._worker.interactiveFailed.connect(self._on_interactive_failed)
         self._worker.interactiveMissing.connect(self.interactiveMissing)
+        self._worker.interactiveNotice.connect(self.interactiveNotice)
 
         self._worker.segmented.connect(self._on_segmented)
         self._worker.postprocessed.connect(self._on_postprocessed)

@@ -173,6 +173,7 @@ class MainWindow(FolderBrowsing, QMainWindow):
         self.router.applied.connect(self._on_applied)
         self.router.resultCached.connect(self.heatmap_view.result_changed)
         self.router.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.client.interactiveNotice.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.router.problem.connect(self._show_problem)
         self.images.loaded.connect(self._on_image_loaded)
         self.scanner.scanned.connect(self._on_statuses)
