@@ -30,7 +30,7 @@ from annotator.gui.engine_jobs import (BAD_INPUT, CANCELLED, ENGINE_ERROR, IMAGE
                                        SegmentJob, load_interactive, load_segmenter, polygonize_label_map,
                                        read_image)
 from annotator.gui.interactive_jobs import ClickJob, EmbedJob, InteractiveLane, SharpenJob, SharpenResult
-from engine.errors import Cancelled, DeviceOutOfMemoryError, EngineError, ModelNotFoundError
+from engine.errors import BrokenInstallError, Cancelled, DeviceOutOfMemoryError, EngineError, ModelNotFoundError
 
 __all__ = ["BAD_INPUT", "CANCELLED", "ENGINE_ERROR", "IMAGE_ERROR", "NO_MODEL", "OUT_OF_MEMORY", "BatchJob",
            "EngineClient", "EngineSettings", "EngineWorker", "Polygonize", "PostprocessJob", "SegmentJob",
@@ -51,6 +51,7 @@ class EngineWorker(QObject):
     batchDone = Signal(int, object)  # job_id, core.pipeline.BatchSummary
     failed = Signal(int, str, str, str)  # job_id, image, kind, message
     modelMissing = Signal(str)  # the engine's message: how to download or where to point
+    installBroken = Signal(str)  # torch + torchvision cannot run any model: what is wrong, how to fix it
     finished = Signal(int)  # job_id; exactly once per job, after its results
     # interactive lane (interactive_jobs): results of clicks, never counted as jobs
     clickReady = Signal(object)  # ClickResult
@@ -139,6 +140,10 @@ class EngineWorker(QObject):
             self.stateChanged.emit("loading model")
             try:
                 self._segmenter = self._factory(self._settings)
+            except BrokenInstallError as e:
+                self.stateChanged.emit("no model")
+                self.installBroken.emit(str(e))
+                raise _JobFailed(image, ENGINE_ERROR, str(e)) from e
             except ModelNotFoundError as e:
                 self.stateChanged.emit("no model")
                 self.modelMissing.emit(str(e))
@@ -325,6 +330,7 @@ class EngineClient(QObject):
     batchDone = Signal(int, object)
     failed = Signal(int, str, str, str)
     modelMissing = Signal(str)
+    installBroken = Signal(str)
     stateChanged = Signal(str)
     jobFinished = Signal(int)
     busyChanged = Signal(bool)
@@ -375,6 +381,7 @@ class EngineClient(QObject):
         self._worker.batchDone.connect(self.batchDone)
         self._worker.failed.connect(self._on_failed)
         self._worker.modelMissing.connect(self.modelMissing)
+        self._worker.installBroken.connect(self.installBroken)
         self._worker.stateChanged.connect(self.stateChanged)
         self._worker.finished.connect(self._on_finished)
         self._thread.start()

@@ -170,6 +170,7 @@ class MainWindow(FolderBrowsing, QMainWindow):
         self.client.stateChanged.connect(self.model_setup.engine_state)
         self.client.stateChanged.connect(self.prompt.show_state)
         self.client.modelMissing.connect(self.model_setup.show_missing)
+        self.client.installBroken.connect(self.model_setup.show_install_problem)
         self.router.applied.connect(self._on_applied)
         self.router.resultCached.connect(self.heatmap_view.result_changed)
         self.router.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
