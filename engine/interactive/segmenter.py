@@ -71,6 +71,8 @@ class InteractiveSegmenter:
         self.status = status  # one-line messages for the user (export, fallback); None: logged
         self._onnx = None  # OnnxDecoder once prepared
         self._onnx_state = "off" if backend == "torch" or device.type != "cpu" else "pending"
+        self._encoder = None  # OnnxEncoder once prepared (SAM 2.1 only)
+        self._encoder_state = self._onnx_state
 
     @classmethod
     def load(cls, model: str = DEFAULT_INTERACTIVE_MODEL, device: str = "auto", cache_size: int = 4,
@@ -85,11 +87,41 @@ class InteractiveSegmenter:
         """What decodes the clicks now: "onnxruntime" or "torch" (ONNX Runtime is prepared on first use)."""
         return "onnxruntime" if self._onnx is not None else "torch"
 
+    @property
+    def encoder_backend(self) -> str:
+        """What computes image embeddings now: "onnxruntime" (SAM 2.1 on a CPU) or "torch"."""
+        return "onnxruntime" if self._encoder is not None else "torch"
+
     def _notice(self, message: str) -> None:
         if self.status is not None:
             self.status(message)
         else:
             log.warning("%s", message)
+
+    def _encode(self, pixels: torch.Tensor) -> list:
+        """The image embeddings: on ONNX Runtime where prepared (on first use), else torch."""
+        if self._encoder_state == "pending":
+            self._encoder_state = "off"
+            from . import onnx_backend
+
+            try:
+                self._encoder, features = onnx_backend.prepare_encoder(self.model, self.engine, pixels, self.status)
+                self._encoder_state = "ready"
+                return features
+            except onnx_backend.OnnxUnavailable:
+                pass  # said once by the decoder's preparation where it matters
+            except Exception as exc:  # noqa: BLE001 - the image is encoded by torch below
+                self._notice(f"The image encoder runs on torch: ONNX Runtime could not be prepared "
+                             f"({type(exc).__name__}: {_first_line(exc)})")
+        if self._encoder is not None:
+            try:
+                return self._encoder(pixels)
+            except Exception as exc:  # noqa: BLE001 - the image is encoded by torch below
+                self._encoder = None
+                self._notice(f"The image encoder runs on torch: ONNX Runtime failed ({type(exc).__name__}: "
+                             f"{_first_line(exc)})")
+        with torch.inference_mode():
+            return list(self.model.get_image_embeddings(pixels))
 
     def _onnx_decoder(self, features):
         """The ONNX Runtime decoder, prepared on first use; None when decoding stays on torch."""
@@ -130,8 +162,7 @@ class InteractiveSegmenter:
             raise ValueError(f"set_image expects an RGB array [H, W, 3], got shape {rgb.shape}")
         inputs = self.processor(images=rgb, return_tensors="pt")
         pixels = inputs["pixel_values"].to(self.device, dtype=self.model.dtype)
-        with torch.inference_mode():
-            features = self.model.get_image_embeddings(pixels)
+        features = self._encode(pixels)
         self._cache[image_key] = _Embedding(list(features), (int(rgb.shape[0]), int(rgb.shape[1])))
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)

@@ -52,23 +52,25 @@ def assert_same_as_torch(seg, sam2):
         assert ours.score == pytest.approx(ref.score, abs=1e-5)
 
 
-def graphs(folder):
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+def graphs(folder, part=""):
+    return sorted(p.name for p in folder.iterdir() if part in p.name) if folder.exists() else []
 
 
 def test_exported_once_then_read_from_the_cache(sam2, in_cache):
     first = make(sam2)
     first.set_image("img", RGB)
-    assert first.backend == "onnxruntime"
+    assert first.backend == "onnxruntime" and first.encoder_backend == "onnxruntime"
     assert any("Preparing the click model for ONNX Runtime" in n for n in first.notices)
+    assert any("Preparing the image encoder for ONNX Runtime" in n for n in first.notices)
     files = graphs(in_cache)
-    assert len(files) == 1 and files[0].startswith("sam2-prompt-decoder-") and files[0].endswith(".onnx")
-    stamp = (in_cache / files[0]).stat().st_mtime_ns
+    assert [f.split("-")[1] for f in files] == ["image", "prompt"] and all(f.endswith(".onnx") for f in files)
+    stamps = [(in_cache / f).stat().st_mtime_ns for f in files]
 
-    second = make(sam2)  # same weights, same versions: the file is reused, not exported again
+    second = make(sam2)  # same weights, same versions: the files are reused, not exported again
     second.set_image("img", RGB)
-    assert second.backend == "onnxruntime" and second.notices == []
-    assert (in_cache / files[0]).stat().st_mtime_ns == stamp
+    assert second.backend == "onnxruntime" and second.encoder_backend == "onnxruntime"
+    assert second.notices == []
+    assert [(in_cache / f).stat().st_mtime_ns for f in files] == stamps
     assert_same_as_torch(second, sam2)
 
 
@@ -85,15 +87,16 @@ def test_the_key_follows_weights_and_versions(sam2, monkeypatch):
     assert onnx_backend.graph_key(onnx_backend.PromptToMasks(other), other, "sam2") != key
 
 
-def test_a_damaged_file_is_exported_again(sam2, in_cache):
-    make(sam2).set_image("img", RGB)  # the file exists (exported here or by the test above)
-    (name,) = graphs(in_cache)
+@pytest.mark.parametrize("part", ["prompt-decoder", "image-encoder"])
+def test_a_damaged_file_is_exported_again(sam2, in_cache, part):
+    make(sam2).set_image("img", RGB)  # the files exist (exported here or by the test above)
+    (name,) = graphs(in_cache, part)
     (in_cache / name).write_bytes(b"not an onnx graph")
     seg = make(sam2)
     seg.set_image("img", RGB)
-    assert seg.backend == "onnxruntime"
+    assert seg.backend == "onnxruntime" and seg.encoder_backend == "onnxruntime"
     assert any("damaged or stale" in n and name in n for n in seg.notices)
-    assert graphs(in_cache) == [name] and (in_cache / name).stat().st_size > 1000
+    assert graphs(in_cache, part) == [name] and (in_cache / name).stat().st_size > 1000
     assert_same_as_torch(seg, sam2)
 
 
@@ -102,7 +105,7 @@ def test_a_file_of_another_model_under_this_key_is_exported_again(sam2, tmp_path
     monkeypatch.setenv("PNP_ANNOTATOR_CACHE_DIR", str(tmp_path))
     other, _ = random_sam2("tiny", seed=1)
     make(sam2, model=other.requires_grad_(False)).set_image("img", RGB)
-    (stale,) = graphs(tmp_path / "onnx")
+    (stale,) = graphs(tmp_path / "onnx", "prompt-decoder")
     wrapper = onnx_backend.PromptToMasks(sam2[0])
     ours = f"sam2-prompt-decoder-{onnx_backend.graph_key(wrapper, sam2[0], 'sam2')[:32]}.onnx"
     (tmp_path / "onnx" / stale).rename(tmp_path / "onnx" / ours)
@@ -125,9 +128,10 @@ def test_a_failed_export_leaves_no_file_and_clicks_run_on_torch(sam2, tmp_path, 
     monkeypatch.setattr(torch.onnx, "export", broken_export)
     seg = make(sam2)
     seg.set_image("img", RGB)
-    assert seg.backend == "torch"
+    assert seg.backend == "torch" and seg.encoder_backend == "torch"
     fallbacks = [n for n in seg.notices if n.startswith("Clicks are decoded with torch")]
     assert len(fallbacks) == 1 and "exporter broke" in fallbacks[0] and "\n" not in fallbacks[0]
+    assert any(n.startswith("The image encoder runs on torch") and "exporter broke" in n for n in seg.notices)
     assert graphs(tmp_path / "onnx") == [], "no partial file is left behind"
     assert_same_as_torch(seg, sam2)
 
@@ -166,7 +170,8 @@ def test_torch_backend_never_exports(sam2, tmp_path, monkeypatch):
     seg = make(sam2, "torch")
     seg.set_image("img", RGB)
     seg.predict(*CLICKS[0])
-    assert seg.backend == "torch" and seg.notices == [] and graphs(tmp_path / "onnx") == []
+    assert seg.backend == "torch" and seg.encoder_backend == "torch"
+    assert seg.notices == [] and graphs(tmp_path / "onnx") == []
 
 
 def test_unknown_backend_is_refused(sam2):
