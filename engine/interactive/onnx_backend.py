@@ -1,10 +1,10 @@
-"""The interactive model's prompt encoder + mask decoder (and SAM 2.1's image encoder) on
-ONNX Runtime (CPU).
+"""The interactive model's prompt encoder + mask decoder on ONNX Runtime (CPU).
 
-On a CPU, ONNX Runtime decodes a click in about half of torch's time (the mask decoder's
-two-way transformer over 4096 image tokens is what a click costs), and runs SAM 2.1's Hiera
-image encoder faster too. Each part is exported from the loaded model itself
-(``torch.onnx``) the first time it is used, and the file is cached in the user's cache folder under a key made of the parts' weights, the
+On a CPU, ONNX Runtime decodes a click in about a third of torch's CPU time (the mask
+decoder's two-way transformer over 4096 image tokens is what a click costs). The image
+encoder stays on torch: ONNX Runtime was measured no faster there (README) and its export
+takes a minute. The two parts are exported from the loaded model itself (``torch.onnx``)
+the first time it is used, and the file is cached in the user's cache folder under a key made of the parts' weights, the
 model's config and the torch / transformers / onnxruntime versions: another model, another
 checkpoint or another version of any of the three gets its own file. Every time a file is
 opened it is checked against torch on the current image; a file that does not load or
@@ -39,7 +39,6 @@ import torch
 FORMAT = 1  # bump when the exported graph's inputs, outputs or meaning change
 INPUTS = ("feat_s0", "feat_s1", "image_embeddings", "points", "labels")
 OUTPUTS = ("masks", "iou_scores")
-ENCODER_OUTPUTS = ("feat_s0", "feat_s1", "image_embeddings")
 MAX_POINTS = 256  # prompt points + 2 box corners the graph accepts
 
 
@@ -112,21 +111,7 @@ def select_masks(decoder, masks: torch.Tensor, iou: torch.Tensor, multimask: boo
     return masks[:, :, 0:1], iou[:, :, 0:1]
 
 
-class ImageToFeatures(torch.nn.Module):
-    """The exported image encoder: pixel values -> the model's image embeddings (three levels)."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, pixel_values):
-        return tuple(self.model.get_image_embeddings(pixel_values))
-
-
-ENCODER_ENGINES = ("sam2",)  # measured faster on ONNX Runtime; SAM 3's ViT is not exported (size)
-
-
-def graph_key(wrapper: torch.nn.Module, model, engine: str) -> str:
+def graph_key(wrapper: PromptToMasks, model, engine: str) -> str:
     """Hash of what the exported file depends on: weights, config, exporter and runtime versions."""
     import onnxruntime
     import transformers
@@ -156,18 +141,6 @@ def _session(path: Path, inputs: tuple[str, ...]):
     if names != inputs:
         raise ValueError(f"{path.name} takes {names}, not {inputs}")
     return session
-
-
-class OnnxEncoder:
-    """An ONNX Runtime session of ``ImageToFeatures``."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.session = _session(path, ("pixel_values",))
-
-    def __call__(self, pixels: torch.Tensor) -> list[torch.Tensor]:
-        outputs = self.session.run(list(ENCODER_OUTPUTS), {"pixel_values": _numpy(pixels.float())})
-        return [torch.from_numpy(o) for o in outputs]
 
 
 class OnnxDecoder:
@@ -288,51 +261,3 @@ def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0][:200] if text else ""
 
-
-def prepare_encoder(model, engine: str, pixels: torch.Tensor, status: Callable[[str], None] | None = None,
-                    folder: Path | None = None) -> tuple[OnnxEncoder, list[torch.Tensor]]:
-    """SAM 2.1's image encoder on ONNX Runtime, exported on first use: (encoder, *pixels*' features).
-
-    After an export its features are checked against torch's on *pixels*; a cached file must
-    load and give features of the model's shapes, else it is exported again. Raises on any
-    failure (the caller encodes with torch)."""
-    missing = missing_packages()
-    if missing:
-        raise OnnxUnavailable(f"not installed: {', '.join(missing)}")
-    if engine not in ENCODER_ENGINES:
-        raise OnnxUnavailable(f"the {engine} image encoder stays on torch")
-    if model.dtype != torch.float32 or next(model.parameters()).device.type != "cpu":
-        raise OnnxUnavailable("ONNX Runtime is used for float32 models on the CPU only")
-    say = status or (lambda message: None)
-    wrapper = ImageToFeatures(model).eval()
-    folder = folder or cache_folder()
-    path = folder / f"{engine}-image-encoder-{graph_key(wrapper, model, engine)[:32]}.onnx"
-    decoder = model.mask_decoder
-    channels = (decoder.conv_s0.out_channels, decoder.conv_s1.out_channels, decoder.hidden_size)
-    if path.is_file() and not path.is_symlink():
-        try:
-            encoder = OnnxEncoder(path)
-            features = encoder(pixels)
-            shapes = [tuple(f.shape[2:]) for f in features]
-            expected = [tuple(size) for size in model.backbone_feature_sizes]
-            if shapes != expected or any(f.shape[1] != c for f, c in zip(features, channels)) \
-                    or not all(bool(torch.isfinite(f).all()) for f in features):
-                raise ValueError(f"it gives features of sizes {shapes}, the model {expected}")
-            return encoder, features
-        except Exception as exc:  # noqa: BLE001 - any damage: export again
-            say(f"The cached ONNX Runtime file {path.name} is damaged or stale "
-                f"({type(exc).__name__}: {_first_line(exc)}); exporting it again")
-    say("Preparing the image encoder for ONNX Runtime (once per model, under a minute)…")
-    start = time.perf_counter()
-    _atomic_export(wrapper, (pixels.float(),), path, ("pixel_values",), ENCODER_OUTPUTS, None)
-    encoder = OnnxEncoder(path)
-    features = encoder(pixels)
-    with torch.inference_mode():
-        reference = model.get_image_embeddings(pixels)
-    for ours, ref in zip(features, reference):
-        worst = float((ours - ref).abs().max())
-        if ours.shape != ref.shape or not worst <= 1e-3 * float(ref.abs().max()) + 1e-6:
-            path.unlink(missing_ok=True)
-            raise ValueError(f"its features differ from torch's by {worst:.3g}")
-    say(f"Image encoder ready on ONNX Runtime (exported in {time.perf_counter() - start:.0f} s)")
-    return encoder, features

@@ -11,8 +11,8 @@ A box is (x0, y0, x1, y1); a box with no width or no height is read as a positiv
 point at its centre.
 
 Backends: on a CPU the prompt encoder + mask decoder run on ONNX Runtime
-(``onnx_backend``: exported once per model, on first use, cached), about twice torch's
-speed there; the image encoder and everything on a GPU stay on torch. Any ONNX Runtime
+(``onnx_backend``: exported once per model, on first use, cached), about three times
+torch's speed there; the image encoder and everything on a GPU stay on torch. Any ONNX Runtime
 failure (missing package, export, a damaged file, a run) falls back to torch with a
 one-line notice through ``status`` and the click is decoded all the same.
 """
@@ -71,8 +71,6 @@ class InteractiveSegmenter:
         self.status = status  # one-line messages for the user (export, fallback); None: logged
         self._onnx = None  # OnnxDecoder once prepared
         self._onnx_state = "off" if backend == "torch" or device.type != "cpu" else "pending"
-        self._encoder = None  # OnnxEncoder once prepared (SAM 2.1 only)
-        self._encoder_state = self._onnx_state
 
     @classmethod
     def load(cls, model: str = DEFAULT_INTERACTIVE_MODEL, device: str = "auto", cache_size: int = 4,
@@ -87,11 +85,6 @@ class InteractiveSegmenter:
         """What decodes the clicks now: "onnxruntime" or "torch" (ONNX Runtime is prepared on first use)."""
         return "onnxruntime" if self._onnx is not None else "torch"
 
-    @property
-    def encoder_backend(self) -> str:
-        """What computes image embeddings now: "onnxruntime" (SAM 2.1 on a CPU) or "torch"."""
-        return "onnxruntime" if self._encoder is not None else "torch"
-
     def _notice(self, message: str) -> None:
         if self.status is not None:
             self.status(message)
@@ -99,27 +92,7 @@ class InteractiveSegmenter:
             log.warning("%s", message)
 
     def _encode(self, pixels: torch.Tensor) -> list:
-        """The image embeddings: on ONNX Runtime where prepared (on first use), else torch."""
-        if self._encoder_state == "pending":
-            self._encoder_state = "off"
-            from . import onnx_backend
-
-            try:
-                self._encoder, features = onnx_backend.prepare_encoder(self.model, self.engine, pixels, self.status)
-                self._encoder_state = "ready"
-                return features
-            except onnx_backend.OnnxUnavailable:
-                pass  # said once by the decoder's preparation where it matters
-            except Exception as exc:  # noqa: BLE001 - the image is encoded by torch below
-                self._notice(f"The image encoder runs on torch: ONNX Runtime could not be prepared "
-                             f"({type(exc).__name__}: {_first_line(exc)})")
-        if self._encoder is not None:
-            try:
-                return self._encoder(pixels)
-            except Exception as exc:  # noqa: BLE001 - the image is encoded by torch below
-                self._encoder = None
-                self._notice(f"The image encoder runs on torch: ONNX Runtime failed ({type(exc).__name__}: "
-                             f"{_first_line(exc)})")
+        """The image embeddings (torch: ONNX Runtime was measured no faster for the image encoder)."""
         with torch.inference_mode():
             return list(self.model.get_image_embeddings(pixels))
 

@@ -59,17 +59,15 @@ def graphs(folder, part=""):
 def test_exported_once_then_read_from_the_cache(sam2, in_cache):
     first = make(sam2)
     first.set_image("img", RGB)
-    assert first.backend == "onnxruntime" and first.encoder_backend == "onnxruntime"
+    assert first.backend == "onnxruntime"
     assert any("Preparing the click model for ONNX Runtime" in n for n in first.notices)
-    assert any("Preparing the image encoder for ONNX Runtime" in n for n in first.notices)
     files = graphs(in_cache)
-    assert [f.split("-")[1] for f in files] == ["image", "prompt"] and all(f.endswith(".onnx") for f in files)
+    assert len(files) == 1 and files[0].startswith("sam2-prompt-decoder-") and files[0].endswith(".onnx")
     stamps = [(in_cache / f).stat().st_mtime_ns for f in files]
 
     second = make(sam2)  # same weights, same versions: the files are reused, not exported again
     second.set_image("img", RGB)
-    assert second.backend == "onnxruntime" and second.encoder_backend == "onnxruntime"
-    assert second.notices == []
+    assert second.backend == "onnxruntime" and second.notices == []
     assert [(in_cache / f).stat().st_mtime_ns for f in files] == stamps
     assert_same_as_torch(second, sam2)
 
@@ -87,14 +85,14 @@ def test_the_key_follows_weights_and_versions(sam2, monkeypatch):
     assert onnx_backend.graph_key(onnx_backend.PromptToMasks(other), other, "sam2") != key
 
 
-@pytest.mark.parametrize("part", ["prompt-decoder", "image-encoder"])
-def test_a_damaged_file_is_exported_again(sam2, in_cache, part):
-    make(sam2).set_image("img", RGB)  # the files exist (exported here or by the test above)
+def test_a_damaged_file_is_exported_again(sam2, in_cache):
+    part = "prompt-decoder"
+    make(sam2).set_image("img", RGB)  # the file exists (exported here or by the test above)
     (name,) = graphs(in_cache, part)
     (in_cache / name).write_bytes(b"not an onnx graph")
     seg = make(sam2)
     seg.set_image("img", RGB)
-    assert seg.backend == "onnxruntime" and seg.encoder_backend == "onnxruntime"
+    assert seg.backend == "onnxruntime"
     assert any("damaged or stale" in n and name in n for n in seg.notices)
     assert graphs(in_cache, part) == [name] and (in_cache / name).stat().st_size > 1000
     assert_same_as_torch(seg, sam2)
@@ -128,10 +126,10 @@ def test_a_failed_export_leaves_no_file_and_clicks_run_on_torch(sam2, tmp_path, 
     monkeypatch.setattr(torch.onnx, "export", broken_export)
     seg = make(sam2)
     seg.set_image("img", RGB)
-    assert seg.backend == "torch" and seg.encoder_backend == "torch"
-    fallbacks = [n for n in seg.notices if n.startswith("Clicks are decoded with torch")]
-    assert len(fallbacks) == 1 and "exporter broke" in fallbacks[0] and "\n" not in fallbacks[0]
-    assert any(n.startswith("The image encoder runs on torch") and "exporter broke" in n for n in seg.notices)
+    assert seg.backend == "torch"
+    assert len(seg.notices) == 2 and seg.notices[0].startswith("Preparing the click model")
+    assert seg.notices[1].startswith("Clicks are decoded with torch") and "exporter broke" in seg.notices[1]
+    assert "\n" not in seg.notices[1]
     assert graphs(tmp_path / "onnx") == [], "no partial file is left behind"
     assert_same_as_torch(seg, sam2)
 
@@ -170,8 +168,7 @@ def test_torch_backend_never_exports(sam2, tmp_path, monkeypatch):
     seg = make(sam2, "torch")
     seg.set_image("img", RGB)
     seg.predict(*CLICKS[0])
-    assert seg.backend == "torch" and seg.encoder_backend == "torch"
-    assert seg.notices == [] and graphs(tmp_path / "onnx") == []
+    assert seg.backend == "torch" and seg.notices == [] and graphs(tmp_path / "onnx") == []
 
 
 def test_unknown_backend_is_refused(sam2):
