@@ -19,7 +19,7 @@ $(BIN)/python:
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 $(STAMP): pyproject.toml packaging/install_torch.py | $(BIN)/python
 	$(BIN)/python packaging/install_torch.py --index "$(TORCH_INDEX)"
-	$(BIN)/pip install --quiet -e '.[test,cluster]'
+	$(BIN)/pip install --quiet -e '.[test,cluster,serve]'
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -29,6 +29,7 @@ from annotator.gui.engine_jobs import (BAD_INPUT, CANCELLED, ENGINE_ERROR, IMAGE
                                        OUT_OF_MEMORY, BatchJob, EngineSettings, Polygonize, PostprocessJob,
                                        SegmentJob, load_interactive, load_segmenter, polygonize_label_map,
                                        read_image)
+from annotator.gui.exemplar_jobs import ExemplarJob, ExemplarModels, ExemplarResult
 from annotator.gui.interactive_jobs import ClickJob, EmbedJob, InteractiveLane, SharpenJob, SharpenResult
 from engine.errors import BrokenInstallError, Cancelled, DeviceOutOfMemoryError, EngineError, ModelNotFoundError
 
@@ -66,9 +67,11 @@ class EngineWorker(QObject):
         super().__init__()
         self._interactive_factory = interactive_factory
         self._interactive_model = ""
+        self._exemplars = ExemplarModels(self._main_sam3, lambda: (
+            self._settings.model, self._interactive_model, self._settings.device))
         self.lane = InteractiveLane(self._load_interactive, self.clickReady.emit, self.embedded.emit,
                                     self.interactiveFailed.emit, self.interactiveMissing.emit,
-                                    self.interactiveNotice.emit)
+                                    exemplars=self._exemplars.get, on_notice=self.interactiveNotice.emit)
         self._settings = settings
         self._factory = factory
         self._polygonize = polygonize
@@ -92,6 +95,13 @@ class EngineWorker(QObject):
     def _load_interactive(self):
         return self._interactive_factory(self._interactive_model, self._settings.device)
 
+    def _main_sam3(self):
+        """The main segmenter for exemplar boxes (it is SAM 3), loaded as a Propose loads it."""
+        try:
+            return self._segmenter_or_fail("")
+        except _JobFailed as e:
+            raise (ModelNotFoundError if e.kind == NO_MODEL else EngineError)(e.message) from e
+
     @Slot(str)
     def configure_interactive(self, model: str) -> None:
         if model != self._interactive_model:
@@ -106,6 +116,7 @@ class EngineWorker(QObject):
         """Drop the segmenter and stop its post-processing process."""
         seg, self._segmenter = self._segmenter, None
         self.lane.release()
+        self._exemplars.release()
         close = getattr(seg, "close", None)
         if close is not None:
             close()
@@ -335,6 +346,7 @@ class EngineClient(QObject):
     jobFinished = Signal(int)
     busyChanged = Signal(bool)
     clickReady = Signal(object)  # ClickResult of the newest click per image
+    exemplarsFound = Signal(object)  # exemplar_jobs.ExemplarResult
     sharpened = Signal(object)  # SharpenResult
     embedded = Signal(int, str)
     interactiveFailed = Signal(int, str, str, str)
@@ -447,8 +459,20 @@ class EngineClient(QObject):
         self._wake.emit()
         return job.job_id
 
+    def exemplars(self, image: str, key: str, pixels: np.ndarray, boxes, labels, *, text: str | None,
+                  label: str, threshold: float, existing: list, tolerance: float = 1.5,
+                  min_area_fraction: float = 0.0005) -> int:
+        """SAM 3 on every exemplar box of *image* so far (exemplar_jobs), ahead of queued jobs."""
+        job = ExemplarJob(next(self._ids), image, key, pixels, [tuple(b) for b in boxes], list(labels), text,
+                          label, threshold, list(existing), tolerance, min_area_fraction)
+        self._worker.lane.put(job)
+        self._wake.emit()
+        return job.job_id
+
     def _on_click(self, result) -> None:
-        if isinstance(result, SharpenResult):
+        if isinstance(result, ExemplarResult):
+            self.exemplarsFound.emit(result)
+        elif isinstance(result, SharpenResult):
             self.sharpened.emit(result)
         elif self._latest_click.get(result.image, 0) <= result.job_id:
             self.clickReady.emit(result)
