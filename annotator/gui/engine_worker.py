@@ -31,7 +31,7 @@ from annotator.gui.engine_jobs import (BAD_INPUT, CANCELLED, ENGINE_ERROR, IMAGE
                                        read_image)
 from annotator.gui.exemplar_jobs import ExemplarJob, ExemplarModels, ExemplarResult
 from annotator.gui.interactive_jobs import ClickJob, EmbedJob, InteractiveLane, SharpenJob, SharpenResult
-from engine.errors import Cancelled, DeviceOutOfMemoryError, EngineError, ModelNotFoundError
+from engine.errors import BrokenInstallError, Cancelled, DeviceOutOfMemoryError, EngineError, ModelNotFoundError
 
 __all__ = ["BAD_INPUT", "CANCELLED", "ENGINE_ERROR", "IMAGE_ERROR", "NO_MODEL", "OUT_OF_MEMORY", "BatchJob",
            "EngineClient", "EngineSettings", "EngineWorker", "Polygonize", "PostprocessJob", "SegmentJob",
@@ -52,12 +52,14 @@ class EngineWorker(QObject):
     batchDone = Signal(int, object)  # job_id, core.pipeline.BatchSummary
     failed = Signal(int, str, str, str)  # job_id, image, kind, message
     modelMissing = Signal(str)  # the engine's message: how to download or where to point
+    installBroken = Signal(str)  # torch + torchvision cannot run any model: what is wrong, how to fix it
     finished = Signal(int)  # job_id; exactly once per job, after its results
     # interactive lane (interactive_jobs): results of clicks, never counted as jobs
     clickReady = Signal(object)  # ClickResult
     embedded = Signal(int, str)  # job_id, image
     interactiveFailed = Signal(int, str, str, str)  # job_id, image, kind, message
     interactiveMissing = Signal(str)  # the engine's message for a missing interactive model
+    interactiveNotice = Signal(str)  # one-line status of the interactive model (ONNX Runtime export, fallback)
 
     def __init__(self, settings: EngineSettings, factory: Callable[[EngineSettings], Any] = load_segmenter,
                  polygonize: Callable[..., list] = polygonize_label_map, read_image=read_image,
@@ -69,7 +71,7 @@ class EngineWorker(QObject):
             self._settings.model, self._interactive_model, self._settings.device))
         self.lane = InteractiveLane(self._load_interactive, self.clickReady.emit, self.embedded.emit,
                                     self.interactiveFailed.emit, self.interactiveMissing.emit,
-                                    exemplars=self._exemplars.get)
+                                    exemplars=self._exemplars.get, on_notice=self.interactiveNotice.emit)
         self._settings = settings
         self._factory = factory
         self._polygonize = polygonize
@@ -149,6 +151,10 @@ class EngineWorker(QObject):
             self.stateChanged.emit("loading model")
             try:
                 self._segmenter = self._factory(self._settings)
+            except BrokenInstallError as e:
+                self.stateChanged.emit("no model")
+                self.installBroken.emit(str(e))
+                raise _JobFailed(image, ENGINE_ERROR, str(e)) from e
             except ModelNotFoundError as e:
                 self.stateChanged.emit("no model")
                 self.modelMissing.emit(str(e))
@@ -335,6 +341,7 @@ class EngineClient(QObject):
     batchDone = Signal(int, object)
     failed = Signal(int, str, str, str)
     modelMissing = Signal(str)
+    installBroken = Signal(str)
     stateChanged = Signal(str)
     jobFinished = Signal(int)
     busyChanged = Signal(bool)
@@ -344,6 +351,7 @@ class EngineClient(QObject):
     embedded = Signal(int, str)
     interactiveFailed = Signal(int, str, str, str)
     interactiveMissing = Signal(str)
+    interactiveNotice = Signal(str)
 
     _dispatch = Signal(object)
     _reconfigure = Signal(object)
@@ -375,6 +383,7 @@ class EngineClient(QObject):
         self._worker.embedded.connect(self.embedded)
         self._worker.interactiveFailed.connect(self._on_interactive_failed)
         self._worker.interactiveMissing.connect(self.interactiveMissing)
+        self._worker.interactiveNotice.connect(self.interactiveNotice)
 
         self._worker.segmented.connect(self._on_segmented)
         self._worker.postprocessed.connect(self._on_postprocessed)
@@ -384,6 +393,7 @@ class EngineClient(QObject):
         self._worker.batchDone.connect(self.batchDone)
         self._worker.failed.connect(self._on_failed)
         self._worker.modelMissing.connect(self.modelMissing)
+        self._worker.installBroken.connect(self.installBroken)
         self._worker.stateChanged.connect(self.stateChanged)
         self._worker.finished.connect(self._on_finished)
         self._thread.start()

@@ -109,9 +109,11 @@ class InteractiveLane:
 
     def __init__(self, factory: Callable[[], Any], on_result: Callable[[ClickResult], None],
                  on_embedded: Callable[[int, str], None], on_failed: Callable[[int, str, str, str], None],
-                 on_missing: Callable[[str], None], exemplars: Callable[[], Any] | None = None):
+                 on_missing: Callable[[str], None], exemplars: Callable[[], Any] | None = None,
+                 on_notice: Callable[[str], None] | None = None):
         self._factory = factory
         self._exemplars = exemplars  # () -> the SAM 3 segmenter of exemplar jobs
+        self._on_notice = on_notice  # one-line messages of the model (ONNX Runtime export, fallback)
         self._on_result, self._on_embedded = on_result, on_embedded
         self._on_failed, self._on_missing = on_failed, on_missing
         self._lock = threading.Lock()
@@ -169,6 +171,8 @@ class InteractiveLane:
         """The interactive model (loaded on first use); ModelNotFoundError when missing."""
         if self._segmenter is None:
             self._segmenter = self._factory()
+            if self._on_notice is not None and hasattr(self._segmenter, "status"):
+                self._segmenter.status = self._on_notice
         return self._segmenter
 
     @staticmethod

@@ -198,14 +198,14 @@ def _restore_project_file(project, before: bytes | None) -> None:
 
 def _load(settings):
     """The segmenter, or the exit code after printing why it cannot be loaded."""
-    from engine import DEFAULT_MODEL, ModelNotFoundError
+    from engine import DEFAULT_MODEL, BrokenInstallError, ModelNotFoundError
 
     from annotator.core.pipeline import load_segmenter
 
     model = settings.model or DEFAULT_MODEL
     try:
         return load_segmenter(settings)
-    except ModelNotFoundError as exc:
+    except (ModelNotFoundError, BrokenInstallError) as exc:
         return _fail(str(exc))
     except (ValueError, RuntimeError) as exc:  # e.g. --device cuda without a GPU
         return _fail(f"cannot load model {model!r} on device {settings.device!r}: {exc}")
