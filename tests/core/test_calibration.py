@@ -186,3 +186,22 @@ def test_reviewed_images_and_halves(project):
     assert sorted(a + b) == list(range(10)) and not set(a) & set(b)
     assert abs(sum(present[i] for i in a) - sum(present[i] for i in b)) <= 1
     assert split_halves(list(reversed(names)), list(reversed(present)))[0] == sorted(9 - i for i in a)
+
+
+def test_apply_stores_the_chosen_routes_in_project_json(project):
+    from annotator.core.calibration.apply import apply_routes
+    from annotator.core.routing import routes_of
+
+    add_images(project, range(8))
+    _, _, engs = engines()
+    cal = calibrate(project, engs, CalibrationOptions(CLASSES + ["dog"]))
+    written = apply_routes(project, cal)
+    assert set(written) == {"sky", "car"}  # no reviewed dog: no route, defaults stay
+    routes = routes_of(Project.open(project.root).settings)
+    assert routes["car"].engine == "sam3" and routes["car"].model == "fake-sam3"
+    assert routes["car"].threshold == cal.choice("car").chosen.threshold
+    assert routes["sky"].score == pytest.approx(cal.choice("sky").held_out.iou)
+    # the next calibration compares against the routes now stored
+    again = calibrate(project, engs, CalibrationOptions(CLASSES))
+    assert again.choice("car").current == cal.choice("car").chosen
+    assert again.choice("car").gain == pytest.approx(0.0)
