@@ -205,3 +205,19 @@ def test_apply_stores_the_chosen_routes_in_project_json(project):
     again = calibrate(project, engs, CalibrationOptions(CLASSES))
     assert again.choice("car").current == cal.choice("car").chosen
     assert again.choice("car").gain == pytest.approx(0.0)
+
+
+def test_report_files_and_summary(project, tmp_path):
+    from annotator.core.calibration.report import summary_lines, write_report
+
+    add_images(project, range(6))
+    _, _, engs = engines()
+    cal = calibrate(project, engs, CalibrationOptions(CLASSES + ["dog"]))
+    lines = summary_lines(cal)
+    assert lines[0].startswith("sky: PnP-OVSS regions @ 0.25") and "expected gain +" in lines[0]
+    assert lines[2] == ("dog: 0 reviewed image(s) show it; 6 more needed before it is calibrated "
+                        "(settings left as they are)")
+    paths = write_report(cal, tmp_path / "report")
+    assert paths["png"].read_bytes()[:4] == b"\x89PNG"
+    page = paths["html"].read_text()
+    assert "(chosen)" in page and "(current)" in page and "6 more needed" in page
