@@ -168,6 +168,61 @@ def _engine_for(name: str, results: Mapping[str, object]) -> str:
     return ""
 
 
+def route_partition(results: Mapping[str, object], routes: Mapping[str, Route], classes: list[str],
+                    label_map_for: LabelMapFor, default: Mapping[str, Route] | None = None):
+    """(partition, instances): int32 [H, W] (0 = none, i = classes[i-1]) holding every claim's own
+    pixels, and [(class index 0-based, score, own bool mask)] of the instance claims."""
+    sizes = {tuple(int(v) for v in r.image_size) for r in results.values()}
+    if len(sizes) != 1:
+        raise ValueError(f"the engines' results are for different image sizes: {sorted(sizes)}")
+    size = sizes.pop()
+    claims = route_claims(results, routes, classes, label_map_for, default)
+    own = merge_claims(claims, size)
+    partition = np.zeros(size, np.int32)
+    instances = []
+    index = {name: i for i, name in enumerate(classes)}
+    for claim, mask in zip(claims, own):
+        partition[mask] = index[claim.label] + 1
+        if claim.kind == INSTANCE:
+            instances.append((index[claim.label], claim.score, mask))
+    return partition, instances
+
+
+def partition_shapes(partition: np.ndarray, classes: list[str], instances, *, scores: Mapping[str, float] | None = None,
+                     tolerance: float = 1.5, min_area_fraction: float = 0.0005):
+    """Unaccepted model shapes of a routed partition: one per instance ((class index, score,
+    mask), every component above the minimum area a part) and one per connected region of
+    the remaining pixels of each class (score: the class's calibrated score, if any)."""
+    from annotator.core.geometry import min_pixels_for, polygon_rings, region_polygons, regions
+    from annotator.core.shapes import Shape
+
+    size = partition.shape
+    min_pixels = min_pixels_for(min_area_fraction, *size)
+    rest = partition.copy()
+    shapes = []
+    for class_index, score, mask in instances:
+        mask = np.asarray(mask, bool)
+        rest[mask] = 0
+        kept = np.zeros(size, bool)
+        for region in regions(mask, min_pixels):
+            rows, cols = region.pixels.shape
+            kept[region.y0:region.y0 + rows, region.x0:region.x0 + cols] |= region.pixels
+        shape = Shape.from_mask(classes[class_index], kept, tolerance=tolerance, source="model", score=float(score),
+                                accepted=False)
+        if shape is not None:
+            shapes.append(shape)
+    for i, name in enumerate(classes, start=1):
+        mask = rest == i
+        if not mask.any():
+            continue
+        score = (scores or {}).get(name)
+        for region in regions(mask, min_pixels):
+            for poly in region_polygons(region, tolerance):
+                exterior, holes = polygon_rings(poly)
+                shapes.append(Shape(name, exterior, holes, source="model", score=score, accepted=False))
+    return shapes
+
+
 def routed_proposals(results: Mapping[str, object], routes: Mapping[str, Route], classes: list[str],
                      label_map_for: LabelMapFor, *, default: Mapping[str, Route] | None = None,
                      tolerance: float = 1.5, min_area_fraction: float = 0.0005):
@@ -175,38 +230,12 @@ def routed_proposals(results: Mapping[str, object], routes: Mapping[str, Route],
     results, and the int32 [H, W] partition they come from (0 = none, i = classes[i-1]).
 
     Regions: one shape per connected region of a stuff class's pixels; instances: one
-    shape per instance (every component a part). No two shapes share a pixel.
+    shape per instance (every component a part). No two shapes share a pixel (at tolerance
+    0; simplified outlines may touch). Regions below the minimum area are in the partition
+    but give no shape.
     """
-    from annotator.core.geometry import min_pixels_for, region_polygons, regions, polygon_rings
-    from annotator.core.shapes import Shape
-
-    sizes = {tuple(int(v) for v in r.image_size) for r in results.values()}
-    if len(sizes) != 1:
-        raise ValueError(f"the engines' results are for different image sizes: {sorted(sizes)}")
-    size = sizes.pop()
-    claims = route_claims(results, routes, classes, label_map_for, default)
-    own = merge_claims(claims, size)
-    min_pixels = min_pixels_for(min_area_fraction, *size)
-    partition = np.zeros(size, np.int32)
-    shapes = []
-    index = {name: i for i, name in enumerate(classes, start=1)}
-    for claim, mask in zip(claims, own):
-        if claim.kind == INSTANCE:
-            kept = np.zeros(size, bool)
-            for region in regions(mask, min_pixels):
-                rows, cols = region.pixels.shape
-                kept[region.y0:region.y0 + rows, region.x0:region.x0 + cols] |= region.pixels
-            shape = Shape.from_mask(claim.label, kept, tolerance=tolerance, source="model", score=claim.score,
-                                    accepted=False)
-            if shape is not None:
-                shapes.append(shape)
-                partition[kept] = index[claim.label]
-            continue
-        for region in regions(mask, min_pixels):
-            rows, cols = region.pixels.shape
-            partition[region.y0:region.y0 + rows, region.x0:region.x0 + cols][region.pixels] = index[claim.label]
-            for poly in region_polygons(region, tolerance):
-                exterior, holes = polygon_rings(poly)
-                shapes.append(Shape(claim.label, exterior, holes, source="model",
-                                    score=None if claim.rank < 0 else claim.rank, accepted=False))
+    partition, instances = route_partition(results, routes, classes, label_map_for, default)
+    scores = {name: r.score for name, r in routes.items() if r.score is not None}
+    shapes = partition_shapes(partition, classes, instances, scores=scores, tolerance=tolerance,
+                              min_area_fraction=min_area_fraction)
     return shapes, partition

@@ -281,7 +281,10 @@ class MainWindow(FolderBrowsing, QMainWindow):
             from annotator.gui.dialogs.calibrate import CalibrateDialog
 
             self.store.flush()  # calibration reads what is saved
-            CalibrateDialog(self.project, self).open()
+            dialog = CalibrateDialog(self.project, self)
+            dialog.applied.connect(lambda _routes: self.client.configure(EngineSettings.from_project(
+                self.engine_settings())))  # the next Propose runs the routes
+            dialog.open()
 
     def on_import_coco(self) -> None:
         if self.project is None:
