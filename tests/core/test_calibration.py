@@ -104,11 +104,26 @@ def test_calibrating_twice_gives_the_same_choice_and_runs_the_model_only_on_new_
     assert second.engines["sam3"] == {"model": "fake-sam3", "model_runs": 0, "cached": 8}
     assert [c.chosen for c in second.choices] == [c.chosen for c in first.choices]
     assert np.array_equal(second.stats, first.stats)
+    assert first.rescored == 8 and second.rescored == 0  # the grid's scores were cached too
 
     add_images(project, range(8, 11))
     third = calibrate(project, engs2, CalibrationOptions(CLASSES))
     assert stuff2.images_seen == 3 and obj2.images_seen == 3
     assert third.engines["pnp-ovss"]["model_runs"] == 3 and third.engines["pnp-ovss"]["cached"] == 8
+    assert third.rescored == 3
+
+    # an edited truth is scored again, from the cached model outputs
+    ann = project.load("img000.png")
+    project.save(ImageAnnotations(ann.image, ann.width, ann.height, ann.shapes[:1]))
+    fourth = calibrate(project, engs2, CalibrationOptions(CLASSES))
+    assert fourth.rescored == 1 and stuff2.images_seen == 3
+    assert not np.array_equal(fourth.stats, third.stats)
+    # scores from the cache equal scores computed afresh
+    fresh = calibrate(project, engs2, CalibrationOptions(CLASSES, boundary_tolerance=3))
+    import shutil
+    shutil.rmtree(cache_dir(project) / "scores")
+    again = calibrate(project, engs2, CalibrationOptions(CLASSES))
+    assert again.rescored == 11 and np.array_equal(again.stats, fresh.stats)
 
 
 def test_a_replaced_image_or_other_classes_miss_the_cache(project):
@@ -118,6 +133,9 @@ def test_a_replaced_image_or_other_classes_miss_the_cache(project):
     rgb, _ = make_image(0)
     rgb[40:, :4] = 0  # the same truth, another file
     Image.fromarray(rgb).save(project.root / "img000.png")
+    import os
+
+    os.utime(project.root / "img000.png", ns=(1, 1))  # a new stamp even on a coarse clock
     calibrate(project, engs, CalibrationOptions(CLASSES))
     assert stuff.images_seen == 7
     calibrate(project, engs, CalibrationOptions(["car", "sky"]))
@@ -128,7 +146,10 @@ def test_a_damaged_cache_entry_is_one_more_model_run(project):
     add_images(project, range(6))
     stuff, _, engs = engines()
     calibrate(project, engs, CalibrationOptions(CLASSES))
-    entry = sorted(cache_dir(project).rglob("*.npz"))[0]
+    import shutil
+
+    shutil.rmtree(cache_dir(project) / "scores")
+    entry = sorted(p for p in cache_dir(project).rglob("*.npz"))[0]
     entry.write_bytes(b"not a zip")
     again = calibrate(project, engs, CalibrationOptions(CLASSES))
     assert again.engines["pnp-ovss"]["model_runs"] + again.engines["sam3"]["model_runs"] == 1

@@ -166,3 +166,53 @@ def _decode(data: bytes) -> tuple[ModelOutput, dict]:
                              inst_class=npz["inst_class"], inst_score=npz["inst_score"], inst_box=npz["inst_box"],
                              inst_masks=masks)
     return output, meta
+
+
+def annotation_stamp(project: Project, rel: str) -> tuple[int, int]:
+    """(size, mtime_ns) of the image's annotation file: an edited truth is scored again."""
+    st = os.stat(project.annotation_path(rel))
+    return int(st.st_size), int(st.st_mtime_ns)
+
+
+class ScoreCache:
+    """Each image's grid scores (int64 [candidates, classes, STATS]) under one scoring key: the
+    engines' keys, the candidates, classes and scoring options. Valid while the image and its
+    annotation file are unchanged, so a calibration with a few new reviewed images scores
+    only those."""
+
+    def __init__(self, project: Project, key: str) -> None:
+        self.folder = cache_dir(project) / "scores" / key
+        self.project = project
+
+    def _stamp(self, rel: str) -> list[int]:
+        return [*image_stamp(self.project, rel), *annotation_stamp(self.project, rel)]
+
+    def path(self, rel: str) -> Path:
+        return self.folder / (hashlib.sha1(rel.encode("utf-8")).hexdigest()[:24] + ".npz")
+
+    def load(self, rel: str, shape: tuple[int, ...]) -> np.ndarray | None:
+        path = self.path(rel)
+        if path.is_symlink() or not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                meta = json.loads(str(npz["meta"]))
+                stats = npz["stats"].astype(np.int64)
+            stamp = self._stamp(rel)
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError):
+            return None
+        if meta.get("image") != rel or meta.get("stamp") != stamp or stats.shape != tuple(shape):
+            return None
+        return stats
+
+    def store(self, rel: str, stats: np.ndarray) -> str:
+        """Write the entry; returns "" or why it could not be written."""
+        buffer = io.BytesIO()
+        try:
+            meta = {"image": rel, "stamp": self._stamp(rel)}
+            np.savez_compressed(buffer, meta=np.array(json.dumps(meta)), stats=np.asarray(stats, np.int64))
+            self.folder.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(self.path(rel), buffer.getvalue(), durable=False)
+        except OSError as exc:
+            return f"cannot keep the scores of {rel} in {self.folder}: {exc}"
+        return ""

@@ -99,4 +99,5 @@ def _load_sharpener(settings, out: LoadedEngines) -> None:
         key = f"calibrate:{rel}"
         return interactive_predict(seg, key, rgb), lambda: seg.forget(key)
 
+    sharpener.key = f"{model}|{settings.device or 'auto'}"  # cached grid scores are valid for this model
     out.sharpener, out.interactive = sharpener, seg

@@ -47,7 +47,8 @@ def summary_lines(cal: Calibration) -> list[str]:
         lines.append(text)
     runs = ", ".join(f"{name}: model on {e['model_runs']} image(s), {e['cached']} from the cache"
                      for name, e in cal.engines.items())
-    lines.append(f"{len(cal.images)} reviewed image(s), {len(cal.candidates)} candidates; {runs}; "
+    lines.append(f"{len(cal.images)} reviewed image(s) ({cal.rescored} scored now, the others' scores cached), "
+                 f"{len(cal.candidates)} candidates; {runs}; "
                  f"{cal.seconds.get('total', 0):.1f} s (model {cal.seconds.get('model', 0):.1f} s, "
                  f"threshold grid {cal.seconds.get('grid', 0):.1f} s)")
     return lines

@@ -25,6 +25,9 @@ from annotator.core.geometry import min_pixels_for
 from annotator.core.jobs import JobCancelled, check
 from annotator.core.project import AnnotationFileError, Project
 
+SCORING_VERSION = 1
+"""Bump when scoring changes: cached grid scores of older versions are then not used."""
+
 # progress(done, total) per reviewed image scored
 Progress = Callable[[int, int], None]
 # sharpener(rel, rgb) -> (predict, release): the interactive model on one image (core.refine's predict)
@@ -59,6 +62,8 @@ class Calibration:
     """"model" (engine runs and the cache), "grid" (post-processing and scoring), "truth", "total"."""
     notes: list[str] = field(default_factory=list)
     sharpened: bool = False
+    rescored: int = 0
+    """Images whose candidates were post-processed and scored now (the others' scores were cached)."""
 
     def choice(self, label: str) -> ClassChoice:
         return next(c for c in self.choices if c.label == label)
@@ -67,7 +72,8 @@ class Calibration:
         return {"classes": self.classes, "images": self.images,
                 "candidates": [c.to_dict() for c in self.candidates],
                 "choices": [c.to_dict() for c in self.choices], "engines": self.engines,
-                "seconds": self.seconds, "notes": self.notes, "sharpened": self.sharpened}
+                "seconds": self.seconds, "notes": self.notes, "sharpened": self.sharpened,
+                "rescored": self.rescored}
 
 
 def current_candidates(settings, engines: list[CalibrationEngine], classes: list[str]) -> dict[str, Candidate]:
@@ -136,14 +142,27 @@ def calibrate(project: Project, engines: list[CalibrationEngine], options: Calib
     seconds["truth"] = time.perf_counter() - t0
 
     caches = {e.name: OutputCache(project, e.key) for e in engines}
+    scores = _score_cache(project, engines, candidates, classes, options, sharpener)
     cached = {e.name: 0 for e in engines}
     runs_before = {e.name: e.model_runs for e in engines}
-    rows: list[np.ndarray] = []
-    kept: list[TruthImage] = []
+    rows: dict[str, np.ndarray] = {}
+    rescored = 0
     if progress is not None:
         progress(0, len(truths))
-    for first in range(0, len(truths), options.batch_size):
-        batch = truths[first:first + options.batch_size]
+    row_shape = (len(candidates), len(classes), len(STATS))
+    todo: list[TruthImage] = []
+    for truth in truths:  # images scored before, unchanged since: no model, no grid
+        hit = scores.load(truth.image, row_shape) if scores is not None else None
+        if hit is None:
+            todo.append(truth)
+            continue
+        rows[truth.image] = hit
+        for name in cached:
+            cached[name] += 1
+    if progress is not None and rows:
+        progress(len(rows), len(truths))
+    for first in range(0, len(todo), options.batch_size):
+        batch = todo[first:first + options.batch_size]
         rgbs = _decode(project, batch, notes)
         batch = [t for t in batch if t.image in rgbs]
         outputs: dict[str, dict[str, ModelOutput]] = {}
@@ -155,14 +174,20 @@ def calibrate(project: Project, engines: list[CalibrationEngine], options: Calib
         t0 = time.perf_counter()
         for truth in batch:
             check(cancel)
-            rows.append(_score_image(truth, rgbs[truth.image], engines, outputs, candidates, classes, options,
-                                     sharpener))
-            kept.append(truth)
+            row = _score_image(truth, rgbs[truth.image], engines, outputs, candidates, classes, options, sharpener)
+            rows[truth.image] = row
+            rescored += 1
+            if scores is not None:
+                problem = scores.store(truth.image, row)
+                if problem:
+                    notes.append(problem)
             if progress is not None:
-                progress(len(kept), len(truths))
+                progress(len(rows), len(truths))
         seconds["grid"] += time.perf_counter() - t0
 
-    stats = np.stack(rows) if rows else np.zeros((0, len(candidates), len(classes), len(STATS)), np.int64)
+    kept = [t for t in truths if t.image in rows]
+    rows_list = [rows[t.image] for t in kept]
+    stats = np.stack(rows_list) if rows_list else np.zeros((0, len(candidates), len(classes), len(STATS)), np.int64)
     present = np.array([[t.has(c) for c in classes] for t in kept], bool).reshape(len(kept), len(classes))
     kept_images = [t.image for t in kept]
     choices = [choose_class(stats, present, kept_images, candidates, ci, label, current.get(label),
@@ -171,7 +196,27 @@ def calibrate(project: Project, engines: list[CalibrationEngine], options: Calib
     return Calibration(classes, kept_images, candidates, stats, present, choices,
                        engines={e.name: {"model": e.model, "model_runs": e.model_runs - runs_before[e.name],
                                          "cached": cached[e.name]} for e in engines},
-                       seconds=seconds, notes=notes, sharpened=sharpener is not None)
+                       seconds=seconds, notes=notes, sharpened=sharpener is not None, rescored=rescored)
+
+
+def _score_cache(project, engines, candidates, classes, options, sharpener):
+    """The grid-score cache of this scoring setup, or None when a sharpener gives no ``key``
+    (its answers could change without notice)."""
+    import hashlib
+    import json
+
+    from annotator.core.calibration.cache import ScoreCache
+
+    sharp = None
+    if sharpener is not None:
+        sharp = getattr(sharpener, "key", None)
+        if not sharp:
+            return None
+    text = json.dumps({"version": SCORING_VERSION, "engines": sorted(e.key for e in engines),
+                       "candidates": [c.to_dict() for c in candidates], "classes": classes,
+                       "tolerance": options.boundary_tolerance, "min_area": options.min_area_fraction,
+                       "sharpener": sharp}, sort_keys=True)
+    return ScoreCache(project, hashlib.sha1(text.encode("utf-8")).hexdigest()[:16])
 
 
 def _decode(project: Project, batch: list[TruthImage], notes: list[str]) -> dict[str, np.ndarray]:
