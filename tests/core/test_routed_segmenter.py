@@ -84,3 +84,13 @@ def test_load_segmenter_routes_to_both_tiny_engines(tmp_path, tiny_model_dir, ti
         assert not masks or np.sum(masks, axis=0).max() == 1
     finally:
         seg.close()
+
+
+def test_ray_ships_a_routed_result_without_its_engines_parts():
+    from annotator.core.executors.ray_label import _slim
+
+    rgb, _ = make_image(2)
+    _, _, seg = routed(car=Route("sam3", mode="instances", threshold=0.5, score=0.8))
+    slim = _slim(seg.segment(rgb, CLASSES))
+    assert slim.parts == {} and slim.label_map is None and slim.instances == []
+    assert slim.classes == CLASSES and slim.image_size == (48, 64)
