@@ -250,21 +250,37 @@ class PnpOvssSegmenter(Segmenter):
                 seconds["vit"] += time.perf_counter() - t
             t = time.perf_counter()
             cam, z = self.itm.gradcam(tokens, ids, mask)  # [B, L, P, P]
+            # Everything of this pass stays on the device until one copy per kind at the
+            # end (the class maps, the match logits, the patches to drop): per-image
+            # copies cost B host syncs per kind and pass on a GPU.
+            maps_dev = []
+            tops = []  # the indices of each image's top patches
             for b, out in enumerate(outs):
                 per_class = class_maps(cam[b], caps[b])  # [C, P, P]
                 zero = out.dropped[k]
                 if zero:
                     per_class[:, [p // grid for p in zero], [p % grid for p in zero]] = 0
-                out.maps.append(per_class.cpu().numpy().astype(np.float32))
-                out.logits.append(float(z[b]))
+                maps_dev.append(per_class)
                 if k + 1 < cfg.drop_passes:
                     # Most salient patches over every class row (the [SEP] and padding
                     # rows never count, so batch composition cannot change the choice).
                     score = cam[b, caps[b].class_positions].sum(dim=0).flatten()  # [N]
                     if zero:
                         score[zero] = -torch.inf
-                    top = torch.topk(score, cfg.drop_patches).indices.cpu().tolist()
-                    out.dropped[k + 1] = zero + top
+                    # one topk per image, as before: a batched call could break exact ties
+                    # differently, so an image's patches would depend on its batch
+                    tops.append(torch.topk(score, cfg.drop_patches).indices)
+            sizes = [m.shape[0] for m in maps_dev]
+            host_maps = torch.cat(maps_dev).cpu().numpy().astype(np.float32)
+            logits = z.cpu().tolist()
+            top = torch.stack(tops).cpu().tolist() if tops else None
+            start = 0
+            for b, out in enumerate(outs):
+                out.maps.append(host_maps[start:start + sizes[b]])
+                start += sizes[b]
+                out.logits.append(float(logits[b]))
+                if top is not None:
+                    out.dropped[k + 1] = out.dropped[k] + top[b]
             seconds["text"] += time.perf_counter() - t
             tracker.passes_done(1)
         return outs
@@ -313,10 +329,20 @@ def _wait(fut, cancel) -> PostprocessOutput:
 
 
 def zero_patches(x: torch.Tensor, dropped: list[list[int]], grid: int, patch: int) -> torch.Tensor:
-    """Zero patch-sized input blocks (0 in normalised space = the mean colour) per image."""
-    x = x.clone()
+    """Zero patch-sized input blocks (0 in normalised space = the mean colour) per image.
+
+    One mask for the whole batch, built on the host and applied in one kernel (a block
+    per dropped patch cost up to 30 kernel launches per image and pass on a GPU).
+    """
+    batch, side = x.shape[0], grid * patch
+    if x.shape[-2:] != (side, side):
+        raise ValueError(f"input is {tuple(x.shape[-2:])} px, expected {side} x {side} ({grid} patches of {patch} px)")
+    keep = torch.ones(batch, grid * grid, dtype=torch.bool)
     for b, patches in enumerate(dropped):
-        for p in patches:
-            r, c = divmod(p, grid)
-            x[b, :, patch * r:patch * (r + 1), patch * c:patch * (c + 1)] = 0
-    return x
+        if patches:
+            keep[b, list(patches)] = False
+    if bool(keep.all()):
+        return x.clone()
+    keep = keep.view(batch, 1, grid, 1, grid, 1).expand(batch, 1, grid, patch, grid, patch).reshape(batch, 1, side, side)
+    keep = keep.to(x.device, non_blocking=True)
+    return torch.where(keep, x, torch.zeros((), dtype=x.dtype, device=x.device))

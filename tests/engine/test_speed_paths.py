@@ -54,3 +54,41 @@ def test_postprocess_in_worker_processes_gives_the_same_label_maps(tiny_model_di
         np.testing.assert_array_equal(a.label_map, b.label_map)
         assert a.seconds["crf"] >= 0 and a.seconds["postprocess"] > 0
     assert [s for s in steps if s[0] == "postprocess"] == [("postprocess", i, 3) for i in (1, 2, 3)]
+
+
+def _zero_blocks(x, dropped, grid, patch):
+    """The plain definition: each dropped patch's block set to 0, one block at a time."""
+    x = x.clone()
+    for b, patches in enumerate(dropped):
+        for p in patches:
+            r, c = divmod(p, grid)
+            x[b, :, patch * r:patch * (r + 1), patch * c:patch * (c + 1)] = 0
+    return x
+
+
+def test_zero_patches_in_one_mask_equals_zeroing_block_by_block():
+    from engine.pnp_ovss.segmenter import zero_patches
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 3, 48, 48, generator=gen)
+    dropped = [[0, 5, 8], [], [3, 4, 7, 2]]
+    out = zero_patches(x, dropped, grid=3, patch=16)
+    assert torch.equal(out, _zero_blocks(x, dropped, 3, 16))
+    assert torch.equal(x, x.clone()) and not torch.equal(out, x)  # the input is left as it was
+    assert torch.equal(zero_patches(x, [[], [], []], 3, 16), x)
+
+
+def test_batched_passes_equal_one_image_at_a_time(segmenter, samples_dir):
+    """The pass loop copies each pass's maps, logits and dropped patches once per batch:
+    every image keeps its own patches and maps (padding the captions of a batch changes
+    the text encoder's rounding, not the choice)."""
+    paths = sorted(samples_dir.iterdir())[:3]
+    names = [["cat", "sky"], ["sky", "rocket", "person"], ["cup"]]
+    batched = segmenter.segment_batch(paths, names, batch_size=3)
+    for path, n, res in zip(paths, names, batched):
+        one = segmenter.segment(path, n)
+        assert res.dropped == one.dropped
+        np.testing.assert_allclose(res.match_logits, one.match_logits, rtol=1e-5, atol=1e-6)
+        for a, b in zip(res.passes, one.passes):
+            assert a.shape == b.shape == (len(n), segmenter.grid, segmenter.grid)
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * np.abs(b).max())
