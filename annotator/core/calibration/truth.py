@@ -69,10 +69,12 @@ def split_halves(images: list[str], present: list[bool]) -> tuple[list[int], lis
     """Two halves of *images* (indices) for choosing on one and reporting on the other.
 
     Deterministic (the same images give the same halves, whatever their listing order):
-    images are ordered by a hash of their path, then dealt alternately, separately for those where the class is *present* and
-    those where it is not, so both halves see the class about equally often.
+    images are ordered by a hash of their path, then dealt alternately, separately for
+    those where the class is *present* and those where it is not, so both halves see the
+    class about equally often.
     """
-    order = sorted(range(len(images)), key=lambda i: hashlib.sha1(images[i].encode("utf-8")).hexdigest())
+    digest = [hashlib.sha1(name.encode("utf-8")).hexdigest() for name in images]
+    order = sorted(range(len(images)), key=lambda i: digest[i])
     a: list[int] = []
     b: list[int] = []
     for wanted in (True, False):

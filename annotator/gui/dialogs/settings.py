@@ -136,7 +136,8 @@ def _routes_text(routes: dict) -> str:
     for label, r in sorted(routes.items()):
         score = "" if r.get("score") is None else f", IoU {r['score']:.2f}"
         sharpen = " + sharpen" if r.get("sharpen") else ""
-        lines.append(f"{label}: {titles.get(r['engine'], r['engine'])} {r['mode']}{sharpen} @ {r['threshold']:g}{score}")
+        engine = titles.get(r["engine"], r["engine"])
+        lines.append(f"{label}: {engine} {r['mode']}{sharpen} @ {r['threshold']:g}{score}")
     return "\n".join(lines)
 
 
