@@ -27,6 +27,7 @@ COMMANDS = {
     "export": "annotator.core.commands.export",
     "import": "annotator.core.commands.importing",
     "eval": "annotator.core.evaluation.command",
+    "serve": "annotator.serve.command",
     "calibrate": "annotator.core.commands.calibrate",
 }
 
@@ -38,6 +39,9 @@ DESCRIPTION = ("Annotate images with open-vocabulary segmentation proposals (PnP
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (0 ok, 1 some items failed, 2 usage or fatal error)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 is shown with its escapes
+        if getattr(stream, "errors", None) in ("strict", "surrogateescape") and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
         if argv and argv[0] in COMMANDS:
             return _run_command(argv)

@@ -328,13 +328,13 @@ def load_refiner(settings, options: RefineOptions = RefineOptions()):
     The one loader of ``label --refine``, on this machine and in a Ray model actor, so
     that both sharpen with the same model and fail with the same words: RefinerLoadError.
     """
-    from engine import ModelNotFoundError
+    from engine import BrokenInstallError, ModelNotFoundError
     from engine.interactive import DEFAULT_INTERACTIVE_MODEL, InteractiveSegmenter
 
     model = settings.interactive_model or DEFAULT_INTERACTIVE_MODEL
     try:
         segmenter = InteractiveSegmenter.load(model, device=settings.device or "auto")
-    except ModelNotFoundError as exc:
+    except (ModelNotFoundError, BrokenInstallError) as exc:
         raise RefinerLoadError(f"--refine: {exc}") from exc
     except (ValueError, RuntimeError) as exc:
         raise RefinerLoadError(f"--refine: cannot load {model!r} on device {settings.device!r}: {exc}") from exc

@@ -34,7 +34,10 @@ from __future__ import annotations
 import csv
 import io
 import os
+import struct
 import uuid
+import warnings
+import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -46,6 +49,7 @@ from annotator.core.atomic import atomic_write_bytes, atomic_write_text, sync_al
 from annotator.core.coco.categories import plan_categories
 from annotator.core.jobs import Progress, check
 from annotator.core.project import AnnotationFileError, Project
+from annotator.core.rollback import project_writes
 from annotator.core.shapes import Shape
 
 VOC_CLASSES = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
@@ -205,7 +209,7 @@ def read_labels_csv(path: Path) -> list[dict]:
     """[{id, name, color?}] from labels.csv (header id,name[,r,g,b]); SemanticFormatError names the row."""
     try:
         rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:  # csv.Error: a field over 128 kB
         raise SemanticFormatError(f"{path}: cannot be read ({exc})") from None
     if not rows or [h.strip().lower() for h in rows[0][:2]] != ["id", "name"]:
         raise SemanticFormatError(f"{path}: the first line must be the header id,name[,r,g,b]")
@@ -300,6 +304,29 @@ def _values(img: Image.Image, colors: dict[tuple[int, int, int], int], png: Path
     return lut[inverse.reshape(packed.shape)]
 
 
+_PNG_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, Image.DecompressionBombError)
+"""What PIL raises for a damaged image: UnidentifiedImageError and truncated data are OSErrors,
+broken PNG chunks SyntaxError, oversized text chunks ValueError, images over its pixel
+limit DecompressionBombError."""
+
+
+def _read_label_png(png: Path, ann, colors: dict, report: SemanticImportReport) -> np.ndarray | None:
+    """The class values of one label PNG, its size checked against its image's from the
+    header, before the pixels are decoded; None (a problem noted) when unusable."""
+    try:
+        with Image.open(png) as img:
+            if img.size != (ann.width, ann.height):
+                report.problems.append(f"{png}: the label PNG is {img.width}x{img.height} but the image is "
+                                       f"{ann.width}x{ann.height}; not imported")
+                return None
+            with warnings.catch_warnings():  # as large as an image that was opened: no bomb
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                return _values(img, colors, png, report)
+    except _PNG_ERRORS as exc:
+        report.problems.append(f"{png}: not a readable label PNG ({type(exc).__name__}: {exc}); not imported")
+        return None
+
+
 def import_semantic(project: Project, folder: str | os.PathLike, *, replace: bool = False,
                     progress: Progress | None = None, cancel=None) -> SemanticImportReport:
     """Add one shape per class and image from a folder of label PNGs (see module docstring).
@@ -317,6 +344,7 @@ def import_semantic(project: Project, folder: str | os.PathLike, *, replace: boo
     pngs = sorted(p for p in source.rglob("*.png") if not p.name.startswith("."))
     maps: dict[str, np.ndarray] = {}
     rel_of = _match(project, [p.relative_to(source).with_suffix("").as_posix() for p in pngs], report)
+    loaded = {}
     for done, png in enumerate(pngs):
         check(cancel)
         if progress is not None:
@@ -324,10 +352,15 @@ def import_semantic(project: Project, folder: str | os.PathLike, *, replace: boo
         rel = rel_of.get(png.relative_to(source).with_suffix("").as_posix())
         if rel is None:
             continue
-        with Image.open(png) as img:
-            values = _values(img, colors, png, report)
+        try:
+            ann = project.load(rel)
+        except (AnnotationFileError, ImageReadError) as exc:
+            report.problems.append(f"{rel}: not imported: {exc}")
+            continue
+        values = _read_label_png(png, ann, colors, report)
         if values is not None:
             maps[rel] = values
+            loaded[rel] = ann
     used = {int(v) for m in maps.values() for v in np.unique(m)} - set(UNLABELED_VALUES)
     known = {c["id"] for c in cats}
     for v in sorted(used - known):
@@ -341,15 +374,7 @@ def import_semantic(project: Project, folder: str | os.PathLike, *, replace: boo
         check(cancel)
         if progress is not None:
             progress(done, len(maps))
-        try:
-            ann = project.load(rel)
-        except (AnnotationFileError, ImageReadError) as exc:
-            report.problems.append(f"{rel}: not imported: {exc}")
-            continue
-        if lm.shape != (ann.height, ann.width):
-            report.problems.append(f"{rel}: the label PNG is {lm.shape[1]}x{lm.shape[0]} but the image is "
-                                   f"{ann.width}x{ann.height}; not imported")
-            continue
+        ann = loaded[rel]
         report.images_matched += 1
         shapes = []
         for v in sorted({int(x) for x in np.unique(lm)} & set(plan.names)):
@@ -365,10 +390,12 @@ def import_semantic(project: Project, folder: str | os.PathLike, *, replace: boo
     check(cancel)
     if progress is not None:
         progress(len(maps), len(maps))
-    # Every check passed: now write.
-    project.labels.set_categories(plan.labels.categories)
-    project.save_settings()
-    report.written.extend(project.save_many(results))  # one sync for the lot, not one per file
+    # Every check passed: now write, all or nothing.
+    with project_writes(project, [a.image for a in results]):
+        project.labels.set_categories(plan.labels.categories)
+        project.save_settings()
+        written = project.save_many(results)  # one sync for the lot, not one per file
+    report.written.extend(written)
     return report
 
 

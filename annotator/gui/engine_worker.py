@@ -29,8 +29,9 @@ from annotator.gui.engine_jobs import (BAD_INPUT, CANCELLED, ENGINE_ERROR, IMAGE
                                        OUT_OF_MEMORY, BatchJob, EngineSettings, Polygonize, PostprocessJob,
                                        SegmentJob, load_interactive, load_segmenter, polygonize_label_map,
                                        read_image)
+from annotator.gui.exemplar_jobs import ExemplarJob, ExemplarModels, ExemplarResult
 from annotator.gui.interactive_jobs import ClickJob, EmbedJob, InteractiveLane, SharpenJob, SharpenResult
-from engine.errors import Cancelled, DeviceOutOfMemoryError, EngineError, ModelNotFoundError
+from engine.errors import BrokenInstallError, Cancelled, DeviceOutOfMemoryError, EngineError, ModelNotFoundError
 
 __all__ = ["BAD_INPUT", "CANCELLED", "ENGINE_ERROR", "IMAGE_ERROR", "NO_MODEL", "OUT_OF_MEMORY", "BatchJob",
            "EngineClient", "EngineSettings", "EngineWorker", "Polygonize", "PostprocessJob", "SegmentJob",
@@ -51,12 +52,14 @@ class EngineWorker(QObject):
     batchDone = Signal(int, object)  # job_id, core.pipeline.BatchSummary
     failed = Signal(int, str, str, str)  # job_id, image, kind, message
     modelMissing = Signal(str)  # the engine's message: how to download or where to point
+    installBroken = Signal(str)  # torch + torchvision cannot run any model: what is wrong, how to fix it
     finished = Signal(int)  # job_id; exactly once per job, after its results
     # interactive lane (interactive_jobs): results of clicks, never counted as jobs
     clickReady = Signal(object)  # ClickResult
     embedded = Signal(int, str)  # job_id, image
     interactiveFailed = Signal(int, str, str, str)  # job_id, image, kind, message
     interactiveMissing = Signal(str)  # the engine's message for a missing interactive model
+    interactiveNotice = Signal(str)  # one-line status of the interactive model (ONNX Runtime export, fallback)
 
     def __init__(self, settings: EngineSettings, factory: Callable[[EngineSettings], Any] = load_segmenter,
                  polygonize: Callable[..., list] = polygonize_label_map, read_image=read_image,
@@ -64,8 +67,11 @@ class EngineWorker(QObject):
         super().__init__()
         self._interactive_factory = interactive_factory
         self._interactive_model = ""
+        self._exemplars = ExemplarModels(self._main_sam3, lambda: (
+            self._settings.model, self._interactive_model, self._settings.device))
         self.lane = InteractiveLane(self._load_interactive, self.clickReady.emit, self.embedded.emit,
-                                    self.interactiveFailed.emit, self.interactiveMissing.emit)
+                                    self.interactiveFailed.emit, self.interactiveMissing.emit,
+                                    exemplars=self._exemplars.get, on_notice=self.interactiveNotice.emit)
         self._settings = settings
         self._factory = factory
         self._polygonize = polygonize
@@ -89,6 +95,13 @@ class EngineWorker(QObject):
     def _load_interactive(self):
         return self._interactive_factory(self._interactive_model, self._settings.device)
 
+    def _main_sam3(self):
+        """The main segmenter for exemplar boxes (it is SAM 3), loaded as a Propose loads it."""
+        try:
+            return self._segmenter_or_fail("")
+        except _JobFailed as e:
+            raise (ModelNotFoundError if e.kind == NO_MODEL else EngineError)(e.message) from e
+
     @Slot(str)
     def configure_interactive(self, model: str) -> None:
         if model != self._interactive_model:
@@ -103,6 +116,7 @@ class EngineWorker(QObject):
         """Drop the segmenter and stop its post-processing process."""
         seg, self._segmenter = self._segmenter, None
         self.lane.release()
+        self._exemplars.release()
         close = getattr(seg, "close", None)
         if close is not None:
             close()
@@ -137,6 +151,10 @@ class EngineWorker(QObject):
             self.stateChanged.emit("loading model")
             try:
                 self._segmenter = self._factory(self._settings)
+            except BrokenInstallError as e:
+                self.stateChanged.emit("no model")
+                self.installBroken.emit(str(e))
+                raise _JobFailed(image, ENGINE_ERROR, str(e)) from e
             except ModelNotFoundError as e:
                 self.stateChanged.emit("no model")
                 self.modelMissing.emit(str(e))
@@ -323,14 +341,17 @@ class EngineClient(QObject):
     batchDone = Signal(int, object)
     failed = Signal(int, str, str, str)
     modelMissing = Signal(str)
+    installBroken = Signal(str)
     stateChanged = Signal(str)
     jobFinished = Signal(int)
     busyChanged = Signal(bool)
     clickReady = Signal(object)  # ClickResult of the newest click per image
+    exemplarsFound = Signal(object)  # exemplar_jobs.ExemplarResult
     sharpened = Signal(object)  # SharpenResult
     embedded = Signal(int, str)
     interactiveFailed = Signal(int, str, str, str)
     interactiveMissing = Signal(str)
+    interactiveNotice = Signal(str)
 
     _dispatch = Signal(object)
     _reconfigure = Signal(object)
@@ -362,6 +383,7 @@ class EngineClient(QObject):
         self._worker.embedded.connect(self.embedded)
         self._worker.interactiveFailed.connect(self._on_interactive_failed)
         self._worker.interactiveMissing.connect(self.interactiveMissing)
+        self._worker.interactiveNotice.connect(self.interactiveNotice)
 
         self._worker.segmented.connect(self._on_segmented)
         self._worker.postprocessed.connect(self._on_postprocessed)
@@ -371,6 +393,7 @@ class EngineClient(QObject):
         self._worker.batchDone.connect(self.batchDone)
         self._worker.failed.connect(self._on_failed)
         self._worker.modelMissing.connect(self.modelMissing)
+        self._worker.installBroken.connect(self.installBroken)
         self._worker.stateChanged.connect(self.stateChanged)
         self._worker.finished.connect(self._on_finished)
         self._thread.start()
@@ -436,8 +459,20 @@ class EngineClient(QObject):
         self._wake.emit()
         return job.job_id
 
+    def exemplars(self, image: str, key: str, pixels: np.ndarray, boxes, labels, *, text: str | None,
+                  label: str, threshold: float, existing: list, tolerance: float = 1.5,
+                  min_area_fraction: float = 0.0005) -> int:
+        """SAM 3 on every exemplar box of *image* so far (exemplar_jobs), ahead of queued jobs."""
+        job = ExemplarJob(next(self._ids), image, key, pixels, [tuple(b) for b in boxes], list(labels), text,
+                          label, threshold, list(existing), tolerance, min_area_fraction)
+        self._worker.lane.put(job)
+        self._wake.emit()
+        return job.job_id
+
     def _on_click(self, result) -> None:
-        if isinstance(result, SharpenResult):
+        if isinstance(result, ExemplarResult):
+            self.exemplarsFound.emit(result)
+        elif isinstance(result, SharpenResult):
             self.sharpened.emit(result)
         elif self._latest_click.get(result.image, 0) <= result.job_id:
             self.clickReady.emit(result)

@@ -22,6 +22,7 @@ from annotator.gui import dialogs
 from annotator.gui.actions import Actions
 from annotator.gui.canvas import Canvas
 from annotator.gui.canvas_tools.ai_controller import AiPolygonController
+from annotator.gui.canvas_tools.exemplar_controller import ExemplarController
 from annotator.gui.documents import DocumentStore
 from annotator.gui.edit_commands import EditCommands
 from annotator.gui.engine_worker import EngineClient, EngineSettings, Polygonize, load_interactive, load_segmenter
@@ -99,6 +100,7 @@ class MainWindow(FolderBrowsing, QMainWindow):
         self.actions.menus["&Model"].addSeparator()
         self.actions.menus["&Model"].addMenu(self.model_menu)
         self.ai = AiPolygonController(self)
+        self.exemplars = ExemplarController(self)
         self._wire()
         self._update_enabled()
         self.model_setup.check()
@@ -146,6 +148,8 @@ class MainWindow(FolderBrowsing, QMainWindow):
         self.heatmap_view.apply_shape_style()
         if hasattr(self, "ai"):
             self.ai.attach(self.canvas)
+        if hasattr(self, "exemplars"):
+            self.exemplars.attach(self.canvas)
         if old is not None:
             old.setParent(None)
             old.deleteLater()
@@ -170,9 +174,11 @@ class MainWindow(FolderBrowsing, QMainWindow):
         self.client.stateChanged.connect(self.model_setup.engine_state)
         self.client.stateChanged.connect(self.prompt.show_state)
         self.client.modelMissing.connect(self.model_setup.show_missing)
+        self.client.installBroken.connect(self.model_setup.show_install_problem)
         self.router.applied.connect(self._on_applied)
         self.router.resultCached.connect(self.heatmap_view.result_changed)
         self.router.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.client.interactiveNotice.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.router.problem.connect(self._show_problem)
         self.images.loaded.connect(self._on_image_loaded)
         self.scanner.scanned.connect(self._on_statuses)
@@ -355,6 +361,9 @@ class MainWindow(FolderBrowsing, QMainWindow):
 
     def on_ai_polygon(self) -> None:
         self.ai.toggle()
+
+    def on_exemplars(self) -> None:
+        self.exemplars.toggle()
 
     def on_sharpen(self) -> None:
         self.ai.sharpen()

@@ -164,7 +164,11 @@ class PnpOvssSegmenter(Segmenter):
             import multiprocessing
 
             # spawn: forking a process that holds CUDA or OpenMP threads is unsafe.
-            self._executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            from engine.procs import die_with_parent
+
+            # the workers end with this process however it ends (kill -9 included)
+            self._executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=die_with_parent)
         return self._executor
 
     def close(self) -> None:

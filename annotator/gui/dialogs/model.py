@@ -10,8 +10,8 @@ import threading
 from typing import Callable
 
 from PySide6.QtCore import Qt, QThread, Signal
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, QProgressBar, QPushButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, QMessageBox, QProgressBar,
+                               QPushButton, QVBoxLayout, QWidget)
 
 from annotator.gui.settings import default_model
 
@@ -236,3 +236,15 @@ def gated_steps(repo_id: str) -> str:
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br>")
+
+
+def install_problem_box(message: str, parent: QWidget | None = None) -> QMessageBox:
+    """The engine's BrokenInstallError for a person: the models cannot run in this Python
+    environment (not a missing model: nothing to download). Non-modal; drawing goes on."""
+    box = QMessageBox(QMessageBox.Icon.Warning, "Installation problem",
+                      "The models cannot run: torch and torchvision in this installation do not work together. "
+                      "Drawing and reviewing by hand keep working.", QMessageBox.StandardButton.Close, parent)
+    box.setInformativeText(message)
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    box.setModal(False)
+    return box
