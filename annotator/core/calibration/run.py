@@ -130,6 +130,7 @@ def calibrate(project: Project, engines: list[CalibrationEngine], options: Calib
     seconds = {"truth": 0.0, "model": 0.0, "grid": 0.0}
     notes: list[str] = []
     images = reviewed_images(project, cancel=cancel) if images is None else list(images)
+    check(cancel)  # a cancelled index refresh lists only part of the images
 
     t0 = time.perf_counter()
     truths: list[TruthImage] = []
