@@ -25,13 +25,14 @@ import numpy as np
 
 from annotator.core.atomic import atomic_write_bytes
 from annotator.core.project import Project
+from annotator.core.statefiles import check_no_links, read_state_bytes
 
 CACHE_FORMAT = 1
 
 
 def cache_dir(project: Project) -> Path:
-    """Where calibration keeps model outputs (the one place to re-point to core's layout)."""
-    return project.state_dir / "cache" / "calibration"
+    """Where calibration keeps model outputs and grid scores (in the state folder's layout)."""
+    return project.layout.cache_dir / "calibration"
 
 
 @dataclass
@@ -107,8 +108,7 @@ class OutputCache:
         if path.is_symlink() or not path.is_file():
             return None  # never follow a link inside the state folder
         try:
-            with open(path, "rb") as fh:
-                output, meta = _decode(fh.read())
+            output, meta = _decode(read_state_bytes(path))
         except (OSError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError):
             return None  # a damaged entry costs one model run, nothing else
         try:
@@ -126,6 +126,7 @@ class OutputCache:
         data = _encode(output, meta)
         problem = ""
         try:
+            check_no_links(self.project.state_dir, self.path(rel))
             self.folder.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(self.path(rel), data, durable=False)
         except OSError as exc:
@@ -195,7 +196,7 @@ class ScoreCache:
         if path.is_symlink() or not path.is_file():
             return None
         try:
-            with np.load(path, allow_pickle=False) as npz:
+            with np.load(io.BytesIO(read_state_bytes(path)), allow_pickle=False) as npz:
                 meta = json.loads(str(npz["meta"]))
                 stats = npz["stats"].astype(np.int64)
             stamp = self._stamp(rel)
@@ -211,6 +212,7 @@ class ScoreCache:
         try:
             meta = {"image": rel, "stamp": self._stamp(rel)}
             np.savez_compressed(buffer, meta=np.array(json.dumps(meta)), stats=np.asarray(stats, np.int64))
+            check_no_links(self.project.state_dir, self.path(rel))
             self.folder.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(self.path(rel), buffer.getvalue(), durable=False)
         except OSError as exc:
