@@ -1,7 +1,7 @@
 """The ``pnp-annotator`` command: the annotation window, or a headless subcommand.
 
     pnp-annotator [PATH]                 open the window (on a folder or an image)
-    pnp-annotator COMMAND [options]      label | export | import | eval
+    pnp-annotator COMMAND [options]      label | export | import | eval | calibrate
 
 A first argument that names a command dispatches to it; anything else is the
 window's optional PATH. Commands live in modules with ``add_parser(subparsers)``
@@ -30,6 +30,7 @@ COMMANDS = {
     "import": "annotator.core.commands.importing",
     "eval": "annotator.core.evaluation.command",
     "serve": "annotator.serve.command",
+    "calibrate": "annotator.core.commands.calibrate",
 }
 
 DESCRIPTION = ("Annotate images with open-vocabulary segmentation proposals (PnP-OVSS on BLIP), "

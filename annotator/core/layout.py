@@ -38,6 +38,7 @@ JOURNAL_FILE = "index.log"
 LOCK_FILE = "lock"
 TRASH_DIR = "trash"
 IMAGES_DIR = "images"
+CACHE_DIR = "cache"  # layout 2 only (calibration's model outputs and scores): rebuilt when missing
 LAYOUT_FILE = "layout.json"
 LAYOUT_SCHEMA = "pnp-annotator/layout"
 LAYOUT_VERSION = 2
@@ -124,6 +125,10 @@ class StateLayout:
     @property
     def trash_dir(self) -> Path:
         return self.state_dir / TRASH_DIR
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.state_dir / CACHE_DIR
 
     # --- per-image files -------------------------------------------------------------------------
     def annotation(self, rel: str) -> Path:

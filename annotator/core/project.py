@@ -19,7 +19,7 @@ import errno
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,10 @@ class ProjectSettings:
     """Model for click-to-segment tools; empty means facebook/sam2.1-hiera-tiny."""
     refine: bool = False
     """Sharpen proposal outlines after a labelling run."""
+    routes: dict = field(default_factory=dict)
+    """Per class, the route calibration chose (``core.routing.Route`` as a dict: engine,
+    model, mode, threshold, sharpen, score); classes without one use the settings above.
+    Absent in older project files (empty)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,6 +126,10 @@ def _checked_setting(name: str, value: Any) -> Any:
         if name == "min_area_fraction" and value >= 1:
             raise ValueError(f"settings.{name}: expected a fraction below 1, got {value!r}")
         return float(value)
+    if name == "routes":
+        from annotator.core.routing import check_routes
+
+        return check_routes(value)
     if name == "refine":
         if not isinstance(value, bool):
             raise ValueError(f"settings.{name}: expected true or false, got {value!r}")

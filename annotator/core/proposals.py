@@ -80,8 +80,8 @@ def shapes_from_label_map(
     return shapes
 
 
-INSTANCE_ENGINES = ("sam3",)
-"""Engines whose results carry instances."""
+INSTANCE_ENGINES = ("sam3", "routed")
+"""Engines whose results carry instances ("routed": calibrated routes, core.routed_segmenter)."""
 
 
 def resolve_proposals(mode: str, engine: str) -> str:
@@ -145,6 +145,10 @@ def proposals_from_result(
     min_area_fraction: float = DEFAULT_MIN_AREA_FRACTION,
 ) -> list[Shape]:
     """Shapes of an engine result: its label map's regions or its instances (see ``resolve_proposals``)."""
+    if getattr(result, "engine", "") == "routed":  # several engines, one partition (core.routed_segmenter)
+        from annotator.core.routed_segmenter import routed_shapes
+
+        return routed_shapes(result, tolerance=tolerance, min_area_fraction=min_area_fraction)
     if resolve_proposals(mode, getattr(result, "engine", "pnp-ovss")) == "instances":
         return shapes_from_instances(result.instances, list(result.classes), result.image_size,
                                      tolerance=tolerance, min_area_fraction=min_area_fraction)

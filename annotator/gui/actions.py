@@ -56,6 +56,8 @@ SHORTCUTS: tuple[Command, ...] = (
     Command("next_proposal", "Select &Next Proposal", ("N",), "&Review"),
     Command("sharpen", "S&harpen Proposals", ("Shift+S",), "&Review",
             "Sharpen the selected proposals (or all of this image's) with the interactive model"),
+    Command("calibrate", "&Calibrate…", (), "&Review",
+            "Learn per class which engine, threshold and sharpening suit this folder from its reviewed images"),
     Command("propose", "&Propose", ("Ctrl+Return", "Ctrl+Enter"), "&Model"),
     Command("cancel_job", "&Cancel Proposal", ("Ctrl+.",), "&Model",
             "Stop proposing for this image at the next pass; its shapes stay as they were"),

@@ -26,6 +26,7 @@ class EngineSettings:
     presence_threshold: float | None = None
     threshold: float = 0.15  # default for jobs that do not override it
     background: str = "auto"
+    routes: str = ""  # ProjectSettings.routes as sorted JSON ("" = none): new routes reload the engine
 
     @classmethod
     def from_project(cls, settings) -> EngineSettings:
@@ -36,7 +37,9 @@ class EngineSettings:
         return cls(model=model, device=settings.device or "auto",
                    presence_threshold=settings.presence_threshold,
                    threshold=_engine_threshold(model) if settings.threshold is None else settings.threshold,
-                   background=settings.background)
+                   background=settings.background,
+                   routes=json.dumps(getattr(settings, "routes", None) or {}, sort_keys=True)
+                   if getattr(settings, "routes", None) else "")
 
 
 def _engine_threshold(model: str) -> float:
@@ -122,7 +125,8 @@ def load_segmenter(settings: EngineSettings):
     # process it cannot freeze the GUI thread.
     project_settings = ProjectSettings(model=settings.model, device=settings.device,
                                        presence_threshold=settings.presence_threshold,
-                                       threshold=settings.threshold, background=settings.background)
+                                       threshold=settings.threshold, background=settings.background,
+                                       routes=json.loads(settings.routes) if settings.routes else {})
     return load(project_settings, postprocess_workers=1)
 
 
@@ -139,6 +143,10 @@ def polygonize_label_map(label_map, classes, heatmaps, params: Polygonize, resul
     from annotator.core.proposals import resolve_proposals, shapes_from_instances, shapes_from_label_map
 
     engine = getattr(result, "engine", "pnp-ovss")
+    if engine == "routed":  # calibrated routes: instances over regions, one partition
+        from annotator.core.routed_segmenter import routed_shapes
+
+        return routed_shapes(result, label_map, tolerance=params.tolerance, min_area_fraction=params.min_area_fraction)
     if result is not None and resolve_proposals(params.proposals, engine) == "instances":
         return shapes_from_instances(result.instances, list(result.classes), result.image_size,
                                      tolerance=params.tolerance, min_area_fraction=params.min_area_fraction)

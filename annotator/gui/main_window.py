@@ -209,7 +209,7 @@ class MainWindow(FolderBrowsing, QMainWindow):
             return
         has_project, doc = self.project is not None, self.document()
         proposals = bool(doc and doc.proposal_ids())
-        for name in ("export_coco", "import_coco", "batch", "save", "classes"):
+        for name in ("export_coco", "import_coco", "batch", "save", "classes", "calibrate"):
             self.actions[name].setEnabled(has_project)
         for name in ("accept_all", "reject_all", "next_proposal", "sharpen"):
             self.actions[name].setEnabled(proposals)
@@ -284,6 +284,16 @@ class MainWindow(FolderBrowsing, QMainWindow):
         if self.project is not None:
             self.store.flush()
             dialogs.ExportDialog(self.project, self, pending=self.files.pending_proposals()).open()
+
+    def on_calibrate(self) -> None:
+        if self.project is not None:
+            from annotator.gui.dialogs.calibrate import CalibrateDialog
+
+            self.store.flush()  # calibration reads what is saved
+            dialog = CalibrateDialog(self.project, self)
+            dialog.applied.connect(lambda _routes: self.client.configure(EngineSettings.from_project(
+                self.engine_settings())))  # the next Propose runs the routes
+            dialog.open()
 
     def on_import_coco(self) -> None:
         if self.project is None:

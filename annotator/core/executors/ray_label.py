@@ -40,7 +40,7 @@ Refiner = Callable[[str, object, object], object]
 # driver's save_result reads only the classes and the image size, so they are dropped
 # before the transfer (a 12 MP label map alone is 48 MB).
 _BULKY_FIELDS = {"label_map": lambda: None, "heatmaps": lambda: None, "work_image": lambda: None,
-                 "passes": list, "instances": list}
+                 "passes": list, "instances": list, "parts": dict}  # parts: a routed result's engines
 
 
 def label_on_ray(project: Project, load_segmenter: Callable[[], object], images: Sequence[str],
