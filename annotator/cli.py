@@ -12,7 +12,9 @@ their heavy imports (torch, Qt) inside ``run`` so that ``--help`` stays instant.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -47,12 +49,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_command(argv)
         if argv and argv[0] in ("-h", "--help"):
             _command_parser().parse_args(argv)  # prints the help listing every command
+        if argv and not argv[0].startswith("-") and not os.path.exists(argv[0]):
+            return _not_a_command(argv[0])
         return _run_gui(argv)
     except SystemExit as exc:  # argparse's --help, --version and usage errors
         return _exit_code(exc.code)
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
         return 130
+
+
+def _not_a_command(word: str) -> int:
+    """A first argument that is neither a command nor an existing path: a typo, most likely."""
+    close = difflib.get_close_matches(word.lower(), list(COMMANDS), n=1, cutoff=0.6)
+    hint = (f"did you mean '{close[0]}'?" if close
+            else f"the commands are {', '.join(COMMANDS)}; see '{PROG} --help'.")
+    print(f"{PROG}: error: '{word}' is neither a command nor a file or folder; {hint}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def _command_parser() -> argparse.ArgumentParser:

@@ -69,6 +69,7 @@ class SharpenResult:
     image: str
     replacements: dict  # shape id -> its sharpened Shape (same id)
     before: dict  # shape id -> the Shape object the replacement was computed from
+    left: dict = field(default_factory=dict)  # shape id -> why it was left as it was (core.refine)
 
 
 @dataclass
@@ -180,9 +181,10 @@ class InteractiveLane:
 
         h, w = job.pixels.shape[:2]
         predict = lambda points, labels, box: seg.predict(points, labels, box, image_key=job.key).mask  # noqa: E731
+        left: dict[str, str] = {}
         new = sharpen_shapes(job.shapes, h, w, predict, ids=job.ids, heatmaps=job.heatmaps,
-                             classes=job.classes, tolerance=job.tolerance)
-        return SharpenResult(job.job_id, job.image, new, {s.id: s for s in job.shapes if s.id in new})
+                             classes=job.classes, tolerance=job.tolerance, left=left)
+        return SharpenResult(job.job_id, job.image, new, {s.id: s for s in job.shapes if s.id in new}, left)
 
     def _run(self, job) -> None:
         import time

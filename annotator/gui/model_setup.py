@@ -104,6 +104,7 @@ class ModelSetup(QObject):
         w = self._w
         settings = w.engine_settings()
         remember_folder(w.settings, settings.model, model)  # Model > Segmentation Model lists it from now on
+        w.settings.last_model = model  # a folder opened for the first time starts with it
         w.settings.save()
         settings.model = model
         if w.project is not None:

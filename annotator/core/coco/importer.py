@@ -27,7 +27,7 @@ from annotator.core.coco.convert import annotation_to_shape
 from annotator.core.coco.meta import image_ids, load_meta, save_meta
 from annotator.core.coco.parallel import ConvertPool, convert_images, image_jobs
 from annotator.core.coco.schema import read_coco
-from annotator.core.jobs import Progress, check
+from annotator.core.jobs import Progress, check, stage
 from annotator.core.project import AnnotationFileError, Project, annotation_text
 from annotator.core.rollback import project_writes
 from annotator.core.shapes import Shape, new_id
@@ -100,8 +100,11 @@ def _import(project: Project, coco_path, replace: bool, tolerance: float, min_sc
     matches = _match_images(project, data["images"], report)
 
     matched: list[tuple[dict, ImageAnnotations]] = []
-    for im in data["images"]:
+    stage(progress, "matching images")
+    for seen, im in enumerate(data["images"]):
         check(cancel)
+        if progress is not None:
+            progress(seen, len(data["images"]))
         rel = matches.get(im["id"])
         if rel is None:
             continue
@@ -122,6 +125,9 @@ def _import(project: Project, coco_path, replace: bool, tolerance: float, min_sc
     results: list[ImageAnnotations] = []
     texts: list[str] = []  # encoded here while the workers convert the next images
     jobs = image_jobs([im for im, _ in matched], annotations)
+    stage(progress, "converting shapes")
+    if progress is not None:
+        progress(0, len(jobs))  # at once: the first results come a chunk of images later
     converting = convert_images(jobs, plan.names, tolerance, pool=pool, cancel=cancel)
     for done, ((im, ann), converted) in enumerate(zip(matched, converting)):
         if progress is not None:
