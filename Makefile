@@ -11,22 +11,15 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # torch + torchvision (SAM 2/3 in transformers need torchvision). Without an NVIDIA
-# GPU, take PyTorch's CPU builds so several GB of CUDA wheels are not downloaded;
-# TORCH_INDEX= (empty) takes them from pip's configured indexes instead (.ci/run
-# does that: its machine has the pair on local disk and no route to the CPU index).
-# With a GPU, pip picks the CUDA builds.
+# GPU, PyTorch's CPU builds are preferred so several GB of CUDA wheels are not
+# downloaded; when that index does not answer a 5 s probe, pip's configured indexes
+# are used at once. The installed pair is then proved (a torchvision operator runs)
+# and replaced by a matching one if it fails: packaging/install_torch.py says what it did.
+# TORCH_INDEX= (empty) skips the CPU index.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
-$(STAMP): pyproject.toml | $(BIN)/python
-	@if ! $(BIN)/python -c "import torch, torchvision" 2>/dev/null; then \
-		if command -v nvidia-smi >/dev/null 2>&1 || [ -z "$(TORCH_INDEX)" ]; then \
-			$(BIN)/pip install --quiet torch torchvision; \
-		else \
-			$(BIN)/pip install --quiet torch torchvision --index-url "$(TORCH_INDEX)" \
-			|| { echo "PyTorch's CPU index was not reachable; installing torch from pip's configured indexes"; \
-			     $(BIN)/pip install --quiet torch torchvision; }; \
-		fi; \
-	fi
-	$(BIN)/pip install --quiet -e '.[test,cluster]'
+$(STAMP): pyproject.toml packaging/install_torch.py | $(BIN)/python
+	$(BIN)/python packaging/install_torch.py --index "$(TORCH_INDEX)"
+	$(BIN)/pip install --quiet -e '.[test,cluster,serve]'
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -1,7 +1,7 @@
 """The ``pnp-annotator`` command: the annotation window, or a headless subcommand.
 
     pnp-annotator [PATH]                 open the window (on a folder or an image)
-    pnp-annotator COMMAND [options]      label | export | import | eval
+    pnp-annotator COMMAND [options]      label | export | import | eval | calibrate
 
 A first argument that names a command dispatches to it; anything else is the
 window's optional PATH. Commands live in modules with ``add_parser(subparsers)``
@@ -12,7 +12,9 @@ their heavy imports (torch, Qt) inside ``run`` so that ``--help`` stays instant.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -27,6 +29,8 @@ COMMANDS = {
     "export": "annotator.core.commands.export",
     "import": "annotator.core.commands.importing",
     "eval": "annotator.core.evaluation.command",
+    "serve": "annotator.serve.command",
+    "calibrate": "annotator.core.commands.calibrate",
 }
 
 DESCRIPTION = ("Annotate images with open-vocabulary segmentation proposals (PnP-OVSS on BLIP), "
@@ -37,17 +41,31 @@ DESCRIPTION = ("Annotate images with open-vocabulary segmentation proposals (PnP
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (0 ok, 1 some items failed, 2 usage or fatal error)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 is shown with its escapes
+        if getattr(stream, "errors", None) in ("strict", "surrogateescape") and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
         if argv and argv[0] in COMMANDS:
             return _run_command(argv)
         if argv and argv[0] in ("-h", "--help"):
             _command_parser().parse_args(argv)  # prints the help listing every command
+        if argv and not argv[0].startswith("-") and not os.path.exists(argv[0]):
+            return _not_a_command(argv[0])
         return _run_gui(argv)
     except SystemExit as exc:  # argparse's --help, --version and usage errors
         return _exit_code(exc.code)
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
         return 130
+
+
+def _not_a_command(word: str) -> int:
+    """A first argument that is neither a command nor an existing path: a typo, most likely."""
+    close = difflib.get_close_matches(word.lower(), list(COMMANDS), n=1, cutoff=0.6)
+    hint = (f"did you mean '{close[0]}'?" if close
+            else f"the commands are {', '.join(COMMANDS)}; see '{PROG} --help'.")
+    print(f"{PROG}: error: '{word}' is neither a command nor a file or folder; {hint}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def _command_parser() -> argparse.ArgumentParser:

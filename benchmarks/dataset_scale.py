@@ -39,11 +39,13 @@ WIDTH, HEIGHT, POLYGONS, VERTICES = 640, 480, 20, 50
 
 def build(root: Path, count: int) -> Path:
     """*count* images (one PNG written once, then hard-linked) with their annotation files."""
-    from annotator.core.project import STATE_DIR
+    from annotator.core.layout import STATE_DIR, StateLayout, layout_record
 
     root.mkdir(parents=True)
     state = root / STATE_DIR
     state.mkdir()
+    layout = StateLayout(state)
+    layout.layout_file.write_text(layout_record())
     template = root.parent / f"template-{count}.png"
     Image.fromarray(np.full((HEIGHT, WIDTH, 3), 90, np.uint8)).save(template)
     rng = np.random.default_rng(0)
@@ -63,7 +65,7 @@ def build(root: Path, count: int) -> Path:
                            "parts": [{"exterior": ring.tolist(), "holes": []}]})
         data = {"schema": "pnp-annotator/image", "version": 2, "image": rel, "width": WIDTH, "height": HEIGHT,
                 "shapes": shapes}
-        path = state / (rel + ".json")
+        path = layout.annotation(rel)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(data, indent=1))
     project = {"schema": "pnp-annotator/project", "version": 1,

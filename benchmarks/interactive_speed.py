@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Click-to-preview speed of the AI polygon on the full SAM 2.1 hiera-tiny architecture.
+"""Click-to-preview speed of the AI polygon on the full SAM 2.1 hiera-tiny architecture,
+torch and ONNX Runtime side by side (the CPU default decodes clicks on ONNX Runtime).
 
 Speed does not depend on weight values, so the model is built with random weights
 (no download). Measures, on one photo:
@@ -10,13 +11,15 @@ Speed does not depend on weight values, so the model is built with random weight
   ``--clicks`` clicks with 1 to 3 points, milliseconds. Goal: <= 50 ms on a CPU.
   Decoding does not depend on weight values; the polygon step does (a random model's
   masks are speckled: specks below ``--min-area`` of the image are dropped, as in the GUI);
-* the cache: a second ``set_image`` of the same image is a lookup.
+* the cache: a second ``set_image`` of the same image is a lookup;
+* with ONNX Runtime: the one-off export of the prompt encoder + mask decoder, and the image
+  encoder run on ONNX Runtime too (``--onnx-encoder``: measured, not what the app does).
 
 Each figure is given as wall-clock time and as CPU time of this process: on a machine
 shared with other jobs the wall clock includes waiting for a core, the CPU time does not
 (with ``--threads 1`` the CPU time is what the wall clock would be on an idle core).
 
-    python benchmarks/interactive_speed.py                    # CPU, resources/samples/rocket.jpg
+    python benchmarks/interactive_speed.py                    # CPU, resources/samples/rocket.jpg, both backends
     python benchmarks/interactive_speed.py --device cuda --image photo.jpg
 """
 
@@ -37,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from annotator.gui.interactive_jobs import mask_parts  # noqa: E402  (no Qt in that module's imports)
 from engine.images import load_rgb  # noqa: E402
+from engine.interactive import InteractiveSegmenter  # noqa: E402
 from engine.testing import random_interactive_segmenter  # noqa: E402
 
 
@@ -52,32 +56,11 @@ def smooth_object(h: int, w: int, fraction: float, centre) -> np.ndarray:
     return ((xx + 0.5 - centre[0]) / (1.3 * r)) ** 2 + ((yy + 0.5 - centre[1]) / (r / 1.3)) ** 2 <= 1
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--image", default=str(ROOT / "resources" / "samples" / "rocket.jpg"))
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--clicks", type=int, default=20)
-    p.add_argument("--tolerance", type=float, default=1.0, help="polygon simplification (px), as the GUI")
-    p.add_argument("--min-area", type=float, default=0.0005,
-                   help="specks below this fraction of the image are not outlined, as the GUI (0.05 %%)")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    p.add_argument("--json", action="store_true", help="print the figures as one JSON line too")
-    args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-
-    t = time.perf_counter()
-    seg = random_interactive_segmenter("full", device=args.device)
-    build = time.perf_counter() - t
-    rgb = load_rgb(args.image)
+def measure(seg, rgb, args) -> dict:
+    """Embedding seconds and click-to-preview milliseconds of one segmenter (one backend)."""
     h, w = rgb.shape[:2]
-    params = sum(p.numel() for p in seg.model.parameters())
-    print(f"SAM 2.1 hiera-tiny architecture, random weights: {params / 1e6:.1f} M parameters, "
-          f"built in {build:.1f} s; device {seg.device}, torch threads {torch.get_num_threads()}")
-    print(f"image {Path(args.image).name}: {w}x{h}")
-
     embeds, embeds_cpu = [], []
-    for k in range(2):  # the first call includes one-off warm-up
+    for _ in range(2):  # the first call includes one-off warm-up (and, with ONNX Runtime, its export)
         seg.forget()
         sync(seg.device)
         t, c = time.perf_counter(), time.process_time()
@@ -88,13 +71,9 @@ def main(argv=None) -> int:
     t = time.perf_counter()
     ran = seg.set_image("photo", rgb)
     cached = time.perf_counter() - t
-    print(f"image embedding: first {embeds[0]:.2f} s, then {min(embeds[1:]):.2f} s "
-          f"(CPU {embeds_cpu[-1]:.2f} s); "
-          f"cached set_image {cached * 1e3:.3f} ms (encoder ran: {ran})")
 
     rng = np.random.default_rng(0)
-    decode_ms, polygon_ms, total_ms, cpu_ms, areas, regions, smooth_ms = [], [], [], [], [], [], []
-    decode_cpu_ms = []
+    decode_ms, decode_cpu_ms, polygon_ms, total_ms, cpu_ms, smooth_ms, areas, regions = ([] for _ in range(8))
     seg.predict([[w / 2, h / 2]], [1])  # warm-up of the decoder path
     for i in range(args.clicks):
         n = 1 + i % 3
@@ -105,48 +84,132 @@ def main(argv=None) -> int:
         pred = seg.predict(points, labels)
         sync(seg.device)
         t1, c1 = time.perf_counter(), time.process_time()
-        decode_cpu_ms.append((c1 - c0) * 1e3)
         parts = mask_parts(pred.mask, args.tolerance, args.min_area) if pred.mask.any() else []
         t2, c2 = time.perf_counter(), time.process_time()
-        cpu_ms.append((c2 - c0) * 1e3)
         # The polygon step for a trained model's mask: one smooth object of the same area.
         blob = smooth_object(h, w, float(pred.mask.mean()), points[0])
         t3 = time.perf_counter()
         mask_parts(blob, args.tolerance, args.min_area)
         smooth_ms.append((time.perf_counter() - t3) * 1e3)
         decode_ms.append((t1 - t0) * 1e3)
+        decode_cpu_ms.append((c1 - c0) * 1e3)
         polygon_ms.append((t2 - t1) * 1e3)
         total_ms.append((t2 - t0) * 1e3)
+        cpu_ms.append((c2 - c0) * 1e3)
         areas.append(float(pred.mask.mean()))
         regions.append(len(parts))
-
-    def p90(values):
-        return float(np.percentile(values, 90))
-
-    figures = {
-        "device": str(seg.device), "image": f"{w}x{h}", "embedding_s": round(min(embeds[1:]), 3),
-        "embedding_first_s": round(embeds[0], 3), "embedding_cpu_s": round(embeds_cpu[-1], 3),
-        "click_to_preview_cpu_ms_median": round(statistics.median(cpu_ms), 1),
-        "click_to_preview_ms_median": round(statistics.median(total_ms), 1),
-        "click_to_preview_ms_p90": round(p90(total_ms), 1),
-        "decode_ms_median": round(statistics.median(decode_ms), 1),
-        "decode_cpu_ms_median": round(statistics.median(decode_cpu_ms), 1),
-        "polygon_ms_median": round(statistics.median(polygon_ms), 1),
-        "clicks": args.clicks, "mean_mask_fraction": round(float(np.mean(areas)), 3),
-        "median_regions_outlined": int(statistics.median(regions)),
-        "polygon_smooth_object_ms_median": round(statistics.median(smooth_ms), 1),
-        "click_to_preview_smooth_object_ms_median": round(statistics.median(
-            [d + q for d, q in zip(decode_ms, smooth_ms)]), 1),
+    med = lambda values: round(statistics.median(values), 1)  # noqa: E731
+    return {
+        "backend": seg.backend, "embedding_s": round(min(embeds[1:]), 3), "embedding_first_s": round(embeds[0], 3),
+        "embedding_cpu_s": round(embeds_cpu[-1], 3), "cached_set_image_ms": round(cached * 1e3, 3),
+        "encoder_ran_when_cached": ran,
+        "decode_ms_median": med(decode_ms), "decode_cpu_ms_median": med(decode_cpu_ms),
+        "polygon_ms_median": med(polygon_ms), "polygon_smooth_object_ms_median": med(smooth_ms),
+        "click_to_preview_ms_median": med(total_ms), "click_to_preview_ms_p90": round(float(np.percentile(total_ms, 90)), 1),
+        "click_to_preview_cpu_ms_median": med(cpu_ms),
+        "click_to_preview_smooth_object_ms_median": med([d + q for d, q in zip(decode_ms, smooth_ms)]),
+        "mean_mask_fraction": round(float(np.mean(areas)), 3), "median_regions_outlined": int(statistics.median(regions)),
     }
-    print(f"click-to-preview over {args.clicks} clicks: median {figures['click_to_preview_ms_median']} ms "
-          f"(p90 {figures['click_to_preview_ms_p90']} ms) = prompt encoder + decoder + upsampling "
-          f"{figures['decode_ms_median']} ms + mask->polygon {figures['polygon_ms_median']} ms "
-          f"(goal <= 50 ms); CPU time per click: median {figures['click_to_preview_cpu_ms_median']} ms (decode {figures['decode_cpu_ms_median']} ms); masks cover {figures['mean_mask_fraction']:.0%} of the image on average, "
-          f"{figures['median_regions_outlined']} regions outlined (median; random weights give speckled masks, "
-          f"a trained model's are a few smooth regions)")
-    print(f"with a trained model's mask (one smooth object of the same area) the polygon step takes "
-          f"{figures['polygon_smooth_object_ms_median']} ms: click-to-preview "
-          f"{figures['click_to_preview_smooth_object_ms_median']} ms (median)")
+
+
+def onnx_encoder_seconds(seg, rgb, repeats: int = 2) -> tuple[float, float]:
+    """(export seconds, best run seconds) of the image encoder on ONNX Runtime (a measurement only)."""
+    import tempfile
+
+    import onnxruntime as ort
+
+    class Encoder(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, pixel_values):
+            return tuple(self.model.get_image_embeddings(pixel_values))
+
+    pixels = seg.processor(images=rgb, return_tensors="pt")["pixel_values"]
+    with tempfile.TemporaryDirectory() as folder:
+        path = f"{folder}/encoder.onnx"
+        t = time.perf_counter()
+        torch.onnx.export(Encoder(seg.model).eval(), (pixels,), path, dynamo=False, opset_version=17)
+        export_s = time.perf_counter() - t
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        runs = []
+        for _ in range(repeats + 1):  # the first run warms up
+            t = time.perf_counter()
+            session.run(None, {session.get_inputs()[0].name: pixels.numpy()})
+            runs.append(time.perf_counter() - t)
+    return export_s, min(runs[1:])
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--image", default=str(ROOT / "resources" / "samples" / "rocket.jpg"))
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--clicks", type=int, default=20)
+    p.add_argument("--tolerance", type=float, default=1.0, help="polygon simplification (px), as the GUI")
+    p.add_argument("--min-area", type=float, default=0.0005,
+                   help="specks below this fraction of the image are not outlined, as the GUI (0.05 %%)")
+    p.add_argument("--threads", type=int, default=0, help="torch (and ONNX Runtime) threads (0: torch's default)")
+    p.add_argument("--onnx-encoder", action="store_true", help="also time the image encoder on ONNX Runtime")
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON line too")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    import os
+    import tempfile
+
+    # The ONNX Runtime file is exported into a fresh folder: the one-off export is measured too.
+    os.environ["PNP_ANNOTATOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="interactive-speed-")
+    t = time.perf_counter()
+    base = random_interactive_segmenter("full", device=args.device, backend="torch")
+    build = time.perf_counter() - t
+    rgb = load_rgb(args.image)
+    h, w = rgb.shape[:2]
+    params = sum(p.numel() for p in base.model.parameters())
+    print(f"SAM 2.1 hiera-tiny architecture, random weights: {params / 1e6:.1f} M parameters, "
+          f"built in {build:.1f} s; device {base.device}, torch threads {torch.get_num_threads()}, "
+          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(f"image {Path(args.image).name}: {w}x{h}")
+
+    notices = []
+    fast = InteractiveSegmenter(base.model, base.processor, base.device, "sam2", backend="auto",
+                                status=notices.append)
+    t = time.perf_counter()
+    fast.set_image("export", rgb)  # embedding + (on a CPU) the one-off export of the decoder
+    first_use = time.perf_counter() - t
+    results = [measure(base, rgb, args), measure(fast, rgb, args)]
+    if fast.backend == "onnxruntime":
+        results[1]["first_use_with_export_s"] = round(first_use, 1)
+    for note in notices:
+        print(f"  ({note})")
+
+    rows = [("image embedding, s (once per image)", "embedding_s"),
+            ("prompt encoder + decoder + upsampling, ms median", "decode_ms_median"),
+            ("  the same, CPU time of this process, ms", "decode_cpu_ms_median"),
+            ("mask -> polygons, a trained model's smooth mask, ms", "polygon_smooth_object_ms_median"),
+            ("mask -> polygons, the random model's speckled mask, ms", "polygon_ms_median"),
+            ("click-to-preview (smooth mask), ms median", "click_to_preview_smooth_object_ms_median"),
+            ("click-to-preview (speckled mask), ms median / p90", "click_to_preview_ms_median")]
+    print(f"{'':56s} {'torch':>12s} {results[1]['backend']:>12s}")
+    for title, name in rows:
+        cells = [f"{r[name]}" + (f" / {r['click_to_preview_ms_p90']}" if name == "click_to_preview_ms_median" else "")
+                 for r in results]
+        print(f"{title:56s} {cells[0]:>12s} {cells[1]:>12s}")
+    if "first_use_with_export_s" in results[1]:
+        print(f"first use with ONNX Runtime (embedding + one-off export of the decoder): "
+              f"{results[1]['first_use_with_export_s']} s; later models with the same weights read the cached file")
+    print(f"goal on a CPU: click-to-preview <= 50 ms median, embedding <= 2.0 s; masks cover "
+          f"{results[0]['mean_mask_fraction']:.0%} of the image on average (random weights)")
+    figures = {"device": str(base.device), "image": f"{w}x{h}", "threads": torch.get_num_threads(),
+               "load_average": round(os.getloadavg()[0], 2), "torch": results[0], "fast": results[1]}
+    if args.onnx_encoder and base.device.type == "cpu":
+        export_s, run_s = onnx_encoder_seconds(base, rgb)
+        figures["onnx_encoder"] = {"export_s": round(export_s, 1), "run_s": round(run_s, 3)}
+        print(f"image encoder on ONNX Runtime (not used by the app): {run_s:.2f} s per image "
+              f"(torch: {results[0]['embedding_s']:.2f} s, including the image processor); export {export_s:.0f} s")
     if args.json:
         print(json.dumps(figures))
     return 0

@@ -6,7 +6,7 @@ PnP-OVSS on Hugging Face BLIP (``engine.pnp_ovss``, the default) and SAM 3
 """
 
 from .config import DEFAULT_MODEL, ENGINES, SAM3_MODEL
-from .errors import Cancelled, DeviceOutOfMemoryError, EngineError, ModelNotFoundError
+from .errors import BrokenInstallError, Cancelled, DeviceOutOfMemoryError, EngineError, ModelNotFoundError
 from .pnp_ovss.config import SegmenterConfig
 
 # Names whose modules import torch load on first use, so that `engine.images`,
@@ -26,6 +26,7 @@ def __getattr__(name: str):
     return value
 
 __all__ = [
+    "BrokenInstallError",
     "DEFAULT_MODEL",
     "ENGINES",
     "SAM3_MODEL",

@@ -80,9 +80,7 @@ def load_rgb(source: ImageInput, max_pixels: int = MAX_PIXELS) -> np.ndarray:
                 f"Image {_describe(source)} is too large to decode safely ({exc}); downscale it first"
             ) from exc
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise ImageReadError(
-                f"Cannot read image {_describe(source)}: {exc.__class__.__name__}: {exc}"
-            ) from exc
+            raise ImageReadError(f"Cannot read image {_describe(source)}: {_plain_reason(path, exc)}") from exc
     else:
         raise ImageReadError(
             f"Unsupported image input of type {type(source).__name__}: "
@@ -95,6 +93,19 @@ def load_rgb(source: ImageInput, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     except (OSError, ValueError) as exc:
         raise ImageReadError(f"Cannot convert image {_describe(source)} to RGB: {exc}") from exc
     return np.ascontiguousarray(rgb)
+
+
+def _plain_reason(path: Path, exc: BaseException) -> str:
+    """Why PIL could not decode *path*, in words for someone at the window (no exception names)."""
+    text = str(exc)
+    if isinstance(exc, UnidentifiedImageError):
+        if path.stat().st_size == 0:
+            return "the file is empty"
+        return ("the file is not an image in a format this program reads (its content is not "
+                "JPEG, PNG, TIFF, BMP, WebP...; it may be another kind of file renamed)")
+    if "truncated" in text.lower():
+        return "the file is cut short (truncated): part of the image data is missing, e.g. an unfinished copy"
+    return f"the file is damaged ({text.rstrip('.') or 'the decoder gave no reason'})"
 
 
 def _check_size(size: tuple[int, int], max_pixels: int, source) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from .config import EngineInfo, engine_for_hub_id, engine_for_model_type, engines
-from .errors import ModelNotFoundError
+from .errors import BrokenInstallError, ModelNotFoundError
 from .hub import hub_reachable, offline  # noqa: F401  (tests patch loading.hub_reachable)
 
 # Errors from_pretrained raises for missing/unreadable files (and the hub's HTTP errors, which are OSErrors).
@@ -57,6 +57,47 @@ class ModelSource:
     """The transformers config (BlipConfig, Sam3Config)."""
     kwargs: dict = field(default_factory=dict)
     """``from_pretrained`` keyword arguments that found the config (same place for the weights)."""
+
+
+_STACK_OK = False
+
+
+def check_torch_stack() -> None:
+    """Raise BrokenInstallError unless torchvision's operators run on this torch.
+
+    A torchvision built for another torch (or another build of it) imports but lacks its
+    operators; transformers' SAM and BLIP classes then fail to import with messages that
+    look like a missing model. Checked once per process, before any model loads."""
+    global _STACK_OK
+    if _STACK_OK:
+        return
+    try:
+        import torchvision
+
+        torchvision.ops.nms(torch.zeros(1, 4), torch.zeros(1), 0.5)
+    except Exception as exc:  # noqa: BLE001 - ImportError, RuntimeError ("operator ... does not exist"), ...
+        raise BrokenInstallError(torch_stack_advice(exc)) from exc
+    _STACK_OK = True
+
+
+def torch_stack_advice(exc: BaseException) -> str:
+    """What is wrong with torch + torchvision here and the command that fixes it."""
+    import sys
+    from importlib import metadata
+
+    try:
+        vision = metadata.version("torchvision")
+    except metadata.PackageNotFoundError:
+        vision = "(not installed)"
+    torch_version = torch.__version__.split("+")[0]
+    major, minor, *rest = (torch_version.split(".") + ["0"])[:3]
+    matching = f"0.{int(minor) + 15}.{rest[0]}" if major == "2" and minor.isdigit() else "the matching release"
+    return (f"torch {torch.__version__} and torchvision {vision} in this Python environment do not work "
+            f"together ({type(exc).__name__}: {_first_line(exc)}), so no model can run. Install a matching "
+            f"pair (torchvision 0.N+15 goes with torch 2.N, both CPU or both CUDA builds), e.g.\n"
+            f"    {sys.executable} -m pip install --force-reinstall torch=={torch_version} "
+            f"torchvision=={matching}\n"
+            "or, in the project's folder, `make clean` and then `make run` (it installs and checks a pair).")
 
 
 def how_to_get(model: str, engine: EngineInfo | None = None) -> str:

@@ -20,7 +20,7 @@ from .base import CancelToken, PendingResult, Progress, SegmentationResult, per_
 from .config import DEFAULT_MODEL
 from .errors import ModelNotFoundError
 from .images import ImageInput
-from .loading import ModelSource, resolve_device, resolve_model_source
+from .loading import ModelSource, check_torch_stack, resolve_device, resolve_model_source
 from .prompts import normalize_classes
 
 
@@ -49,6 +49,7 @@ class Segmenter:
         with instructions, ValueError for a device that is not there.
         """
         dev = resolve_device(device)
+        check_torch_stack()
         source = resolve_model_source(model)
         impl = engine_class(source.engine.name)
         if not issubclass(impl, cls):

@@ -259,7 +259,8 @@ def build_random_sam2(folder: str | Path, size: str = "tiny", seed: int = 0) -> 
     return folder
 
 
-def random_interactive_segmenter(size: str = "full", device: str = "cpu", seed: int = 0, cache_size: int = 4):
+def random_interactive_segmenter(size: str = "full", device: str = "cpu", seed: int = 0, cache_size: int = 4,
+                                 backend: str = "auto"):
     """An InteractiveSegmenter on a random SAM 2 built in memory (benchmarks: no save/load)."""
     from .interactive import InteractiveSegmenter
     from .loading import resolve_device
@@ -267,7 +268,7 @@ def random_interactive_segmenter(size: str = "full", device: str = "cpu", seed: 
     model, processor = random_sam2(size, seed)
     model.requires_grad_(False)
     dev = resolve_device(device)
-    return InteractiveSegmenter(model.to(dev), processor, dev, "sam2", cache_size)
+    return InteractiveSegmenter(model.to(dev), processor, dev, "sam2", cache_size, backend)
 
 
 def build_random_sam3_tracker(folder: str | Path, seed: int = 0) -> Path:

@@ -16,6 +16,15 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "resources" / "samples"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def user_cache_dir(tmp_path_factory) -> Path:
+    """The app's cache folder (ONNX Runtime graphs of the interactive model) lives in a
+    temporary folder for the whole session, subprocesses included: the user's is never touched."""
+    folder = tmp_path_factory.mktemp("user-cache")
+    os.environ["PNP_ANNOTATOR_CACHE_DIR"] = str(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """Folder holding a tiny random BlipForImageTextRetrieval + tokenizer."""
@@ -41,9 +50,15 @@ def samples_dir() -> Path:
 @pytest.fixture(scope="session")
 def tiny_sam2_dir(tmp_path_factory) -> Path:
     """Folder holding a tiny random Sam2Model + Sam2Processor (the interactive model)."""
+    import numpy as np
+
+    from engine.interactive import InteractiveSegmenter
     from engine.testing import build_random_sam2
 
-    return build_random_sam2(tmp_path_factory.mktemp("tiny-sam2"), size="tiny")
+    folder = build_random_sam2(tmp_path_factory.mktemp("tiny-sam2"), size="tiny")
+    # Its ONNX Runtime graph is exported here, once: clicks in timed GUI waits then find it cached.
+    InteractiveSegmenter.load(str(folder), device="cpu").set_image("warm-up", np.zeros((8, 8, 3), np.uint8))
+    return folder
 
 
 def _comparable_annotation(project, rel: str) -> dict:

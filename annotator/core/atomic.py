@@ -27,7 +27,11 @@ def atomic_write_json(path: str | os.PathLike, data: Any, *, indent: int | None 
     """Serialise first (so a bad value never truncates anything), then write atomically.
     (indent=None uses the C encoder: several times faster for big files.)"""
     text = json.dumps(data, indent=indent, ensure_ascii=False, allow_nan=False)
-    atomic_write_text(path, text + "\n", durable=durable)
+    try:
+        raw = (text + "\n").encode("utf-8")
+    except UnicodeEncodeError:  # a file name that is not UTF-8 (surrogate-escaped bytes): JSON escapes
+        raw = (json.dumps(data, indent=indent, ensure_ascii=True, allow_nan=False) + "\n").encode("ascii")
+    atomic_write_bytes(path, raw, durable=durable)
 
 
 def sync_all() -> None:

@@ -53,6 +53,49 @@ def edit_labels(labels: LabelSet, edit: ClassEdit) -> list[Category]:
     return out
 
 
+def undo_labels(current: Sequence[Category], before: Sequence[Category],
+                after: Sequence[Category]) -> list[Category]:
+    """*current* with one class edit (which turned *before* into *after*) taken back.
+
+    Categories the edit dropped or changed come back as they were (same id, name and
+    colour), in *before*'s order; categories added since the edit stay, after them. A
+    class added since under a name the edit took away gives way to the restored one
+    (its shapes carry the name, so they join the restored class).
+    """
+    after_by_id = {c.id: c for c in after}
+    changed = {c.id: c for c in before if after_by_id.get(c.id) != c}
+    current_by_id = {c.id: c for c in current}
+    restored_names = {c.name.casefold() for c in changed.values()}
+    out = [changed.get(c.id) or current_by_id[c.id] for c in before if c.id in changed or c.id in current_by_id]
+    kept = {c.id for c in out}
+    out += [c for c in current if c.id not in kept and c.name.casefold() not in restored_names]
+    return out
+
+
+def redo_labels(current: Sequence[Category], edit: ClassEdit) -> list[Category]:
+    """*current* with *edit* applied again (after ``undo_labels``)."""
+    return edit_labels(LabelSet(list(current)), edit)
+
+
+def classes_text(text: str, edit: ClassEdit, labels: LabelSet | None = None) -> str:
+    """The prompt's comma-separated classes after *edit*: renamed, merged or deleted
+    names follow, duplicates a merge makes are dropped; other names stay as typed."""
+    out: list[str] = []
+    for part in text.split(","):
+        name = normalise_name(part)
+        if not name:
+            continue
+        new = edit.target(name)
+        if new is None:
+            continue
+        new = normalise_name(new)
+        if labels is not None and (known := labels.get(new)) is not None and new.casefold() != name.casefold():
+            new = known.name
+        if all(new.casefold() != o.casefold() for o in out):
+            out.append(new)
+    return ", ".join(out)
+
+
 def edit_shapes(shapes: Sequence[Shape], edit: ClassEdit, labels: LabelSet | None = None) -> list[Shape] | None:
     """*shapes* after *edit* (new Shape objects where changed), or None when nothing changes.
 

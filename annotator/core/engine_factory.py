@@ -17,5 +17,11 @@ def load_segmenter(settings: ProjectSettings, **config):
         config.setdefault("threshold", settings.threshold)
     config.setdefault("background", settings.background)
     config.setdefault("presence_threshold", settings.presence_threshold)
-    return Segmenter.load(model=settings.model or DEFAULT_MODEL, device=settings.device or "auto",
-                          config=SegmenterConfig(**config))
+    segmenter = Segmenter.load(model=settings.model or DEFAULT_MODEL, device=settings.device or "auto",
+                               config=SegmenterConfig(**config))
+    if getattr(settings, "routes", None):  # calibrated routes: each class on its engine (core.routed_segmenter)
+        from annotator.core.routed_segmenter import load_routed
+        from annotator.core.routing import routes_of
+
+        return load_routed(settings, segmenter, routes_of(settings))
+    return segmenter

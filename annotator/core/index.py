@@ -1,6 +1,6 @@
 """Statuses of every image without parsing every annotation file.
 
-``.pnp-annotator/index.json`` holds one entry per annotation file: its status,
+``.pnp-annotator/index.json`` (``core.layout``) holds one entry per annotation file: its status,
 counts and image size, with the file's mtime and size when the entry was made.
 An entry is trusted only while the file's ``stat`` still matches, so an outside
 edit, a restored backup or a crash between a save and its index line costs one
@@ -21,11 +21,12 @@ import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from annotator.core.atomic import atomic_write_json
-from annotator.core.trash import TRASH_DIR
+from annotator.core import safejson
+from annotator.core.atomic import atomic_write_text
+from annotator.core.layout import ANNOTATION_SUFFIX, IMAGE_EXTENSIONS, INDEX_FILE, JOURNAL_FILE, StateLayout
+from annotator.core.statefiles import append_state_line, read_state_text
 
-INDEX_FILE = "index.json"
-JOURNAL_FILE = "index.log"
+__all__ = ["INDEX_FILE", "JOURNAL_FILE", "IndexEntry", "StatusIndex", "refresh_statuses"]
 INDEX_SCHEMA = "pnp-annotator/index"
 INDEX_VERSION = 1
 DAMAGED = "damaged"
@@ -65,8 +66,9 @@ def damaged_entry(reason: str, st: os.stat_result) -> IndexEntry:
 class StatusIndex:
     """The index of one project's state folder; thread-safe."""
 
-    def __init__(self, state_dir: Path, image_extensions) -> None:
+    def __init__(self, state_dir: Path, image_extensions, layout: StateLayout | None = None) -> None:
         self.state_dir = Path(state_dir)
+        self.layout = layout or StateLayout.detect(self.state_dir)
         self._extensions = frozenset(image_extensions)
         self._lock = threading.Lock()
         self._entries: dict[str, IndexEntry] | None = None  # loaded lazily
@@ -132,9 +134,9 @@ class StatusIndex:
             with self._lock:
                 if self._entries is not None:
                     self._entries[rel] = entry
-            line = json.dumps({"image": rel, **asdict(entry)}, ensure_ascii=False)
-            with open(self._journal_path(), "a", encoding="utf-8") as f:
-                f.write(line + "\n")
+            # one JSON line, ASCII: a name with newlines, escape codes or undecodable bytes stays
+            # one escaped string (read back as it was)
+            append_state_line(self._journal_path(), json.dumps({"image": rel, **asdict(entry)}))
         except OSError:
             pass
 
@@ -145,16 +147,18 @@ class StatusIndex:
 
     # --- internals ----------------------------------------------------------------------------
     def _annotation_path(self, rel: str) -> Path:
-        return self.state_dir / (rel + ".json")
+        return self.layout.annotation(rel)
 
     def _journal_path(self) -> Path:
-        return self.state_dir / JOURNAL_FILE
+        return self.layout.journal_file
 
     def annotation_files(self):
         """(rel, path, stat) of every annotation file (``<image>.<ext>.json``)."""
-        if not self.state_dir.is_dir():
+        top = self.layout.images_dir
+        if not top.is_dir() or top.is_symlink():
             return
-        stack = [self.state_dir]
+        cut = len(ANNOTATION_SUFFIX)
+        stack = [top]
         while stack:
             folder = stack.pop()
             try:
@@ -163,29 +167,30 @@ class StatusIndex:
                 continue
             for item in scan:
                 if item.is_dir(follow_symlinks=False):
-                    if not (folder == self.state_dir and item.name == TRASH_DIR):  # set-aside files
+                    if not self.layout.skip_dir(folder, item.name):  # layout 1: trash/ among the images
                         stack.append(Path(item.path))
                     continue
                 name = item.name
-                if (name.startswith(".") or not name.endswith(".json")
-                        or Path(name[:-5]).suffix.lower() not in self._extensions):
+                if (name.startswith(".") or not name.endswith(ANNOTATION_SUFFIX)
+                        or not item.is_file(follow_symlinks=False)
+                        or Path(name[:-cut]).suffix.lower() not in self._extensions):
                     continue
                 try:
-                    st = item.stat()
+                    st = item.stat(follow_symlinks=False)
                 except OSError:
                     continue
                 path = Path(item.path)
-                yield path.relative_to(self.state_dir).as_posix()[:-5], path, st
+                yield path.relative_to(top).as_posix()[:-cut], path, st
 
     def _parse(self, rel: str, path: Path, st: os.stat_result) -> IndexEntry:
         from annotator.core.annotations import ImageAnnotations
 
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_state_text(path)
         except (OSError, UnicodeDecodeError) as exc:
             return damaged_entry(f"cannot be read ({exc})", st)
         try:
-            ann = ImageAnnotations.from_dict(json.loads(text))
+            ann = ImageAnnotations.from_dict(safejson.loads(text))
         except json.JSONDecodeError as exc:
             return damaged_entry(f"is not valid JSON ({exc})", st)
         except ValueError as exc:
@@ -196,9 +201,9 @@ class StatusIndex:
         """index.json then the log; a damaged file is reported in ``problem`` and ignored."""
         self.problem = ""
         entries: dict[str, IndexEntry] = {}
-        path = self.state_dir / INDEX_FILE
+        path = self.layout.index_file
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = safejson.loads(read_state_text(path))
             if not isinstance(data, dict) or data.get("schema") != INDEX_SCHEMA or \
                     data.get("version") != INDEX_VERSION:
                 raise ValueError(f"not a version-{INDEX_VERSION} {INDEX_SCHEMA} file")
@@ -210,25 +215,25 @@ class StatusIndex:
             self.problem = f"{path} is damaged ({exc}); rebuilt from the annotation files"
             entries = {}
         try:
-            with open(self._journal_path(), encoding="utf-8") as f:
-                for line in f:
-                    try:
-                        fields = json.loads(line)
-                        rel = fields.pop("image")
-                        entries[rel] = IndexEntry(**fields)
-                    except (ValueError, TypeError, KeyError, AttributeError):
-                        continue  # a torn last line: that file is re-parsed when its stat disagrees
-        except FileNotFoundError:
-            pass
+            lines = read_state_text(self._journal_path()).splitlines()
         except (OSError, UnicodeDecodeError):
-            pass
+            lines = []  # none, or not a file of ours: every file is checked against its stat anyway
+        for line in lines:  # older versions wrote the same JSON lines, non-ASCII names unescaped
+            try:
+                fields = safejson.loads(line)
+                rel = fields.pop("image")
+                if not isinstance(rel, str):
+                    continue
+                entries[rel] = IndexEntry(**fields)
+            except (ValueError, TypeError, KeyError, AttributeError):
+                continue  # a torn last line: that file is re-parsed when its stat disagrees
         return entries
 
     def _write(self, entries: dict[str, IndexEntry]) -> None:
         data = {"schema": INDEX_SCHEMA, "version": INDEX_VERSION,
                 "images": {rel: asdict(e) for rel, e in sorted(entries.items())}}
         try:
-            atomic_write_json(self.state_dir / INDEX_FILE, data, indent=None)
+            atomic_write_text(self.layout.index_file, json.dumps(data) + "\n")  # ASCII: any file name
             self._journal_path().unlink(missing_ok=True)
             self.problem = ""
         except OSError:
@@ -239,7 +244,5 @@ def refresh_statuses(state_dir: str) -> dict[str, tuple[str, int, int]]:
     """{image: (status, shapes, pending proposals)} of a project's state folder, its index
     refreshed first. A plain function of a path: the window runs it in a helper process
     (parsing holds the GIL)."""
-    from annotator.core.project import IMAGE_EXTENSIONS
-
     entries = StatusIndex(Path(state_dir), IMAGE_EXTENSIONS).refresh()
     return {rel: (e.status, e.shapes, e.pending) for rel, e in entries.items()}

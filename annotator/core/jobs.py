@@ -2,6 +2,7 @@
 progress bars and the window's background jobs.
 
     progress(done: int, total: int)      # any callable; called per image
+    progress.stage(text)                 # optional: the next pass's name ("matching images")
     cancel                               # any object with is_set(); checked per image
 """
 
@@ -14,6 +15,12 @@ Progress = Callable[[int, int], None]
 
 class JobCancelled(Exception):
     """The operation was cancelled before it wrote anything."""
+
+
+def stage(progress: Progress | None, text: str) -> None:
+    """Tell *progress* which pass starts (only a callable with a ``stage`` method listens)."""
+    if progress is not None and callable(getattr(progress, "stage", None)):
+        progress.stage(text)
 
 
 def check(cancel) -> None:

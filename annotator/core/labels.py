@@ -48,6 +48,9 @@ def palette_color(index: int) -> RGB:
     return _PALETTE[index % len(_PALETTE)]
 
 
+MAX_ID = 2**63 - 1  # COCO readers hold ids in 64-bit integers (numpy, torch, Java, SQL)
+
+
 def normalise_name(name: str) -> str:
     """Trim and collapse whitespace; names match case-insensitively but keep their case."""
     return " ".join(str(name).split())
@@ -80,8 +83,9 @@ class LabelSet:
             self._append(c)
 
     def _append(self, c: Category) -> None:
-        if not isinstance(c.id, int) or isinstance(c.id, bool) or c.id < 1:
-            raise ValueError(f"category '{c.name}': id must be an integer >= 1, got {c.id!r}")
+        if not isinstance(c.id, int) or isinstance(c.id, bool) or not 1 <= c.id <= MAX_ID:
+            raise ValueError(f"category '{c.name}': id must be an integer from 1 to {MAX_ID} (a 64-bit id), "
+                             f"got {c.id!r}")
         if any(o.id == c.id for o in self._categories):
             raise ValueError(f"category '{c.name}': id {c.id} is already used by '{self._by_id(c.id).name}'")
         if self.get(c.name) is not None:

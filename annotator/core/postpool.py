@@ -109,7 +109,8 @@ class PostprocessPool:
             raise ValueError(f"a post-processing pool needs at least 1 worker, not {workers}")
         self.workers = workers
         context = multiprocessing.get_context("spawn") if spawn else _context()
-        self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker)
+        self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                             initargs=(context.get_start_method() == "forkserver",))
         # start every worker now (spawned pools start them on the first submit)
         self._started = [self._executor.submit(os.getpid) for _ in range(workers)]
 
@@ -172,7 +173,7 @@ def _context():
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(_WORKER_MODULES)
+    context.set_forkserver_preload(["engine.parent_watch", *_WORKER_MODULES])  # the server ends with us
     return context
 
 
@@ -185,7 +186,7 @@ def finish_to_shapes(pending, overrides: dict, settings):
     return result, result_to_shapes(result, settings)
 
 
-def _init_worker() -> None:
+def _init_worker(forked_by_server: bool = False) -> None:
     # One thread each: the pool's size is the parallelism; OpenMP threads of several
     # processes on the same cores only fight.
     import signal
@@ -193,6 +194,11 @@ def _init_worker() -> None:
     import cv2
     import torch
 
+    from engine.procs import die_with_parent
+
+    # gone with its parent: the fork server (whose main thread forked it: a parent-death
+    # signal is safe), or the pool's process (spawned from whichever thread: the watch only)
+    die_with_parent(signal=forked_by_server)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the pipeline's: it still saves finished images
 
     torch.set_num_threads(1)

@@ -1,9 +1,12 @@
 """``Project``: a folder of images, its label set, settings and per-image annotation files.
 
-Layout (all state in one hidden folder, so the images folder stays the user's)::
+Layout (all state in one hidden folder, so the images folder stays the user's; every
+path is in ``core.layout``)::
 
-    <root>/.pnp-annotator/project.json               label set + settings
-    <root>/.pnp-annotator/<relative image path>.json one file per annotated image
+    <root>/.pnp-annotator/project.json                      label set + settings
+    <root>/.pnp-annotator/images/<relative image path>.json one file per annotated image
+
+A project of an older layout is moved to this one on open (``core.migration``).
 
 Every write is atomic (``atomic.py``). A damaged file is reported with its path
 and the reason, and only that file is affected.
@@ -11,25 +14,35 @@ and the reason, and only that file is affected.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import shutil
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from annotator.core.annotations import ImageAnnotations
+from annotator.core import safejson
 from annotator.core.atomic import TEMP_SUFFIX, atomic_write_json, atomic_write_text, sync_all
 from annotator.core.index import IndexEntry, StatusIndex
 from annotator.core.labels import LabelSet
+from annotator.core.layout import (
+    IMAGE_EXTENSIONS,
+    PROJECT_FILE,
+    STATE_DIR,
+    StateFolderError,  # noqa: F401  (re-exported: Project.open raises it)
+    StateLayout,
+    check_state_dir,
+    checked_rel,
+)
+from annotator.core.statefiles import check_no_links, read_state_text
 from annotator.core.proposal_settings import (BACKGROUND_MODES, DEFAULT_MIN_AREA_FRACTION, DEFAULT_TOLERANCE,
                                               PROPOSAL_MODES, ProposalSettings, check)
 
-STATE_DIR = ".pnp-annotator"
-PROJECT_FILE = "project.json"
 PROJECT_SCHEMA = "pnp-annotator/project"
 PROJECT_VERSION = 1
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 
 
 class AnnotationFileError(ValueError):
@@ -80,6 +93,10 @@ class ProjectSettings:
     """Model for click-to-segment tools; empty means facebook/sam2.1-hiera-tiny."""
     refine: bool = False
     """Sharpen proposal outlines after a labelling run."""
+    routes: dict = field(default_factory=dict)
+    """Per class, the route calibration chose (``core.routing.Route`` as a dict: engine,
+    model, mode, threshold, sharpen, score); classes without one use the settings above.
+    Absent in older project files (empty)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -138,6 +155,10 @@ def _checked_setting(name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise ValueError(f"settings.{name}: expected null or a number in [0, 1], got {value!r}")
         return float(value)
+    if name == "routes":
+        from annotator.core.routing import check_routes
+
+        return check_routes(value)
     if not isinstance(value, str):
         raise ValueError(f"settings.{name}: expected a string, got {value!r}")
     choices = _CHOICES.get(name)
@@ -148,34 +169,42 @@ def _checked_setting(name: str, value: Any) -> Any:
 
 class Project:
     def __init__(self, root: Path, labels: LabelSet, settings: ProjectSettings,
-                 problems: list[str] | None = None) -> None:
+                 problems: list[str] | None = None, layout: StateLayout | None = None) -> None:
         self.root = root
         self.labels = labels
         self.settings = settings
         self.problems: list[str] = problems or []
         """Files that could not be read when the project was opened (path: reason)."""
         self._damaged_project_file = bool(problems)
-        self.index = StatusIndex(root / STATE_DIR, IMAGE_EXTENSIONS)
+        self.layout = layout or StateLayout.detect(root / STATE_DIR)
+        """Where each state file is (``core.layout``)."""
+        self._marked = self.layout.version < 2 or self.layout.layout_file.is_file()
+        self.index = StatusIndex(self.layout.state_dir, IMAGE_EXTENSIONS, layout=self.layout)
         """Statuses without parsing every file (``core.index``)."""
 
     # --- opening ------------------------------------------------------------------------
     @classmethod
     def open(cls, root: str | os.PathLike) -> Project:
         """Open (or start) the project of an image folder; a damaged project.json is
-        reported in ``problems`` and defaults are used, so images stay reachable."""
+        reported in ``problems`` and defaults are used, so images stay reachable.
+        StateFolderError (an OSError) when ``.pnp-annotator`` is not a real folder."""
         root = Path(root).expanduser().resolve()
         if not root.is_dir():
             raise NotADirectoryError(f"'{root}' is not a folder of images")
-        path = root / STATE_DIR / PROJECT_FILE
-        if not path.exists():
-            return cls(root, LabelSet(), ProjectSettings())
+        check_state_dir(root / STATE_DIR)
+        layout, problems = _open_layout(root / STATE_DIR)
+        path = layout.project_file
+        if not os.path.lexists(path):
+            return cls(root, LabelSet(), ProjectSettings(), problems, layout)
         try:
             labels, settings = _read_project_file(path)
         except AnnotationFileError as exc:
             return cls(root, LabelSet(), ProjectSettings(),
-                       [f"{exc}. Using an empty label set and default settings; the damaged file is "
-                        f"kept as {PROJECT_FILE}.damaged when settings are next saved."])
-        return cls(root, labels, settings)
+                       [*problems, f"{exc}. Using an empty label set and default settings; the damaged file is "
+                                   f"kept as {PROJECT_FILE}.damaged when settings are next saved."], layout)
+        project = cls(root, labels, settings, problems, layout)
+        project._damaged_project_file = False
+        return project
 
     @property
     def state_dir(self) -> Path:
@@ -183,8 +212,9 @@ class Project:
 
     def save_settings(self) -> None:
         """Write project.json (label set and settings) atomically."""
-        path = self.state_dir / PROJECT_FILE
-        if self._damaged_project_file and path.exists():
+        path = self.layout.project_file
+        check_no_links(self.state_dir, path)
+        if self._damaged_project_file and path.is_file() and not path.is_symlink():
             shutil.copy2(path, path.with_name(PROJECT_FILE + ".damaged"))
             self._damaged_project_file = False
         atomic_write_json(path, {
@@ -220,11 +250,21 @@ class Project:
         return sorted(found)
 
     def image_path(self, rel: str) -> Path:
-        return self.root / _checked_rel(rel)
+        return self.root / checked_rel(rel)
 
     def annotation_path(self, rel: str) -> Path:
-        rel = _checked_rel(rel)
-        return self.state_dir / (rel + ".json")
+        return self.layout.annotation(rel)
+
+    def prepare_write(self, path: Path) -> None:
+        """Before writing a per-image file: refuse a link on its way (StateFolderError) and mark a
+        new state folder as layout 2 (``core.layout``) so it is never mistaken for layout 1."""
+        check_no_links(self.state_dir, path)
+        if not self._marked:
+            from annotator.core.migration import write_marker
+
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            write_marker(self.state_dir)
+            self._marked = True
 
     def has_annotations(self, rel: str) -> bool:
         """True when an annotation file exists for the image (even one with no shapes)."""
@@ -239,7 +279,7 @@ class Project:
         """
         path = self.annotation_path(rel)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_state_text(path)
         except FileNotFoundError:
             from annotator.core.imageinfo import image_size
 
@@ -248,7 +288,7 @@ class Project:
         except (OSError, UnicodeDecodeError) as exc:
             raise AnnotationFileError(path, f"cannot be read ({exc})") from None
         try:
-            ann = ImageAnnotations.from_dict(json.loads(text))
+            ann = ImageAnnotations.from_dict(safejson.loads(text))
         except json.JSONDecodeError as exc:
             raise AnnotationFileError(path, f"is not valid JSON ({exc}); restore it from a backup "
                                             "or delete it to start this image afresh") from None
@@ -263,8 +303,9 @@ class Project:
         ``durable=False``: no fsync (see ``save_many``). *text*: ``annotation_text(ann)``
         when the caller encoded it already."""
         path = self.annotation_path(ann.image)
+        self.prepare_write(path)
         atomic_write_text(path, annotation_text(ann) if text is None else text, durable=durable)
-        self.index.note_saved(_checked_rel(ann.image), ann, path)
+        self.index.note_saved(checked_rel(ann.image), ann, path)
 
     def save_many(self, anns, *, progress=None, cancel=None, texts=None) -> list[str]:
         """Save many images' annotations (an import): each file atomically, the whole lot
@@ -289,7 +330,7 @@ class Project:
     def entry(self, rel: str) -> IndexEntry | None:
         """The image's status entry, from the index when its file is unchanged since, else
         parsed now; None when it has no annotation file. Status "damaged" for a bad file."""
-        return self.index.lookup(_checked_rel(rel))
+        return self.index.lookup(checked_rel(rel))
 
     def stray_temp_files(self) -> list[Path]:
         """Temp files left by a crash mid-write (the real files are intact); safe to delete."""
@@ -299,20 +340,45 @@ class Project:
 
 
 def annotation_text(ann: ImageAnnotations) -> str:
-    """The content of an image's annotation file (compact JSON: the C encoder)."""
-    return json.dumps(ann.to_dict(), ensure_ascii=False, allow_nan=False) + "\n"
+    """The content of an image's annotation file (compact JSON: the C encoder). A file name
+    that is not valid UTF-8 (surrogate-escaped bytes) is written as JSON escapes, which read
+    back to the same name."""
+    data = ann.to_dict()
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = json.dumps(data, ensure_ascii=True, allow_nan=False)
+    return text + "\n"
 
 
-def _checked_rel(rel: str) -> str:
-    p = PurePosixPath(str(rel).replace("\\", "/"))
-    if p.is_absolute() or ".." in p.parts or not p.parts:
-        raise ValueError(f"'{rel}' is not a path relative to the project folder")
-    return p.as_posix()
+def _open_layout(state_dir: Path) -> tuple[StateLayout, list[str]]:
+    """The state folder's layout, moved to the current one first when it is older
+    (``core.migration``); a folder that cannot be written is read in place."""
+    layout = StateLayout.detect(state_dir)
+    if layout.version >= 2 and layout.images_dir == state_dir / "images":
+        if state_dir.is_dir() and not os.path.lexists(layout.layout_file):
+            from annotator.core.migration import write_marker
+
+            with contextlib.suppress(OSError):  # read-only: the first per-image write marks it
+                write_marker(state_dir)
+        return layout, []
+    from annotator.core.migration import migrate
+
+    try:
+        return migrate(state_dir), []
+    except OSError as exc:
+        problems = []
+        if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            problems.append(f"{state_dir}: could not be moved to the current layout ({exc}); it is read "
+                            f"as it is and moved on a later open")
+        return StateLayout.detect(state_dir), problems
 
 
 def _read_project_file(path: Path) -> tuple[LabelSet, ProjectSettings]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = safejson.loads(read_state_text(path))
     except (OSError, UnicodeDecodeError) as exc:
         raise AnnotationFileError(path, f"cannot be read ({exc})") from None
     except json.JSONDecodeError as exc:

@@ -79,9 +79,12 @@ def shapes_from_label_map(
 
 
 def makes_instances(engine: str) -> bool:
-    """The engine registry's word on whether *engine*'s results carry instances."""
+    """The engine registry's word on whether *engine*'s results carry instances ("routed", calibrated
+    routes of core.routed_segmenter, is not an engine of the registry: its results do)."""
     from engine.config import engine_info
 
+    if engine == "routed":
+        return True
     try:
         return engine_info(engine).instances
     except ValueError:
@@ -149,6 +152,10 @@ def proposals_from_result(
     min_area_fraction: float = DEFAULT_MIN_AREA_FRACTION,
 ) -> list[Shape]:
     """Shapes of an engine result: its label map's regions or its instances (see ``resolve_proposals``)."""
+    if getattr(result, "engine", "") == "routed":  # several engines, one partition (core.routed_segmenter)
+        from annotator.core.routed_segmenter import routed_shapes
+
+        return routed_shapes(result, tolerance=tolerance, min_area_fraction=min_area_fraction)
     if resolve_proposals(mode, getattr(result, "engine", "pnp-ovss")) == "instances":
         return shapes_from_instances(result.instances, list(result.classes), result.image_size,
                                      tolerance=tolerance, min_area_fraction=min_area_fraction)
@@ -158,7 +165,9 @@ def proposals_from_result(
 
 def result_to_shapes(result: SegmentationResult, settings: ProposalSettings) -> list[Shape]:
     """The proposals stage: shapes of a post-processed result with the record's mode,
-    tolerance and minimum area (``proposals_from_result``)."""
+    tolerance and minimum area (``proposals_from_result``). *settings*: a ``ProposalSettings``
+    or anything carrying one as ``.settings`` (``PipelineOptions``)."""
+    settings = getattr(settings, "settings", settings)
     return proposals_from_result(result, mode=settings.proposals, tolerance=settings.tolerance,
                                  min_area_fraction=settings.min_area_fraction)
 

@@ -159,11 +159,21 @@ def _negative_points(item: _Item, neighbours: Sequence[_Item], size: tuple[int, 
 
 # --- the shared core -------------------------------------------------------------------------
 
+NO_OBJECT = "the model found no object there"
+TOO_SMALL = "too small to sharpen"
+TAKEN = "its area went to a neighbouring shape"
+
+
 def _sharpen(items: list[_Item], size: tuple[int, int], predict: Predict,
-             heat_for: Callable[[str], np.ndarray | None], options: RefineOptions) -> dict[int, np.ndarray | None]:
-    """New full-size masks of the editable items (None: left as it was)."""
+             heat_for: Callable[[str], np.ndarray | None], options: RefineOptions,
+             why: dict[int, str] | None = None) -> dict[int, np.ndarray | None]:
+    """New full-size masks of the editable items (None: left as it was; *why*, when given,
+    gets the reason for each editable item left as it was)."""
     H, W = size
+    why = {} if why is None else why
     targets = [i for i, it in enumerate(items) if it.editable and int(it.pixels.sum()) >= options.min_pixels]
+    chosen = set(targets)
+    why.update({i: TOO_SMALL for i, it in enumerate(items) if it.editable and i not in chosen})
     fixed = np.zeros(size, bool)  # what no sharpened region may take
     for i, it in enumerate(items):
         if i not in targets:
@@ -185,6 +195,8 @@ def _sharpen(items: list[_Item], size: tuple[int, int], predict: Predict,
         crop = answer[Y0:Y1, X0:X1] & grown & ~fixed[Y0:Y1, X0:X1]
         if crop.any():
             raw[i] = (crop, (X0, Y0, X1, Y1))
+        else:
+            why[i] = NO_OBJECT
     # Contested pixels: the region that held them keeps them; the rest go in order.
     owner = np.full(size, -1, np.int32)
     for first_pass in (True, False):
@@ -202,6 +214,8 @@ def _sharpen(items: list[_Item], size: tuple[int, int], predict: Predict,
     for i in raw:
         mask = owner == i
         out[i] = mask if mask.any() else None
+        if out[i] is None:
+            why[i] = TAKEN
     return out
 
 
@@ -256,27 +270,33 @@ def is_proposal(shape: Shape) -> bool:
 def sharpen_shapes(shapes: Sequence[Shape], height: int, width: int, predict: Predict, *,
                    ids: Sequence[str] | None = None, heatmaps: np.ndarray | None = None,
                    classes: Sequence[str] = (), tolerance: float = 1.5,
-                   options: RefineOptions = RefineOptions()) -> dict[str, Shape]:
+                   options: RefineOptions = RefineOptions(), left: dict[str, str] | None = None) -> dict[str, Shape]:
     """Sharpened replacements of the proposals among *ids* (all proposals when None).
 
     Returns {shape id: its replacement}: same id, label, score and every other field,
     accepted=False, the new outline as its parts (a region the model splits keeps all
     its pieces as parts of the one shape). Shapes left as they were (human, accepted,
-    unselected, empty answer) are absent.
+    unselected, empty answer) are absent; *left*, when given, gets {id: reason} for the
+    proposals asked for that were left as they were (NO_OBJECT, TOO_SMALL, TAKEN).
     """
+    left = {} if left is None else left
     size = (height, width)
     wanted = None if ids is None else set(ids)
     items, owners = [], []
     for s in shapes:
         mask = s.mask(height, width)
         ys, xs = np.nonzero(mask)
+        editable = is_proposal(s) and (wanted is None or s.id in wanted)
         if len(xs) == 0:
+            if editable:
+                left[s.id] = TOO_SMALL
             continue
         x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
-        editable = is_proposal(s) and (wanted is None or s.id in wanted)
         items.append(_Item(mask[y0:y1, x0:x1], x0, y0, s.label, editable))
         owners.append(s)
-    new = _sharpen(items, size, predict, _class_heat(heatmaps, classes, size), options)
+    why: dict[int, str] = {}
+    new = _sharpen(items, size, predict, _class_heat(heatmaps, classes, size), options, why)
+    left.update({owners[i].id: reason for i, reason in why.items()})
     out: dict[str, Shape] = {}
     for i, mask in new.items():
         if mask is None:
@@ -285,6 +305,8 @@ def sharpen_shapes(shapes: Sequence[Shape], height: int, width: int, predict: Pr
         if polys:
             shape = owners[i]
             out[shape.id] = shape.replace(parts=[Part(*polygon_rings(p)) for p in polys], accepted=False)
+        else:
+            left[owners[i].id] = TOO_SMALL
     return out
 
 
@@ -328,13 +350,13 @@ def load_refiner(settings, options: RefineOptions = RefineOptions()):
     The one loader of ``label --refine``, on this machine and in a Ray model actor, so
     that both sharpen with the same model and fail with the same words: RefinerLoadError.
     """
-    from engine import ModelNotFoundError
+    from engine import BrokenInstallError, ModelNotFoundError
     from engine.interactive import DEFAULT_INTERACTIVE_MODEL, InteractiveSegmenter
 
     model = settings.interactive_model or DEFAULT_INTERACTIVE_MODEL
     try:
         segmenter = InteractiveSegmenter.load(model, device=settings.device or "auto")
-    except ModelNotFoundError as exc:
+    except (ModelNotFoundError, BrokenInstallError) as exc:
         raise RefinerLoadError(f"--refine: {exc}") from exc
     except (ValueError, RuntimeError) as exc:
         raise RefinerLoadError(f"--refine: cannot load {model!r} on device {settings.device!r}: {exc}") from exc

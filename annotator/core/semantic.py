@@ -8,7 +8,15 @@ Layout written by ``export_semantic`` (read by mmsegmentation's ``BaseSegDataset
     OUT/labels/<same>.png                                     greyscale (mode L), the same values,
                                                               for loaders that read colour from P
     OUT/labels.csv                                            id,name,r,g,b (colour = VOC palette entry)
+    OUT/labelmap.txt                                          the same classes for CVAT / Datumaro VOC
+                                                              readers: 'name:r,g,b::' lines
     OUT/ImageSets/Segmentation/all.txt                        the exported names, one per line
+
+VOC readers that know no ``labels.csv`` (Datumaro's ``voc_segmentation``, so CVAT's
+"Segmentation mask" import) take the class names from ``labelmap.txt``: ``background``
+first, then each class with its palette colour, in id order. They map the PNG's colours
+through it, so the names come back right even where ids have gaps (after a class was
+deleted); without it they would read VOC's own names (aeroplane, bicycle...).
 
 Pixel values: the class's category id (the label set's id, as in COCO export); 0 =
 unlabeled, or 255 with ``unlabeled=255`` (the "ignore" value of VOC/mmseg).
@@ -34,7 +42,10 @@ from __future__ import annotations
 import csv
 import io
 import os
+import struct
 import uuid
+import warnings
+import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -44,8 +55,9 @@ from PIL import Image
 
 from annotator.core.atomic import atomic_write_bytes, atomic_write_text, sync_all
 from annotator.core.coco.categories import plan_categories
-from annotator.core.jobs import Progress, check
+from annotator.core.jobs import Progress, check, stage
 from annotator.core.project import AnnotationFileError, Project
+from annotator.core.rollback import project_writes
 from annotator.core.shapes import Shape
 
 VOC_CLASSES = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
@@ -55,6 +67,8 @@ VOID_COLOR = (224, 224, 192)  # VOC's object-boundary "void" colour (index 255)
 COLOR_DIR = "SegmentationClass"
 GREY_DIR = "labels"
 LABELS_FILE = "labels.csv"
+LABELMAP_FILE = "labelmap.txt"
+LABELMAP_HEADER = "# label:color_rgb:parts:actions"
 LIST_FILE = "ImageSets/Segmentation/all.txt"
 UNLABELED_VALUES = (0, 255)
 _NAMESPACE = uuid.UUID("0c7f4f0e-1d3b-4d7e-9a55-7c2b9f4c1e21")
@@ -162,8 +176,27 @@ def export_semantic(project: Project, out: str | os.PathLike, *, accepted_only: 
     pal = voc_palette()
     rows = ["id,name,r,g,b"] + [",".join([str(c.id), _csv_field(c.name), *map(str, pal[c.id])]) for c in labels]
     atomic_write_text(out / LABELS_FILE, "\n".join(rows) + "\n")
+    atomic_write_text(out / LABELMAP_FILE, labelmap_text([(c.name, pal[c.id]) for c in labels], unlabeled))
     atomic_write_text(out / LIST_FILE, "".join(f"{n}\n" for n in written))
     return report
+
+
+def labelmap_text(classes: list[tuple[str, tuple[int, int, int]]], unlabeled: int = 0) -> str:
+    """A CVAT/Datumaro VOC labelmap.txt: background (black), the classes with their colours, and
+    with ``unlabeled=255`` VOC's void colour as 'ignored' (Datumaro's name for VOC's void pixels)."""
+    used = {name.casefold() for name, _ in classes}
+    lines = [LABELMAP_HEADER]
+    if "background" not in used:
+        lines.append("background:0,0,0::")
+    lines += [f"{_labelmap_name(name)}:{r},{g},{b}::" for name, (r, g, b) in classes]
+    if unlabeled == 255 and "ignored" not in used:
+        lines.append("ignored:{},{},{}::".format(*VOID_COLOR))
+    return "\n".join(lines) + "\n"
+
+
+def _labelmap_name(name: str) -> str:
+    """':' separates a labelmap line's fields and '#' starts a comment: neither may open or sit in a name."""
+    return name.replace(":", "_").lstrip("#") or "_"
 
 
 def _png(img: Image.Image) -> bytes:
@@ -205,7 +238,7 @@ def read_labels_csv(path: Path) -> list[dict]:
     """[{id, name, color?}] from labels.csv (header id,name[,r,g,b]); SemanticFormatError names the row."""
     try:
         rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:  # csv.Error: a field over 128 kB
         raise SemanticFormatError(f"{path}: cannot be read ({exc})") from None
     if not rows or [h.strip().lower() for h in rows[0][:2]] != ["id", "name"]:
         raise SemanticFormatError(f"{path}: the first line must be the header id,name[,r,g,b]")
@@ -261,8 +294,8 @@ def read_labelmap(path: Path) -> list[dict]:
 def _classes(folder: Path, report: SemanticImportReport) -> list[dict]:
     if (folder / LABELS_FILE).is_file():
         return read_labels_csv(folder / LABELS_FILE)
-    if (folder / "labelmap.txt").is_file():
-        return read_labelmap(folder / "labelmap.txt")
+    if (folder / LABELMAP_FILE).is_file():
+        return read_labelmap(folder / LABELMAP_FILE)
     if (folder / COLOR_DIR).is_dir():
         report.notes.append(f"no {LABELS_FILE} or labelmap.txt: read as Pascal VOC (0 = background, 1 = aeroplane "
                             "... 20 = tvmonitor, 255 = void)")
@@ -300,6 +333,31 @@ def _values(img: Image.Image, colors: dict[tuple[int, int, int], int], png: Path
     return lut[inverse.reshape(packed.shape)]
 
 
+_PNG_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, Image.DecompressionBombError)
+"""What PIL raises for a damaged image: UnidentifiedImageError and truncated data are OSErrors,
+broken PNG chunks SyntaxError, oversized text chunks ValueError, images over its pixel
+limit DecompressionBombError."""
+
+
+def _read_label_png(png: Path, ann, colors: dict, report: SemanticImportReport,
+                    by_color: bool = False) -> np.ndarray | None:
+    """The class values of one label PNG, its size checked against its image's from the
+    header, before the pixels are decoded; None (a problem noted) when unusable. *by_color*:
+    an indexed PNG is read through its palette colours (classes named by a labelmap.txt)."""
+    try:
+        with Image.open(png) as img:
+            if img.size != (ann.width, ann.height):
+                report.problems.append(f"{png}: the label PNG is {img.width}x{img.height} but the image is "
+                                       f"{ann.width}x{ann.height}; not imported")
+                return None
+            with warnings.catch_warnings():  # as large as an image that was opened: no bomb
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                return _values(img.convert("RGB") if by_color and img.mode == "P" else img, colors, png, report)
+    except _PNG_ERRORS as exc:
+        report.problems.append(f"{png}: not a readable label PNG ({type(exc).__name__}: {exc}); not imported")
+        return None
+
+
 def import_semantic(project: Project, folder: str | os.PathLike, *, replace: bool = False,
                     progress: Progress | None = None, cancel=None) -> SemanticImportReport:
     """Add one shape per class and image from a folder of label PNGs (see module docstring).
@@ -313,10 +371,15 @@ def import_semantic(project: Project, folder: str | os.PathLike, *, replace: boo
     report = SemanticImportReport()
     cats = _classes(folder, report)
     colors = {tuple(c["color"]): c["id"] for c in cats if "color" in c and c["id"] not in UNLABELED_VALUES}
-    source = next((folder / d for d in (GREY_DIR, COLOR_DIR) if (folder / d).is_dir()), folder)
+    # A labelmap.txt names classes by colour (its line order need not be the PNG values: ids with gaps).
+    by_color = not (folder / LABELS_FILE).is_file() and (folder / LABELMAP_FILE).is_file() and bool(colors)
+    order = (COLOR_DIR, GREY_DIR) if by_color else (GREY_DIR, COLOR_DIR)
+    source = next((folder / d for d in order if (folder / d).is_dir()), folder)
     pngs = sorted(p for p in source.rglob("*.png") if not p.name.startswith("."))
     maps: dict[str, np.ndarray] = {}
     rel_of = _match(project, [p.relative_to(source).with_suffix("").as_posix() for p in pngs], report)
+    loaded = {}
+    stage(progress, "reading label PNGs")
     for done, png in enumerate(pngs):
         check(cancel)
         if progress is not None:
@@ -324,10 +387,15 @@ def import_semantic(project: Project, folder: str | os.PathLike, *, replace: boo
         rel = rel_of.get(png.relative_to(source).with_suffix("").as_posix())
         if rel is None:
             continue
-        with Image.open(png) as img:
-            values = _values(img, colors, png, report)
+        try:
+            ann = project.load(rel)
+        except (AnnotationFileError, ImageReadError) as exc:
+            report.problems.append(f"{rel}: not imported: {exc}")
+            continue
+        values = _read_label_png(png, ann, colors, report, by_color)
         if values is not None:
             maps[rel] = values
+            loaded[rel] = ann
     used = {int(v) for m in maps.values() for v in np.unique(m)} - set(UNLABELED_VALUES)
     known = {c["id"] for c in cats}
     for v in sorted(used - known):
@@ -337,19 +405,12 @@ def import_semantic(project: Project, folder: str | os.PathLike, *, replace: boo
     report.problems += plan.problems
     report.notes += plan.notes
     results = []
+    stage(progress, "tracing shapes")
     for done, (rel, lm) in enumerate(maps.items()):
         check(cancel)
         if progress is not None:
             progress(done, len(maps))
-        try:
-            ann = project.load(rel)
-        except (AnnotationFileError, ImageReadError) as exc:
-            report.problems.append(f"{rel}: not imported: {exc}")
-            continue
-        if lm.shape != (ann.height, ann.width):
-            report.problems.append(f"{rel}: the label PNG is {lm.shape[1]}x{lm.shape[0]} but the image is "
-                                   f"{ann.width}x{ann.height}; not imported")
-            continue
+        ann = loaded[rel]
         report.images_matched += 1
         shapes = []
         for v in sorted({int(x) for x in np.unique(lm)} & set(plan.names)):
@@ -365,10 +426,12 @@ def import_semantic(project: Project, folder: str | os.PathLike, *, replace: boo
     check(cancel)
     if progress is not None:
         progress(len(maps), len(maps))
-    # Every check passed: now write.
-    project.labels.set_categories(plan.labels.categories)
-    project.save_settings()
-    report.written.extend(project.save_many(results))  # one sync for the lot, not one per file
+    # Every check passed: now write, all or nothing.
+    with project_writes(project, [a.image for a in results]):
+        project.labels.set_categories(plan.labels.categories)
+        project.save_settings()
+        written = project.save_many(results)  # one sync for the lot, not one per file
+    report.written.extend(written)
     return report
 
 

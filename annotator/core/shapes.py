@@ -154,7 +154,10 @@ class Shape:
         if source not in SOURCES:
             raise ValueError(f"source: expected 'model' or 'human', got {source!r}")
         if score is not None:
-            score = float(score)
+            try:
+                score = float(score)
+            except TypeError:  # a list or object from a damaged file
+                raise ValueError(f"score: expected a finite number or null, got {type(score).__name__}") from None
             if not math.isfinite(score):
                 raise ValueError(f"score: expected a finite number or null, got {score}")
         if id is None:

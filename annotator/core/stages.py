@@ -119,8 +119,9 @@ def infer_batch(segmenter, rgbs: Sequence[np.ndarray], classes, cancel=None,
 
 def postprocess_result(segmenter, result, settings: ProposalSettings):
     """*result* with its label map made with the record's threshold and background when
-    they differ from the segmenter's own (no model call); else unchanged."""
-    wanted = postprocess_overrides(segmenter, settings)
+    they differ from the segmenter's own (no model call); else unchanged. *settings*: a
+    ``ProposalSettings`` or anything carrying one as ``.settings`` (``PipelineOptions``)."""
+    wanted = postprocess_overrides(segmenter, getattr(settings, "settings", settings))
     if wanted and getattr(result, "classes", None):
         result.label_map = segmenter.postprocess(result, **wanted)
     return result

@@ -47,6 +47,8 @@ SHORTCUTS: tuple[Command, ...] = (
             "One shape per part of the selected multi-part shape"),
     Command("ai_polygon", "&AI Polygon", ("I",), "&Edit",
             "Click an object to outline it with the interactive model (SAM 2.1); Enter accepts"),
+    Command("exemplars", "Find All Li&ke This (Exemplars)", ("L",), "&Edit",
+            "Box one object (right- or Shift+drag: not this); SAM 3 proposes every object like it; Enter keeps them"),
     Command("accept_selected", "&Accept Selected", ("Y",), "&Review"),
     Command("reject_selected", "Re&ject Selected Proposals", ("X",), "&Review"),
     Command("accept_all", "Accept A&ll Proposals", ("Shift+Y",), "&Review"),
@@ -54,6 +56,8 @@ SHORTCUTS: tuple[Command, ...] = (
     Command("next_proposal", "Select &Next Proposal", ("N",), "&Review"),
     Command("sharpen", "S&harpen Proposals", ("Shift+S",), "&Review",
             "Sharpen the selected proposals (or all of this image's) with the interactive model"),
+    Command("calibrate", "&Calibrate…", (), "&Review",
+            "Learn per class which engine, threshold and sharpening suit this folder from its reviewed images"),
     Command("propose", "&Propose", ("Ctrl+Return", "Ctrl+Enter"), "&Model"),
     Command("cancel_job", "&Cancel Proposal", ("Ctrl+.",), "&Model",
             "Stop proposing for this image at the next pass; its shapes stay as they were"),
@@ -83,6 +87,8 @@ CANVAS_KEYS: tuple[tuple[str, str], ...] = (
     ("AI polygon: click / right- or Shift+click / drag", "Point on / point off the object / box"),
     ("AI polygon: Enter / Backspace / Esc", "Accept (new shape, or the selected shape's outline) / "
      "remove the last point / cancel"),
+    ("Exemplars: drag / right- or Shift+drag", "Box an object to find all like it / box one that is not"),
+    ("Exemplars: Enter / Backspace / Esc", "Keep the proposals / remove the last box / discard the boxes"),
     ("Wheel", "Zoom about the cursor"),
     ("Middle-drag, Space+drag", "Pan"),
 )

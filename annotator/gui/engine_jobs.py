@@ -27,14 +27,17 @@ class EngineSettings:
     model: str
     device: str = "auto"
     presence_threshold: float | None = None
+    routes: str = ""  # ProjectSettings.routes as sorted JSON ("" = none): new routes reload the engine
 
     @classmethod
     def from_project(cls, settings) -> EngineSettings:
         """The engine part of a project's ``ProjectSettings`` (None/"" mean the engine's defaults)."""
         from engine import DEFAULT_MODEL
 
+        routes = getattr(settings, "routes", None)
         return cls(model=settings.model.strip() or DEFAULT_MODEL, device=settings.device or "auto",
-                   presence_threshold=settings.presence_threshold)
+                   presence_threshold=settings.presence_threshold,
+                   routes=json.dumps(routes, sort_keys=True) if routes else "")
 
     @property
     def engine(self) -> str:
@@ -98,7 +101,8 @@ def load_segmenter(settings: EngineSettings):
     # The engine thread hands it core's post-processing pool (EngineWorker): the dense CRF
     # holds the GIL for up to a second, and in a helper process it cannot freeze the GUI.
     project_settings = ProjectSettings(model=settings.model, device=settings.device,
-                                       presence_threshold=settings.presence_threshold)
+                                       presence_threshold=settings.presence_threshold,
+                                       routes=json.loads(settings.routes) if settings.routes else {})
     return load(project_settings)
 
 

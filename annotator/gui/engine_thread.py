@@ -20,8 +20,9 @@ from annotator.core.proposal_settings import ProposalSettings
 from annotator.gui.engine_jobs import (BAD_INPUT, CANCELLED, ENGINE_ERROR, IMAGE_ERROR, NO_MODEL,
                                        OUT_OF_MEMORY, BatchJob, EngineSettings, PostprocessJob, SegmentJob,
                                        load_interactive, load_segmenter, polygonize, read_image)
+from annotator.gui.exemplar_jobs import ExemplarModels
 from annotator.gui.interactive_jobs import InteractiveLane
-from engine.errors import Cancelled, DeviceOutOfMemoryError, EngineError, ModelNotFoundError
+from engine.errors import BrokenInstallError, Cancelled, DeviceOutOfMemoryError, EngineError, ModelNotFoundError
 
 LABEL_MAPS_KEPT = 4  # full-size int32 label maps: a few images' worth of slider moves
 
@@ -39,12 +40,14 @@ class EngineWorker(QObject):
     batchDone = Signal(int, object)  # job_id, core.pipeline.BatchSummary
     failed = Signal(int, str, str, str)  # job_id, image, kind, message
     modelMissing = Signal(str)  # the engine's message: how to download or where to point
+    installBroken = Signal(str)  # torch + torchvision cannot run any model: what is wrong, how to fix it
     finished = Signal(int)  # job_id; exactly once per job, after its results
     # interactive lane (interactive_jobs): results of clicks, never counted as jobs
     clickReady = Signal(object)  # ClickResult
     embedded = Signal(int, str)  # job_id, image
     interactiveFailed = Signal(int, str, str, str)  # job_id, image, kind, message
     interactiveMissing = Signal(str)  # the engine's message for a missing interactive model
+    interactiveNotice = Signal(str)  # one-line status of the interactive model (ONNX Runtime export, fallback)
     _landed = Signal(object, object, object)  # PostprocessJob, cache key, Future: from a pool thread
 
     def __init__(self, settings: EngineSettings, factory: Callable[[EngineSettings], Any] = load_segmenter,
@@ -53,8 +56,11 @@ class EngineWorker(QObject):
         super().__init__()
         self._interactive_factory = interactive_factory
         self._interactive_model = ""
+        self._exemplars = ExemplarModels(self._main_sam3, lambda: (
+            self._settings.model, self._interactive_model, self._settings.device))
         self.lane = InteractiveLane(self._load_interactive, self.clickReady.emit, self.embedded.emit,
-                                    self.interactiveFailed.emit, self.interactiveMissing.emit)
+                                    self.interactiveFailed.emit, self.interactiveMissing.emit,
+                                    exemplars=self._exemplars.get, on_notice=self.interactiveNotice.emit)
         self._settings = settings
         self._factory = factory
         self._polygonize = polygonize
@@ -73,10 +79,17 @@ class EngineWorker(QObject):
         old, self._settings = self._settings, settings
         # Threshold and background travel with every job, so only what the model is
         # loaded with forces a reload (seconds for the real model).
-        if (settings.model, settings.device, settings.presence_threshold) != (
-                old.model, old.device, old.presence_threshold):
+        if (settings.model, settings.device, settings.presence_threshold, settings.routes) != (
+                old.model, old.device, old.presence_threshold, old.routes):
             self.release()  # loads again, lazily, on the next job
             self._label_maps.clear()
+
+    def _main_sam3(self):
+        """The main segmenter for exemplar boxes (it is SAM 3), loaded as a Propose loads it."""
+        try:
+            return self._segmenter_or_fail("")
+        except _JobFailed as e:
+            raise (ModelNotFoundError if e.kind == NO_MODEL else EngineError)(e.message) from e
 
     def _load_interactive(self):
         return self._interactive_factory(self._interactive_model, self._settings.device)
@@ -95,6 +108,7 @@ class EngineWorker(QObject):
         """Drop the segmenter (the post-processing pool stays for the next one)."""
         seg, self._segmenter = self._segmenter, None
         self.lane.release()
+        self._exemplars.release()
         close = getattr(seg, "close", None)
         if close is not None:
             close()
@@ -151,6 +165,10 @@ class EngineWorker(QObject):
             self.stateChanged.emit("loading model")
             try:
                 self._segmenter = self._factory(self._settings)
+            except BrokenInstallError as e:
+                self.stateChanged.emit("no model")
+                self.installBroken.emit(str(e))
+                raise _JobFailed(image, ENGINE_ERROR, str(e)) from e
             except ModelNotFoundError as e:
                 self.stateChanged.emit("no model")
                 self.modelMissing.emit(str(e))

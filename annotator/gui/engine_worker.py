@@ -29,6 +29,7 @@ from annotator.gui.engine_jobs import (BAD_INPUT, CANCELLED, ENGINE_ERROR, IMAGE
                                        OUT_OF_MEMORY, BatchJob, EngineSettings, PostprocessJob, SegmentJob,
                                        load_interactive, load_segmenter, polygonize)
 from annotator.gui.engine_thread import EngineWorker
+from annotator.gui.exemplar_jobs import ExemplarJob, ExemplarResult
 from annotator.gui.interactive_jobs import ClickJob, EmbedJob, SharpenJob, SharpenResult
 
 __all__ = ["BAD_INPUT", "CANCELLED", "ENGINE_ERROR", "IMAGE_ERROR", "NO_MODEL", "OUT_OF_MEMORY", "BatchJob",
@@ -51,14 +52,17 @@ class EngineClient(QObject):
     batchDone = Signal(int, object)
     failed = Signal(int, str, str, str)
     modelMissing = Signal(str)
+    installBroken = Signal(str)
     stateChanged = Signal(str)
     jobFinished = Signal(int)
     busyChanged = Signal(bool)
     clickReady = Signal(object)  # ClickResult of the newest click per image
+    exemplarsFound = Signal(object)  # exemplar_jobs.ExemplarResult
     sharpened = Signal(object)  # SharpenResult
     embedded = Signal(int, str)
     interactiveFailed = Signal(int, str, str, str)
     interactiveMissing = Signal(str)
+    interactiveNotice = Signal(str)
 
     _dispatch = Signal(object)
     _reconfigure = Signal(object)
@@ -90,6 +94,7 @@ class EngineClient(QObject):
         self._worker.embedded.connect(self.embedded)
         self._worker.interactiveFailed.connect(self._on_interactive_failed)
         self._worker.interactiveMissing.connect(self.interactiveMissing)
+        self._worker.interactiveNotice.connect(self.interactiveNotice)
 
         self._worker.segmented.connect(self._on_segmented)
         self._worker.postprocessed.connect(self._on_postprocessed)
@@ -99,6 +104,7 @@ class EngineClient(QObject):
         self._worker.batchDone.connect(self.batchDone)
         self._worker.failed.connect(self._on_failed)
         self._worker.modelMissing.connect(self.modelMissing)
+        self._worker.installBroken.connect(self.installBroken)
         self._worker.stateChanged.connect(self.stateChanged)
         self._worker.finished.connect(self._on_finished)
         self._thread.start()
@@ -163,8 +169,20 @@ class EngineClient(QObject):
         self._wake.emit()
         return job.job_id
 
+    def exemplars(self, image: str, key: str, pixels: np.ndarray, boxes, labels, *, text: str | None,
+                  label: str, threshold: float, existing: list, tolerance: float = 1.5,
+                  min_area_fraction: float = 0.0005) -> int:
+        """SAM 3 on every exemplar box of *image* so far (exemplar_jobs), ahead of queued jobs."""
+        job = ExemplarJob(next(self._ids), image, key, pixels, [tuple(b) for b in boxes], list(labels), text,
+                          label, threshold, list(existing), tolerance, min_area_fraction)
+        self._worker.lane.put(job)
+        self._wake.emit()
+        return job.job_id
+
     def _on_click(self, result) -> None:
-        if isinstance(result, SharpenResult):
+        if isinstance(result, ExemplarResult):
+            self.exemplarsFound.emit(result)
+        elif isinstance(result, SharpenResult):
             self.sharpened.emit(result)
         elif self._latest_click.get(result.image, 0) <= result.job_id:
             self.clickReady.emit(result)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QAbstractListModel, QEvent, QModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QDockWidget, QLabel, QLineEdit, QListView, QMenu, QVBoxLayout, QWidget
 
@@ -197,6 +197,10 @@ class FileListDock(QDockWidget):
         self.filter = QLineEdit(placeholderText="Filter by name")
         self.filter.setClearButtonEnabled(True)
         self.filter.textChanged.connect(self._proxy.setFilterFixedString)
+        self.filter.returnPressed.connect(lambda: self._open_match(0))
+        self.filter.installEventFilter(self)  # Down: into the list, on the first match
+        self._selecting = False  # select() moves the current row without reopening the image
+        self._shown: str | None = None  # the image the window shows (select())
         self.view = QListView()
         self.view.setUniformItemSizes(True)  # no per-row size query: 20,000 rows cost nothing
         self.view.setModel(self._proxy)
@@ -205,6 +209,7 @@ class FileListDock(QDockWidget):
         self.view.clicked.connect(self._on_activated)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
+        self.view.selectionModel().currentChanged.connect(self._on_current_changed)
         self.summary = QLabel()
 
         body = QWidget()
@@ -266,12 +271,40 @@ class FileListDock(QDockWidget):
         return index.row() if index.isValid() else None
 
     def select(self, image: str) -> None:
+        """Show *image*'s row as the current one (the window shows that image)."""
+        self._shown = image
         row = self._proxy_row(image)
         if row is None:
             return
         index = self._proxy.index(row, 0)
-        self.view.setCurrentIndex(index)
+        self._selecting = True
+        try:
+            self.view.setCurrentIndex(index)
+        finally:
+            self._selecting = False
         self.view.scrollTo(index)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+        if (watched is self.filter and event.type() == QEvent.Type.KeyPress
+                and event.key() in (Qt.Key.Key_Down, Qt.Key.Key_PageDown)):
+            self._open_match(0)
+            self.view.setFocus()
+            return True
+        return super().eventFilter(watched, event)
+
+    def _open_match(self, row: int) -> None:
+        """Enter or Down in the filter: open the first image that passes it (not a missing one)."""
+        for r in range(row, self._proxy.rowCount()):
+            index = self._proxy.index(r, 0)
+            if index.data(STATUS_ROLE) != MISSING:
+                self.view.setCurrentIndex(index)  # opens it (_on_current_changed)
+                self._on_activated(index)  # when it was the current row already
+                return
+
+    def _on_current_changed(self, current, _previous) -> None:
+        """Arrow keys in the list open the image they move to, as a click does."""
+        if not self._selecting and current.isValid() and current.data(STATUS_ROLE) != MISSING:
+            self._on_activated(current)
 
     def step(self, current: str | None, delta: int) -> str | None:
         """The visible image *delta* rows from *current* (clamped), or None; missing images
@@ -307,5 +340,5 @@ class FileListDock(QDockWidget):
 
     def _on_activated(self, index) -> None:
         image = index.data(IMAGE_ROLE)
-        if image:
+        if image and image != self._shown:  # a click also moves the current row: opened once
             self.imageActivated.emit(image)

@@ -50,7 +50,7 @@ class FolderBrowsing:
             return False
         self._set_project(project)
         if first is not None and Path(first).suffix.lower() in IMAGE_EXTENSIONS and not first.startswith("."):
-            self.show_image(first)  # the listing would find it: no need to wait for it
+            self.show_image(first, with_pixels=True)  # the listing would find it: no need to wait for it
         self.settings.recent = remember(self.settings.recent, str(root))
         self._settings_saver.start()
         return True
@@ -116,6 +116,8 @@ class FolderBrowsing:
         self._close_project()
         if not (project.state_dir / PROJECT_FILE).exists():
             project.settings = replace(self._project_defaults)
+            if self.settings.last_model:  # the model the user last chose, not "missing" again
+                project.settings.model = self.settings.last_model
         self.project = project
         self.client.configure(EngineSettings.from_project(project.settings))
         self.offer_proposal_modes()
@@ -148,9 +150,12 @@ class FolderBrowsing:
         self.router.store = None
         self.canvas.set_document(None, None)
 
-    def show_image(self, image: str) -> None:
+    def show_image(self, image: str, with_pixels: bool = False) -> None:
         """Show *image*: its shapes at once, its pixels when decoded (off the GUI thread,
-        usually already there: the neighbours of the shown image are decoded ahead)."""
+        usually already there: the neighbours of the shown image are decoded ahead).
+
+        *with_pixels* (an image opened by name, e.g. on relaunch): its shapes wait for its
+        pixels (FIRST_IMAGE_WAIT_MS at most), so they are not drawn on an empty canvas first."""
         if self.store is None:
             return
         self.store.flush()  # switching images saves the one we leave
@@ -167,7 +172,11 @@ class FolderBrowsing:
             self._show_unreadable(image, e)
             return
         self.pixels = self.images.cached(key)
-        self.canvas.set_document(doc, self.pixels)
+        if with_pixels and self.pixels is None:
+            self.canvas.set_document(None, None)  # drawn with its pixels (_on_image_loaded)
+            QTimer.singleShot(FIRST_IMAGE_WAIT_MS, lambda: self._draw_without_pixels(image))
+        else:
+            self.canvas.set_document(doc, self.pixels)
         self.store.activate(image)
         self.settings.last_path = str(self.project.image_path(image))  # a relaunch reopens here
         self._settings_saver.start()  # written once browsing pauses: a write costs milliseconds
@@ -180,6 +189,14 @@ class FolderBrowsing:
         else:
             self._check_size(image, self.pixels)
         self._prefetch_neighbours(image)
+
+    def _draw_without_pixels(self, image: str) -> None:
+        """The pixels of *image* are slow to come (a huge file): its shapes are drawn meanwhile."""
+        if (self.project is not None and image == self.current and self.pixels is None
+                and self.files.status(image) != "unreadable"):
+            doc = self.store.open_document(image) if self.store is not None else None
+            if doc is not None and self.canvas.document() is None:
+                self.canvas.set_document(doc, None)
 
     def _prefetch_neighbours(self, image: str) -> None:
         for delta in (1, -1, 2):

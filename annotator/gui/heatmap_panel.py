@@ -62,6 +62,8 @@ class HeatmapDock(QDockWidget):
 
         body = QWidget()
         form = QFormLayout(body)
+        # A narrow dock (small window) puts a row's field under its label instead of clipping it.
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow(self.show_overlay, self.hide_shapes)
         form.addRow("Class", self.classes)
         form.addRow("Colours", self.look)

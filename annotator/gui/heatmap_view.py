@@ -13,7 +13,7 @@ import dataclasses
 
 from PySide6.QtCore import QObject
 
-from annotator.gui.heatmap_overlay import render_heatmap
+from annotator.gui.heatmap_overlay import LOOKS, render_heatmap
 
 OVERLAY_MAX_SIDE = 512  # the canvas stretches the overlay; a heatmap has no finer detail
 
@@ -29,6 +29,25 @@ class HeatmapView(QObject):
         dock.paramsChanged.connect(self._on_params)
         dock.defaultsRequested.connect(self._make_default)
         window.view.changed.connect(self.apply_shape_style)
+
+    def restore_look(self) -> None:
+        """The overlay's colour map, opacity and visibility as the user last left them (QSettings),
+        kept from now on as they change."""
+        w, dock = self._w, self._w.heatmap
+        settings = w.settings
+        if settings.heatmap_look in LOOKS:
+            dock.look.setCurrentText(settings.heatmap_look)
+        dock.opacity.setValue(max(0, min(100, settings.heatmap_opacity)))
+        dock.show_overlay.setChecked(bool(settings.show_heatmap))
+        dock.overlayChanged.connect(self._remember_look)
+
+    def _remember_look(self) -> None:
+        w, dock = self._w, self._w.heatmap
+        look, opacity, shown = dock.look.currentText(), dock.opacity.value(), int(dock.show_overlay.isChecked())
+        settings = w.settings
+        if (settings.heatmap_look, settings.heatmap_opacity, settings.show_heatmap) != (look, opacity, shown):
+            settings.heatmap_look, settings.heatmap_opacity, settings.show_heatmap = look, opacity, shown
+            w._settings_saver.start()  # written once the user pauses (and on close)
 
     def defaults(self) -> tuple[float, float]:
         """(threshold, tolerance) new proposals start from: the project's settings (the engine

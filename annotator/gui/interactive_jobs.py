@@ -7,7 +7,8 @@ click never waits behind queued batch work, and waits for a running pass at most
 
 Only the newest click per image is decoded (older ones are superseded), and each
 result carries the image it was computed for: the canvas drops results for any
-other image or an older click.
+other image or an older click. Exemplar boxes (``exemplar_jobs``: SAM 3, "find all
+like this") ride the same lane, the newest box set per image likewise.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
+
+from annotator.gui.exemplar_jobs import ExemplarJob, run_exemplar_job
 
 
 @dataclass
@@ -66,6 +69,7 @@ class SharpenResult:
     image: str
     replacements: dict  # shape id -> its sharpened Shape (same id)
     before: dict  # shape id -> the Shape object the replacement was computed from
+    left: dict = field(default_factory=dict)  # shape id -> why it was left as it was (core.refine)
 
 
 @dataclass
@@ -105,8 +109,11 @@ class InteractiveLane:
 
     def __init__(self, factory: Callable[[], Any], on_result: Callable[[ClickResult], None],
                  on_embedded: Callable[[int, str], None], on_failed: Callable[[int, str, str, str], None],
-                 on_missing: Callable[[str], None]):
+                 on_missing: Callable[[str], None], exemplars: Callable[[], Any] | None = None,
+                 on_notice: Callable[[str], None] | None = None):
         self._factory = factory
+        self._exemplars = exemplars  # () -> the SAM 3 segmenter of exemplar jobs
+        self._on_notice = on_notice  # one-line messages of the model (ONNX Runtime export, fallback)
         self._on_result, self._on_embedded = on_result, on_embedded
         self._on_failed, self._on_missing = on_failed, on_missing
         self._lock = threading.Lock()
@@ -120,6 +127,9 @@ class InteractiveLane:
             if isinstance(job, ClickJob):  # a newer click on the same image supersedes older ones
                 self._pending = deque(j for j in self._pending
                                       if not (isinstance(j, ClickJob) and j.image == job.image))
+            elif isinstance(job, ExemplarJob):  # it carries every box of its image so far
+                self._pending = deque(j for j in self._pending
+                                      if not (isinstance(j, ExemplarJob) and j.image == job.image))
             elif isinstance(job, EmbedJob) and any(isinstance(j, EmbedJob) and j.key == job.key
                                                    for j in self._pending):
                 return
@@ -161,6 +171,8 @@ class InteractiveLane:
         """The interactive model (loaded on first use); ModelNotFoundError when missing."""
         if self._segmenter is None:
             self._segmenter = self._factory()
+            if self._on_notice is not None and hasattr(self._segmenter, "status"):
+                self._segmenter.status = self._on_notice
         return self._segmenter
 
     @staticmethod
@@ -169,15 +181,19 @@ class InteractiveLane:
 
         h, w = job.pixels.shape[:2]
         predict = lambda points, labels, box: seg.predict(points, labels, box, image_key=job.key).mask  # noqa: E731
+        left: dict[str, str] = {}
         new = sharpen_shapes(job.shapes, h, w, predict, ids=job.ids, heatmaps=job.heatmaps,
-                             classes=job.classes, tolerance=job.tolerance)
-        return SharpenResult(job.job_id, job.image, new, {s.id: s for s in job.shapes if s.id in new})
+                             classes=job.classes, tolerance=job.tolerance, left=left)
+        return SharpenResult(job.job_id, job.image, new, {s.id: s for s in job.shapes if s.id in new}, left)
 
     def _run(self, job) -> None:
         import time
 
         from engine.errors import ModelNotFoundError
 
+        if isinstance(job, ExemplarJob):
+            self._run_exemplars(job)
+            return
         try:
             seg = self.segmenter()
             seg.set_image(job.key, job.pixels)
@@ -198,6 +214,22 @@ class InteractiveLane:
             self._on_failed(job.job_id, job.image, "no model", str(e))
             with self._lock:  # every queued click would fail the same way
                 self._pending.clear()
+        except ValueError as e:
+            self._on_failed(job.job_id, job.image, "bad input", str(e))
+        except Exception as e:  # noqa: BLE001 - reported, the engine thread goes on
+            self._on_failed(job.job_id, job.image, "engine error", f"{type(e).__name__}: {e}")
+
+    def _run_exemplars(self, job: ExemplarJob) -> None:
+        """Failures go to on_failed only: a missing SAM 3 is the exemplar tool's dialog, not the
+        interactive model's, and queued clicks still run."""
+        from engine.errors import ModelNotFoundError
+
+        try:
+            if self._exemplars is None:
+                raise ModelNotFoundError("exemplar boxes need SAM 3, and this engine thread has none")
+            self._on_result(run_exemplar_job(self._exemplars(), job))
+        except ModelNotFoundError as e:
+            self._on_failed(job.job_id, job.image, "no model", str(e))
         except ValueError as e:
             self._on_failed(job.job_id, job.image, "bad input", str(e))
         except Exception as e:  # noqa: BLE001 - reported, the engine thread goes on

@@ -22,6 +22,7 @@ from annotator.gui import dialogs
 from annotator.gui.actions import Actions
 from annotator.gui.canvas import Canvas
 from annotator.gui.canvas_tools.ai_controller import AiPolygonController
+from annotator.gui.canvas_tools.exemplar_controller import ExemplarController
 from annotator.gui.documents import DocumentStore
 from annotator.gui.edit_commands import EditCommands
 from annotator.gui.engine_worker import EngineClient, EngineSettings, load_interactive, load_segmenter
@@ -83,6 +84,7 @@ class MainWindow(FolderBrowsing, QMainWindow):
         self._early_statuses: tuple | None = None  # statuses that arrived before the listing
         self._listing = False  # from opening a folder until its images are listed and the first shown
         self._first: str | None = None  # the folder's first image, shown once its pixels are decoded
+        self._dock_widths: dict | None = None  # dock widths before a small window narrowed them
         self._settings_saver = QTimer(self, singleShot=True, interval=SETTINGS_SAVE_DELAY_MS)
         self._settings_saver.timeout.connect(self.settings.save)
         self._build_widgets()
@@ -99,7 +101,9 @@ class MainWindow(FolderBrowsing, QMainWindow):
         self.actions.menus["&Model"].addSeparator()
         self.actions.menus["&Model"].addMenu(self.model_menu)
         self.ai = AiPolygonController(self)
+        self.exemplars = ExemplarController(self)
         self._wire()
+        self.heatmap_view.restore_look()
         self._update_enabled()
         self.model_setup.check()
         self.resize(1280, 800)
@@ -146,6 +150,8 @@ class MainWindow(FolderBrowsing, QMainWindow):
         self.heatmap_view.apply_shape_style()
         if hasattr(self, "ai"):
             self.ai.attach(self.canvas)
+        if hasattr(self, "exemplars"):
+            self.exemplars.attach(self.canvas)
         if old is not None:
             old.setParent(None)
             old.deleteLater()
@@ -159,7 +165,8 @@ class MainWindow(FolderBrowsing, QMainWindow):
         self.heatmap.show_overlay.toggled.connect(lambda on: self.actions["toggle_heatmap"].setChecked(on))
         self.prompt.proposeRequested.connect(self.on_propose)
         self.prompt.cancelRequested.connect(self.on_cancel_job)
-        self.prompt.classesEdited.connect(self._remember_classes)
+        self.prompt.classesEdited.connect(self.remember_classes)
+        self.prompt.classes.escaped.connect(self.canvas_focus)
         self.prompt.proposalsChanged.connect(self._remember_proposals)
         self.model_menu.modelChosen.connect(self.model_setup.use_model)
         self.undo_group.indexChanged.connect(lambda _: self._update_enabled())
@@ -170,9 +177,11 @@ class MainWindow(FolderBrowsing, QMainWindow):
         self.client.stateChanged.connect(self.model_setup.engine_state)
         self.client.stateChanged.connect(self.prompt.show_state)
         self.client.modelMissing.connect(self.model_setup.show_missing)
+        self.client.installBroken.connect(self.model_setup.show_install_problem)
         self.router.applied.connect(self._on_applied)
         self.router.resultCached.connect(self.heatmap_view.result_changed)
         self.router.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.client.interactiveNotice.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.router.problem.connect(self._show_problem)
         self.images.loaded.connect(self._on_image_loaded)
         self.scanner.scanned.connect(self._on_statuses)
@@ -200,7 +209,7 @@ class MainWindow(FolderBrowsing, QMainWindow):
             return
         has_project, doc = self.project is not None, self.document()
         proposals = bool(doc and doc.proposal_ids())
-        for name in ("export_coco", "import_coco", "batch", "save", "classes"):
+        for name in ("export_coco", "import_coco", "batch", "save", "classes", "calibrate"):
             self.actions[name].setEnabled(has_project)
         for name in ("accept_all", "reject_all", "next_proposal", "sharpen"):
             self.actions[name].setEnabled(proposals)
@@ -229,7 +238,7 @@ class MainWindow(FolderBrowsing, QMainWindow):
         if result is not None:
             self.client.postprocess(self.current, result, self.heatmap_view.slider_settings())
 
-    def _remember_classes(self, text: str) -> None:
+    def remember_classes(self, text: str) -> None:
         if self.project is not None and text != self.project.settings.classes:
             self.project.settings.classes = text
             self.project.save_settings()
@@ -268,13 +277,28 @@ class MainWindow(FolderBrowsing, QMainWindow):
             self.store.flush()
             dialogs.ExportDialog(self.project, self, pending=self.files.pending_proposals()).open()
 
+    def on_calibrate(self) -> None:
+        if self.project is not None:
+            from annotator.gui.dialogs.calibrate import CalibrateDialog
+
+            self.store.flush()  # calibration reads what is saved
+            dialog = CalibrateDialog(self.project, self)
+            dialog.applied.connect(lambda _routes: self.client.configure(EngineSettings.from_project(
+                self.engine_settings())))  # the next Propose runs the routes
+            dialog.open()
+
     def on_import_coco(self) -> None:
         if self.project is None:
             return
-        dialog = dialogs.ImportDialog(self.project, self)
+        dialog = dialogs.ImportDialog(self.project, self, last=(self.settings.import_format, self.settings.import_path))
         dialog.aboutToImport.connect(self.store.flush)  # the import reads what is saved
+        dialog.aboutToImport.connect(lambda: self._remember_import(*dialog.chosen()))
         dialog.imported.connect(self._after_import)
         dialog.open()
+
+    def _remember_import(self, kind: str, path: str) -> None:
+        self.settings.import_format, self.settings.import_path = kind, path
+        self._settings_saver.start()
 
     def _after_import(self, written: list) -> None:
         """Reload only the images the import wrote: other documents keep their undo history."""
@@ -357,6 +381,9 @@ class MainWindow(FolderBrowsing, QMainWindow):
     def on_ai_polygon(self) -> None:
         self.ai.toggle()
 
+    def on_exemplars(self) -> None:
+        self.exemplars.toggle()
+
     def on_sharpen(self) -> None:
         self.ai.sharpen()
 
@@ -369,9 +396,13 @@ class MainWindow(FolderBrowsing, QMainWindow):
             self.statusBar().showMessage("Type the class names to segment first, e.g. sky, road, car", 6000)
             self.prompt.classes.setFocus()
             return
-        self._remember_classes(self.prompt.classes.text())
+        self.remember_classes(self.prompt.classes.text())
         self._register_classes(classes)
         image, pixels = self.current, self.pixels
+        if pixels is None and self.files.status(image) == "unreadable":  # known before any model loads
+            self.statusBar().showMessage(f"Nothing to propose for {image}: the image itself cannot be read "
+                                         "(the canvas says why)", 8000)
+            return
 
         def request() -> None:
             settings = self.heatmap_view.new_settings()  # never the last image's slider values
@@ -379,6 +410,7 @@ class MainWindow(FolderBrowsing, QMainWindow):
                                 model=self.client.settings.model, pixels=pixels)
 
         self.model_setup.request(request)  # now, or once a model is chosen
+        self.canvas_focus()  # the review keys (N, Y, X) reach the canvas, not the Classes field
         self.statusBar().showMessage(f"Proposing {', '.join(classes)} for {image}…", 4000)
 
     def _register_classes(self, classes: list[str]) -> None:
@@ -398,6 +430,9 @@ class MainWindow(FolderBrowsing, QMainWindow):
         self.prompt.classes.setFocus()
         self.prompt.classes.selectAll()
 
+    def canvas_focus(self) -> None:
+        self.canvas.setFocus(Qt.FocusReason.OtherFocusReason)
+
     def on_focus_filter(self) -> None:
         self.files.filter.setFocus()
 
@@ -415,10 +450,11 @@ class MainWindow(FolderBrowsing, QMainWindow):
             return
         dialog = dialogs.ClassManagerDialog(self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.changed.connect(self._after_class_edit)
+        dialog.changed.connect(self.classes_changed)
         dialog.open()
 
-    def _after_class_edit(self) -> None:
+    def classes_changed(self) -> None:
+        """The project's label set changed (the class manager, or undoing one of its edits)."""
         self.canvas.redraw_shapes()  # colours may have changed
         self.prompt.classes.set_names(self.project.labels.names)
         self._refresh_shapes()
@@ -436,13 +472,25 @@ class MainWindow(FolderBrowsing, QMainWindow):
 
     # --- layout -------------------------------------------------------------------------------
     def resizeEvent(self, event) -> None:
-        """In a small window the docks give way, so the image keeps about half of the width."""
+        """In a small window the docks give way, so the image keeps about half of the width;
+        when the window grows again they get back the widths they had (as far as half allows)."""
         super().resizeEvent(event)
         width = self.width()
         docks = [d for d in (self.files, self.shapes) if d.isVisible() and not d.isFloating()]
-        if docks and sum(d.width() for d in docks) > 0.5 * width:
-            share = {self.files: 0.2, self.shapes: 0.28}
+        if not docks:
+            return
+        share = {self.files: 0.2, self.shapes: 0.28}
+        if sum(d.width() for d in docks) > 0.5 * width:
+            if self._dock_widths is None:  # the widths the user had, given back later
+                self._dock_widths = {d: d.width() for d in docks}
             self.resizeDocks(docks, [max(80, round(width * share[d])) for d in docks], Qt.Orientation.Horizontal)
+        elif self._dock_widths is not None:
+            wanted = [self._dock_widths.get(d, d.width()) for d in docks]
+            if sum(wanted) <= 0.5 * width:
+                self._dock_widths = None  # all given back
+            else:
+                wanted = [max(d.width(), min(w, round(width * share[d]))) for d, w in zip(docks, wanted)]
+            self.resizeDocks(docks, wanted, Qt.Orientation.Horizontal)
 
     # --- closing ------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:

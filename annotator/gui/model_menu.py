@@ -44,7 +44,8 @@ def engine_of_hub_id(model: str):
 
 
 def model_choices(current: str, folders: list[str]) -> list[ModelChoice]:
-    """Each engine's default checkpoint, then the local folders (*current* first if it is one)."""
+    """Each engine's default checkpoint, then the local folders (with *current* if it is one) in
+    path order: choosing one does not move the entries about. Each folder names its engine."""
     out = []
     for info in engine_catalog():
         gated = "; gated: accept its licence on the hub, then `hf auth login`" if info.gated else ""
@@ -54,11 +55,30 @@ def model_choices(current: str, folders: list[str]) -> list[ModelChoice]:
     current = current.strip()
     candidates = ([current] if current and engine_of_hub_id(current) is None and _looks_like_folder(current)
                   else []) + list(folders)
-    for folder in candidates:
+    for folder in sorted(dict.fromkeys(candidates), key=lambda f: (f.casefold(), f)):
         if folder not in known:
-            out.append(ModelChoice(folder, f"Local folder: {folder}", "A saved model folder (BLIP or SAM 3)"))
+            engine = folder_engine(folder)
+            out.append(ModelChoice(folder, f"Local folder ({engine}): {folder}",
+                                   f"A saved model folder: {engine}"))
             known.add(folder)
     return out
+
+
+def folder_engine(folder: str) -> str:
+    """The engine a local model folder holds, from its config.json's model_type, in words."""
+    import json
+
+    config = Path(folder).expanduser() / "config.json"
+    if not config.is_file():
+        return "not found" if not Path(folder).expanduser().exists() else "no config.json"
+    try:
+        model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type", "")
+    except (OSError, ValueError, AttributeError):
+        return "unreadable config.json"
+    from engine.config import engine_for_model_type
+
+    info = engine_for_model_type(str(model_type))
+    return info.title if info is not None else f"unknown model type {model_type!r}"
 
 
 def local_folders(app: AppSettings) -> list[str]:

@@ -31,6 +31,7 @@ class ModelSetup(QObject):
         self.last_request = None  # the latest Propose, in case the engine reports "no model"
         self._check: ModelCheck | None = None
         self._dialog = None
+        self._problem = None  # the installation-problem box while shown
 
     def check(self) -> None:
         """Ask in the background whether the model is on this computer (no loading, no download).
@@ -88,6 +89,13 @@ class ModelSetup(QObject):
             self._dialog.setModal(False)  # the rest of the app keeps working meanwhile
             self._dialog.show()
 
+    def show_install_problem(self, message: str) -> None:
+        """torch + torchvision cannot run any model here: what is wrong and the command that fixes it."""
+        if self._problem is None:
+            self._problem = dialogs.install_problem_box(message, self._w)
+            self._problem.finished.connect(lambda _: setattr(self, "_problem", None))
+            self._problem.show()
+
     def use_model(self, model: str) -> None:
         from annotator.gui.model_menu import remember_folder
         from engine.config import engine_for_model
@@ -95,6 +103,7 @@ class ModelSetup(QObject):
         w = self._w
         settings = w.engine_settings()
         remember_folder(w.settings, settings.model, model)  # Model > Segmentation Model lists it from now on
+        w.settings.last_model = model  # a folder opened for the first time starts with it
         w.settings.save()
         settings.switch_model(model, lambda m: engine_for_model(m).name)  # each engine keeps its threshold
         w.apply_engine_settings()

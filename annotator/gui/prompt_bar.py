@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QStringListModel, Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QCompleter, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QToolBar,
-                               QWidget)
+from PySide6.QtWidgets import (QComboBox, QCompleter, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
+                               QSizePolicy, QToolBar, QWidget)
 
 
 def parse_classes(text: str) -> list[str]:
@@ -13,7 +13,10 @@ def parse_classes(text: str) -> list[str]:
 
 
 class ClassesEdit(QLineEdit):
-    """Comma-separated class names; completion applies to the name being typed."""
+    """Comma-separated class names; completion applies to the name being typed.
+    Esc (with no completion shown) emits ``escaped``: the window gives the canvas the focus."""
+
+    escaped = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -24,6 +27,12 @@ class ClassesEdit(QLineEdit):
         self._completer.setWidget(self)
         self._completer.activated.connect(self._insert)
         self.textEdited.connect(self._complete)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if event.key() == Qt.Key.Key_Escape and not self._completer.popup().isVisible():
+            self.escaped.emit()
+            return
+        super().keyPressEvent(event)
 
     def set_names(self, names: list[str]) -> None:
         self._names.setStringList(sorted(set(names), key=str.lower))
@@ -100,6 +109,10 @@ class PromptBar(QToolBar):
         layout.addWidget(self.cancel)
         layout.addWidget(self.progress)
         layout.addWidget(self.state)
+        # A toolbar gives its widgets their size hint only; this one takes the bar's whole width,
+        # and the Classes field every pixel left over ("sky, road, car, person" stays in view).
+        body.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.classes.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.addWidget(body)
 
     def proposals_mode(self) -> str:
@@ -117,22 +130,29 @@ class PromptBar(QToolBar):
         if not busy:
             self.progress.hide()
             self.state.clear()
+        elif not self.progress.isVisible():  # named from the start, until the engine says more
+            self._phase("starting…")
 
     def show_progress(self, stage: str, done: int, total: int) -> None:
         """Engine stages: "pass" k/K, then post-processing (blur, CRF, polygons) with no steps."""
-        self.progress.show()
         if stage == "pass" and done < total:
-            self.progress.setRange(0, max(total, 1))
-            self.progress.setValue(done)
-            self.progress.setFormat(f"pass {done}/{total}")
+            self._phase(f"pass {done}/{total}", done, total)
+            self.state.setText(f"model pass {done + 1} of {total}")
         else:  # the last pass is done: what runs now has no count, so a busy bar that says so
-            self.progress.setRange(0, 0)
-            self.progress.setFormat("post-processing…")
-        self.progress.setToolTip(self.progress.format())
+            self._phase("post-processing…")
 
     def show_state(self, text: str) -> None:
-        self.state.setText(text)
         if text == "loading model":
-            self.progress.show()
-            self.progress.setRange(0, 0)  # busy indicator: loading has no steps to count
-            self.progress.setFormat("loading model")
+            self._phase("loading model")  # busy indicator: loading has no steps to count
+        elif not (self.progress.isVisible() and text == "ready"):  # "ready" would hide the phase running
+            self.state.setText(text)
+
+    def _phase(self, text: str, done: int = 0, total: int = 0) -> None:
+        """Show what runs now, in the bar and beside it: a busy bar (no steps) draws no text in
+        every style, so the label says it too."""
+        self.progress.show()
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+        self.progress.setFormat(text)
+        self.progress.setToolTip(text)
+        self.state.setText(text)

@@ -30,6 +30,12 @@ class AppSettings:
     last_path: str = ""  # the last image shown (or folder opened): a relaunch reopens it
     recent: str = ""  # recently opened folders, one per line, newest first (gui.recent)
     weights_folders: str = ""  # local model folders the user chose, one per line, newest first
+    heatmap_look: str = ""  # the heatmap dock's colour map ("" = its first)
+    heatmap_opacity: int = 55  # percent
+    show_heatmap: int = 0  # 1: the overlay is on (an int: QSettings gives "true"/"false" back as text)
+    last_model: str = ""  # the model last chosen (Model menu, model dialog): a new folder starts with it
+    import_format: str = ""  # File > Import's last format ("coco" | "semantic-png") and path
+    import_path: str = ""
 
     @classmethod
     def load(cls) -> AppSettings:

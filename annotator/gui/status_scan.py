@@ -60,7 +60,11 @@ class StatusScanner(QObject):
             from concurrent.futures import ProcessPoolExecutor
 
             # spawn: the window holds Qt and torch threads that a fork would copy half-alive.
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            from engine.procs import die_with_parent
+
+            # the helper ends with the window however it ends (kill -9 included)
+            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=die_with_parent)
         return self._pool
 
     def cancel(self) -> None:

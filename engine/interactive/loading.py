@@ -15,6 +15,7 @@ from pathlib import Path
 from ..config import SAM2_MODEL, SAM3_MODEL, EngineInfo, engine_for_model_type, engine_info, interactive_engines
 from ..errors import ModelNotFoundError
 from ..loading import LOAD_ERRORS, gated_advice, how_to_get, hub_reachable, is_gated_error, looks_like_hub_id, offline
+from ..loading import check_torch_stack
 
 DEFAULT_INTERACTIVE_MODEL = SAM2_MODEL
 
@@ -44,7 +45,9 @@ def how_to_get_interactive(model: str, engine: EngineInfo = SAM2) -> str:
 
 
 def load_interactive_model(model: str | os.PathLike = DEFAULT_INTERACTIVE_MODEL):
-    """Return (model in eval mode, processor, engine name); raise ModelNotFoundError."""
+    """Return (model in eval mode, processor, engine name); raise ModelNotFoundError
+    (BrokenInstallError when torch + torchvision cannot run it)."""
+    check_torch_stack()
     import transformers
 
     name = os.fspath(model) or DEFAULT_INTERACTIVE_MODEL

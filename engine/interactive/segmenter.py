@@ -9,19 +9,29 @@ Coordinates are image pixels (x, y), continuous: pixel (col, row) covers
 [col, col+1] x [row, row+1]. Labels: 1 = positive (on the object), 0 = negative.
 A box is (x0, y0, x1, y1); a box with no width or no height is read as a positive
 point at its centre.
+
+Backends: on a CPU the prompt encoder + mask decoder run on ONNX Runtime
+(``onnx_backend``: exported once per model, on first use, cached), about three times
+torch's speed there; the image encoder and everything on a GPU stay on torch. Any ONNX Runtime
+failure (missing package, export, a damaged file, a run) falls back to torch with a
+one-line notice through ``status`` and the click is decoded all the same.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
 from ..loading import resolve_device
 from .loading import DEFAULT_INTERACTIVE_MODEL, load_interactive_model
+
+BACKENDS = ("auto", "torch", "onnxruntime")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,9 +53,12 @@ class _Embedding:
 class InteractiveSegmenter:
     """SAM 2.1 / SAM 3 tracker point-and-box segmentation with cached image embeddings."""
 
-    def __init__(self, model, processor, device: torch.device, engine: str = "sam2", cache_size: int = 4):
+    def __init__(self, model, processor, device: torch.device, engine: str = "sam2", cache_size: int = 4,
+                 backend: str = "auto", status: Callable[[str], None] | None = None):
         if cache_size < 1:
             raise ValueError(f"cache_size must be at least 1, got {cache_size}")
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown interactive backend {backend!r}; expected one of {', '.join(BACKENDS)}")
         self.model = model
         self.processor = processor
         self.device = device
@@ -53,13 +66,52 @@ class InteractiveSegmenter:
         self.cache_size = cache_size
         self._cache: OrderedDict[str, _Embedding] = OrderedDict()
         self._current: str | None = None
+        # "auto": ONNX Runtime for the decoder on a CPU, torch elsewhere.
+        self.requested_backend = backend
+        self.status = status  # one-line messages for the user (export, fallback); None: logged
+        self._onnx = None  # OnnxDecoder once prepared
+        self._onnx_state = "off" if backend == "torch" or device.type != "cpu" else "pending"
 
     @classmethod
-    def load(cls, model: str = DEFAULT_INTERACTIVE_MODEL, device: str = "auto", cache_size: int = 4):
+    def load(cls, model: str = DEFAULT_INTERACTIVE_MODEL, device: str = "auto", cache_size: int = 4,
+             backend: str = "auto", status: Callable[[str], None] | None = None):
         """Load from a hub id or folder; ModelNotFoundError (with how to get it) when missing."""
         dev = resolve_device(device)
         net, processor, engine = load_interactive_model(model)
-        return cls(net.to(dev), processor, dev, engine, cache_size)
+        return cls(net.to(dev), processor, dev, engine, cache_size, backend, status)
+
+    @property
+    def backend(self) -> str:
+        """What decodes the clicks now: "onnxruntime" or "torch" (ONNX Runtime is prepared on first use)."""
+        return "onnxruntime" if self._onnx is not None else "torch"
+
+    def _notice(self, message: str) -> None:
+        if self.status is not None:
+            self.status(message)
+        else:
+            log.warning("%s", message)
+
+    def _encode(self, pixels: torch.Tensor) -> list:
+        """The image embeddings (torch: ONNX Runtime was measured no faster for the image encoder)."""
+        with torch.inference_mode():
+            return list(self.model.get_image_embeddings(pixels))
+
+    def _onnx_decoder(self, features):
+        """The ONNX Runtime decoder, prepared on first use; None when decoding stays on torch."""
+        if self._onnx_state != "pending":
+            return self._onnx
+        from . import onnx_backend
+
+        try:
+            self._onnx = onnx_backend.prepare_decoder(self.model, self.engine, features, self.status)
+            self._onnx_state = "ready"
+        except Exception as exc:  # noqa: BLE001 - whatever failed, torch decodes instead
+            self._fall_back(f"could not be prepared ({type(exc).__name__}: {_first_line(exc)})")
+        return self._onnx
+
+    def _fall_back(self, why: str) -> None:
+        self._onnx, self._onnx_state = None, "off"
+        self._notice(f"Clicks are decoded with torch: ONNX Runtime {why}")
 
     # --- image embeddings ------------------------------------------------------------
     def has_image(self, image_key: str) -> bool:
@@ -83,11 +135,11 @@ class InteractiveSegmenter:
             raise ValueError(f"set_image expects an RGB array [H, W, 3], got shape {rgb.shape}")
         inputs = self.processor(images=rgb, return_tensors="pt")
         pixels = inputs["pixel_values"].to(self.device, dtype=self.model.dtype)
-        with torch.inference_mode():
-            features = self.model.get_image_embeddings(pixels)
+        features = self._encode(pixels)
         self._cache[image_key] = _Embedding(list(features), (int(rgb.shape[0]), int(rgb.shape[1])))
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
+        self._onnx_decoder(self._cache[image_key].features)  # first use: export now, before the first click
         return True
 
     def forget(self, image_key: str | None = None) -> None:
@@ -123,11 +175,24 @@ class InteractiveSegmenter:
             tensors["input_points"] = tensors["input_points"].to(self.model.dtype)
         if "input_boxes" in tensors:
             tensors["input_boxes"] = tensors["input_boxes"].to(self.model.dtype)
-        with torch.inference_mode():
-            out = self.model(image_embeddings=emb.features, multimask_output=multimask, **tensors)
-        scores = out.iou_scores[0, 0].float()
+        masks = iou = None
+        onnx = self._onnx_decoder(emb.features)
+        if onnx is not None:
+            try:
+                from .onnx_backend import prompt_points, select_masks
+
+                all_masks, all_iou = onnx(emb.features, *prompt_points(
+                    tensors.get("input_points"), tensors.get("input_labels"), tensors.get("input_boxes")))
+                masks, iou = select_masks(self.model.mask_decoder, all_masks, all_iou, multimask)
+            except Exception as exc:  # noqa: BLE001 - the click is decoded by torch below
+                self._fall_back(f"failed on a click ({type(exc).__name__}: {_first_line(exc)})")
+        if masks is None:
+            with torch.inference_mode():
+                out = self.model(image_embeddings=emb.features, multimask_output=multimask, **tensors)
+            masks, iou = out.pred_masks, out.iou_scores
+        scores = iou[0, 0].float()
         best = int(torch.argmax(scores)) if multimask else 0
-        low_res = out.pred_masks[:, :, best:best + 1].float().cpu()  # [1, 1, 1, h, w]
+        low_res = masks[:, :, best:best + 1].float().cpu()  # [1, 1, 1, h, w]
         mask = self.processor.post_process_masks(low_res, [list(emb.size)])[0][0, 0]
         return Prediction(mask=mask.numpy().astype(bool), score=float(scores[best]))
 
@@ -136,6 +201,11 @@ class InteractiveSegmenter:
         if key is None or key not in self._cache:
             raise LookupError(f"no image embedding for {key!r}: call set_image first")
         return self._cache[key]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else ""
 
 
 def normalise_prompts(points, labels, box, size: tuple[int, int]):

@@ -97,6 +97,13 @@ class Sam3Segmenter(Segmenter):
             raise ValueError(f"threshold must be in [0, 1], not {threshold}")
         return label_map_from_probabilities(result.heatmaps, result.image_size, threshold)
 
+    def find_like(self, image, boxes, labels, text: str | None = None, threshold: float | None = None):
+        """Instances like the positive exemplar boxes (label 1), unlike the negative ones (label 0),
+        with the class *text* or boxes only: ``exemplars.find_like`` (the vision features cached)."""
+        from .exemplars import find_like
+
+        return find_like(self, image, boxes, labels, text, threshold)
+
     def close(self) -> None:
         self._vision_cache.clear()
 
@@ -195,7 +202,8 @@ class Sam3Segmenter(Segmenter):
             return self.model(vision_embeds=batch, input_ids=ids.to(self.device),
                               attention_mask=mask.to(self.device))
 
-    def _instances(self, out, image_size, wanted: list[bool]) -> list[list[tuple[float, tuple, np.ndarray]]]:
+    def _instances(self, out, image_size, wanted: list[bool],
+                   threshold: float | None = None) -> list[list[tuple[float, tuple, np.ndarray]]]:
         """Per prompt of ``out``: [(score, box xyxy px, bool mask [H, W])], highest score first
         ([] for prompts not *wanted*: classes the presence threshold drops).
 
@@ -203,13 +211,14 @@ class Sam3Segmenter(Segmenter):
         one mask is resized to the image at once (a 100 MP photo would otherwise need every
         kept query's float mask at full size together); its results are the same.
         """
+        threshold = self.config.instance_threshold if threshold is None else float(threshold)
         rows, queries = out.pred_logits.shape
         found = []
         for r in range(rows):
             kept = []
-            for q in (self._candidates(out, r) if wanted[r] else ()):
+            for q in (self._candidates(out, r, threshold) if wanted[r] else ()):
                 one = self.processor.post_process_instance_segmentation(
-                    _Float(out, r, q), threshold=self.config.instance_threshold,
+                    _Float(out, r, q), threshold=threshold,
                     mask_threshold=self.config.mask_threshold, target_sizes=[tuple(image_size)])[0]
                 if len(one["scores"]):
                     kept.append((float(one["scores"][0]), tuple(float(v) for v in one["boxes"][0]),
@@ -217,7 +226,7 @@ class Sam3Segmenter(Segmenter):
             found.append(sorted(kept, key=lambda k: -k[0]))  # stable: ties keep query order
         return found
 
-    def _candidates(self, out, r: int) -> list[int]:
+    def _candidates(self, out, r: int, threshold: float) -> list[int]:
         """Queries of prompt *r* whose score passes the instance threshold, found in one
         vectorised step on the device (score = sigmoid(logit) x sigmoid(presence), HF's rule),
         so the per-query post-processing runs only for those: on a GPU, 200 queries per
@@ -225,7 +234,7 @@ class Sam3Segmenter(Segmenter):
         scores = out.pred_logits[r].float().sigmoid()
         if out.presence_logits is not None:
             scores = scores * out.presence_logits[r].float().sigmoid()
-        return torch.nonzero(scores > self.config.instance_threshold).flatten().tolist()
+        return torch.nonzero(scores > threshold).flatten().tolist()
 
 
 class _Float:

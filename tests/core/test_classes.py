@@ -69,7 +69,7 @@ def test_heatmaps_are_kept_compactly_and_a_damaged_file_reads_as_none(project):
     saved = heatcache.SavedResult(["cat", "Dog", "sky"], heat, (60, 80), (60, 80), None, 2.5, "auto")
     heatcache.save_result(project, "a.png", saved)
     path = heatcache.heat_path(project, "a.png")
-    assert path.name == "a.png.heat.npz" and path.parent == project.state_dir
+    assert path.name == "a.png.heat.npz" and path.parent == project.state_dir / "images"
     assert path.stat().st_size < 8000
     back = heatcache.load_result(project, "a.png")
     assert back.classes == saved.classes and back.threshold is None and back.tolerance == 2.5

@@ -24,13 +24,34 @@ def test_version_and_help(capsys):
     assert all(name in out for name in ("label", "export", "import", "eval", "PATH"))
 
 
-def test_no_command_opens_the_window_on_the_optional_path(monkeypatch):
+def test_no_command_opens_the_window_on_the_optional_path(monkeypatch, tmp_path):
     opened = []
     fake = types.ModuleType("annotator.gui.app")
     fake.run_app = lambda path: opened.append(path) or 0
     monkeypatch.setitem(sys.modules, "annotator.gui.app", fake)
-    assert cli.main([]) == 0 and cli.main(["some/folder"]) == 0
-    assert opened == [None, "some/folder"]
+    assert cli.main([]) == 0 and cli.main([str(tmp_path)]) == 0
+    assert opened == [None, str(tmp_path)]
+
+
+def test_a_mistyped_command_is_not_opened_as_a_path(monkeypatch, capsys, tmp_path):
+    opened = []
+    fake = types.ModuleType("annotator.gui.app")
+    fake.run_app = lambda path: opened.append(path) or 0
+    monkeypatch.setitem(sys.modules, "annotator.gui.app", fake)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["lable", "photos"]) == 2
+    assert ("'lable' is neither a command nor a file or folder; did you mean 'label'?"
+            in capsys.readouterr().err)
+    assert cli.main(["exprot"]) == 2 and "did you mean 'export'?" in capsys.readouterr().err
+    assert cli.main(["no-such-folder"]) == 2
+    err = capsys.readouterr().err
+    assert "'no-such-folder' is neither a command nor a file or folder" in err and "label" in err
+    # the suggestion follows whatever commands are registered
+    monkeypatch.setitem(cli.COMMANDS, "frobnicate", "annotator.core.commands.label")
+    assert cli.main(["frobnicat"]) == 2 and "did you mean 'frobnicate'?" in capsys.readouterr().err
+    (tmp_path / "lable").mkdir()  # a folder that happens to be called so is opened
+    assert cli.main(["lable"]) == 0
+    assert opened == ["lable"]
 
 
 def test_usage_errors_exit_2(capsys):

@@ -107,3 +107,18 @@ def test_wrong_answer_size_is_named():
     coarse = np.where(coarse_disk(), 1, 2).astype(np.int32)
     with pytest.raises(ValueError, match=r"\(10, 10\) mask for a \(96, 128\) image"):
         sharpen_label_map(coarse, ["ball", "grass"], lambda p, lab, b: np.zeros((10, 10), bool))
+
+
+def test_proposals_left_as_they_were_come_with_a_reason():
+    from annotator.core.refine import NO_OBJECT, TOO_SMALL
+
+    coarse = np.where(coarse_disk(), 1, 2).astype(np.int32)
+    shapes = shapes_from_label_map(coarse, ["ball", "grass"], None, tolerance=0.0, min_area_fraction=0)
+    speck = Shape("ball", np.array([[1, 1], [3, 1], [3, 3], [1, 3]], float), source="model", accepted=False)
+    nothing = lambda points, labels, box: np.zeros((H, W), bool)  # noqa: E731
+    left: dict = {}
+    assert sharpen_shapes([*shapes, speck], H, W, nothing, left=left) == {}
+    assert left == {**{s.id: NO_OBJECT for s in shapes}, speck.id: TOO_SMALL}
+    left.clear()
+    new = sharpen_shapes(shapes, H, W, TrueDecoder(), heatmaps=heatmaps(), classes=["ball", "grass"], left=left)
+    assert set(new) == {s.id for s in shapes} and left == {}

@@ -218,3 +218,78 @@ def test_import_reports_progress_and_a_cancel_changes_nothing(project, tmp_path)
     report = import_semantic(target, tmp_path / "sem", progress=lambda d, t: steps.append((d, t)))
     assert steps == [(0, 2), (1, 2), (0, 2), (1, 2), (2, 2)]
     assert report.written == ["a.jpg", "sub/b.png"]
+
+
+# --- labelmap.txt: what CVAT / Datumaro VOC readers take the class names from ----------------------
+def test_export_writes_a_labelmap_naming_each_class_by_its_palette_colour(project, tmp_path):
+    out = tmp_path / "sem"
+    export_semantic(project, out)
+    pal = voc_palette()
+    assert (out / "labelmap.txt").read_text().splitlines() == [
+        "# label:color_rgb:parts:actions", "background:0,0,0::",
+        "sky:{},{},{}::".format(*pal[1]), "car:{},{},{}::".format(*pal[7]), "road:{},{},{}::".format(*pal[3])]
+    # every colour the indexed PNG uses is a line of the labelmap
+    named = {tuple(int(v) for v in line.split(":")[1].split(",")): line.split(":")[0]
+             for line in (out / "labelmap.txt").read_text().splitlines()[1:]}
+    with Image.open(out / "SegmentationClass" / "a.png") as indexed:
+        used = {pal[v] for v in np.unique(np.array(indexed)).tolist()}
+    assert {named[c] for c in used} == {"background", "sky", "car", "road"}
+    export_semantic(project, tmp_path / "void", unlabeled=255)
+    assert (tmp_path / "void" / "labelmap.txt").read_text().splitlines()[-1] == "ignored:224,224,192::"
+
+
+def test_a_folder_with_only_the_labelmap_imports_the_right_names_despite_id_gaps(project, tmp_path):
+    import shutil
+    out = tmp_path / "sem"
+    export_semantic(project, out)
+    (out / "labels.csv").unlink()  # as a VOC reader sees it: SegmentationClass/ and labelmap.txt
+    shutil.rmtree(out / "labels")
+    fresh = fresh_project(tmp_path, ("a.jpg", 40, 30), ("sub/b.png", 20, 10))
+    report = import_semantic(fresh, out)
+    assert report.complete, report
+    areas = {s.label: s.area for s in fresh.load("a.jpg").shapes}
+    want = expected_a()
+    assert areas == {name: float((want == v).sum()) for name, v in (("sky", 1), ("car", 7), ("road", 3))}
+
+
+def _datumaro_python() -> str | None:
+    """A Python that can import datumaro: $DATUMARO_PYTHON, else this one (datumaro is not a
+    dependency of the project: its pins clash with ours, so it lives in a venv of its own)."""
+    import os
+    import subprocess
+    import sys
+    for python in (os.environ.get("DATUMARO_PYTHON"), sys.executable):
+        if python and subprocess.run([python, "-c", "import datumaro"], capture_output=True).returncode == 0:
+            return python
+    return None
+
+
+READ_BACK = """
+import json, sys
+import datumaro as dm
+import numpy as np
+ds = dm.Dataset.import_from(sys.argv[1], "voc_segmentation")
+names = [c.name for c in ds.categories()[dm.AnnotationType.label]]
+pixels = {}
+for item in ds:
+    for ann in item.annotations:
+        if ann.type == dm.AnnotationType.mask:
+            pixels[names[ann.label]] = pixels.get(names[ann.label], 0) + int(np.count_nonzero(ann.image))
+print(json.dumps(pixels))
+"""
+
+
+def test_datumaro_reads_the_export_back_with_our_class_names(project, tmp_path):
+    import json
+    import subprocess
+    python = _datumaro_python()
+    if python is None:
+        pytest.skip("datumaro is not installed here (set DATUMARO_PYTHON to a Python that has it, e.g. a venv "
+                    "with `pip install datumaro`)")
+    out = tmp_path / "sem"
+    report = export_semantic(project, out)
+    run = subprocess.run([python, "-c", READ_BACK, str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    pixels = json.loads(run.stdout.strip().splitlines()[-1])
+    assert pixels.pop("background") == 40 * 30 + 20 * 10 - sum(report.pixels.values()), "unlabeled"
+    assert pixels == dict(report.pixels) and set(pixels) == {"sky", "car", "road"}

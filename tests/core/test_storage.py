@@ -26,7 +26,7 @@ def test_images_are_recursive_sorted_relative_and_skip_hidden_folders(project):
 
 
 def test_annotation_path_mirrors_the_image_path(project):
-    assert project.annotation_path("sub/a.JPG") == project.root / ".pnp-annotator" / "sub" / "a.JPG.json"
+    assert project.annotation_path("sub/a.JPG") == project.root / ".pnp-annotator" / "images" / "sub" / "a.JPG.json"
     with pytest.raises(ValueError, match="relative"):
         project.annotation_path("../outside.png")
 

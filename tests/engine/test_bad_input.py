@@ -139,3 +139,27 @@ def test_hub_id_offline(monkeypatch, tmp_path):
 def test_bad_device(tiny_model_dir):
     with pytest.raises(ValueError, match="device"):
         Segmenter.load(model=str(tiny_model_dir), device="tpu")
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"", "the file is empty"),
+    (b"these are notes, not pixels", "not an image in a format this program reads"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "cut short (truncated)"),
+])
+def test_unreadable_files_are_explained_in_plain_words(tmp_path, content, words):
+    path = tmp_path / "broken.png"
+    path.write_bytes(content)
+    with pytest.raises(ImageReadError) as err:
+        load_rgb(path)
+    message = str(err.value)
+    assert message.startswith(f"Cannot read image '{path}': ") and words in message
+    assert "Error" not in message, "no Python exception names"
+
+
+def test_a_truncated_jpeg_is_called_cut_short(tmp_path, cat_rgb):
+    path = tmp_path / "cut.jpg"
+    Image.fromarray(cat_rgb).save(path)
+    path.write_bytes(path.read_bytes()[:2000])
+    with pytest.raises(ImageReadError, match=r"cut\.jpg'.*cut short \(truncated\)") as err:
+        load_rgb(path)
+    assert "OSError" not in str(err.value)

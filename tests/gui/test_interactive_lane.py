@@ -117,3 +117,16 @@ def test_mask_parts_drops_specks_and_fills_pinholes():
     assert len(exact) == 2 and len(exact[0][1]) == 1, "at 0 every region and hole is kept"
     (exterior, holes), = mask_parts(mask, 0.0, min_area_fraction=0.001)  # 10 px
     assert holes == [] and np.ptp(exterior[:, 0]) == 40
+
+
+def test_first_use_of_onnx_runtime_is_said_in_the_status_signal(qtbot, make_client, tmp_path, monkeypatch):
+    """A fresh cache folder: the export runs on the engine thread and says so; the click still lands."""
+    monkeypatch.setenv("PNP_ANNOTATOR_CACHE_DIR", str(tmp_path))
+    client = make_client()
+    notices = []
+    client.interactiveNotice.connect(notices.append)
+    with qtbot.waitSignal(client.clickReady, timeout=300000):
+        client.click("a.png", "/p/a.png", RGB, [(40.0, 30.0)], [1], tolerance=0.0)
+    assert any("Preparing the click model for ONNX Runtime" in n for n in notices)
+    assert any("ready on ONNX Runtime" in n for n in notices)
+    assert list((tmp_path / "onnx").glob("sam2-*.onnx"))

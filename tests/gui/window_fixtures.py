@@ -4,10 +4,12 @@ a main window on the tiny random model. Test modules import what they use."""
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QElapsedTimer, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from annotator.gui.settings import AppSettings, set_application_names, use_settings_folder
@@ -59,26 +61,72 @@ def wait_idle(qtbot, window, timeout=60000) -> None:
     qtbot.waitUntil(lambda: not window.client.busy(), timeout=timeout)
 
 
-class Heartbeat:
-    """A 10 ms QTimer on the GUI thread recording the largest gap between its ticks."""
+class GuiTurns:
+    """Whether engine work runs off the GUI thread while the GUI's event loop keeps turning,
+    without timing anything (the milliseconds are in benchmarks/gui_heartbeat.py).
 
-    def __init__(self):
-        self.gaps: list[int] = []
-        self._clock = QElapsedTimer()
+    A 5 ms QTimer on the GUI thread counts turns of its event loop. ``wrap(obj)`` returns a
+    stand-in for an engine object whose calls (``segment``, ``postprocess``, ...) record the
+    thread they ran on and, before returning, wait until the GUI loop has turned at least once
+    since the call began. Work that ran on the GUI thread, or held it, would wait forever: after
+    *timeout* seconds that call is recorded in ``stalled`` instead. However busy the machine,
+    the loop turns while the work waits, so the check does not depend on load.
+    """
+
+    CALLS = ("segment", "segment_batch", "postprocess", "predict", "set_image")
+
+    def __init__(self, timeout: float = 120.0):
+        self.ticks = 0
+        self.threads: list[str] = []  # thread of each wrapped call
+        self.names: list[str] = []  # the wrapped calls made, in order
+        self.stalled: list[str] = []
+        self.timeout = timeout
         self._timer = QTimer()
-        self._timer.timeout.connect(lambda: self.gaps.append(self._clock.restart()))
+        self._timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        self.ticks += 1
 
     def __enter__(self):
-        self._clock.start()
-        self._timer.start(10)
+        self._timer.start(5)
         return self
 
     def __exit__(self, *exc):
         self._timer.stop()
 
-    @property
-    def worst(self) -> int:
-        return max(self.gaps[1:], default=0)
+    def wrap(self, target):
+        return _Witnessed(target, self)
+
+    def on_gui_thread(self) -> bool:
+        return threading.current_thread() is threading.main_thread()
+
+    def call(self, name: str, function, *args, **kwargs):
+        self.threads.append(threading.current_thread().name)
+        self.names.append(name)
+        start = self.ticks
+        try:
+            return function(*args, **kwargs)
+        finally:
+            deadline = time.monotonic() + self.timeout
+            while self.ticks <= start:
+                if time.monotonic() > deadline or self.on_gui_thread():
+                    self.stalled.append(name)
+                    break
+                time.sleep(0.001)
+
+
+class _Witnessed:
+    def __init__(self, target, witness: GuiTurns):
+        self.__dict__.update(_target=target, _witness=witness)
+
+    def __getattr__(self, name):
+        value = getattr(self._target, name)
+        if name in GuiTurns.CALLS and callable(value):
+            return lambda *args, **kwargs: self._witness.call(name, value, *args, **kwargs)
+        return value
+
+    def __setattr__(self, name, value):
+        setattr(self._target, name, value)
 
 
 def key(qtbot, window, sequence: str) -> None:

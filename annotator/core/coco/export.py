@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from annotator.core.atomic import atomic_write_json
+from annotator.core.outputs import EXPORT_MARKER, EXPORT_STAMP
 from annotator.core.coco.convert import SEGMENTATION_MODES, shape_annotation
 from annotator.core.coco.meta import image_ids, load_meta
 from annotator.core.jobs import Progress, check
@@ -131,7 +132,8 @@ def build_coco(project: Project, *, segmentation: str = "auto", accepted_only: b
     _assign_ids(annotations)
     report.images, report.annotations = len(images), len(annotations)
     data = {
-        **meta.extra,
+        EXPORT_MARKER: EXPORT_STAMP,  # first: tells our export apart (core.outputs: --out never replaces others')
+        **{k: v for k, v in meta.extra.items() if k != EXPORT_MARKER},
         "info": meta.info if meta.info is not None else {
             "description": f"Exported by pnp-annotator from {project.root.name}",
             "version": "1.0",

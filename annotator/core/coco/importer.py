@@ -27,8 +27,9 @@ from annotator.core.coco.images import ImageShapes, image_shapes  # noqa: F401 -
 from annotator.core.coco.meta import image_ids, load_meta, save_meta
 from annotator.core.coco.parallel import ConvertPool, convert_images, image_jobs
 from annotator.core.coco.schema import read_coco
-from annotator.core.jobs import Progress, check
+from annotator.core.jobs import Progress, check, stage
 from annotator.core.project import AnnotationFileError, Project, annotation_text
+from annotator.core.rollback import project_writes
 from annotator.core.shapes import Shape, new_id
 
 IMAGE_KEYS = {"id", "file_name", "width", "height"}
@@ -98,8 +99,11 @@ def _import(project: Project, coco_path, replace: bool, tolerance: float, min_sc
     matches = _match_images(project, data["images"], report)
 
     matched: list[tuple[dict, ImageAnnotations]] = []
-    for im in data["images"]:
+    stage(progress, "matching images")
+    for seen, im in enumerate(data["images"]):
         check(cancel)
+        if progress is not None:
+            progress(seen, len(data["images"]))
         rel = matches.get(im["id"])
         if rel is None:
             continue
@@ -120,6 +124,9 @@ def _import(project: Project, coco_path, replace: bool, tolerance: float, min_sc
     results: list[ImageAnnotations] = []
     texts: list[str] = []  # encoded here while the workers convert the next images
     jobs = image_jobs([im for im, _ in matched], annotations)
+    stage(progress, "converting shapes")
+    if progress is not None:
+        progress(0, len(jobs))  # at once: the first results come a chunk of images later
     converting = convert_images(jobs, plan.names, tolerance, pool=pool, cancel=cancel)
     for done, ((im, ann), converted) in enumerate(zip(matched, converting)):
         if progress is not None:
@@ -137,16 +144,18 @@ def _import(project: Project, coco_path, replace: bool, tolerance: float, min_sc
     check(cancel)
     if progress is not None:
         progress(len(jobs), len(jobs))
-    # Every check passed: now write.
-    project.labels.set_categories(plan.labels.categories)
-    project.save_settings()
+    # Every check passed: now write, all or nothing.
     if "info" in data and isinstance(data["info"], dict):
         meta.info = data["info"]
     if "licenses" in data and isinstance(data["licenses"], list):
         meta.licenses = data["licenses"]
     meta.extra.update({k: v for k, v in data.items() if k not in TOP_LEVEL_KEYS})
-    save_meta(project, meta)
-    report.written.extend(project.save_many(results, texts=texts))  # one sync for the lot, not one per file
+    with project_writes(project, [a.image for a in results]):
+        project.labels.set_categories(plan.labels.categories)
+        project.save_settings()
+        save_meta(project, meta)
+        written = project.save_many(results, texts=texts)  # one sync for the lot, not one per file
+    report.written.extend(written)
     if report.clipped_points:
         report.notes.append(f"{report.clipped_points} polygon point(s) outside their image were clipped to it")
     return report
@@ -246,7 +255,9 @@ def _import_results(project: Project, entries: list[dict[str, Any]], tolerance: 
         ann.apply_proposals(shapes)
         report.shapes += len(shapes)
         report.images_matched += 1
-    report.written.extend(project.save_many(loaded[rel] for rel in per_image))
+    with project_writes(project, list(per_image)):
+        written = project.save_many(loaded[rel] for rel in per_image)
+    report.written.extend(written)
     if skipped:
         report.notes.append(f"{skipped} result(s) below --min-score {min_score:g} skipped")
     if report.clipped_points:

@@ -14,10 +14,10 @@ by the results-list importer (a results list refers to images by these ids).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from annotator.core import safejson
 from annotator.core.atomic import atomic_write_json
 
 META_FILE = "coco.json"
@@ -41,11 +41,11 @@ class CocoMeta:
 
 def load_meta(project) -> tuple[CocoMeta, str | None]:
     """The stored metadata (empty if none) and a problem line if the file is damaged."""
-    path = project.state_dir / META_FILE
+    path = project.layout.coco_file  # core.layout.COCO_FILE == META_FILE
     if not path.is_file():
         return CocoMeta(), None
     try:
-        d = json.loads(path.read_text(encoding="utf-8"))
+        d = safejson.loads(path.read_text(encoding="utf-8"))
         if not isinstance(d, dict) or d.get("schema") != SCHEMA:
             raise ValueError(f"field 'schema' is not {SCHEMA!r}")
         if not isinstance(d.get("version"), int) or d["version"] > VERSION:
@@ -65,7 +65,7 @@ def load_meta(project) -> tuple[CocoMeta, str | None]:
 
 
 def save_meta(project, meta: CocoMeta) -> None:
-    atomic_write_json(project.state_dir / META_FILE, meta.to_dict())
+    atomic_write_json(project.layout.coco_file, meta.to_dict())
 
 
 def image_ids(rels: list[str], meta: CocoMeta) -> dict[str, int]:

@@ -63,7 +63,8 @@ class ConvertPool:
         """Forked pools: what the workers inherit; they start now."""
         global _SHARED
         _SHARED = (jobs, names, tolerance)
-        self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"))
+        self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
+                                             initializer=_init_forked_worker)
         self._started = [self._executor.submit(os.getpid) for _ in range(self.workers)]
 
     @classmethod
@@ -169,5 +170,15 @@ def _fork_is_safe() -> bool:
             and threading.active_count() == 1)
 
 
+def _init_forked_worker() -> None:
+    """A forked worker ends with the importer however it dies (kill -9 included)."""
+    from engine.procs import die_with_parent
+
+    die_with_parent(signal=True)
+
+
 def _init_worker() -> None:
+    from engine.procs import die_with_parent
+
+    die_with_parent()
     import annotator.core.coco.images  # noqa: F401 - imported at start, while the file is parsed

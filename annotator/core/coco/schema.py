@@ -8,6 +8,12 @@ The checks stop at the first problem and name it with a JSON path
 can repair the file; nothing is written for a file that fails them. Coordinates
 must be finite and within ``shapes.MAX_COORD``: NaN, Inf (which Python's JSON reader
 accepts) and absurd magnitudes reject the whole file.
+
+Hostile files are refused before anything large is allocated: an RLE's size must be its
+image's and its runs (read from the counts, ``rle_runs``, never decoded here) must add up to
+exactly height x width; a results list's mask sizes are held to ``MAX_MASK_PIXELS``; ids
+must fit 64 bits; JSON nested deeper than Python's reader can follow, and kept values
+nested over ``safejson.MAX_NESTING`` levels, are refused.
 """
 
 from __future__ import annotations
@@ -20,14 +26,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pycocotools import mask as mask_utils
+from PIL import Image
 
+from annotator.core import safejson
+from annotator.core.labels import MAX_ID
 from annotator.core.shapes import MAX_COORD
 
 SUPPORTED = ("pnp-annotator imports COCO instances files (polygons, RLE incl. crowd, boxes; "
              "keypoints and other fields are kept alongside) and COCO results lists "
              "(detections/segmentations with scores, imported as proposals); "
              "`import --format semantic-png` reads folders of label PNGs")
+
+# The largest image any reader here opens (PIL's decompression-bomb bound, engine.images.MAX_PIXELS):
+# a results list's mask sizes are checked against it before any image is matched.
+MAX_MASK_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
 
 KINDS = ("instances", "results", "panoptic", "keypoints", "labels", "captions")
 
@@ -45,7 +57,7 @@ def read_coco(path: str | os.PathLike) -> dict[str, Any] | list[dict[str, Any]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise CocoFormatError(f"{path}: cannot be read ({exc})") from None
     try:
-        data = json.loads(text)
+        data = safejson.loads(text)
     except json.JSONDecodeError as exc:
         raise CocoFormatError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}, "
                               f"column {exc.colno}") from None
@@ -104,6 +116,11 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _is_id(v: Any) -> bool:
+    """An integer that fits the 64-bit ids COCO readers use."""
+    return _is_int(v) and -MAX_ID - 1 <= v <= MAX_ID
+
+
 def _is_num(v: Any) -> bool:
     cls = type(v)
     if cls is float or cls is int:  # the common case, without the abc machinery (imports check millions)
@@ -125,8 +142,8 @@ def _check_entry(entry: Any, where: str, earlier_ids, kind: str) -> None:
     """An object with an integer id not used by an earlier entry of the same list."""
     if not isinstance(entry, dict):
         raise CocoFormatError(f"{where} must be an object")
-    if not _is_int(entry.get("id")):
-        raise CocoFormatError(f"{where}.id must be an integer, got {entry.get('id')!r}")
+    if not _is_id(entry.get("id")):
+        raise CocoFormatError(f"{where}.id must be an integer that fits 64 bits, got {entry.get('id')!r}")
     if entry["id"] in earlier_ids:
         raise CocoFormatError(f"{where}.id {entry['id']} is used by an earlier {kind}; ids must be unique")
 
@@ -138,6 +155,7 @@ def validate_coco(data: Any) -> None:
     images = _list(data, "images", required=True)
     categories = _list(data, "categories", required=True)
     annotations = _list(data, "annotations", required=False)  # test splits have none
+    _check_nesting(data, "", {"images", "categories", "annotations"})
 
     sizes: dict[int, tuple[int, int]] = {}
     for i, im in enumerate(images):
@@ -149,6 +167,7 @@ def validate_coco(data: Any) -> None:
             if not _is_int(im.get(key)) or im[key] < 1:
                 raise CocoFormatError(f"{where}.{key} must be a positive integer, got {im.get(key)!r}")
         sizes[im["id"]] = (im["height"], im["width"])
+        _check_nesting(im, where, _CHECKED_IMAGE_KEYS)
 
     seen: set[int] = set()
     for i, cat in enumerate(categories):
@@ -157,16 +176,21 @@ def validate_coco(data: Any) -> None:
         seen.add(cat["id"])
         if not isinstance(cat.get("name"), str) or not cat["name"].strip():
             raise CocoFormatError(f"{where}.name must be a non-empty string")
+        if cat["id"] < 0:
+            raise CocoFormatError(f"{where} ('{cat['name']}').id is {cat['id']}: category ids are 1 to {MAX_ID} "
+                                  "(0 only for a background placeholder)")
         if cat.get("supercategory") is not None and not isinstance(cat["supercategory"], str):
             raise CocoFormatError(f"{where}.supercategory must be a string")
+        _check_nesting(cat, where, _CHECKED_CATEGORY_KEYS)
 
     for i, ann in enumerate(annotations):
         where = f"annotations[{i}]"
         if not isinstance(ann, dict):
             raise CocoFormatError(f"{where} must be an object")
         try:
-            if not _is_int(ann.get("image_id")):
-                raise CocoFormatError(f"{where}.image_id must be an integer, got {ann.get('image_id')!r}")
+            if not _is_id(ann.get("image_id")):
+                raise CocoFormatError(f"{where}.image_id must be an integer that fits 64 bits, "
+                                      f"got {ann.get('image_id')!r}")
             if ann["image_id"] not in sizes:
                 raise CocoFormatError(f"{where}.image_id {ann['image_id']} does not match any entry of 'images'")
             check_annotation(ann, where, sizes[ann["image_id"]])
@@ -184,20 +208,25 @@ def validate_results(data: Any) -> None:
         where = f"[{i}]"
         if not isinstance(ann, dict):
             raise CocoFormatError(f"{where} must be an object (a results list holds one object per detection)")
-        if not _is_int(ann.get("image_id")):
-            raise CocoFormatError(f"{where}.image_id must be an integer, got {ann.get('image_id')!r}")
+        if not _is_id(ann.get("image_id")):
+            raise CocoFormatError(f"{where}.image_id must be an integer that fits 64 bits, "
+                                  f"got {ann.get('image_id')!r}")
         if not _is_num(ann.get("score")) or not math.isfinite(ann["score"]):
             raise CocoFormatError(f"{where}.score must be a finite number: a results list entry has a score")
         seg = ann.get("segmentation")
         size = seg.get("size") if isinstance(seg, dict) else None
         hw = tuple(size) if isinstance(size, list) and len(size) == 2 and all(_is_int(v) for v in size) else None
+        if hw is not None and not (hw[0] >= 1 and hw[1] >= 1 and hw[0] * hw[1] <= MAX_MASK_PIXELS):
+            raise CocoFormatError(f"{where}.segmentation.size is {list(hw)}: a mask must have 1 to "
+                                  f"{MAX_MASK_PIXELS} pixels (no image larger can be opened)")
         check_annotation(ann, where, hw)
 
 
 def check_annotation(ann: dict, where: str, hw: tuple[int, int] | None) -> None:
     """Types, geometry and finite, bounded coordinates of one annotation (hw: image size, if known)."""
-    if not _is_int(ann.get("category_id")):
-        raise CocoFormatError(f"{where}.category_id must be an integer, got {ann.get('category_id')!r}")
+    if not _is_id(ann.get("category_id")):
+        raise CocoFormatError(f"{where}.category_id must be an integer that fits 64 bits, "
+                              f"got {ann.get('category_id')!r}")
     seg = ann.get("segmentation")
     bbox = ann.get("bbox")
     if bbox is not None:
@@ -235,6 +264,24 @@ def check_annotation(ann: dict, where: str, hw: tuple[int, int] | None) -> None:
         raise CocoFormatError(f"{where}.attributes.source must be 'model' or 'human', got {attrs['source']!r}")
     if "accepted" in attrs and not isinstance(attrs["accepted"], bool):
         raise CocoFormatError(f"{where}.attributes.accepted must be true or false")
+    _check_nesting(ann, where, _CHECKED_ANNOTATION_KEYS)
+
+
+# Keys whose values are checked field by field; every other key's value is kept and written back
+# as it was, so its nesting is bounded (Python's JSON writer recurses once per level).
+_CHECKED_ANNOTATION_KEYS = frozenset({"image_id", "category_id", "segmentation", "bbox", "area", "iscrowd",
+                                      "score"})
+_CHECKED_IMAGE_KEYS = frozenset({"id", "file_name", "width", "height"})
+_CHECKED_CATEGORY_KEYS = frozenset({"id", "name", "supercategory"})
+
+
+def _check_nesting(entry: dict, where: str, checked: frozenset) -> None:
+    for key in entry.keys() - checked:
+        value = entry[key]
+        if isinstance(value, (list, dict)) and safejson.too_deep(value):
+            name = f"{where}.{key}" if where else repr(key)
+            raise CocoFormatError(f"{name} nests lists/objects more than {safejson.MAX_NESTING} levels deep; such "
+                                  "a value cannot be kept. The whole file was rejected; nothing was imported")
 
 
 def _check_finite_everywhere(data: Any) -> None:
@@ -289,22 +336,72 @@ def _check_coords(values: list, where: str) -> None:
 
 
 def _check_rle(seg: dict, where: str, hw: tuple[int, int]) -> None:
+    """The RLE's size is the image's and its runs cover exactly H x W pixels, checked
+    without decoding the mask: a file claiming a huge mask, or runs that stop short
+    (pycocotools fills the rest with whatever memory held), is refused before any
+    allocation."""
     size, counts = seg.get("size"), seg.get("counts")
     if not (isinstance(size, list) and len(size) == 2 and all(_is_int(v) for v in size)):
         raise CocoFormatError(f"{where}.size must be [height, width]")
     if tuple(size) != tuple(hw):
         raise CocoFormatError(f"{where}.size is {size} but the image is [{hw[0]}, {hw[1]}] (height, width)")
+    pixels = hw[0] * hw[1]
     if isinstance(counts, list):
         if not all(_is_int(v) and v >= 0 for v in counts):
             raise CocoFormatError(f"{where}.counts (uncompressed RLE) must be non-negative integers")
-        if sum(counts) != hw[0] * hw[1]:
+        if sum(counts) != pixels:
             raise CocoFormatError(f"{where}.counts sums to {sum(counts)} pixels but the image has "
-                                  f"{hw[0]} x {hw[1]} = {hw[0] * hw[1]}")
+                                  f"{hw[0]} x {hw[1]} = {pixels}")
     elif isinstance(counts, str):
-        try:  # pycocotools checks that the runs add up to the image size
-            mask_utils.decode({"size": size, "counts": counts.encode("ascii")})
-        except (ValueError, UnicodeEncodeError):
+        try:
+            runs = rle_runs(counts)
+        except ValueError as exc:
+            raise CocoFormatError(f"{where}.counts is not a valid compressed COCO RLE: {exc}") from None
+        total = int(runs.sum())
+        if total != pixels:
             raise CocoFormatError(f"{where}.counts is not a valid compressed COCO RLE for an image of "
-                                  f"{hw[0]} x {hw[1]} pixels") from None
+                                  f"{hw[0]} x {hw[1]} = {pixels} pixels: its runs add up to {total}")
     else:
         raise CocoFormatError(f"{where}.counts must be a string (compressed RLE) or a list of integers")
+
+
+_RUN_CHARS = 7  # 35 bits: more than any count of a mask within MAX_PIXELS needs
+
+
+def rle_runs(counts: str) -> np.ndarray:
+    """int64 run lengths of a compressed COCO RLE string, read without decoding the mask.
+
+    The format (pycocotools' rleToString): each run is 5-bit groups, least significant
+    first, as characters 48 + group, bit 0x20 of a character saying "more groups follow"
+    and bit 0x10 of the last one the sign; from the third run on, each is stored as the
+    difference to the run two before it. ValueError for characters outside the format, a
+    string ending inside a run, a run longer than _RUN_CHARS characters or a negative run.
+    """
+    try:
+        raw = counts.encode("ascii")
+    except UnicodeEncodeError:
+        raise ValueError("it holds non-ASCII characters") from None
+    c = np.frombuffer(raw, dtype=np.uint8).astype(np.int64) - 48
+    if c.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    bad = np.flatnonzero((c < 0) | (c > 63))
+    if bad.size:
+        raise ValueError(f"character {raw[bad[0]:bad[0] + 1]!r} at position {bad[0]} is not part of the format")
+    more = (c & 0x20) != 0
+    if more[-1]:
+        raise ValueError("the string ends inside a run")
+    ends = np.flatnonzero(~more)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    lengths = ends - starts + 1
+    if lengths.max() > _RUN_CHARS:
+        raise ValueError(f"a run is written with more than {_RUN_CHARS} characters")
+    shift = 5 * (np.arange(c.size) - np.repeat(starts, lengths))
+    x = np.add.reduceat((c & 0x1F) << shift, starts)
+    negative = (c[ends] & 0x10) != 0
+    x[negative] -= np.left_shift(1, 5 * lengths[negative])  # two's complement of the value's bits
+    runs = x.copy()  # from the fourth run on, runs[i] = x[i] + runs[i - 2]: a running sum per parity
+    runs[1::2] = np.cumsum(x[1::2])
+    runs[2::2] = np.cumsum(x[2::2])
+    if (runs < 0).any():
+        raise ValueError(f"run {int(np.flatnonzero(runs < 0)[0])} is negative")
+    return runs

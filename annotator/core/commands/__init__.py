@@ -11,17 +11,18 @@ EXIT_INTERRUPTED = 130  # the shell convention for Ctrl-C (128 + SIGINT)
 
 
 def open_project(folder):
-    """``Project.open`` for a command: None (after printing why) if it is not a folder;
-    problems with the project's own files are printed as warnings."""
+    """``Project.open`` for a command: None (after printing why) if it is not a folder or its
+    state folder is not a real folder; problems with the project's own files are printed as warnings."""
     import sys
 
     from annotator.core.project import Project
+    from annotator.core.terminal import printable
 
     try:
         project = Project.open(folder)
-    except NotADirectoryError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except OSError as exc:  # NotADirectoryError; layout.StateFolderError: .pnp-annotator is a file or a link
+        print(f"error: {printable(exc)}", file=sys.stderr)
         return None
     for problem in project.problems:
-        print(f"warning: {problem}", file=sys.stderr)
+        print(f"warning: {printable(problem)}", file=sys.stderr)
     return project

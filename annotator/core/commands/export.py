@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from annotator.core.commands import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, open_project
+from annotator.core.terminal import printable
 
 HELP = "write a project's annotations as a COCO instances JSON file or as semantic label PNGs"
 FORMATS = ("coco", "semantic-png")
@@ -21,6 +22,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="coco (default): instances JSON; semantic-png: per image a class-id PNG (greyscale and "
                         "VOC-palette indexed), labels.csv and an image list (mmsegmentation / VOC layout); "
                         "where shapes overlap, the last shape of the image wins")
+    p.add_argument("--force", action="store_true",
+                   help="coco: write --out even inside the image folder or over a file that is not an "
+                        "earlier export of pnp-annotator (never inside .pnp-annotator)")
     p.add_argument("--accepted-only", action="store_true",
                    help="leave out model proposals nobody has accepted yet")
     p.add_argument("--segmentation", choices=("auto", "polygon", "rle"), default="auto",
@@ -40,6 +44,13 @@ def run(args: argparse.Namespace) -> int:
         return _semantic(project, args)
     from annotator.core.coco import export_coco
     from annotator.core.jobs import tqdm_progress
+    from annotator.core.outputs import OutputRefused, check_export_target
+
+    try:
+        check_export_target(project.root, args.out, force=args.force)
+    except OutputRefused as exc:
+        print(f"error: {printable(exc)}", file=sys.stderr)
+        return EXIT_USAGE
 
     progress, close = tqdm_progress("Exporting")
     try:
@@ -53,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     per_class = ", ".join(f"{name} {n}" for name, n in report.per_category.most_common()) or "none"
     print(f"Wrote {report.path}: {report.images} images, {report.annotations} annotations ({per_class}).")
     for problem in report.problems:
-        print(f"  problem: {problem}")
+        print(f"  problem: {printable(problem)}")
     return EXIT_SOME_FAILED if report.problems else EXIT_OK
 
 
@@ -66,7 +77,7 @@ def _semantic(project, args: argparse.Namespace) -> int:
         report = export_semantic(project, args.out, accepted_only=args.accepted_only, unlabeled=args.unlabeled,
                                  progress=progress)
     except SemanticFormatError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
         print(f"error: cannot write under {args.out}: {exc}", file=sys.stderr)
@@ -77,5 +88,5 @@ def _semantic(project, args: argparse.Namespace) -> int:
     print(f"Wrote {report.images} label PNGs under {report.out} ({per_class}); "
           f"{report.not_annotated} images without annotations were not written.")
     for problem in report.problems:
-        print(f"  problem: {problem}")
+        print(f"  problem: {printable(problem)}")
     return EXIT_SOME_FAILED if report.problems else EXIT_OK

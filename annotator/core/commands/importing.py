@@ -8,6 +8,7 @@ import sys
 
 from annotator.core.commands import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, open_project
 from annotator.core.commands.argtypes import non_negative, non_negative_int
+from annotator.core.terminal import printable
 
 HELP = "add the annotations of a COCO file (instances or results list) or of semantic label PNGs to a folder of images"
 
@@ -41,32 +42,34 @@ def run(args: argparse.Namespace) -> int:
         return _semantic(project, args)
     from annotator.core.coco import CocoFormatError, import_coco
     from annotator.core.jobs import tqdm_progress
+    from annotator.core.rollback import WriteFailed
 
     progress, close = tqdm_progress("Importing")
     try:
         report = import_coco(project, args.coco, replace=args.replace, tolerance=args.tolerance,
                              min_score=args.min_score, progress=progress, workers=args.workers)
-    except CocoFormatError as exc:
-        print(f"error: {exc}\nNothing was imported.", file=sys.stderr)
+    except (CocoFormatError, WriteFailed) as exc:
+        print(f"error: {printable(exc)}\nNothing was imported.", file=sys.stderr)
         return EXIT_USAGE
     finally:
         close()
     what = "model proposals from a results list" if report.kind == "results" else "shapes"
     _print(report, what, project.root)
     for line in report.unknown_categories:
-        print(f"  unknown category: {line}")
+        print(f"  unknown category: {printable(line)}")
     return EXIT_OK if report.complete else EXIT_SOME_FAILED
 
 
 def _semantic(project, args: argparse.Namespace) -> int:
     from annotator.core.jobs import tqdm_progress
+    from annotator.core.rollback import WriteFailed
     from annotator.core.semantic import SemanticFormatError, import_semantic
 
     progress, close = tqdm_progress("Importing")
     try:
         report = import_semantic(project, args.coco, replace=args.replace, progress=progress)
-    except SemanticFormatError as exc:
-        print(f"error: {exc}\nNothing was imported.", file=sys.stderr)
+    except (SemanticFormatError, WriteFailed) as exc:
+        print(f"error: {printable(exc)}\nNothing was imported.", file=sys.stderr)
         return EXIT_USAGE
     finally:
         close()
@@ -77,10 +80,10 @@ def _semantic(project, args: argparse.Namespace) -> int:
 def _print(report, what: str, root) -> None:
     replaced = f" ({report.replaced} replaced their earlier version)" if report.replaced else ""
     print(f"Imported {report.shapes} {what}{replaced} into {len(report.written)} of {report.images_matched} "
-          f"matched images under {root}.")
+          f"matched images under {printable(root)}.")
     for line in report.unmatched_images:
-        print(f"  unmatched image: {line}")
+        print(f"  unmatched image: {printable(line)}")
     for line in report.problems:
-        print(f"  problem: {line}")
+        print(f"  problem: {printable(line)}")
     for line in report.notes:
-        print(f"  note: {line}")
+        print(f"  note: {printable(line)}")

@@ -10,6 +10,7 @@ import threading
 from dataclasses import replace
 
 from annotator.core.commands import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, open_project
+from annotator.core.terminal import printable
 from annotator.core.commands.argtypes import fraction, non_negative, non_negative_int, positive_int, probability
 from annotator.core.commands.ray_option import add_ray_arguments
 from annotator.core.project import BACKGROUND_MODES, DEVICES, PROPOSAL_MODES
@@ -45,6 +46,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="shapes per class region of the label map (regions) or per detected object "
                         "(instances, SAM 3 only); auto: instances for SAM 3, regions for PnP-OVSS")
     p.add_argument("--out", metavar="COCO.json", help="also export the project to this COCO file at the end")
+    p.add_argument("--force", action="store_true",
+                   help="write --out even inside the image folder or over a file that is not an earlier "
+                        "export of pnp-annotator (never inside .pnp-annotator)")
     p.add_argument("--batch-size", type=positive_int, default=4, metavar="N",
                    help="images per model call (default: 4)")
     p.add_argument("--tolerance", type=non_negative, metavar="PX",
@@ -74,6 +78,11 @@ _REMEMBERED = {"classes": "classes", "model": "model", "device": "device",
 
 
 def run(args: argparse.Namespace) -> int:
+    with _handling(_interrupt):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     project = open_project(args.dir)
     if project is None:
         return EXIT_USAGE
@@ -92,6 +101,13 @@ def run(args: argparse.Namespace) -> int:
     images = project.images()
     if not images:
         return _fail(f"no images (jpg, jpeg, png, bmp, tif, tiff, webp) found under {project.root}")
+    if args.out:
+        from annotator.core.outputs import OutputRefused, check_export_target
+
+        try:  # before any model work: the run must not end by overwriting a file of the user's
+            check_export_target(project.root, args.out, force=args.force)
+        except OutputRefused as exc:
+            return _fail(str(exc))
 
     from annotator.core.lock import ProjectLockedError, StateWriteError, project_lock
 
@@ -123,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
             if segmenter is not None:
                 segmenter.close()
             return refiner
+        before = _project_file_bytes(project)
         try:
             project.settings = settings  # remembered once the run is sure to start
             for name in classes:
@@ -139,6 +156,8 @@ def run(args: argparse.Namespace) -> int:
             close = getattr(segmenter, "close", None)
             if close is not None:
                 close()  # post-processing processes, if the engine started any
+        if summary is None:  # the class list was refused (or the cluster could not run it)
+            _restore_project_file(project, before)
     if summary is None:
         return EXIT_USAGE
     _print_summary(summary)
@@ -151,20 +170,42 @@ def run(args: argparse.Namespace) -> int:
         report = export_coco(project, args.out)
         print(f"Wrote {report.path}: {report.images} images, {report.annotations} annotations.")
         for problem in report.problems:
-            print(f"  problem: {problem}")
+            print(f"  problem: {printable(problem)}")
     return status
+
+
+def _project_file_bytes(project) -> bytes | None:
+    """project.json as it is before a run changes it (None: there is none)."""
+    from annotator.core.statefiles import read_state_bytes
+
+    try:
+        return read_state_bytes(project.layout.project_file)
+    except OSError:
+        return None
+
+
+def _restore_project_file(project, before: bytes | None) -> None:
+    """A run refused before it started leaves project.json as it was: no classes, no settings kept."""
+    from annotator.core.atomic import atomic_write_bytes
+
+    path = project.layout.project_file
+    with contextlib.suppress(OSError):
+        if before is None:
+            path.unlink()
+        else:
+            atomic_write_bytes(path, before)
 
 
 def _load(settings):
     """The segmenter, or the exit code after printing why it cannot be loaded."""
-    from engine import DEFAULT_MODEL, ModelNotFoundError
+    from engine import DEFAULT_MODEL, BrokenInstallError, ModelNotFoundError
 
     from annotator.core.pipeline import load_segmenter
 
     model = settings.model or DEFAULT_MODEL
     try:
         return load_segmenter(settings)
-    except ModelNotFoundError as exc:
+    except (ModelNotFoundError, BrokenInstallError) as exc:
         return _fail(str(exc))
     except (ValueError, RuntimeError) as exc:  # e.g. --device cuda without a GPU
         return _fail(f"cannot load model {model!r} on device {settings.device!r}: {exc}")
@@ -225,7 +266,7 @@ def _run_batch(project, segmenter, images, classes, model, args, refiner=None, p
         if outcome == "failed":
             failed += 1
             bar.set_postfix(failed=failed)
-            tqdm.write(f"failed: {rel}: {detail}", file=sys.stderr)
+            tqdm.write(f"failed: {printable(rel)}: {printable(detail)}", file=sys.stderr)
         if outcome != "skipped":
             bar.update(1)
 
@@ -278,24 +319,45 @@ def _run_on_ray(project, images, options, args, **callbacks):
         return None
 
 
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+"""What stops a run like Ctrl-C: SIGTERM (``timeout``, ``docker stop``, ``kill``), SIGHUP (a closed terminal)."""
+
+
 @contextlib.contextmanager
-def _ctrl_c_sets(cancel: threading.Event):
-    """First Ctrl-C: finish saving and stop at the next model pass; second: stop now."""
+def _handling(handler):
+    """*handler* for every signal of STOP_SIGNALS during the block (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    # SIGINT always (as before); SIGTERM, SIGHUP unless ignored on purpose (nohup)
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS
+                if sig == signal.SIGINT or signal.getsignal(sig) is not signal.SIG_IGN}
+    try:
+        yield
+    finally:
+        for sig, before in previous.items():
+            signal.signal(sig, before)
 
+
+def _interrupt(signum, frame):
+    """Before the run starts, SIGTERM and SIGHUP interrupt as Ctrl-C does (the lock released,
+    the pool stopped, exit 130)."""
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _ctrl_c_sets(cancel: threading.Event):
+    """First Ctrl-C (or SIGTERM, SIGHUP): finish saving and stop at the next model pass;
+    second: stop now."""
     def handler(signum, frame):
         if cancel.is_set():
             raise KeyboardInterrupt
         cancel.set()
-        print("\nStopping: finished images are saved (Ctrl-C again to stop at once).", file=sys.stderr)
+        with contextlib.suppress(OSError, ValueError):  # SIGHUP: the terminal may be gone
+            print("\nStopping: finished images are saved (Ctrl-C again to stop at once).", file=sys.stderr)
 
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
+    with _handling(handler):
         yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _print_summary(s) -> None:
@@ -307,11 +369,11 @@ def _print_summary(s) -> None:
     if s.failed:
         print("Failed images:")
         for rel, reason in s.failed:
-            print(f"  {rel}: {reason}")
+            print(f"  {printable(rel)}: {printable(reason)}")
     if s.cancelled:
         print("Interrupted. Run the same command with --skip-annotated to continue where it stopped.")
 
 
 def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {printable(message)}", file=sys.stderr)
     return EXIT_USAGE

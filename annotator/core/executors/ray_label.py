@@ -41,7 +41,8 @@ Refiner = Callable[[str, object, object], object]
 # Fields of a SegmentationResult that grow with the image or the class count; the
 # driver's save_result reads only the classes and the image size, so they are dropped
 # before the transfer (a 12 MP label map alone is 48 MB).
-_BULKY_FIELDS = {"label_map": lambda: None, "passes": list, "instances": list}
+_BULKY_FIELDS = {"label_map": lambda: None, "passes": list, "instances": list,
+                 "parts": dict}  # parts: a routed result's engines
 # (the heatmaps stay: a few kB that save_result keeps in the image's heatmap file)
 
 

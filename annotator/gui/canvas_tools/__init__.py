@@ -1,5 +1,5 @@
 """Canvas tools: modes that take over the canvas's mouse and keys while active, one module each
-(brush.py: brush and eraser; ai_polygon.py: the AI polygon).
+(brush.py: brush and eraser; ai_polygon.py: the AI polygon; exemplar.py: "find all like this").
 
 A tool is a ``CanvasTool``; ``Canvas.set_tool(tool)`` makes it the active one (``None``:
 back to selecting and editing) and cancels the previous one. While a tool is active the

@@ -7,12 +7,26 @@ makes (one per project); ``toggle`` is the menu / toolbar / shortcut command.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QToolBar
 
 from annotator.gui.canvas_tools.ai_polygon import AiPolygonTool
 
 TOLERANCE = 1.0  # px: the preview outline's simplification (the mask itself is exact)
+
+
+def sharpen_summary(applied: int, computed: int, left: dict[str, str], image: str) -> str:
+    """"Sharpened 20 proposal(s) of x.png; 2 left as they were: the model found no object there"."""
+    reasons = Counter(left.values())
+    if computed > applied:  # edited in the window while the model worked: the edit wins
+        reasons["changed while sharpening"] += computed - applied
+    text = f"Sharpened {applied} proposal(s) of {image}"
+    if reasons:
+        text += f"; {sum(reasons.values())} left as they were: " + ", ".join(
+            reason if n == sum(reasons.values()) else f"{n} {reason}" for reason, n in reasons.most_common())
+    return text
 
 
 class AiPolygonController(QObject):
@@ -28,7 +42,7 @@ class AiPolygonController(QObject):
         self.toolbar.setObjectName("tools")
         self.toolbar.addAction(window.actions["draw_polygon"])
         self.toolbar.addAction(self.action)
-        window.addToolBar(self.toolbar)
+        window.insertToolBar(window.prompt, self.toolbar)  # left of the prompt bar, which takes the rest
         client = window.client
         client.clickReady.connect(self._on_result)
         client.sharpened.connect(self._on_sharpened)
@@ -111,7 +125,7 @@ class AiPolygonController(QObject):
         doc = w.store.document(result.image)  # the image it was computed for, shown or not
         count = doc.replace_shapes(result.replacements, result.before,
                                    f"Sharpen {len(result.replacements)} proposal(s)")
-        w.statusBar().showMessage(f"Sharpened {count} proposal(s) of {result.image}", 5000)
+        w.statusBar().showMessage(sharpen_summary(count, len(result.replacements), result.left, result.image), 8000)
 
     # --- missing model ------------------------------------------------------------------------
     def show_model_missing(self, message: str) -> None:

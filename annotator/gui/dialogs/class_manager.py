@@ -12,13 +12,41 @@ from __future__ import annotations
 from collections import Counter
 
 from PySide6.QtCore import Qt, QThread, Signal
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPixmap, QUndoCommand
 from PySide6.QtWidgets import (QAbstractItemView, QColorDialog, QDialog, QDialogButtonBox, QHBoxLayout,
                                QHeaderView, QInputDialog, QLabel, QMessageBox, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from annotator.core.classes import ClassEdit, class_usage, edit_files, edit_labels, edit_shapes
+from annotator.core.classes import (ClassEdit, class_usage, classes_text, edit_files, edit_labels, edit_shapes,
+                                    redo_labels, undo_labels)
 from annotator.core.labels import LabelSet, normalise_name
+
+
+class _LabelsCommand(QUndoCommand):
+    """The label-set half of a class edit on an open image's undo stack: Ctrl+Z there brings the
+    class back with its id and colour (in project.json and the manager), Ctrl+Shift+Z redoes it."""
+
+    def __init__(self, window, edit: ClassEdit, before: list, after: list, text: str):
+        super().__init__(text)
+        self._window, self._project = window, window.project
+        self._edit, self._before, self._after = edit, before, after
+        self._first = True
+
+    def redo(self) -> None:
+        if self._first:  # pushed after the dialog applied it
+            self._first = False
+            return
+        self._set(redo_labels(self._project.labels.categories, self._edit))
+
+    def undo(self) -> None:
+        self._set(undo_labels(self._project.labels.categories, self._before, self._after))
+
+    def _set(self, categories: list) -> None:
+        if self._window.project is not self._project:
+            return  # another folder is open: this one's label set is saved already
+        self._project.labels.set_categories(categories)
+        self._project.save_settings()
+        self._window.classes_changed()
 
 
 class _Job(QThread):
@@ -124,13 +152,20 @@ class ClassManagerDialog(QDialog):
             return
         window.store.flush()
         open_images = window.store.open_images()
-        for image in open_images:  # undoable, image by image; saved by the autosave
+        project.labels.set_categories(categories)
+        project.save_settings()
+        for image in open_images:  # undoable, image by image (with the label set); saved by the autosave
             doc = window.store.open_document(image)
             shapes = edit_shapes(doc.shapes(), edit, before)
             if shapes is not None:
+                doc.undo_stack.beginMacro(text)
                 doc.replace_all(shapes, text)
-        project.labels.set_categories(categories)
-        project.save_settings()
+                doc.undo_stack.push(_LabelsCommand(window, edit, before.categories, categories, text))
+                doc.undo_stack.endMacro()
+        if edit.touches_shapes():
+            text_after = classes_text(window.prompt.classes.text(), edit, before)
+            window.prompt.classes.setText(text_after)  # the next Propose does not bring the old name back
+            window.remember_classes(text_after)
         self._counts = None
         self._fill()
         self.changed.emit()
@@ -152,12 +187,13 @@ class ClassManagerDialog(QDialog):
         open_images = self._window.store.open_images()
         opened = Counter(s.label.casefold() for image in open_images
                          for s in self._window.store.open_document(image).shapes())
-        self._run(lambda: class_usage(self._project, skip=open_images) + opened, self._counted, "Counting shapes…")
+        before = self.status.text()  # what the last edit said comes back once counted
+        self._run(lambda: class_usage(self._project, skip=open_images) + opened,
+                  lambda counts, error: self._counted(counts, error, before), "Counting shapes…")
 
-    def _counted(self, counts, error: str) -> None:
+    def _counted(self, counts, error: str, before: str = "") -> None:
         self._counts = counts if counts is not None else Counter()
-        if error:
-            self.status.setText(f"Could not count every shape: {error}")
+        self.status.setText(f"Could not count every shape: {error}" if error else before)
         self._fill()
 
     def _run(self, work, then, message: str) -> None:

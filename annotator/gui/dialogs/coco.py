@@ -33,8 +33,19 @@ class _PathRow(QHBoxLayout):
         self.addWidget(browse)
 
 
+class _Progress:
+    """The job's progress callback (core.jobs): counts and pass names, handed to signals."""
+
+    def __init__(self, count, stage):
+        self._count, self.stage = count, stage
+
+    def __call__(self, done: int, total: int) -> None:
+        self._count(done, total)
+
+
 class _CocoDialog(QDialog):
     _progressed = Signal(int, int)  # from the job's thread
+    _staged = Signal(str)  # the job's next pass, from its thread
     _ended = Signal(object, object)  # callback, result or exception
 
     def __init__(self, title: str, parent: QWidget | None):
@@ -52,28 +63,47 @@ class _CocoDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self._cancel: threading.Event | None = None
         self._progressed.connect(self._on_progress)
+        self._staged.connect(self._on_stage)
         self._ended.connect(lambda done, outcome: done(outcome))
 
     def _finish_form(self, run) -> None:
         self.buttons.accepted.connect(run)
+        self.buttons.rejected.connect(self._close_when_done)
         self.form.addRow(self.progress)
         self.form.addRow(self.report)
         self.form.addRow(self.buttons)
+        self._done_once = False
+
+    def _options_changed(self) -> None:
+        """After a run, changing the format or path readies the dialog for another run (the
+        last report goes: it was about the other choice)."""
+        if self._done_once and not self.running():
+            self._done_once = False
+            self.buttons.setStandardButtons(QDialogButtonBox.StandardButton.Ok
+                                            | QDialogButtonBox.StandardButton.Cancel)
+            self._set_report("")
+
+    def _close_when_done(self) -> None:
+        if self._done_once:
+            self.accept()
 
     def running(self) -> bool:
         return self._cancel is not None
 
-    def _start(self, work, done) -> None:
-        """Run work(progress, cancel) on a thread; done(result or exception) on the GUI thread."""
+    def _start(self, work, done, first: str = "Working…") -> None:
+        """Run work(progress, cancel) on a thread; done(result or exception) on the GUI thread.
+        *first*: what the dialog says until the job reports its first pass."""
         self._cancel = cancel = threading.Event()
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(False)
         self.progress.setRange(0, 0)
+        self.progress.setFormat(first)
         self.progress.show()
-        self.report.setText("Working…")
+        self.report.setText(first)
+        progress = _Progress(self._progressed.emit, self._staged.emit)
 
         def thread() -> None:
             try:
-                outcome = work(lambda n, total: self._progressed.emit(n, total), cancel)
+                outcome = work(progress, cancel)
             except Exception as e:  # noqa: BLE001 - delivered to done() and shown
                 outcome = e
             self._ended.emit(self._finished_with(done), outcome)
@@ -90,8 +120,15 @@ class _CocoDialog(QDialog):
 
     def _on_progress(self, n: int, total: int) -> None:
         if self._cancel is not None:
+            if "%v" not in self.progress.format():  # counting starts (a job that names no passes)
+                self.progress.setFormat("%v of %m images")
             self.progress.setRange(0, total)
             self.progress.setValue(n)
+
+    def _on_stage(self, text: str) -> None:
+        if self._cancel is not None:
+            self.progress.setFormat(f"{text}: %v of %m images")
+            self.report.setText(text[:1].upper() + text[1:] + "…")
 
     def reject(self) -> None:
         """Cancel a running job (it writes nothing); close otherwise."""
@@ -106,8 +143,10 @@ class _CocoDialog(QDialog):
         if len(problems) > MAX_LISTED:
             shown.append(f"… and {len(problems) - MAX_LISTED} more")
         self._set_report("<br>".join(lines + [f"<i>{p}</i>" for p in shown]))
-        self.buttons.setStandardButtons(QDialogButtonBox.StandardButton.Close)
-        self.buttons.rejected.connect(self.accept)
+        # Close, or run again (another format or path: _options_changed clears this report).
+        self.buttons.setStandardButtons(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Close)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Run Again")
+        self._done_once = True
 
     def _set_report(self, text: str) -> None:
         """Show *text* whole: the dialog grows to the wrapped text instead of clipping it."""
@@ -154,6 +193,8 @@ class ExportDialog(_CocoDialog):
         self.format.currentTextChanged.connect(self._on_format)
         self._on_format()
         self._finish_form(self._run)
+        self.format.currentTextChanged.connect(self._options_changed)
+        self.path.edit.textEdited.connect(self._options_changed)
 
     def chosen_format(self) -> str:
         return FORMATS[self.format.currentText()]
@@ -204,17 +245,28 @@ class ImportDialog(_CocoDialog):
     aboutToImport = Signal()  # edits still in memory must reach the files first
     imported = Signal(list)  # images whose annotation files were written
 
-    def __init__(self, project, parent: QWidget | None = None):
+    def __init__(self, project, parent: QWidget | None = None, last: tuple[str, str] = ("", "")):
+        """*last*: (format, path) of the previous import, offered again."""
         super().__init__("Import annotations", parent)
         self._project = project
         self.format = QComboBox()
         self.format.addItems(list(FORMATS))
-        self.path = _PathRow("", self._pick)
+        last_format, last_path = last
+        names = {value: text for text, value in FORMATS.items()}
+        if last_format in names:
+            self.format.setCurrentText(names[last_format])
+        self.path = _PathRow(last_path, self._pick)
         self.replace = QCheckBox("Replace the existing shapes of matched images")
         self.form.addRow("Format", self.format)
         self.form.addRow("File or folder", self.path)
         self.form.addRow(self.replace)
         self._finish_form(self._run)
+        self.format.currentTextChanged.connect(self._options_changed)
+        self.path.edit.textEdited.connect(self._options_changed)
+
+    def chosen(self) -> tuple[str, str]:
+        """(format, path) as chosen now."""
+        return FORMATS[self.format.currentText()], self.path.edit.text()
 
     def _pick(self, current: str) -> str:
         start = current or str(self._project.root)
@@ -233,7 +285,7 @@ class ImportDialog(_CocoDialog):
                 return import_semantic(self._project, path, replace=replace, progress=progress, cancel=cancel)
             return import_coco(self._project, path, replace=replace, progress=progress, cancel=cancel)
 
-        self._start(work, self._done)
+        self._start(work, self._done, first=f"Reading {path.name}…")
 
     def _done(self, report) -> None:
         if isinstance(report, JobCancelled):

@@ -10,12 +10,13 @@ import threading
 from typing import Callable
 
 from PySide6.QtCore import Qt, QThread, Signal
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, QProgressBar, QPushButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, QMessageBox, QPlainTextEdit,
+                               QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
 from annotator.gui.settings import default_model
 
 Progress = Callable[[int, int], None]  # bytes done, bytes total (0 when not known yet)
+DETAILS_MAX_HEIGHT = 160  # px: longer details scroll
 
 
 class DownloadCancelled(Exception):
@@ -163,15 +164,16 @@ class ModelMissingDialog(QDialog):
         text = QLabel("".join(lines))
         text.setWordWrap(True)
         text.setOpenExternalLinks(True)
-        self.details = QLabel(_escape(message))
-        self.details.setWordWrap(True)
-        self.details.setTextInteractionFlags(self.details.textInteractionFlags()
-                                             | Qt.TextInteractionFlag.TextSelectableByMouse)
+        # The engine's message may be long (paths, command lines): it scrolls inside a box of
+        # bounded height, and the dialog grows to take it in, never clipping the text above.
+        self.details = QPlainTextEdit(message)
+        self.details.setReadOnly(True)
+        self.details.setMaximumHeight(DETAILS_MAX_HEIGHT)
         self.details.hide()
-        details_button = QPushButton("Details")
+        self.details_button = details_button = QPushButton("Details")
         details_button.setCheckable(True)
         details_button.setAutoDefault(False)
-        details_button.toggled.connect(self.details.setVisible)
+        details_button.toggled.connect(self._show_details)
         self.download_button = QPushButton(f"Download {self._repo_id()}")
         self.folder_button = QPushButton("Choose folder…")
         close = QPushButton("Close")
@@ -194,6 +196,11 @@ class ModelMissingDialog(QDialog):
         layout.addWidget(buttons)
         self.setMinimumWidth(480)
         self.download_dialog: DownloadDialog | None = None
+
+    def _show_details(self, shown: bool) -> None:
+        self.details.setVisible(shown)
+        self.layout().activate()
+        self.resize(self.width(), max(self.height(), self.sizeHint().height()) if shown else self.sizeHint().height())
 
     def _repo_id(self) -> str:
         # A missing local folder cannot be downloaded: offer the default model instead.
@@ -236,3 +243,15 @@ def gated_steps(repo_id: str) -> str:
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br>")
+
+
+def install_problem_box(message: str, parent: QWidget | None = None) -> QMessageBox:
+    """The engine's BrokenInstallError for a person: the models cannot run in this Python
+    environment (not a missing model: nothing to download). Non-modal; drawing goes on."""
+    box = QMessageBox(QMessageBox.Icon.Warning, "Installation problem",
+                      "The models cannot run: torch and torchvision in this installation do not work together. "
+                      "Drawing and reviewing by hand keep working.", QMessageBox.StandardButton.Close, parent)
+    box.setInformativeText(message)
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    box.setModal(False)
+    return box

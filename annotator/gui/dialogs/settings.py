@@ -94,6 +94,12 @@ class SettingsDialog(QDialog):
         form.addRow("Minimum region (%)", self.min_area)
         form.addRow("Interactive model", self.interactive)
         form.addRow("", self.refine)
+        self.routes = QLabel(_routes_text(getattr(settings, "routes", None) or {}))  # Review > Calibrate…
+        self.routes.setWordWrap(True)
+        self.clear_routes = QCheckBox("Forget the calibrated routes (every class uses the settings above)")
+        self.clear_routes.setVisible(bool(getattr(settings, "routes", None)))
+        form.addRow("Calibrated routes", self.routes)
+        form.addRow("", self.clear_routes)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -149,6 +155,8 @@ class SettingsDialog(QDialog):
         s.min_area_fraction = self.min_area.value() / 100
         s.interactive_model = self.interactive.text().strip()
         s.refine = self.refine.isChecked()
+        if self.clear_routes.isChecked():
+            s.routes = {}
         super().accept()
 
 
@@ -163,6 +171,20 @@ def _default_threshold(engine: str) -> float:
     from engine.config import default_threshold
 
     return default_threshold(engine)
+
+
+def _routes_text(routes: dict) -> str:
+    """One line per calibrated class: engine, mode, threshold, sharpening, held-out IoU."""
+    if not routes:
+        return "None (Review > Calibrate… learns them from reviewed images)"
+    titles = {"pnp-ovss": "PnP-OVSS", "sam3": "SAM 3"}
+    lines = []
+    for label, r in sorted(routes.items()):
+        score = "" if r.get("score") is None else f", IoU {r['score']:.2f}"
+        sharpen = " + sharpen" if r.get("sharpen") else ""
+        engine = titles.get(r["engine"], r["engine"])
+        lines.append(f"{label}: {engine} {r['mode']}{sharpen} @ {r['threshold']:g}{score}")
+    return "\n".join(lines)
 
 
 def _default_interactive() -> str:

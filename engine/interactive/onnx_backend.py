@@ -1,0 +1,263 @@
+"""The interactive model's prompt encoder + mask decoder on ONNX Runtime (CPU).
+
+On a CPU, ONNX Runtime decodes a click in about a third of torch's CPU time (the mask
+decoder's two-way transformer over 4096 image tokens is what a click costs). The image
+encoder stays on torch: ONNX Runtime was measured no faster there (README) and its export
+takes a minute. The two parts are exported from the loaded model itself (``torch.onnx``)
+the first time it is used, and the file is cached in the user's cache folder under a key made of the parts' weights, the
+model's config and the torch / transformers / onnxruntime versions: another model, another
+checkpoint or another version of any of the three gets its own file. Every time a file is
+opened it is checked against torch on the current image; a file that does not load or
+disagrees is exported again.
+
+The graph takes every prompt as points: SAM's prompt encoder embeds a box's corners as
+points with the labels 2 and 3, which is exactly what transformers' box path computes, and
+the graph appends the "not a point" padding token itself. It returns all four masks and
+IoU predictions; the caller chooses among them with the decoder's own rule
+(``select_masks``), so one graph serves single- and multi-mask decoding.
+
+``PNP_ANNOTATOR_CACHE_DIR`` moves the cache folder (tests point it at a temporary folder).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import io
+import json
+import os
+import time
+import uuid
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+FORMAT = 1  # bump when the exported graph's inputs, outputs or meaning change
+INPUTS = ("feat_s0", "feat_s1", "image_embeddings", "points", "labels")
+OUTPUTS = ("masks", "iou_scores")
+MAX_POINTS = 256  # prompt points + 2 box corners the graph accepts
+
+
+class OnnxUnavailable(RuntimeError):
+    """ONNX Runtime (or the exporter's onnx / onnxscript) is not installed."""
+
+
+def cache_folder() -> Path:
+    """Where exported graphs are kept: $PNP_ANNOTATOR_CACHE_DIR/onnx, else the user's cache folder."""
+    base = os.environ.get("PNP_ANNOTATOR_CACHE_DIR")
+    if not base:
+        import platformdirs
+
+        base = platformdirs.user_cache_dir("pnp-annotator", appauthor=False)
+    return Path(base) / "onnx"
+
+
+def missing_packages() -> list[str]:
+    import importlib.util
+
+    return [name for name in ("onnxruntime", "onnx", "onnxscript") if importlib.util.find_spec(name) is None]
+
+
+class PromptToMasks(torch.nn.Module):
+    """The exported part: prompt points -> (all four mask logits, their IoU predictions).
+
+    Shares the model's prompt encoder and mask decoder (nothing is copied but the decoder's
+    attribute dict, so that its final mask choice is left to ``select_masks``)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.prompt_encoder = model.prompt_encoder
+        decoder = copy.copy(model.mask_decoder)  # shallow: same parameters and submodules
+        # Its multi-mask choice becomes "keep all four": the stability path with an identity choice.
+        decoder.dynamic_multimask_via_stability = True
+        decoder._dynamic_multimask_via_stability = lambda masks, iou: (masks, iou)
+        self.mask_decoder = decoder
+        self.register_buffer("image_pe", model.get_image_wide_positional_embeddings().detach().clone())
+
+    def forward(self, feat_s0, feat_s1, image_embeddings, points, labels):
+        # input_boxes=None: the encoder appends the "not a point" token after the points,
+        # as its box path does after the corners.
+        sparse, dense = self.prompt_encoder(input_points=points, input_labels=labels, input_boxes=None,
+                                            input_masks=None)
+        masks, iou, _, _ = self.mask_decoder(
+            image_embeddings=image_embeddings, image_positional_embeddings=self.image_pe,
+            sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense, multimask_output=False,
+            high_resolution_features=[feat_s0, feat_s1])
+        return masks, iou
+
+
+def prompt_points(input_points, input_labels, input_boxes) -> tuple[torch.Tensor, torch.Tensor]:
+    """The processor's prompt tensors as the graph's points [1, 1, N, 2] and labels [1, 1, N]:
+    the points, then a box's two corners labelled 2 and 3 (SAM's box encoding)."""
+    points = [input_points.float()] if input_points is not None else []
+    labels = [input_labels.long()] if input_labels is not None else []
+    if input_boxes is not None:
+        corners = input_boxes.float().reshape(1, 1, 2, 2)
+        points.append(corners)
+        labels.append(torch.tensor([[[2, 3]]], dtype=torch.long))
+    return torch.cat(points, dim=2), torch.cat(labels, dim=2)
+
+
+def select_masks(decoder, masks: torch.Tensor, iou: torch.Tensor, multimask: bool):
+    """The mask decoder's own final choice among its four outputs (transformers' rule)."""
+    if multimask:
+        return masks[:, :, 1:], iou[:, :, 1:]
+    if decoder.dynamic_multimask_via_stability and not decoder.training:
+        return decoder._dynamic_multimask_via_stability(masks, iou)
+    return masks[:, :, 0:1], iou[:, :, 0:1]
+
+
+def graph_key(wrapper: PromptToMasks, model, engine: str) -> str:
+    """Hash of what the exported file depends on: weights, config, exporter and runtime versions."""
+    import onnxruntime
+    import transformers
+
+    digest = hashlib.blake2b(digest_size=32)
+    about = {"format": FORMAT, "engine": engine, "part": type(wrapper).__name__, "torch": torch.__version__,
+             "transformers": transformers.__version__, "onnxruntime": onnxruntime.__version__,
+             "config": model.config.to_dict()}
+    digest.update(json.dumps(about, sort_keys=True, default=str).encode())
+    for name, tensor in sorted(wrapper.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _session(path: Path, inputs: tuple[str, ...]):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # errors only (not shape-merge warnings)
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    names = tuple(i.name for i in session.get_inputs())
+    if names != inputs:
+        raise ValueError(f"{path.name} takes {names}, not {inputs}")
+    return session
+
+
+class OnnxDecoder:
+    """An ONNX Runtime session of ``PromptToMasks``."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.session = _session(path, INPUTS)
+
+    def __call__(self, features, points: torch.Tensor, labels: torch.Tensor):
+        feed = {"feat_s0": _numpy(features[0]), "feat_s1": _numpy(features[1]),
+                "image_embeddings": _numpy(features[-1]),
+                "points": points.numpy().astype(np.float32, copy=False),
+                "labels": labels.numpy().astype(np.int64, copy=False)}
+        masks, iou = self.session.run(list(OUTPUTS), feed)
+        return torch.from_numpy(masks), torch.from_numpy(iou)
+
+
+def _numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().cpu().contiguous().numpy()
+
+
+def prepare_decoder(model, engine: str, features, status: Callable[[str], None] | None = None,
+                    folder: Path | None = None) -> OnnxDecoder:
+    """The model's prompt encoder + mask decoder on ONNX Runtime, exported on first use.
+
+    *features*: an image embedding of this model (export example and the check's input).
+    Raises on any failure (the caller falls back to torch).
+    """
+    missing = missing_packages()
+    if missing:
+        raise OnnxUnavailable(f"not installed: {', '.join(missing)}")
+    if model.dtype != torch.float32 or next(model.parameters()).device.type != "cpu":
+        raise OnnxUnavailable("ONNX Runtime is used for float32 models on the CPU only")
+    say = status or (lambda message: None)
+    wrapper = PromptToMasks(model).eval()
+    folder = folder or cache_folder()
+    path = folder / f"{engine}-prompt-decoder-{graph_key(wrapper, model, engine)[:32]}.onnx"
+    if path.is_file() and not path.is_symlink():
+        try:
+            decoder = OnnxDecoder(path)
+            check(decoder, wrapper, features)
+            return decoder
+        except Exception as exc:  # noqa: BLE001 - any damage: export again
+            say(f"The cached ONNX Runtime file {path.name} is damaged or stale "
+                f"({type(exc).__name__}: {_first_line(exc)}); exporting it again")
+    say("Preparing the click model for ONNX Runtime (once per model, a few seconds)…")
+    start = time.perf_counter()
+    export(wrapper, features, path)
+    decoder = OnnxDecoder(path)
+    check(decoder, wrapper, features)
+    say(f"Click model ready on ONNX Runtime (exported in {time.perf_counter() - start:.0f} s, "
+        f"cached in {folder})")
+    return decoder
+
+
+def _example_prompt(wrapper: PromptToMasks) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two points (object, background) and a box, in the model's input pixel space."""
+    side = float(wrapper.prompt_encoder.input_image_size)
+    points = torch.tensor([[[[0.40 * side, 0.45 * side], [0.8 * side, 0.2 * side],
+                             [0.25 * side, 0.3 * side], [0.7 * side, 0.75 * side]]]], dtype=torch.float32)
+    labels = torch.tensor([[[1, 0, 2, 3]]], dtype=torch.long)
+    return points, labels
+
+
+def export(wrapper: PromptToMasks, features, path: Path) -> None:
+    """``torch.onnx.export`` of the prompt encoder + mask decoder into *path*, atomically."""
+    points, labels = _example_prompt(wrapper)
+    args = (features[0].detach(), features[1].detach(), features[-1].detach(), points, labels)
+    _atomic_export(wrapper, args, path, INPUTS, OUTPUTS, {"points": 2, "labels": 2})
+
+
+def _atomic_export(wrapper, args, path: Path, inputs, outputs, dynamic: dict | None) -> None:
+    """``torch.onnx.export`` into a temporary file beside *path*, then renamed onto it.
+
+    *dynamic*: input name -> its axis of variable length (the number of prompt points)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    dynamic = dynamic or {}
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            try:  # the TorchScript exporter: seconds, where the dynamo one takes a minute or more
+                torch.onnx.export(wrapper, args, str(tmp), dynamo=False, input_names=list(inputs),
+                                  output_names=list(outputs), opset_version=17,
+                                  dynamic_axes={name: {axis: "points"} for name, axis in dynamic.items()})
+            except Exception:  # noqa: BLE001 - a torch without it: the dynamo exporter
+                tmp.unlink(missing_ok=True)
+                n = torch.export.Dim("points", min=1, max=MAX_POINTS)
+                shapes = {name: ({dynamic[name]: n} if name in dynamic else None) for name in inputs}
+                program = torch.onnx.export(wrapper, args, None, dynamo=True, input_names=list(inputs),
+                                            output_names=list(outputs), dynamic_shapes=shapes, verbose=False)
+                program.save(str(tmp), external_data=False)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def check(decoder: OnnxDecoder, wrapper: PromptToMasks, features) -> None:
+    """Raise ValueError unless the session's masks agree with torch's on *features*."""
+    points, labels = _example_prompt(wrapper)
+    for n in (1, points.shape[2]):  # one point (padded by the encoder) and points + box corners
+        with torch.inference_mode():
+            ref_masks, ref_iou = wrapper(features[0], features[1], features[-1], points[:, :, :n], labels[:, :, :n])
+        masks, iou = decoder(features, points[:, :, :n], labels[:, :, :n])
+        if masks.shape != ref_masks.shape or iou.shape != ref_iou.shape:
+            raise ValueError(f"it returns masks {tuple(masks.shape)}, torch {tuple(ref_masks.shape)}")
+        worst = float((masks - ref_masks).abs().max())
+        # relative to the logits' scale (a random model's are ~1e-4, a trained one's ~10)
+        tolerance = 1e-3 * float(ref_masks.abs().max()) + 1e-7
+        if not worst <= tolerance or not float((iou - ref_iou).abs().max()) <= 1e-5:
+            raise ValueError(f"its masks differ from torch's by {worst:.3g} (tolerance {tolerance:.3g})")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else ""
+

@@ -1,0 +1,176 @@
+"""The interactive model's ONNX Runtime decoder: export once, cache, rebuild, fall back to torch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from engine.interactive import InteractiveSegmenter
+from engine.interactive import onnx_backend
+from engine.testing import random_sam2
+
+RGB = np.zeros((60, 80, 3), np.uint8)
+RGB[15:45, 20:60] = (200, 60, 60)
+CLICKS = [([[40.0, 30.0]], [1], None), ([[40.0, 30.0], [5.0, 5.0]], [1, 0], None), ([], [], [20, 15, 60, 45])]
+
+
+@pytest.fixture(scope="module")
+def sam2():
+    model, processor = random_sam2("tiny")
+    return model.requires_grad_(False), processor
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+def make(sam2, backend="auto", model=None):
+    notices = []
+    seg = InteractiveSegmenter(model or sam2[0], sam2[1], torch.device("cpu"), "sam2", backend=backend,
+                               status=notices.append)
+    seg.notices = notices
+    return seg
+
+
+@pytest.fixture
+def in_cache(cache, monkeypatch):
+    monkeypatch.setenv("PNP_ANNOTATOR_CACHE_DIR", str(cache))
+    return cache / "onnx"
+
+
+def torch_masks(sam2):
+    seg = make(sam2, "torch")
+    seg.set_image("img", RGB)
+    return [seg.predict(*c) for c in CLICKS]
+
+
+def assert_same_as_torch(seg, sam2):
+    for ours, ref in zip([seg.predict(*c) for c in CLICKS], torch_masks(sam2)):
+        assert np.array_equal(ours.mask, ref.mask)
+        assert ours.score == pytest.approx(ref.score, abs=1e-5)
+
+
+def graphs(folder, part=""):
+    return sorted(p.name for p in folder.iterdir() if part in p.name) if folder.exists() else []
+
+
+def test_exported_once_then_read_from_the_cache(sam2, in_cache):
+    first = make(sam2)
+    first.set_image("img", RGB)
+    assert first.backend == "onnxruntime"
+    assert any("Preparing the click model for ONNX Runtime" in n for n in first.notices)
+    files = graphs(in_cache)
+    assert len(files) == 1 and files[0].startswith("sam2-prompt-decoder-") and files[0].endswith(".onnx")
+    stamps = [(in_cache / f).stat().st_mtime_ns for f in files]
+
+    second = make(sam2)  # same weights, same versions: the files are reused, not exported again
+    second.set_image("img", RGB)
+    assert second.backend == "onnxruntime" and second.notices == []
+    assert [(in_cache / f).stat().st_mtime_ns for f in files] == stamps
+    assert_same_as_torch(second, sam2)
+
+
+def test_the_key_follows_weights_and_versions(sam2, monkeypatch):
+    import onnxruntime
+
+    model = sam2[0]
+    key = onnx_backend.graph_key(onnx_backend.PromptToMasks(model), model, "sam2")
+    assert key == onnx_backend.graph_key(onnx_backend.PromptToMasks(model), model, "sam2")
+    monkeypatch.setattr(onnxruntime, "__version__", "0.0.1")
+    assert onnx_backend.graph_key(onnx_backend.PromptToMasks(model), model, "sam2") != key
+    monkeypatch.undo()
+    other, _ = random_sam2("tiny", seed=1)
+    assert onnx_backend.graph_key(onnx_backend.PromptToMasks(other), other, "sam2") != key
+
+
+def test_a_damaged_file_is_exported_again(sam2, in_cache):
+    part = "prompt-decoder"
+    make(sam2).set_image("img", RGB)  # the file exists (exported here or by the test above)
+    (name,) = graphs(in_cache, part)
+    (in_cache / name).write_bytes(b"not an onnx graph")
+    seg = make(sam2)
+    seg.set_image("img", RGB)
+    assert seg.backend == "onnxruntime"
+    assert any("damaged or stale" in n and name in n for n in seg.notices)
+    assert graphs(in_cache, part) == [name] and (in_cache / name).stat().st_size > 1000
+    assert_same_as_torch(seg, sam2)
+
+
+def test_a_file_of_another_model_under_this_key_is_exported_again(sam2, tmp_path, monkeypatch):
+    """A stale graph that loads but computes something else is caught by the check against torch."""
+    monkeypatch.setenv("PNP_ANNOTATOR_CACHE_DIR", str(tmp_path))
+    other, _ = random_sam2("tiny", seed=1)
+    make(sam2, model=other.requires_grad_(False)).set_image("img", RGB)
+    (stale,) = graphs(tmp_path / "onnx", "prompt-decoder")
+    wrapper = onnx_backend.PromptToMasks(sam2[0])
+    ours = f"sam2-prompt-decoder-{onnx_backend.graph_key(wrapper, sam2[0], 'sam2')[:32]}.onnx"
+    (tmp_path / "onnx" / stale).rename(tmp_path / "onnx" / ours)
+    seg = make(sam2)
+    seg.set_image("img", RGB)
+    assert seg.backend == "onnxruntime"
+    assert any("damaged or stale" in n and "differ" in n for n in seg.notices)
+    assert_same_as_torch(seg, sam2)
+
+
+def test_a_failed_export_leaves_no_file_and_clicks_run_on_torch(sam2, tmp_path, monkeypatch):
+    monkeypatch.setenv("PNP_ANNOTATOR_CACHE_DIR", str(tmp_path))
+
+    def broken_export(model, args, f=None, **kwargs):
+        if f is not None:
+            with open(f, "wb") as out:
+                out.write(b"half a graph")
+        raise RuntimeError("exporter broke")
+
+    monkeypatch.setattr(torch.onnx, "export", broken_export)
+    seg = make(sam2)
+    seg.set_image("img", RGB)
+    assert seg.backend == "torch"
+    assert len(seg.notices) == 2 and seg.notices[0].startswith("Preparing the click model")
+    assert seg.notices[1].startswith("Clicks are decoded with torch") and "exporter broke" in seg.notices[1]
+    assert "\n" not in seg.notices[1]
+    assert graphs(tmp_path / "onnx") == [], "no partial file is left behind"
+    assert_same_as_torch(seg, sam2)
+
+
+def test_missing_onnxruntime_is_one_notice(sam2, monkeypatch):
+    monkeypatch.setattr(onnx_backend, "missing_packages", lambda: ["onnxruntime"])
+    seg = make(sam2)
+    seg.set_image("img", RGB)
+    seg.predict(*CLICKS[0])
+    assert seg.backend == "torch"
+    assert seg.notices == ["Clicks are decoded with torch: ONNX Runtime could not be prepared "
+                           "(OnnxUnavailable: not installed: onnxruntime)"]
+
+
+def test_a_failing_run_decodes_that_click_with_torch(sam2, in_cache):
+    seg = make(sam2)
+    seg.set_image("img", RGB)
+    assert seg.backend == "onnxruntime"
+
+    class Broken:
+        def run(self, *args, **kwargs):
+            raise RuntimeError("session died")
+
+    seg._onnx.session = Broken()
+    ref = torch_masks(sam2)
+    got = seg.predict(*CLICKS[0])  # not lost: torch decodes it
+    assert np.array_equal(got.mask, ref[0].mask)
+    assert seg.backend == "torch"
+    assert len(seg.notices) == 1 and "failed on a click" in seg.notices[0] and "session died" in seg.notices[0]
+    assert np.array_equal(seg.predict(*CLICKS[1]).mask, ref[1].mask)
+    assert len(seg.notices) == 1
+
+
+def test_torch_backend_never_exports(sam2, tmp_path, monkeypatch):
+    monkeypatch.setenv("PNP_ANNOTATOR_CACHE_DIR", str(tmp_path))
+    seg = make(sam2, "torch")
+    seg.set_image("img", RGB)
+    seg.predict(*CLICKS[0])
+    assert seg.backend == "torch" and seg.notices == [] and graphs(tmp_path / "onnx") == []
+
+
+def test_unknown_backend_is_refused(sam2):
+    with pytest.raises(ValueError, match="unknown interactive backend 'tensorrt'"):
+        make(sam2, "tensorrt")
