@@ -26,6 +26,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import os
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from PIL import Image
 
 from annotator.core.atomic import atomic_write_bytes
 from annotator.core.project import Project
-from annotator.core.statefiles import check_no_links
+from annotator.core.statefiles import check_no_links, open_state_file
 
 SUFFIX = ".heat.npz"
 MAX_CLASSES = 4096
@@ -108,18 +109,22 @@ def load_result(project: Project, rel: str) -> SavedResult | None:
         path = heat_path(project, rel)
         if not path.is_file():
             return None
-        return read_result(path)
+        with os.fdopen(open_state_file(path), "rb") as fh:  # a link in the state folder is refused
+            return read_result(fh, name=path)
     except (OSError, HeatFileError) as exc:
         log.warning("%s", exc)
         return None
 
 
-def read_result(path) -> SavedResult:
-    """The result kept in heatmap file *path*; HeatFileError (file + reason) when it is
-    damaged, hostile or written by float16 rounding that lost a class's map."""
+def read_result(path, *, name=None) -> SavedResult:
+    """The result kept in heatmap file *path* (a path or an open binary file, then named
+    *name* in messages); HeatFileError (file + reason) when it is damaged, hostile or written
+    by float16 rounding that lost a class's map."""
+    path_in = path
+    path = name if name is not None else path
     try:
-        with zipfile.ZipFile(path) as archive:
-            arrays = {name: _read_member(archive, name) for name in _MEMBERS}
+        with zipfile.ZipFile(path_in) as archive:
+            arrays = {member: _read_member(archive, member) for member in _MEMBERS}
     except HeatFileError as exc:
         raise HeatFileError(f"{path}: {exc}") from None
     except (OSError, EOFError, ValueError, zlib.error, zipfile.BadZipFile, zipfile.LargeZipFile,

@@ -144,3 +144,25 @@ def test_a_damaged_or_hostile_heatmap_file_is_refused_with_its_reason(project, c
         heatcache.read_result(path)
     assert str(path) in str(info.value)
     assert heatcache.load_result(project, "a.png") is None  # the window treats it as "no heatmap"
+
+
+def test_a_heatmap_or_coco_metadata_file_that_is_a_link_is_not_followed(project, tmp_path):
+    """A shared folder can plant links in the state folder: they are refused (no heatmap, no
+    metadata, each with its reason), never read through."""
+    from annotator.core.coco.meta import load_meta
+
+    rng = np.random.default_rng(0)
+    maps = rng.random((2, 8, 8)).astype(np.float32)
+    saved = saved_and_reloaded(project, {"classes": ["sky", "car"], "heatmaps": maps, "image_size": (64, 96)},
+                               (64, 96))
+    heat = heatcache.heat_path(project, "a.png")
+    outside = tmp_path / "elsewhere.npz"
+    heat.rename(outside)
+    heat.symlink_to(outside)
+    assert heatcache.read_result(outside).classes == saved.classes  # the file itself is fine
+    assert heatcache.load_result(project, "a.png") is None
+    meta = project.layout.coco_file
+    (tmp_path / "meta.json").write_text('{"schema": "pnp-annotator/coco-meta", "version": 1}')
+    meta.symlink_to(tmp_path / "meta.json")
+    _, problem = load_meta(project)
+    assert problem is not None and "symbolic link" in problem

@@ -252,16 +252,35 @@ def test_a_folder_with_only_the_labelmap_imports_the_right_names_despite_id_gaps
     assert areas == {name: float((want == v).sum()) for name, v in (("sky", 1), ("car", 7), ("road", 3))}
 
 
+DATUMARO_VERSION = "1.13.12"
+
+
 def _datumaro_python() -> str | None:
-    """A Python that can import datumaro: $DATUMARO_PYTHON, else this one (datumaro is not a
-    dependency of the project: its pins clash with ours, so it lives in a venv of its own)."""
+    """A Python that can import datumaro: $DATUMARO_PYTHON, else this one, else a venv of its
+    own made once at <repo>/.venv-datumaro (git-ignored; datumaro is not a dependency of the
+    project: its pins differ from ours). None only when that venv cannot be made (no index)."""
     import os
+    import shutil
     import subprocess
     import sys
+    from pathlib import Path
+
     for python in (os.environ.get("DATUMARO_PYTHON"), sys.executable):
         if python and subprocess.run([python, "-c", "import datumaro"], capture_output=True).returncode == 0:
             return python
-    return None
+    venv = Path(__file__).resolve().parents[2] / ".venv-datumaro"
+    python, ready = venv / "bin" / "python", venv / f".installed-{DATUMARO_VERSION}"
+    if ready.exists() and python.exists():
+        return str(python)
+    shutil.rmtree(venv, ignore_errors=True)  # a half-made one (an interrupted install)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120, capture_output=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"datumaro=={DATUMARO_VERSION}"],
+                       check=True, timeout=900, capture_output=True)
+    except (subprocess.SubprocessError, OSError):
+        return None
+    ready.touch()
+    return str(python)
 
 
 READ_BACK = """
@@ -284,8 +303,8 @@ def test_datumaro_reads_the_export_back_with_our_class_names(project, tmp_path):
     import subprocess
     python = _datumaro_python()
     if python is None:
-        pytest.skip("datumaro is not installed here (set DATUMARO_PYTHON to a Python that has it, e.g. a venv "
-                    "with `pip install datumaro`)")
+        pytest.skip(f"datumaro=={DATUMARO_VERSION} could not be installed into .venv-datumaro (no package index?); "
+                    "set DATUMARO_PYTHON to a Python that has it")
     out = tmp_path / "sem"
     report = export_semantic(project, out)
     run = subprocess.run([python, "-c", READ_BACK, str(out)], capture_output=True, text=True, timeout=300)

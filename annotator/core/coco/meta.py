@@ -19,6 +19,7 @@ from typing import Any
 
 from annotator.core import safejson
 from annotator.core.atomic import atomic_write_json
+from annotator.core.statefiles import read_state_text
 
 META_FILE = "coco.json"
 SCHEMA = "pnp-annotator/coco-meta"
@@ -45,7 +46,7 @@ def load_meta(project) -> tuple[CocoMeta, str | None]:
     if not path.is_file():
         return CocoMeta(), None
     try:
-        d = safejson.loads(path.read_text(encoding="utf-8"))
+        d = safejson.loads(read_state_text(path))  # a link in the state folder is refused
         if not isinstance(d, dict) or d.get("schema") != SCHEMA:
             raise ValueError(f"field 'schema' is not {SCHEMA!r}")
         if not isinstance(d.get("version"), int) or d["version"] > VERSION:
