@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .config import ENGINES, EngineInfo, engine_for_hub_id, engine_for_model_type
+from .config import EngineInfo, engine_for_hub_id, engine_for_model_type, engines
 from .errors import BrokenInstallError, ModelNotFoundError
 from .hub import hub_reachable, offline  # noqa: F401  (tests patch loading.hub_reachable)
 
@@ -102,7 +102,7 @@ def torch_stack_advice(exc: BaseException) -> str:
 
 def how_to_get(model: str, engine: EngineInfo | None = None) -> str:
     """The instructions every missing-model message ends with."""
-    engine = engine or engine_for_hub_id(model) or ENGINES[0]
+    engine = engine or engine_for_hub_id(model) or engines()[0]
     folder_hint = (f"Or copy the model folder (config.json, model.safetensors, tokenizer/processor files) "
                    f"to this machine and pass its path as the model (--model /path/to/folder).")
     if engine.gated:
@@ -157,19 +157,22 @@ def resolve_model_source(model: str | os.PathLike) -> ModelSource:
 
 def _folder_source(name: str, path: Path) -> ModelSource:
     if not path.is_dir():
-        raise ModelNotFoundError(f"Model folder '{path}' does not exist.\n" + how_to_get(ENGINES[0].default_model))
+        raise ModelNotFoundError(f"Model folder '{path}' does not exist.\n" + how_to_get(engines()[0].default_model))
     config_file = path / "config.json"
     if not config_file.is_file():
         raise ModelNotFoundError(
             f"Model folder '{path}' has no config.json: it is not a saved Hugging Face model.\n"
-            + how_to_get(ENGINES[0].default_model)
+            + how_to_get(engines()[0].default_model)
         )
     try:
-        model_type = json.loads(config_file.read_text(encoding="utf-8")).get("model_type", "")
+        raw = json.loads(config_file.read_text(encoding="utf-8"))
+        model_type = raw.get("model_type", "")
     except (OSError, ValueError, AttributeError) as exc:
         raise ModelNotFoundError(f"Cannot read '{config_file}': {exc}") from exc
     engine = _engine_or_error(f"folder '{path}'", model_type)
     kwargs = dict(pretrained_model_name_or_path=str(path))
+    if not engine.config_class:  # an engine without a transformers config reads config.json itself
+        return ModelSource(name, path, engine, raw, kwargs)
     return ModelSource(name, path, engine, _read_config(f"folder '{path}'", engine, kwargs), kwargs)
 
 
@@ -219,7 +222,7 @@ def _read_config(where: str, engine: EngineInfo, kwargs: dict):
 def _engine_or_error(where: str, model_type: str) -> EngineInfo:
     engine = engine_for_model_type(model_type)
     if engine is None:
-        known = "; ".join(f"{e.config_class} ({e.title}, e.g. {e.default_model})" for e in ENGINES)
+        known = "; ".join(f"{e.config_class} ({e.title}, e.g. {e.default_model})" for e in engines())
         raise ModelNotFoundError(
             f"The model {where} is a '{model_type or 'unknown'}' model, which this tool cannot run. "
             f"Use a checkpoint whose config is one of: {known}."

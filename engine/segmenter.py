@@ -104,6 +104,23 @@ class Segmenter:
         """A new label map from ``result`` with other settings, without a model call."""
         raise NotImplementedError
 
+    postprocess_pool = None
+    """Processes the engine post-processes in (``use_postprocess_pool``); None: the calling thread."""
+    wants_postprocess_pool: bool = False
+    """Its post-processing is worth other processes (PnP-OVSS's CRF); SAM 3's is not."""
+
+    def use_postprocess_pool(self, pool) -> None:
+        """Hand the engine processes for its post-processing: any executor with
+        ``submit(fn, *args, **kwargs) -> Future`` (``annotator.core.postpool.PostprocessPool.executor``).
+        None: post-process in the calling thread. The engine never starts or stops processes;
+        whoever hands it a pool closes it. Engines whose post-processing is cheap ignore it."""
+        self.postprocess_pool = pool
+
+    def postprocess_async(self, result: SegmentationResult, threshold: float | None = None, **options):
+        """``postprocess`` in the handed pool: a Future of the label map, or None when the engine
+        has no pool (call ``postprocess`` then). The caller's thread is free meanwhile."""
+        return None
+
     @property
     def default_threshold(self) -> float:
         """The threshold ``postprocess`` uses when given none (the engine's own scale)."""
@@ -114,13 +131,7 @@ class Segmenter:
 
 
 def engine_class(name: str) -> type[Segmenter]:
-    """The Segmenter subclass of an engine name (imports it on first use)."""
-    if name == "pnp-ovss":
-        from .pnp_ovss.segmenter import PnpOvssSegmenter
+    """The Segmenter subclass of an engine name (the registry's loader, imported on first use)."""
+    from .config import segmenter_class
 
-        return PnpOvssSegmenter
-    if name == "sam3":
-        from .sam3.segmenter import Sam3Segmenter
-
-        return Sam3Segmenter
-    raise ValueError(f"unknown engine {name!r}")
+    return segmenter_class(name)

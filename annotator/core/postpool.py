@@ -26,6 +26,8 @@ from dataclasses import dataclass
 # A pool costs ~3 s of CPU to start (its fork server imports torch): fewer images than
 # this are post-processed in the calling process when the size is automatic.
 MIN_IMAGES_FOR_POOL = 8
+WINDOW_WORKERS = 1
+"""The window's engine thread: one process keeps the CRF (which holds the GIL) off the GUI's."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,16 @@ def plan_workers(requested: int | None, device_type: str, images: int, cores: in
     return WorkerPlan(workers, threads)
 
 
+def start_pool(requested: int | None, device_type: str, images: int, cores: int | None = None, *,
+               spawn: bool = False) -> PostprocessPool | None:
+    """THE decision whether a run post-processes in a pool: a started ``PostprocessPool`` sized
+    by ``plan_workers``, or None (post-process in the run's own process: a small run, one core,
+    ``requested`` 0). The window's engine thread asks for one worker (``WINDOW_WORKERS``), spawned:
+    a fork server started from the window stalled its GUI thread for 3-7 s (heartbeat tests)."""
+    plan = plan_workers(requested, device_type, images, cores)
+    return PostprocessPool(plan.workers, spawn=spawn) if plan.workers else None
+
+
 @contextlib.contextmanager
 def torch_threads(count: int | None):
     """torch's intra-op threads set to *count* for the block (None: unchanged)."""
@@ -85,20 +97,28 @@ def torch_threads(count: int | None):
 class PostprocessPool:
     """Worker processes that finish pending results and make their shapes.
 
-    ``submit(pending, overrides, options)`` -> ``PoolJob`` giving (SegmentationResult, [Shape]).
+    ``submit(pending, overrides, settings)`` -> ``PoolJob`` giving (SegmentationResult, [Shape])
+    (*settings*: the run's ``ProposalSettings``).
     Workers start (and import their modules) at once, so creating the pool before the
     model loads hides their start-up; ``close()`` stops them.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, spawn: bool = False) -> None:
+        """*spawn*: spawned workers instead of the fork server (a GUI process: see ``start_pool``)."""
         if workers < 1:
             raise ValueError(f"a post-processing pool needs at least 1 worker, not {workers}")
         self.workers = workers
-        context = _context()
+        context = multiprocessing.get_context("spawn") if spawn else _context()
         self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
                                              initargs=(context.get_start_method() == "forkserver",))
         # start every worker now (spawned pools start them on the first submit)
         self._started = [self._executor.submit(os.getpid) for _ in range(workers)]
+
+    @property
+    def executor(self):
+        """The processes as an executor (``submit(fn, *args, **kwargs) -> Future``): what an engine is
+        handed (``Segmenter.use_postprocess_pool``) to post-process in them."""
+        return self._executor
 
     def worker_pids(self) -> list[int]:
         """The workers' process ids, once they are up."""
@@ -106,8 +126,8 @@ class PostprocessPool:
             future.result()
         return [p.pid for p in list(getattr(self._executor, "_processes", {}).values())]
 
-    def submit(self, pending, overrides: dict, options) -> PoolJob:
-        args = (pending, overrides, options)
+    def submit(self, pending, overrides: dict, settings) -> PoolJob:
+        args = (pending, overrides, settings)
         try:
             return PoolJob(self._executor.submit(finish_to_shapes, *args), args)
         except BrokenProcessPool:  # a worker died (killed, out of memory): this process does the rest
@@ -143,7 +163,7 @@ class PoolJob:
 
 
 # What every worker imports (torch alone takes ~2.5 s of CPU).
-_WORKER_MODULES = ["torch", "cv2", "pydensecrf.densecrf", "engine.pnp_ovss.postprocess", "annotator.core.pipeline"]
+_WORKER_MODULES = ["torch", "cv2", "pydensecrf.densecrf", "engine.pnp_ovss.postprocess", "annotator.core.proposals"]
 
 
 def _context():
@@ -157,12 +177,13 @@ def _context():
     return context
 
 
-def finish_to_shapes(pending, overrides: dict, options):
-    """(result, shapes) of one pending result: its label map, then its polygons."""
-    from annotator.core.pipeline import result_to_shapes
+def finish_to_shapes(pending, overrides: dict, settings):
+    """(result, shapes) of one pending result: its label map, then its polygons
+    (*settings*: ``ProposalSettings``)."""
+    from annotator.core.proposals import result_to_shapes
 
     result = pending.finish(**overrides)
-    return result, result_to_shapes(result, options)
+    return result, result_to_shapes(result, settings)
 
 
 def _init_worker(forked_by_server: bool = False) -> None:
@@ -182,6 +203,6 @@ def _init_worker(forked_by_server: bool = False) -> None:
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
-    import annotator.core.pipeline  # noqa: F401 - imported once at start, not on the first image
+    import annotator.core.proposals  # noqa: F401 - imported once at start, not on the first image
     import engine.pnp_ovss.postprocess  # noqa: F401
     import pydensecrf.densecrf  # noqa: F401

@@ -38,6 +38,8 @@ from annotator.core.layout import (
     checked_rel,
 )
 from annotator.core.statefiles import check_no_links, read_state_text
+from annotator.core.proposal_settings import (BACKGROUND_MODES, DEFAULT_MIN_AREA_FRACTION, DEFAULT_TOLERANCE,
+                                              PROPOSAL_MODES, ProposalSettings, check)
 
 PROJECT_SCHEMA = "pnp-annotator/project"
 PROJECT_VERSION = 1
@@ -52,8 +54,6 @@ class AnnotationFileError(ValueError):
         super().__init__(f"{self.path}: {reason}")
 
 
-PROPOSAL_MODES = ("auto", "regions", "instances")
-BACKGROUND_MODES = ("auto", "always", "never")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -72,7 +72,12 @@ class ProjectSettings:
     device: str = "auto"
     """"auto", "cpu", "cuda" or "mps"."""
     threshold: float | None = None
-    """Per-class heatmap threshold in [0, 1]; None means the engine's default."""
+    """Heatmap threshold in [0, 1] of the project's engine; None means the engine's default."""
+    class_thresholds: dict[str, float] = field(default_factory=dict)
+    """Threshold of single classes, over ``threshold`` (``ProposalSettings.class_thresholds``)."""
+    engine_thresholds: dict[str, float] = field(default_factory=dict)
+    """Thresholds the user set for the engines not in use (engine name -> threshold), back
+    in ``threshold`` when the project switches to that engine again (``switch_model``)."""
     background: str = "auto"
     """Background channel: "auto" (fewer than 3 classes), "always" or "never"."""
     presence_threshold: float | None = None
@@ -80,9 +85,9 @@ class ProjectSettings:
     proposals: str = "auto"
     """"regions" (one shape per connected region of the label map), "instances" (one per
     detected object) or "auto" (instances for engines that detect them, else regions)."""
-    simplify_tolerance: float = 1.5
+    simplify_tolerance: float = DEFAULT_TOLERANCE
     """Polygon simplification tolerance in pixels."""
-    min_area_fraction: float = 0.0005
+    min_area_fraction: float = DEFAULT_MIN_AREA_FRACTION
     """Regions smaller than this fraction of the image are dropped (0.05 %)."""
     interactive_model: str = ""
     """Model for click-to-segment tools; empty means facebook/sam2.1-hiera-tiny."""
@@ -96,6 +101,27 @@ class ProjectSettings:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def proposal_settings(self) -> ProposalSettings:
+        """The record every model run of this project carries."""
+        return ProposalSettings(threshold=self.threshold, class_thresholds=self.class_thresholds,
+                                background=self.background, tolerance=self.simplify_tolerance,
+                                min_area_fraction=self.min_area_fraction, proposals=self.proposals,
+                                refine=self.refine)
+
+    def switch_model(self, model: str, engine_of) -> None:
+        """Use *model*; when its engine (``engine_of(model)`` -> engine name) differs from the
+        current one, the threshold the user set for the old engine is kept for it and the new
+        engine's own comes back (None: that engine's default)."""
+        old, new = engine_of(self.model), engine_of(model)
+        self.model = model
+        if old == new:
+            return
+        kept = dict(self.engine_thresholds)  # a new dict: a copied ProjectSettings may share the old one
+        if self.threshold is not None:
+            kept[old] = self.threshold
+        self.threshold = kept.pop(new, None)
+        self.engine_thresholds = kept
+
     @classmethod
     def from_dict(cls, d: Any) -> ProjectSettings:
         """Known keys are type-checked; unknown keys (from newer versions) are ignored."""
@@ -108,32 +134,31 @@ class ProjectSettings:
         return out
 
 
-_CHOICES = {"device": DEVICES, "background": BACKGROUND_MODES, "proposals": PROPOSAL_MODES}
-_PROBABILITIES = ("threshold", "presence_threshold")  # None or a number in [0, 1]
+_CHOICES = {"device": DEVICES}
+# project.json names of ProposalSettings fields (the record checks them)
+_RECORD_FIELDS = {"threshold": "threshold", "class_thresholds": "class_thresholds", "background": "background",
+                  "simplify_tolerance": "tolerance", "min_area_fraction": "min_area_fraction",
+                  "proposals": "proposals", "refine": "refine"}
 
 
 def _checked_setting(name: str, value: Any) -> Any:
     """*value* for setting *name*, or ValueError naming the field and what it accepts."""
-    if name in _PROBABILITIES:
+    if name in _RECORD_FIELDS or name == "engine_thresholds":
+        key = _RECORD_FIELDS.get(name, "class_thresholds")  # engine name -> threshold: the same shape
+        try:
+            return check({key: value})[key]
+        except ValueError as exc:
+            raise ValueError(f"settings.{name}{str(exc)[len(key):]}") from None
+    if name == "presence_threshold":
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise ValueError(f"settings.{name}: expected null or a number in [0, 1], got {value!r}")
         return float(value)
-    if name in ("simplify_tolerance", "min_area_fraction"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ValueError(f"settings.{name}: expected a number >= 0, got {value!r}")
-        if name == "min_area_fraction" and value >= 1:
-            raise ValueError(f"settings.{name}: expected a fraction below 1, got {value!r}")
-        return float(value)
     if name == "routes":
         from annotator.core.routing import check_routes
 
         return check_routes(value)
-    if name == "refine":
-        if not isinstance(value, bool):
-            raise ValueError(f"settings.{name}: expected true or false, got {value!r}")
-        return value
     if not isinstance(value, str):
         raise ValueError(f"settings.{name}: expected a string, got {value!r}")
     choices = _CHOICES.get(name)

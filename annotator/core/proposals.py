@@ -21,14 +21,12 @@ import cv2
 import numpy as np
 
 from annotator.core.geometry import min_pixels_for, polygon_rings, region_polygons, regions
-from annotator.core.project import PROPOSAL_MODES
+from annotator.core.proposal_settings import (DEFAULT_MIN_AREA_FRACTION, DEFAULT_TOLERANCE, PROPOSAL_MODES,
+                                              ProposalSettings)
 from annotator.core.shapes import Shape
 
 if TYPE_CHECKING:
     from engine import Instance, SegmentationResult
-
-DEFAULT_TOLERANCE = 1.5
-DEFAULT_MIN_AREA_FRACTION = 0.0005
 
 
 def shapes_from_label_map(
@@ -80,8 +78,17 @@ def shapes_from_label_map(
     return shapes
 
 
-INSTANCE_ENGINES = ("sam3", "routed")
-"""Engines whose results carry instances ("routed": calibrated routes, core.routed_segmenter)."""
+def makes_instances(engine: str) -> bool:
+    """The engine registry's word on whether *engine*'s results carry instances ("routed", calibrated
+    routes of core.routed_segmenter, is not an engine of the registry: its results do)."""
+    from engine.config import engine_info
+
+    if engine == "routed":
+        return True
+    try:
+        return engine_info(engine).instances
+    except ValueError:
+        return False
 
 
 def resolve_proposals(mode: str, engine: str) -> str:
@@ -93,8 +100,8 @@ def resolve_proposals(mode: str, engine: str) -> str:
     if mode not in PROPOSAL_MODES:
         raise ValueError(f"proposals must be one of {', '.join(PROPOSAL_MODES)}, not {mode!r}")
     if mode == "auto":
-        return "instances" if engine in INSTANCE_ENGINES else "regions"
-    if mode == "instances" and engine not in INSTANCE_ENGINES:
+        return "instances" if makes_instances(engine) else "regions"
+    if mode == "instances" and not makes_instances(engine):
         raise ValueError(f"proposals 'instances' needs an engine that detects objects (SAM 3); "
                          f"the {engine} engine gives regions: use proposals 'regions' or 'auto'")
     return mode
@@ -154,6 +161,15 @@ def proposals_from_result(
                                      tolerance=tolerance, min_area_fraction=min_area_fraction)
     return shapes_from_label_map(result.label_map, list(result.classes), result.heatmaps,
                                  tolerance=tolerance, min_area_fraction=min_area_fraction)
+
+
+def result_to_shapes(result: SegmentationResult, settings: ProposalSettings) -> list[Shape]:
+    """The proposals stage: shapes of a post-processed result with the record's mode,
+    tolerance and minimum area (``proposals_from_result``). *settings*: a ``ProposalSettings``
+    or anything carrying one as ``.settings`` (``PipelineOptions``)."""
+    settings = getattr(settings, "settings", settings)
+    return proposals_from_result(result, mode=settings.proposals, tolerance=settings.tolerance,
+                                 min_area_fraction=settings.min_area_fraction)
 
 
 def _score_map(heatmap: np.ndarray, height: int, width: int) -> np.ndarray:

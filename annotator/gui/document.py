@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from annotator.core.annotations import ImageAnnotations
+from annotator.core.proposal_settings import ProposalSettings
 from annotator.core.shapes import Part, Shape
 
 
@@ -27,7 +28,7 @@ def is_proposal(shape: Shape) -> bool:
     return shape.source == "model" and not shape.accepted
 
 
-Params = tuple  # (threshold | None, tolerance): the slider values proposals were made with
+Params = ProposalSettings  # what the proposals in a document were made with (the sliders show it)
 
 
 class _SwapShapes(QUndoCommand):
@@ -67,7 +68,7 @@ class AnnotationDocument(QObject):
         self.annotations = annotations
         self.undo_stack = QUndoStack(self)
         self.params: Params | None = None
-        """(threshold, tolerance) of the proposals in the document; None when not known."""
+        """The ``ProposalSettings`` the proposals in the document were made with; None when not known."""
 
     # --- reading ----------------------------------------------------------------------
     def shapes(self) -> list[Shape]:
@@ -182,20 +183,24 @@ class AnnotationDocument(QObject):
     def reject_all_proposals(self) -> None:
         self.reject(self.proposal_ids())
 
-    def apply_proposals(self, shapes: Sequence[Shape], params: Params | None = None) -> None:
+    def apply_proposals(self, shapes: Sequence[Shape], params: Params | None = None,
+                        model_run: dict | None = None) -> None:
         """New model proposals replace the pending ones (ImageAnnotations semantics), undoably.
 
-        *params* (threshold, tolerance) they were made with travel with the command.
+        *params* (the ``ProposalSettings`` they were made with) travel with the command;
+        *model_run* (a new model run's record, ``core.pipeline.model_run``) is kept in the file.
 
         The core rule is run on a scratch ImageAnnotations so that it stays the one
         definition of which shapes survive, while the document's list changes only
         through the command.
         """
         ann = self.annotations
+        if model_run is not None:
+            ann.model_run = dict(model_run)
         scratch = ImageAnnotations(image=ann.image, width=ann.width, height=ann.height, shapes=self.shapes())
         scratch.apply_proposals([s.copy() for s in shapes], skip_kept=True)
         self._push(f"Apply {len(shapes)} proposal(s)", list(scratch.shapes),
-                   None if params is None else (self.params, tuple(params)))
+                   None if params is None else (self.params, params))
 
     def replace_shapes(self, updates: Mapping[str, Shape], before: Mapping[str, Shape], text: str) -> int:
         """Put each shape of *updates* (same id) in place of the document's, as ONE command. A

@@ -116,14 +116,17 @@ class DocumentStore(QObject):
         doc = self._docs.get(image) if image else None
         self._group.setActiveStack(doc.undo_stack if doc else None)
 
-    def apply_proposals(self, image: str, shapes: list, params: tuple | None = None) -> None:
-        """*params*: (threshold, tolerance) the proposals were made with (for the sliders)."""
+    def apply_proposals(self, image: str, shapes: list, params=None, model_run: dict | None = None) -> None:
+        """*params*: the ``ProposalSettings`` the proposals were made with (for the sliders);
+        *model_run*: the model run they came from (None: a re-draw of the same run)."""
         doc = self._docs.get(image)
         if doc is not None:
-            doc.apply_proposals(shapes, params)  # undoable; saved by the change it causes
+            doc.apply_proposals(shapes, params, model_run)  # undoable; saved by the change it causes
             return
         try:
             ann = self.project.load(image)
+            if model_run is not None:
+                ann.model_run = dict(model_run)
             ann.apply_proposals(shapes, skip_kept=True)
             self.project.save(ann)
         except Exception as e:  # noqa: BLE001 - reported, the result stays in the job's hands
@@ -131,7 +134,7 @@ class DocumentStore(QObject):
             return
         self.statusChanged.emit(image, ann.status)
 
-    def proposals_saved(self, image: str, shapes: list, params: tuple | None = None) -> None:
+    def proposals_saved(self, image: str, shapes: list, params=None) -> None:
         """A batch saved *shapes* as the image's proposals in its file: an open document
         takes them too (undoable; its next save writes the same proposals plus any edit
         made meanwhile), a closed one only reports its new status."""

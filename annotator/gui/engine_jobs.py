@@ -1,6 +1,7 @@
 """What the engine thread is asked, and with what: the engine settings, the jobs (plain
-dataclasses sent over a queued signal), the failure kinds reported back, and the
-production factories and polygon step the worker is built with.
+dataclasses sent over a queued signal, each carrying its ``ProposalSettings``, which comes
+back with its result), the failure kinds reported back, and the production factories and
+proposals stage the worker is built with.
 
 No Qt here: ``engine_worker`` (EngineWorker in the engine thread, EngineClient in the
 GUI thread) runs these jobs.
@@ -8,7 +9,6 @@ GUI thread) runs these jobs.
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,16 +16,17 @@ from typing import Any
 
 import numpy as np
 
+from annotator.core.proposal_settings import ProposalSettings
+
 
 @dataclass(frozen=True)
 class EngineSettings:
-    """What the engine runs with; a new model, device or presence threshold reloads it lazily."""
+    """What the engine is loaded with; a new model, device or presence threshold reloads it
+    lazily. How results become proposals is not here: each job carries its ``ProposalSettings``."""
 
     model: str
     device: str = "auto"
     presence_threshold: float | None = None
-    threshold: float = 0.15  # default for jobs that do not override it
-    background: str = "auto"
     routes: str = ""  # ProjectSettings.routes as sorted JSON ("" = none): new routes reload the engine
 
     @classmethod
@@ -33,45 +34,24 @@ class EngineSettings:
         """The engine part of a project's ``ProjectSettings`` (None/"" mean the engine's defaults)."""
         from engine import DEFAULT_MODEL
 
-        model = settings.model.strip() or DEFAULT_MODEL
-        return cls(model=model, device=settings.device or "auto",
+        routes = getattr(settings, "routes", None)
+        return cls(model=settings.model.strip() or DEFAULT_MODEL, device=settings.device or "auto",
                    presence_threshold=settings.presence_threshold,
-                   threshold=_engine_threshold(model) if settings.threshold is None else settings.threshold,
-                   background=settings.background,
-                   routes=json.dumps(getattr(settings, "routes", None) or {}, sort_keys=True)
-                   if getattr(settings, "routes", None) else "")
+                   routes=json.dumps(routes, sort_keys=True) if routes else "")
 
+    @property
+    def engine(self) -> str:
+        """The registry's name of the engine the model runs (read without loading it)."""
+        from engine.config import engine_for_model
 
-def _engine_threshold(model: str) -> float:
-    """The default threshold of the engine *model* runs (PnP-OVSS's heatmap threshold, SAM 3's
-    semantic threshold), read from a known hub id or a local folder's config.json: no model
-    load and no network, so the window can ask on its own thread."""
-    from engine.config import engine_for_hub_id, engine_for_model_type
+        return engine_for_model(self.model).name
 
-    info = engine_for_hub_id(model)
-    config = Path(model).expanduser() / "config.json"
-    if info is None and config.is_file():
-        try:
-            info = engine_for_model_type(str(json.loads(config.read_text(encoding="utf-8")).get("model_type", "")))
-        except (OSError, ValueError, AttributeError):
-            info = None
-    if info is not None and info.name == "sam3":
-        from engine.sam3.config import Sam3SegmenterConfig
+    @property
+    def default_threshold(self) -> float:
+        """The engine's own threshold (the engine registry's), for jobs whose record has none."""
+        from engine.config import default_threshold
 
-        return Sam3SegmenterConfig.threshold
-    from engine.pnp_ovss.config import SegmenterConfig
-
-    return SegmenterConfig.threshold
-
-
-@dataclass
-class Polygonize:
-    """How label maps become shapes (the polygon step the sliders re-run)."""
-
-    tolerance: float = 1.5
-    min_area_fraction: float = 0.0005
-    refine: bool = False  # sharpen the label map with the interactive model first (core.refine)
-    proposals: str = "auto"  # "auto" | "regions" | "instances" (ProjectSettings.proposals)
+        return default_threshold(self.engine)
 
 
 @dataclass
@@ -80,23 +60,20 @@ class SegmentJob:
     image: str  # project-relative path: the identity results are routed by
     path: Path
     classes: list[str]
-    threshold: float | None = None
-    background: str | None = None
-    polygonize: Polygonize = field(default_factory=Polygonize)
+    settings: ProposalSettings = field(default_factory=ProposalSettings)  # comes back with the result
+    model: str = ""  # recorded in the image's model_run
     pixels: np.ndarray | None = None  # already-decoded RGB, saves a second read
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
 class PostprocessJob:
-    """Threshold / background / simplification changed: no model call."""
+    """Threshold / background / simplification / proposals mode changed: no model call."""
 
     job_id: int
     image: str
     result: Any  # engine.SegmentationResult
-    threshold: float
-    background: str
-    polygonize: Polygonize = field(default_factory=Polygonize)
+    settings: ProposalSettings = field(default_factory=ProposalSettings)
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
@@ -107,7 +84,7 @@ class BatchJob:
     job_id: int
     project: Any  # annotator.core.project.Project
     images: list[str]  # project-relative paths in processing order
-    options: Any  # annotator.core.pipeline.PipelineOptions
+    options: Any  # annotator.core.pipeline.PipelineOptions (its settings come back with each image)
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
@@ -121,13 +98,12 @@ def load_segmenter(settings: EngineSettings):
     from annotator.core.pipeline import load_segmenter as load
     from annotator.core.project import ProjectSettings
 
-    # postprocess_workers=1: the dense CRF holds the GIL for up to a second; in a helper
-    # process it cannot freeze the GUI thread.
+    # The engine thread hands it core's post-processing pool (EngineWorker): the dense CRF
+    # holds the GIL for up to a second, and in a helper process it cannot freeze the GUI.
     project_settings = ProjectSettings(model=settings.model, device=settings.device,
                                        presence_threshold=settings.presence_threshold,
-                                       threshold=settings.threshold, background=settings.background,
                                        routes=json.loads(settings.routes) if settings.routes else {})
-    return load(project_settings, postprocess_workers=1)
+    return load(project_settings)
 
 
 def load_interactive(model: str, device: str):
@@ -137,21 +113,11 @@ def load_interactive(model: str, device: str):
     return InteractiveSegmenter.load(model or DEFAULT_INTERACTIVE_MODEL, device=device)
 
 
-def polygonize_label_map(label_map, classes, heatmaps, params: Polygonize, result=None) -> list:
-    """The core's polygon step (the one place that turns results into shapes): the label
-    map's regions, or *result*'s instances when ``params.proposals`` resolves to them."""
-    from annotator.core.proposals import resolve_proposals, shapes_from_instances, shapes_from_label_map
+def polygonize(result, settings: ProposalSettings) -> list:
+    """The core's proposals stage (the one place that turns results into shapes)."""
+    from annotator.core.proposals import result_to_shapes
 
-    engine = getattr(result, "engine", "pnp-ovss")
-    if engine == "routed":  # calibrated routes: instances over regions, one partition
-        from annotator.core.routed_segmenter import routed_shapes
-
-        return routed_shapes(result, label_map, tolerance=params.tolerance, min_area_fraction=params.min_area_fraction)
-    if result is not None and resolve_proposals(params.proposals, engine) == "instances":
-        return shapes_from_instances(result.instances, list(result.classes), result.image_size,
-                                     tolerance=params.tolerance, min_area_fraction=params.min_area_fraction)
-    return shapes_from_label_map(label_map, classes, heatmaps, tolerance=params.tolerance,
-                                 min_area_fraction=params.min_area_fraction)
+    return result_to_shapes(result, settings)
 
 
 def read_image(path: Path) -> np.ndarray:

@@ -7,324 +7,34 @@ order; each carries the image it belongs to and its own cancel token
 back as signals carrying the job id and the image, and ``EngineClient`` drops the
 results of superseded jobs, so a late answer never lands on the wrong image.
 
-The jobs and settings are in ``engine_jobs``; the interactive lane (clicks, embeddings,
-sharpen) in ``interactive_jobs``.
+This module is the GUI thread's side, ``EngineClient`` (submit, supersede, cancel, route
+by image); ``engine_thread.EngineWorker`` runs the jobs there. The jobs and settings are in
+``engine_jobs``; the interactive lane (clicks, embeddings, sharpen) in ``interactive_jobs``.
 """
 
 from __future__ import annotations
 
-import gc
 import itertools
 import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal
 
 # The jobs, settings, failure kinds and factories live in engine_jobs; these are the
 # names the window and the dialogs use beside EngineClient.
+from annotator.core.proposal_settings import ProposalSettings
 from annotator.gui.engine_jobs import (BAD_INPUT, CANCELLED, ENGINE_ERROR, IMAGE_ERROR, NO_MODEL,
-                                       OUT_OF_MEMORY, BatchJob, EngineSettings, Polygonize, PostprocessJob,
-                                       SegmentJob, load_interactive, load_segmenter, polygonize_label_map,
-                                       read_image)
-from annotator.gui.exemplar_jobs import ExemplarJob, ExemplarModels, ExemplarResult
-from annotator.gui.interactive_jobs import ClickJob, EmbedJob, InteractiveLane, SharpenJob, SharpenResult
-from engine.errors import BrokenInstallError, Cancelled, DeviceOutOfMemoryError, EngineError, ModelNotFoundError
+                                       OUT_OF_MEMORY, BatchJob, EngineSettings, PostprocessJob, SegmentJob,
+                                       load_interactive, load_segmenter, polygonize)
+from annotator.gui.engine_thread import EngineWorker
+from annotator.gui.exemplar_jobs import ExemplarJob, ExemplarResult
+from annotator.gui.interactive_jobs import ClickJob, EmbedJob, SharpenJob, SharpenResult
 
 __all__ = ["BAD_INPUT", "CANCELLED", "ENGINE_ERROR", "IMAGE_ERROR", "NO_MODEL", "OUT_OF_MEMORY", "BatchJob",
-           "EngineClient", "EngineSettings", "EngineWorker", "Polygonize", "PostprocessJob", "SegmentJob",
-           "load_interactive", "load_segmenter", "polygonize_label_map"]
-
-LABEL_MAPS_KEPT = 4  # full-size int32 label maps: a few images' worth of slider moves
-
-
-class EngineWorker(QObject):
-    """Runs in the engine thread. Never touched from the GUI thread after moveToThread."""
-
-    stateChanged = Signal(str)  # "loading model", "ready", "no model"
-    progress = Signal(int, str, str, int, int)  # job_id, image, stage, done, total
-    segmented = Signal(int, str, object, object)  # job_id, image, SegmentationResult, shapes
-    postprocessed = Signal(int, str, object, object)  # job_id, image, label_map, shapes
-    batchImage = Signal(int, int, int, str)  # job_id, images finished, images to do, last image ("" at start)
-    batchSaved = Signal(int, str, object, object)  # job_id, image, SegmentationResult, shapes (already saved)
-    batchDone = Signal(int, object)  # job_id, core.pipeline.BatchSummary
-    failed = Signal(int, str, str, str)  # job_id, image, kind, message
-    modelMissing = Signal(str)  # the engine's message: how to download or where to point
-    installBroken = Signal(str)  # torch + torchvision cannot run any model: what is wrong, how to fix it
-    finished = Signal(int)  # job_id; exactly once per job, after its results
-    # interactive lane (interactive_jobs): results of clicks, never counted as jobs
-    clickReady = Signal(object)  # ClickResult
-    embedded = Signal(int, str)  # job_id, image
-    interactiveFailed = Signal(int, str, str, str)  # job_id, image, kind, message
-    interactiveMissing = Signal(str)  # the engine's message for a missing interactive model
-    interactiveNotice = Signal(str)  # one-line status of the interactive model (ONNX Runtime export, fallback)
-
-    def __init__(self, settings: EngineSettings, factory: Callable[[EngineSettings], Any] = load_segmenter,
-                 polygonize: Callable[..., list] = polygonize_label_map, read_image=read_image,
-                 interactive_factory: Callable[[str, str], Any] = load_interactive):
-        super().__init__()
-        self._interactive_factory = interactive_factory
-        self._interactive_model = ""
-        self._exemplars = ExemplarModels(self._main_sam3, lambda: (
-            self._settings.model, self._interactive_model, self._settings.device))
-        self.lane = InteractiveLane(self._load_interactive, self.clickReady.emit, self.embedded.emit,
-                                    self.interactiveFailed.emit, self.interactiveMissing.emit,
-                                    exemplars=self._exemplars.get, on_notice=self.interactiveNotice.emit)
-        self._settings = settings
-        self._factory = factory
-        self._polygonize = polygonize
-        self._read_image = read_image
-        self._segmenter = None
-        # Last post-processed label maps (LRU): a simplification-only slider move
-        # then skips blur + CRF (the expensive part of post-processing).
-        self._label_maps: OrderedDict[str, tuple[Any, float, str, np.ndarray]] = OrderedDict()
-        self._refine_keys: dict[str, str] = {}  # image -> embedding key its last refine used
-
-    @Slot(object)
-    def configure(self, settings: EngineSettings) -> None:
-        old, self._settings = self._settings, settings
-        # Threshold and background travel with every job, so only what the model is
-        # loaded with forces a reload (seconds for the real model).
-        if (settings.model, settings.device, settings.presence_threshold) != (
-                old.model, old.device, old.presence_threshold):
-            self.release()  # loads again, lazily, on the next job
-            self._label_maps.clear()
-
-    def _load_interactive(self):
-        return self._interactive_factory(self._interactive_model, self._settings.device)
-
-    def _main_sam3(self):
-        """The main segmenter for exemplar boxes (it is SAM 3), loaded as a Propose loads it."""
-        try:
-            return self._segmenter_or_fail("")
-        except _JobFailed as e:
-            raise (ModelNotFoundError if e.kind == NO_MODEL else EngineError)(e.message) from e
-
-    @Slot(str)
-    def configure_interactive(self, model: str) -> None:
-        if model != self._interactive_model:
-            self._interactive_model = model
-            self.lane.release()
-
-    @Slot()
-    def drain_interactive(self) -> None:
-        self.lane.drain()
-
-    def release(self) -> None:
-        """Drop the segmenter and stop its post-processing process."""
-        seg, self._segmenter = self._segmenter, None
-        self.lane.release()
-        self._exemplars.release()
-        close = getattr(seg, "close", None)
-        if close is not None:
-            close()
-
-    @Slot(object)
-    def run(self, job) -> None:
-        image = getattr(job, "image", "")
-        self.lane.drain()  # clicks go ahead of queued model work
-        try:
-            if job.cancel.is_set():
-                raise Cancelled("superseded or cancelled before it started")
-            if isinstance(job, SegmentJob):
-                self._segment(job)
-            elif isinstance(job, PostprocessJob):
-                self._postprocess(job)
-            elif isinstance(job, BatchJob):
-                self._batch(job)
-            else:
-                raise TypeError(f"unknown engine job {job!r}")
-        except _JobFailed as e:
-            self.failed.emit(job.job_id, e.image or image, e.kind, e.message)
-        except Exception as e:  # noqa: BLE001 - anything else is reported, never lost
-            kind, message = _describe(e)
-            self.failed.emit(job.job_id, image, kind, message)
-        finally:
-            self.finished.emit(job.job_id)
-
-    # -- jobs ---------------------------------------------------------------------
-
-    def _segmenter_or_fail(self, image: str):
-        if self._segmenter is None:
-            self.stateChanged.emit("loading model")
-            try:
-                self._segmenter = self._factory(self._settings)
-            except BrokenInstallError as e:
-                self.stateChanged.emit("no model")
-                self.installBroken.emit(str(e))
-                raise _JobFailed(image, ENGINE_ERROR, str(e)) from e
-            except ModelNotFoundError as e:
-                self.stateChanged.emit("no model")
-                self.modelMissing.emit(str(e))
-                raise _JobFailed(image, NO_MODEL, str(e)) from e
-            except Exception as e:
-                self.stateChanged.emit("no model")
-                raise _JobFailed(image, ENGINE_ERROR, f"could not load the model: {e}") from e
-            # torch + transformers leave ~400k long-lived objects; a full collection
-            # scanning them holds the GIL for 50-250 ms (measured under load) and stalls
-            # the GUI thread. Freezing moves them out of the collector's way for good.
-            gc.freeze()
-            self.stateChanged.emit("ready")
-        return self._segmenter
-
-    def _segment_one(self, job_id, image, path, pixels, classes, threshold, background, params, cancel):
-        seg = self._segmenter_or_fail(image)
-        try:
-            rgb = pixels if pixels is not None else self._read_image(path)
-        except Exception as e:
-            raise _JobFailed(image, IMAGE_ERROR, str(e)) from e
-
-        def progress(stage: str, done: int, total: int) -> None:
-            self.progress.emit(job_id, image, stage, done, total)
-            self.lane.drain()  # a click waits for one dropout pass at most
-
-        result = seg.segment(rgb, classes, progress=progress, cancel=cancel)
-        label_map = self._label_map(seg, image, result, threshold, background)
-        if cancel.is_set():
-            raise Cancelled("cancelled after the last pass")
-        label_map = self._refined(image, str(path), rgb, result, label_map, params)
-        shapes = self._polygonize(label_map, result.classes, result.heatmaps, params, result=result)
-        return result, shapes
-
-    def _refined(self, image: str, key: str, rgb, result, label_map, params: Polygonize) -> np.ndarray:
-        """*label_map* sharpened by the interactive model when ``params.refine`` is set.
-
-        Without pixels (a slider re-run) the embedding must still be cached under *key*;
-        a missing interactive model shows its dialog and leaves the map as it was.
-        """
-        if not params.refine or not getattr(result, "classes", None):
-            return label_map
-        from annotator.core.refine import sharpen_label_map
-
-        try:
-            seg = self.lane.segmenter()
-        except ModelNotFoundError as e:
-            self.interactiveMissing.emit(str(e))
-            return label_map
-        if rgb is not None:
-            seg.set_image(key, rgb)
-        elif not key or not seg.has_image(key):
-            return label_map
-        self._refine_keys[image] = key
-        predict = lambda points, labels, box: seg.predict(points, labels, box, image_key=key).mask  # noqa: E731
-        return sharpen_label_map(label_map, result.classes, predict, result.heatmaps)
-
-    def _label_map(self, seg, image, result, threshold, background) -> np.ndarray:
-        """The result's own label map unless the job asks for other post-processing."""
-        config = getattr(seg, "config", None)
-        same = (threshold is None or threshold == getattr(config, "threshold", threshold)) and (
-            background is None or background == getattr(config, "background", background))
-        if same:
-            return result.label_map
-        return seg.postprocess(result, threshold=threshold, background=background)
-
-    def _segment(self, job: SegmentJob) -> None:
-        result, shapes = self._segment_one(job.job_id, job.image, job.path, job.pixels, job.classes,
-                                           job.threshold, job.background, job.polygonize, job.cancel)
-        self._label_maps.pop(job.image, None)
-        self.segmented.emit(job.job_id, job.image, result, shapes)
-
-    def _postprocess(self, job: PostprocessJob) -> None:
-        seg = self._segmenter_or_fail(job.image)
-        cached = self._label_maps.get(job.image)
-        if cached is not None and cached[0] is job.result and cached[1:3] == (job.threshold, job.background):
-            label_map = cached[3]
-            self._label_maps.move_to_end(job.image)
-        else:
-            self.progress.emit(job.job_id, job.image, "postprocess", 0, 1)
-            label_map = seg.postprocess(job.result, threshold=job.threshold, background=job.background)
-            self._label_maps[job.image] = (job.result, job.threshold, job.background, label_map)
-            while len(self._label_maps) > LABEL_MAPS_KEPT:
-                self._label_maps.popitem(last=False)
-        if job.cancel.is_set():
-            raise Cancelled("superseded by a newer slider position")
-        label_map = self._refined(job.image, self._refine_keys.get(job.image, ""), None, job.result,
-                                  label_map, job.polygonize)
-        shapes = self._polygonize(label_map, job.result.classes, job.result.heatmaps, job.polygonize,
-                                  result=job.result)
-        self.postprocessed.emit(job.job_id, job.image, label_map, shapes)
-
-    batch_size: int | None = None
-    """Images per model call in a batch job; None: 8 on CUDA, else 1 (no gain on a CPU)."""
-
-    def _batch_refiner(self, options):
-        """core.refine's pipeline hook on the lane's interactive model, when the run sharpens."""
-        if not getattr(options, "refine", False):
-            return None
-        from annotator.core.refine import make_refiner
-
-        try:
-            return make_refiner(self.lane.segmenter())
-        except ModelNotFoundError as e:
-            self.interactiveMissing.emit(str(e))  # the batch still runs, unsharpened
-            return None
-
-    def _batch(self, job: BatchJob) -> None:
-        """The CLI's pipeline, its callbacks turned into signals (it saves each image itself)."""
-        from dataclasses import replace
-
-        from annotator.core.pipeline import FAILED, run_pipeline
-
-        if not job.images:
-            return
-        seg = self._segmenter_or_fail(job.images[0])
-        size = self.batch_size
-        if size is None:
-            size = 8 if getattr(getattr(seg, "device", None), "type", "cpu") == "cuda" else 1
-        options = replace(job.options, batch_size=size)
-        state = {"done": 0, "total": 0, "image": job.images[0]}
-        engine_thread = threading.current_thread()
-
-        def on_progress(stage: str, done: int, total: int) -> None:
-            if stage == "images":
-                state["done"], state["total"] = done, total
-                if done == 0:
-                    self.batchImage.emit(job.job_id, 0, total, "")
-            else:
-                self.progress.emit(job.job_id, state["image"], stage, done, total)
-                if threading.current_thread() is engine_thread:  # the model's passes: clicks go between
-                    self.lane.drain()
-
-        def on_image(image: str, outcome: str, detail) -> None:
-            state["image"] = image
-            if outcome == FAILED:
-                self.failed.emit(job.job_id, image, IMAGE_ERROR, str(detail))
-            if outcome != "skipped":
-                self.batchImage.emit(job.job_id, state["done"] + 1, state["total"], image)
-
-        def on_result(image: str, shapes, result) -> None:
-            self.batchSaved.emit(job.job_id, image, result, shapes)
-
-        summary = run_pipeline(job.project, seg, job.images, options, on_image=on_image, on_progress=on_progress,
-                               on_result=on_result, cancel=job.cancel, refiner=self._batch_refiner(options))
-        self.batchDone.emit(job.job_id, summary)
-        if summary.stopped:
-            raise _JobFailed("", ENGINE_ERROR, summary.stopped)
-        if summary.cancelled:
-            raise Cancelled(f"batch cancelled after {len(summary.labelled)} of {summary.total} images")
-
-
-class _JobFailed(Exception):
-    def __init__(self, image: str, kind: str, message: str):
-        super().__init__(message)
-        self.image, self.kind, self.message = image, kind, message
-
-
-def _describe(error: Exception) -> tuple[str, str]:
-    if isinstance(error, Cancelled):
-        return CANCELLED, str(error) or "cancelled"
-    if isinstance(error, DeviceOutOfMemoryError):
-        return OUT_OF_MEMORY, str(error)
-    if isinstance(error, ModelNotFoundError):
-        return NO_MODEL, str(error)
-    if isinstance(error, ValueError):  # the engine's bad class list; images are read earlier
-        return BAD_INPUT, str(error)
-    if isinstance(error, EngineError):
-        return ENGINE_ERROR, str(error)
-    return ENGINE_ERROR, f"{type(error).__name__}: {error}"
-
+           "EngineClient", "EngineSettings", "EngineWorker", "PostprocessJob", "SegmentJob",
+           "load_interactive", "load_segmenter", "polygonize"]
 
 class EngineClient(QObject):
     """GUI-thread face of the engine thread: submit, supersede, cancel, filter results.
@@ -334,10 +44,11 @@ class EngineClient(QObject):
     replacing a newer one; the image id it carries decides where it is applied.
     """
 
-    proposalsReady = Signal(int, str, object, object)  # job_id, image, result | None, shapes
+    # job_id, image, result | None, shapes, settings, model_run | None (None: a re-run of a kept result)
+    proposalsReady = Signal(int, str, object, object, object, object)
     progress = Signal(int, str, str, int, int)
     batchImage = Signal(int, int, int, str)
-    batchSaved = Signal(int, str, object, object)
+    batchSaved = Signal(int, str, object, object, object)
     batchDone = Signal(int, object)
     failed = Signal(int, str, str, str)
     modelMissing = Signal(str)
@@ -359,7 +70,7 @@ class EngineClient(QObject):
     _reconfigure_interactive = Signal(str)
 
     def __init__(self, settings: EngineSettings, factory: Callable[[EngineSettings], Any] = load_segmenter,
-                 polygonize: Callable[..., list] = polygonize_label_map, parent: QObject | None = None,
+                 polygonize: Callable[..., list] = polygonize, parent: QObject | None = None,
                  interactive_factory: Callable[[str, str], Any] = load_interactive):
         super().__init__(parent)
         self._ids = itertools.count(1)
@@ -408,16 +119,15 @@ class EngineClient(QObject):
         self._settings = settings
         self._reconfigure.emit(settings)
 
-    def segment(self, image: str, path: Path, classes: list[str], *, threshold: float | None = None,
-                background: str | None = None, polygonize: Polygonize | None = None,
-                pixels: np.ndarray | None = None) -> int:
-        job = SegmentJob(next(self._ids), image, Path(path), list(classes), threshold, background,
-                         polygonize or Polygonize(), pixels)
+    def segment(self, image: str, path: Path, classes: list[str], settings: ProposalSettings, *,
+                model: str = "", pixels: np.ndarray | None = None) -> int:
+        """Propose on *image*; *settings* come back with its proposals (``proposalsReady``)."""
+        job = SegmentJob(next(self._ids), image, Path(path), list(classes), settings, model, pixels)
         return self._submit_interactive(job)
 
-    def postprocess(self, image: str, result, threshold: float, background: str,
-                    polygonize: Polygonize | None = None) -> int:
-        job = PostprocessJob(next(self._ids), image, result, threshold, background, polygonize or Polygonize())
+    def postprocess(self, image: str, result, settings: ProposalSettings) -> int:
+        """Re-draw *image*'s proposals from its kept *result* with *settings* (no model call)."""
+        job = PostprocessJob(next(self._ids), image, result, settings)
         return self._submit_interactive(job)
 
     def batch(self, project, images: list[str], options) -> int:
@@ -528,19 +238,20 @@ class EngineClient(QObject):
         self._thread.quit()
         if self._thread.wait(timeout_ms):
             self._worker.release()  # the thread has stopped: nothing else touches the worker
+            self._worker.close_pool()
 
     # -- results ----------------------------------------------------------------------
 
     def _current(self, job_id: int, image: str) -> bool:
         return self._latest.get(image, 0) <= job_id
 
-    def _on_segmented(self, job_id, image, result, shapes) -> None:
+    def _on_segmented(self, job_id, image, result, shapes, settings, run) -> None:
         if self._current(job_id, image):
-            self.proposalsReady.emit(job_id, image, result, shapes)
+            self.proposalsReady.emit(job_id, image, result, shapes, settings, run)
 
-    def _on_postprocessed(self, job_id, image, label_map, shapes) -> None:
+    def _on_postprocessed(self, job_id, image, label_map, shapes, settings) -> None:
         if self._current(job_id, image):
-            self.proposalsReady.emit(job_id, image, None, shapes)
+            self.proposalsReady.emit(job_id, image, None, shapes, settings, None)
 
     def _on_progress(self, job_id, image, stage, done, total) -> None:
         if job_id in self._batches or self._current(job_id, image):

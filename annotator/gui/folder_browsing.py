@@ -120,6 +120,7 @@ class FolderBrowsing:
                 project.settings.model = self.settings.last_model
         self.project = project
         self.client.configure(EngineSettings.from_project(project.settings))
+        self.offer_proposal_modes()
         self.store = DocumentStore(project, self.undo_group, reader=self._reader, parent=self)
         self.store.statusChanged.connect(self._on_status)
         self.store.documentChanged.connect(self._on_document_changed)
@@ -230,7 +231,8 @@ class FolderBrowsing:
         if saved is None:
             return False
         if doc.params is None:
-            doc.params = (saved.threshold, saved.tolerance)
+            doc.params = self.project.settings.proposal_settings().but(
+                threshold=saved.threshold, tolerance=saved.tolerance, background=saved.background)
         return True
 
     def _show_unreadable(self, image: str, error) -> None:

@@ -50,10 +50,20 @@ class HeatmapView(QObject):
             w._settings_saver.start()  # written once the user pauses (and on close)
 
     def defaults(self) -> tuple[float, float]:
-        """(threshold, tolerance) new proposals start from: the project's settings (engine default
-        threshold when the project has none)."""
+        """(threshold, tolerance) new proposals start from: the project's settings (the engine
+        registry's default threshold when the project has none)."""
+        settings = self.new_settings()
+        return settings.threshold, settings.tolerance
+
+    def new_settings(self):
+        """The ``ProposalSettings`` a Propose runs with: the project's, its threshold written in."""
         w = self._w
-        return w.client.settings.threshold, w.engine_settings().simplify_tolerance
+        return w.engine_settings().proposal_settings().resolved(w.client.settings.default_threshold)
+
+    def slider_settings(self):
+        """The project's ``ProposalSettings`` with this image's slider values."""
+        threshold, tolerance = self._w.heatmap.values()
+        return self._w.engine_settings().proposal_settings().but(threshold=threshold, tolerance=tolerance)
 
     def result_changed(self, image: str) -> None:
         """The kept result of *image* changed: the dock's classes (none disables the sliders)."""
@@ -92,8 +102,8 @@ class HeatmapView(QObject):
         params = doc.params if doc is not None else None
         threshold, tolerance = self.defaults()
         if params is not None:
-            threshold = threshold if params[0] is None else params[0]
-            tolerance = params[1]
+            threshold = threshold if params.threshold is None else params.threshold
+            tolerance = params.tolerance
         if self._w.heatmap.values() != (threshold, tolerance):
             self._w.heatmap.set_values(threshold, tolerance)
 
@@ -102,18 +112,14 @@ class HeatmapView(QObject):
         w = self._w
         result = w.router.result(w.current) if w.current else None
         if result is not None:
-            background = w.engine_settings().background
-            job = w.client.postprocess(w.current, result, threshold, background, w.polygonize(tolerance))
-            w.router.expect(job, threshold, tolerance, background)
+            settings = w.engine_settings().proposal_settings().but(threshold=threshold, tolerance=tolerance)
+            w.client.postprocess(w.current, result, settings)  # the settings come back with the shapes
 
     def _make_default(self, threshold: float, tolerance: float) -> None:
-        from annotator.gui.engine_worker import EngineSettings
-
         w = self._w
         settings = w.engine_settings()
         settings.threshold, settings.simplify_tolerance = threshold, tolerance
         if w.project is not None:
-            w.project.save_settings()
-        w.client.configure(EngineSettings.from_project(settings))  # no reload: threshold rides on each job
+            w.project.save_settings()  # no reload: the threshold rides on each job
         w.statusBar().showMessage(f"New proposals start from threshold {threshold:.2f}, "
                                   f"simplification {tolerance:.1f} px", 5000)

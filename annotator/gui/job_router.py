@@ -2,9 +2,10 @@
 
 The router keeps the last SegmentationResult per image (a small LRU, for the
 heatmap overlay and the sliders), writes its heatmaps beside the image's annotation
-file (``core.heatcache``: the sliders work again after a relaunch) and hands shapes
-to the DocumentStore, which applies them to that image's open document (undoable,
-together with the slider values they were made with) or to its file.
+file (``core.pipeline.save_heatmaps``: the sliders work again after a relaunch) and hands
+shapes to the DocumentStore, which applies them to that image's open document (undoable,
+together with the ``ProposalSettings`` they were made with, which came back with the job's
+result) or to its file.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from annotator.core import heatcache
+from annotator.core.pipeline import save_heatmaps
 from annotator.gui.engine_worker import CANCELLED, IMAGE_ERROR, NO_MODEL, EngineClient
 
-RESULTS_KEPT = 8  # heatmaps are small, but a result also holds a full-size label map
+RESULTS_KEPT = 8
+RESTORABLE_ENGINE = "pnp-ovss"  # the engine whose results a heatmap file brings back (_as_result)  # heatmaps are small, but a result also holds a full-size label map
 
 
 class JobRouter(QObject):
@@ -32,18 +35,12 @@ class JobRouter(QObject):
         self.store = None  # DocumentStore of the open project, set by the window
         self._results: OrderedDict[str, object] = OrderedDict()
         self._first_job = 0  # jobs before this one belong to a project no longer open
-        self._params: dict[int, tuple[float | None, float, str]] = {}  # job -> threshold, tolerance, background
         client.proposalsReady.connect(self._on_proposals)
         client.batchSaved.connect(self._on_batch_saved)
         client.failed.connect(self._on_failed)
-        client.jobFinished.connect(lambda job_id: self._params.pop(job_id, None))
 
     def result(self, image: str):
         return self._results.get(image)
-
-    def expect(self, job_id: int, threshold: float | None, tolerance: float, background: str) -> None:
-        """The values job *job_id* runs with: kept with its heatmaps and its undo command."""
-        self._params[job_id] = (threshold, tolerance, background)
 
     def restore(self, image: str, pixels: np.ndarray | None) -> heatcache.SavedResult | None:
         """Bring *image*'s kept result back from its heatmap file when it is not in memory.
@@ -57,8 +54,31 @@ class JobRouter(QObject):
         saved = heatcache.load_result(self.store.project, image)
         if saved is None or saved.image_size != tuple(pixels.shape[:2]):
             return None  # none kept, or the image was replaced since
+        if not self._same_run(image, saved):
+            return None
         self._cache(image, _as_result(saved, pixels))
         return saved
+
+    def _same_run(self, image: str, saved) -> bool:
+        """The heatmap file belongs to the model run the image's proposals came from: the same
+        classes and an engine of the kind the window now runs (a stale file of another run is
+        never used: re-drawing from it would replace the proposals with another run's)."""
+        from engine.config import engine_for_model
+
+        doc = self.store.open_document(image)
+        run = doc.annotations.model_run if doc is not None else None
+        if not run:
+            return False
+        if list(run.get("classes", [])) != list(saved.classes):
+            return False
+        engine = engine_for_model(str(run.get("model", ""))).name
+        return engine == self.client.settings.engine == RESTORABLE_ENGINE
+
+    def forget_engine(self, engine: str) -> None:
+        """The model now runs *engine*: kept results of another engine cannot be re-drawn by it."""
+        for image in [i for i, r in self._results.items() if getattr(r, "engine", "pnp-ovss") != engine]:
+            del self._results[image]
+            self.resultCached.emit(image)
 
     def forget(self) -> None:
         """A different project: its images' names may repeat the old one's, so the old
@@ -66,24 +86,27 @@ class JobRouter(QObject):
         self._first_job = self.client.cancel_all() + 1
         self._results.clear()
 
-    def _on_proposals(self, job_id: int, image: str, result, shapes: list) -> None:
-        self._land(job_id, image, result, shapes, self.store and self.store.apply_proposals)
+    def _on_proposals(self, job_id: int, image: str, result, shapes: list, settings, run) -> None:
+        """A Propose (*result*, *run*: its model_run) or a re-draw of a kept result (both None)."""
+        if self._land(job_id, image, result, shapes, settings, self.store and self.store.apply_proposals, run):
+            kept = self._results.get(image)
+            if kept is not None:
+                self._keep(image, kept, settings)
 
-    def _on_batch_saved(self, job_id: int, image: str, result, shapes: list) -> None:
-        """The pipeline saved the file; an open document of the image takes the same proposals."""
-        self._land(job_id, image, result, shapes, self.store and self.store.proposals_saved)
+    def _on_batch_saved(self, job_id: int, image: str, result, shapes: list, settings) -> None:
+        """The pipeline saved the file (and the heatmaps); an open document of the image takes the
+        same proposals."""
+        self._land(job_id, image, result, shapes, settings, self.store and self.store.proposals_saved)
 
-    def _land(self, job_id: int, image: str, result, shapes: list, deliver) -> None:
-        """Keep a job's result and hand its shapes to the store (*deliver*), unless the job
-        belongs to a project that was closed since."""
+    def _land(self, job_id: int, image: str, result, shapes: list, settings, deliver, *extra) -> bool:
+        """Keep a job's result and hand its shapes and settings to the store (*deliver*), unless
+        the job belongs to a project that was closed since."""
         if self.store is None or job_id < self._first_job:
-            return
-        params = self._params.get(job_id)
+            return False
         self._cache(image, result)
-        if params is not None:
-            self._keep(image, params)
-        deliver(image, shapes, params[:2] if params else None)
+        deliver(image, shapes, settings, *extra)
         self.applied.emit(image, len(shapes))
+        return True
 
     def _cache(self, image: str, result) -> None:
         if result is None:
@@ -94,15 +117,10 @@ class JobRouter(QObject):
             self._results.popitem(last=False)
         self.resultCached.emit(image)
 
-    def _keep(self, image: str, params: tuple) -> None:
+    def _keep(self, image: str, result, settings) -> None:
         """Write the image's heatmaps with the values its proposals now come from (a few kB)."""
-        result = self._results.get(image)
-        if result is None or result.work_image is None:
-            return
-        saved = heatcache.SavedResult(list(result.classes), result.heatmaps, tuple(result.image_size),
-                                      tuple(result.work_image.shape[:2]), *params)
         try:
-            heatcache.save_result(self.store.project, image, saved)
+            save_heatmaps(self.store.project, image, result, settings)
         except OSError as e:  # the proposals are saved; only the sliders after a relaunch are lost
             self.message.emit(f"Heatmaps of {image} not kept: {e}")
 

@@ -25,7 +25,7 @@ from annotator.gui.canvas_tools.ai_controller import AiPolygonController
 from annotator.gui.canvas_tools.exemplar_controller import ExemplarController
 from annotator.gui.documents import DocumentStore
 from annotator.gui.edit_commands import EditCommands
-from annotator.gui.engine_worker import EngineClient, EngineSettings, Polygonize, load_interactive, load_segmenter
+from annotator.gui.engine_worker import EngineClient, EngineSettings, load_interactive, load_segmenter
 from annotator.gui.file_list import FileListDock
 from annotator.gui.folder_browsing import FolderBrowsing
 from annotator.gui.folder_lister import FolderLister
@@ -228,11 +228,6 @@ class MainWindow(FolderBrowsing, QMainWindow):
         self.statusBar().showMessage(f"{count} proposal(s) for {image}{where}", 5000)
         self._update_enabled()
 
-    def polygonize(self, tolerance: float | None = None) -> Polygonize:
-        s = self.project.settings
-        return Polygonize(tolerance=s.simplify_tolerance if tolerance is None else tolerance,
-                          min_area_fraction=s.min_area_fraction, proposals=s.proposals, refine=s.refine)
-
     def _remember_proposals(self, mode: str) -> None:
         """The prompt bar's Shapes choice: kept in the project; the current result is re-shaped (no model call)."""
         if self.project is None:
@@ -241,10 +236,7 @@ class MainWindow(FolderBrowsing, QMainWindow):
         self.project.save_settings()
         result = self.router.result(self.current) if self.current else None
         if result is not None:
-            threshold, tolerance = self.heatmap.values()  # this image's sliders
-            background = self.project.settings.background
-            job = self.client.postprocess(self.current, result, threshold, background, self.polygonize(tolerance))
-            self.router.expect(job, threshold, tolerance, background)
+            self.client.postprocess(self.current, result, self.heatmap_view.slider_settings())
 
     def remember_classes(self, text: str) -> None:
         if self.project is not None and text != self.project.settings.classes:
@@ -337,10 +329,7 @@ class MainWindow(FolderBrowsing, QMainWindow):
         self.store.flush()  # the pipeline reads the files: they must hold every edit
         options = PipelineOptions.from_settings(self.project.settings, classes, skip_annotated=skip_annotated,
                                                 model=self.client.settings.model, command="pnp-annotator window")
-        job = self.client.batch(self.project, images, options)
-        self.router.expect(job, options.threshold, options.tolerance,
-                           options.background or self.project.settings.background)
-        return job
+        return self.client.batch(self.project, images, options)
 
     def on_settings(self) -> None:
         dialog = dialogs.SettingsDialog(self.engine_settings(), self, app=self.settings)
@@ -348,10 +337,32 @@ class MainWindow(FolderBrowsing, QMainWindow):
         dialog.open()
 
     def _after_settings(self) -> None:
-        self.client.configure(EngineSettings.from_project(self.engine_settings()))
+        self.apply_engine_settings()
+
+    def apply_engine_settings(self) -> None:
+        """The project's model or settings changed (Settings, the Model menu): the engine, the
+        kept results of another engine and the Shapes choices follow; saved to project.json."""
+        from annotator.core.proposals import makes_instances
+
+        settings = self.engine_settings()
+        self.client.configure(EngineSettings.from_project(settings))
+        engine = self.client.settings.engine
+        if settings.proposals == "instances" and not makes_instances(engine):
+            settings.proposals = "auto"  # the engine makes no instances: its regions, not a failure per image
         if self.project is not None:
             self.project.save_settings()
+        self.router.forget_engine(engine)
+        self.offer_proposal_modes()
         self.heatmap_view.show_params(self.document())
+
+    def offer_proposal_modes(self) -> None:
+        """The Shapes box offers Instances only for an engine that makes them, and shows the project's mode."""
+        from annotator.core.proposals import makes_instances
+
+        item = self.prompt.proposals.model().item(self.prompt.proposals.findData("instances"))
+        if item is not None:
+            item.setEnabled(makes_instances(self.client.settings.engine))
+        self.prompt.set_proposals_mode(self.engine_settings().proposals)
 
     def on_quit(self) -> None:
         self.close()
@@ -394,11 +405,9 @@ class MainWindow(FolderBrowsing, QMainWindow):
             return
 
         def request() -> None:
-            threshold, tolerance = self.heatmap_view.defaults()  # never the last image's slider values
-            background = self.project.settings.background
-            job = self.client.segment(image, self.project.image_path(image), classes, threshold=threshold,
-                                      background=background, polygonize=self.polygonize(tolerance), pixels=pixels)
-            self.router.expect(job, threshold, tolerance, background)
+            settings = self.heatmap_view.new_settings()  # never the last image's slider values
+            self.client.segment(image, self.project.image_path(image), classes, settings,
+                                model=self.client.settings.model, pixels=pixels)
 
         self.model_setup.request(request)  # now, or once a model is chosen
         self.canvas_focus()  # the review keys (N, Y, X) reach the canvas, not the Classes field

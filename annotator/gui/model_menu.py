@@ -31,10 +31,10 @@ class ModelChoice:
 
 
 def engine_catalog():
-    """engine.config.ENGINES (imported lazily: no torch import here)."""
-    from engine.config import ENGINES
+    """The labelling engines of the registry (``engine.config.engines``; no torch import here)."""
+    from engine.config import engines
 
-    return ENGINES
+    return engines()
 
 
 def engine_of_hub_id(model: str):

@@ -97,19 +97,16 @@ class ModelSetup(QObject):
             self._problem.show()
 
     def use_model(self, model: str) -> None:
-        from annotator.gui.engine_worker import EngineSettings
-
         from annotator.gui.model_menu import remember_folder
+        from engine.config import engine_for_model
 
         w = self._w
         settings = w.engine_settings()
         remember_folder(w.settings, settings.model, model)  # Model > Segmentation Model lists it from now on
         w.settings.last_model = model  # a folder opened for the first time starts with it
         w.settings.save()
-        settings.model = model
-        if w.project is not None:
-            w.project.save_settings()
-        w.client.configure(EngineSettings.from_project(settings))
+        settings.switch_model(model, lambda m: engine_for_model(m).name)  # each engine keeps its threshold
+        w.apply_engine_settings()
         self.state = None  # ask again, even for the same name (its folder may be there now)
         self.check()
         pending, self.pending = self.pending, None

@@ -6,12 +6,12 @@ cache of embeddings) and ``predict`` runs only the prompt encoder and mask decod
 No Qt and no annotation concepts here.
 """
 
-from .loading import DEFAULT_INTERACTIVE_MODEL, INTERACTIVE_ENGINES, load_interactive_model
+from .loading import DEFAULT_INTERACTIVE_MODEL, interactive_classes, load_interactive_model
 from .segmenter import InteractiveSegmenter, Prediction
 
 __all__ = [
     "DEFAULT_INTERACTIVE_MODEL",
-    "INTERACTIVE_ENGINES",
+    "interactive_classes",
     "InteractiveSegmenter",
     "Prediction",
     "load_interactive_model",

@@ -12,28 +12,26 @@ import json
 import os
 from pathlib import Path
 
-from ..config import SAM3_MODEL, EngineInfo
+from ..config import SAM2_MODEL, SAM3_MODEL, EngineInfo, engine_for_model_type, engine_info, interactive_engines
 from ..errors import ModelNotFoundError
 from ..loading import LOAD_ERRORS, gated_advice, how_to_get, hub_reachable, is_gated_error, looks_like_hub_id, offline
 from ..loading import check_torch_stack
 
-DEFAULT_INTERACTIVE_MODEL = "facebook/sam2.1-hiera-tiny"
+DEFAULT_INTERACTIVE_MODEL = SAM2_MODEL
 
-SAM2 = EngineInfo("sam2", "SAM 2.1", DEFAULT_INTERACTIVE_MODEL, "Sam2Config", ("sam2", "sam2_video"), False,
-                  "about 160 MB", "Apache-2.0")
-SAM3_TRACKER = EngineInfo("sam3-tracker", "SAM 3 tracker", SAM3_MODEL, "Sam3VideoConfig",
-                          ("sam3_video", "sam3_tracker", "sam3_tracker_video"), True,
-                          "about 3.4 GB", "SAM License (gated)")
+# The click models are rows of the engine registry (``engine.config``: ``interactive`` names
+# their transformers model and processor classes).
+SAM2 = engine_info("sam2")
+SAM3_TRACKER = engine_info("sam3-tracker")
 
-# engine name -> (its EngineInfo, model class, processor class) in transformers
-INTERACTIVE_ENGINES = {
-    SAM2.name: (SAM2, "Sam2Model", "Sam2Processor"),
-    SAM3_TRACKER.name: (SAM3_TRACKER, "Sam3TrackerModel", "Sam3TrackerProcessor"),
-}
+
+def interactive_classes() -> dict[str, tuple[EngineInfo, str, str]]:
+    """engine name -> (its row, model class, processor class) in transformers."""
+    return {info.name: (info, *info.interactive) for info in interactive_engines()}
 
 
 def _engine_for(model_type: str) -> EngineInfo | None:
-    return next((info for info, _, _ in INTERACTIVE_ENGINES.values() if model_type in info.model_types), None)
+    return engine_for_model_type(model_type, interactive=True)
 
 
 def _guess(name: str) -> EngineInfo:
@@ -78,7 +76,7 @@ def load_interactive_model(model: str | os.PathLike = DEFAULT_INTERACTIVE_MODEL)
             engine = _engine_for(model_type)
             if engine is None:
                 raise _WrongKind(model_type)
-            _, model_cls, processor_cls = INTERACTIVE_ENGINES[engine.name]
+            model_cls, processor_cls = engine.interactive
             processor = getattr(transformers, processor_cls).from_pretrained(**kwargs)
             net = getattr(transformers, model_cls).from_pretrained(**kwargs)
             break

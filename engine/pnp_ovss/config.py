@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..config import default_threshold
+
 # CLIP normalisation, used by BLIP's image processor and the released code.
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -47,7 +49,7 @@ class SegmenterConfig:
     """Drop classes whose ITM match probability is below this before segmenting."""
 
     # --- post-processing --------------------------------------------------------------
-    threshold: float = 0.15
+    threshold: float = default_threshold("pnp-ovss")
     """Per-class patch threshold on the min-max normalised map."""
     background: str = "auto"
     """'auto' (background channel when fewer than 3 classes), 'always' or 'never'."""
@@ -69,12 +71,6 @@ class SegmenterConfig:
     crf_max_side: int = 1024
     """Above this side, blur + CRF run on a downscaled copy (spatial kernel widths
     scaled with it) and the label map is upscaled with nearest neighbour."""
-
-    postprocess_workers: int | None = None
-    """Processes running blur + CRF. The CRF holds the GIL for 0.3-1 s per image: in
-    another process it overlaps the model's next batch and never stalls the caller's
-    other threads (an app's GUI: use >= 1 there). None: up to 8 on CUDA, 0 (in the
-    calling thread) on CPU, where the model already uses every core."""
 
     # --- speed ------------------------------------------------------------------------
     vision_attention: str = "sdpa"

@@ -9,9 +9,7 @@ turned into a label map by ``postprocess``.
 
 from __future__ import annotations
 
-import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 import numpy as np
@@ -58,6 +56,7 @@ class PnpOvssSegmenter(Segmenter):
     """PnP-OVSS on a loaded BLIP ITM model."""
 
     engine = ENGINE
+    wants_postprocess_pool = True  # the dense CRF holds the GIL for 0.2-1 s per image
 
     def __init__(self, model, tokenizer, config: SegmenterConfig, device: torch.device, vision_dtype=None):
         self.config = config
@@ -81,7 +80,6 @@ class PnpOvssSegmenter(Segmenter):
         if config.vision_attention == "sdpa":
             use_sdpa_vision_attention(model)
         self.itm = BlipItm(model, layer_index=layer_index, head=config.head, vision_dtype=vision_dtype, device=device)
-        self._executor: ProcessPoolExecutor | None = None
         self.captions = CaptionBuilder(
             tokenizer, prefix=config.caption_prefix, max_length=text_cfg.max_position_embeddings
         )
@@ -152,30 +150,8 @@ class PnpOvssSegmenter(Segmenter):
         return pending
 
     def _pool(self):
-        """Processes for blur + CRF (None: post-process in this thread)."""
-        workers = self.config.postprocess_workers
-        if workers is None:
-            # The model keeps a GPU busy with few CPU cores, so the CRF gets the rest;
-            # on CPU the model already uses every core.
-            workers = min(8, (os.cpu_count() or 1) - 1) if self.device.type == "cuda" else 0
-        if workers < 1:
-            return None
-        if self._executor is None:
-            import multiprocessing
-
-            # spawn: forking a process that holds CUDA or OpenMP threads is unsafe.
-            from engine.procs import die_with_parent
-
-            # the workers end with this process however it ends (kill -9 included)
-            self._executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                                 initializer=die_with_parent)
-        return self._executor
-
-    def close(self) -> None:
-        """Stop the post-processing processes, if any were started."""
-        if self._executor is not None:
-            self._executor.shutdown(cancel_futures=True)
-            self._executor = None
+        """The processes handed for blur + CRF (``use_postprocess_pool``; None: this thread)."""
+        return self.postprocess_pool
 
     def postprocess(self, result: SegmentationResult, threshold: float | None = None,
                     background: str | None = None, crf: bool | None = None,
@@ -185,10 +161,21 @@ class PnpOvssSegmenter(Segmenter):
             raise ValueError(f"background must be 'auto', 'always' or 'never', not {background!r}")
         args = (result.heatmaps, result.image_size, result.work_image, self.config)
         options = dict(threshold=threshold, background=background, blur=blur, crf=crf)
+        future = self.postprocess_async(result, threshold, background=background, crf=crf, blur=blur)
+        if future is None:
+            return label_map_from_maps(*args, **options).label_map
+        return future.result()
+
+    def postprocess_async(self, result: SegmentationResult, threshold: float | None = None,
+                          background: str | None = None, crf: bool | None = None, blur: bool | None = None):
+        """``postprocess`` in the handed pool (a Future of the label map), None without one."""
         pool = self._pool()
         if pool is None:
-            return label_map_from_maps(*args, **options).label_map
-        return pool.submit(label_map_from_maps, *args, **options).result().label_map
+            return None
+        if background is not None and background not in ("auto", "always", "never"):
+            raise ValueError(f"background must be 'auto', 'always' or 'never', not {background!r}")
+        return pool.submit(label_map_only, result.heatmaps, result.image_size, result.work_image, self.config,
+                           threshold=threshold, background=background, blur=blur, crf=crf)
 
     # ------------------------------------------------------------------ internals
     def _label_map(self, maps: _Maps) -> PostprocessOutput:
@@ -305,6 +292,11 @@ class PnpOvssSegmenter(Segmenter):
         h, w, _ = working_size(height, width, cfg.crf_max_side)
         return _Maps(list(classes), heat.astype(np.float32), per_pass, dropped, presence, logits,
                      (height, width), resize_rgb(rgb, h, w), seconds)
+
+
+def label_map_only(*args, **options) -> np.ndarray:
+    """``label_map_from_maps(...).label_map`` (what a pool's process sends back for ``postprocess``)."""
+    return label_map_from_maps(*args, **options).label_map
 
 
 def finish_maps(maps: _Maps, config: SegmenterConfig, threshold: float | None = None,

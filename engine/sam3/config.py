@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..config import default_threshold
+
 
 @dataclass
 class Sam3SegmenterConfig:
-    threshold: float = 0.5
+    threshold: float = default_threshold("sam3")
     """Semantic threshold: a pixel gets the most probable class if that probability is >= this, else 0."""
     instance_threshold: float = 0.5
     """Instances kept: score (query probability x presence) above this (HF instance post-processing)."""

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from helpers import square, write_image
 
+from annotator.core.proposal_settings import ProposalSettings
 from annotator.core.annotations import ImageAnnotations
 from annotator.core.pipeline import ClassListError, PipelineOptions, is_annotated, run_pipeline
 from annotator.core.project import Project
@@ -189,15 +190,17 @@ def test_threshold_and_background_of_the_options_post_process_again_without_the_
             calls.append((threshold, background))
             return np.ones_like(result.label_map)  # everything becomes the first class
 
-    options = PipelineOptions(["sky"], threshold=0.4, background="auto")
+    options = PipelineOptions(["sky"], settings=ProposalSettings(threshold=0.4, background="auto"))
     run_pipeline(project, Configured(), ["img0.png"], options)
     assert calls == [(0.4, None)] and project.load("img0.png").shapes[0].area == 40 * 30
     calls.clear()
-    run_pipeline(project, Configured(), ["img1.png"], PipelineOptions(["sky"], threshold=0.15))
+    run_pipeline(project, Configured(), ["img1.png"], PipelineOptions(["sky"], settings=ProposalSettings(threshold=0.15)))
     assert calls == []
 
 
 def test_options_come_from_the_project_settings(project):
     project.settings.simplify_tolerance, project.settings.threshold = 0.5, 0.3
     options = PipelineOptions.from_settings(project.settings, ["sky"], batch_size=8)
-    assert (options.tolerance, options.threshold, options.batch_size, options.classes) == (0.5, 0.3, 8, ["sky"])
+    assert (options.settings.tolerance, options.settings.threshold, options.batch_size, options.classes) == (
+        0.5, 0.3, 8, ["sky"])
+    assert options.settings == project.settings.proposal_settings()

@@ -8,6 +8,7 @@ import signal
 
 import pytest
 
+from annotator.core.proposal_settings import ProposalSettings
 from annotator import cli
 from annotator.core.pipeline import PipelineOptions, run_pipeline
 from annotator.core.postpool import MIN_IMAGES_FOR_POOL, PostprocessPool, WorkerPlan, plan_workers
@@ -97,8 +98,8 @@ def test_an_engine_that_finishes_its_own_results_gets_its_shapes_made_in_the_poo
     segmenter = Segmenter.load(str(tiny_sam3_dir), device="cpu")
     projects = [Project.open(_copy_samples(samples_dir, tmp_path / name)) for name in ("inline", "pooled")]
     # threshold 0.3: redone in this process by Segmenter.postprocess before the pool makes the shapes
-    options = PipelineOptions(["cat", "sky"], batch_size=2, threshold=0.3, proposals="instances",
-                              postprocess_workers=0)
+    options = PipelineOptions(["cat", "sky"], batch_size=2,
+                              settings=ProposalSettings(threshold=0.3, proposals="instances"), postprocess_workers=0)
     run_pipeline(projects[0], segmenter, projects[0].images(), options)
     with PostprocessPool(1) as pool:
         summary = run_pipeline(projects[1], segmenter, projects[1].images(), options, pool=pool)

@@ -6,6 +6,7 @@ import numpy as np
 from calibration_fakes import FakeConfig, ObjectEngine, StuffEngine, make_image
 from PIL import Image
 
+from annotator.core.proposal_settings import ProposalSettings
 from annotator.core.annotations import ImageAnnotations
 from annotator.core.pipeline import PipelineOptions, load_segmenter, result_to_shapes, run_pipeline
 from annotator.core.project import Project, ProjectSettings
@@ -35,7 +36,8 @@ def test_routed_propose_merges_engines_and_keeps_human_and_accepted_shapes(tmp_p
     before = {s.id: s.to_dict() for s in (human, accepted)}
     stuff, obj, seg = routed(car=Route("sam3", mode="instances", threshold=0.5, score=0.8))
     summary = run_pipeline(project, seg, project.images(),
-                           PipelineOptions(CLASSES, tolerance=0.0, min_area_fraction=0.0, postprocess_workers=0))
+                           PipelineOptions(CLASSES, settings=ProposalSettings(tolerance=0.0, min_area_fraction=0.0),
+                                           postprocess_workers=0))
     assert len(summary.labelled) == 3 and not summary.failed
     assert stuff.images_seen == 3 and obj.images_seen == 3  # one run per engine and image
     for seed in range(3):
@@ -63,7 +65,7 @@ def test_sliders_re_merge_without_a_model_call():
     assert stuff.images_seen == 1 and obj.images_seen == 1
     assert (looser == 1).sum() > (result.label_map == 1).sum()
     assert np.array_equal(looser == 2, truth["car"])  # car keeps its route (and wins over sky: its score)
-    shapes = result_to_shapes(result, PipelineOptions(CLASSES, tolerance=0.0, min_area_fraction=0.0))
+    shapes = result_to_shapes(result, ProposalSettings(tolerance=0.0, min_area_fraction=0.0))
     assert {s.label for s in shapes} == {"sky", "car"}
 
 
@@ -79,7 +81,7 @@ def test_load_segmenter_routes_to_both_tiny_engines(tmp_path, tiny_model_dir, ti
         assert result.engine == ROUTED and set(result.parts) == {"pnp-ovss", "sam3"}
         assert result.parts["sam3"].classes == ["car"] and result.parts["pnp-ovss"].classes == ["sky"]
         assert result.heatmaps.shape[0] == len(result.classes)
-        shapes = result_to_shapes(result, PipelineOptions(["sky", "car"], tolerance=0.0, min_area_fraction=0.0))
+        shapes = result_to_shapes(result, ProposalSettings(tolerance=0.0, min_area_fraction=0.0))
         masks = [s.mask(48, 64) for s in shapes]
         assert not masks or np.sum(masks, axis=0).max() == 1
     finally:

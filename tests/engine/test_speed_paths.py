@@ -42,13 +42,21 @@ def test_vit_without_autograd_gives_the_reference_maps(segmenter, cat_rgb):
 
 def test_postprocess_in_worker_processes_gives_the_same_label_maps(tiny_model_dir, samples_dir, segmenter):
     paths = sorted(samples_dir.iterdir())[:3]
-    seg = Segmenter.load(str(tiny_model_dir), device="cpu", config=SegmenterConfig(postprocess_workers=2))
-    try:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    seg = Segmenter.load(str(tiny_model_dir), device="cpu")
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        submitted = []
+        real_submit = pool.submit
+        pool.submit = lambda fn, *a, **k: submitted.append(fn) or real_submit(fn, *a, **k)
+        seg.use_postprocess_pool(pool)  # the engine is handed processes, it starts none
         steps = []
         pooled = seg.segment_batch(paths, ["cat", "sky"], batch_size=2, progress=lambda *a: steps.append(a))
-        assert seg._executor is not None  # the process pool really ran
-    finally:
-        seg.close()
+        assert len(submitted) == 3  # the process pool really ran
+        again = seg.postprocess(pooled[0], threshold=0.3)
+        assert len(submitted) == 4
+        np.testing.assert_array_equal(again, segmenter.postprocess(pooled[0], threshold=0.3))
     inline = segmenter.segment_batch(paths, ["cat", "sky"], batch_size=2)
     for a, b in zip(pooled, inline):
         np.testing.assert_array_equal(a.label_map, b.label_map)

@@ -28,7 +28,7 @@ def test_gui_batch_with_post_processing_workers_writes_the_cli_files(comparable,
     try:
         done, saved = [], []
         client.batchDone.connect(lambda job, summary: done.append(summary))
-        client.batchSaved.connect(lambda job, image, result, shapes: saved.append(image))
+        client.batchSaved.connect(lambda job, image, result, shapes, *_: saved.append(image))
         options = PipelineOptions.from_settings(gui_project.settings, ["cat", "sky", "road"],
                                                 model=client.settings.model, batch_size=1, postprocess_workers=2)
         client.batch(gui_project, gui_project.images(), options)

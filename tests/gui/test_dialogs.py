@@ -109,7 +109,7 @@ def test_settings_dialog_saves_and_reconfigures_the_engine(qtbot, make_window, i
     dialog.presence.setValue(0.2)
     dialog.tolerance.setValue(3.0)
     dialog.accept()
-    assert window.client.settings.background == "always"
+    assert window.project.settings.background == "always"
     assert window.client.settings.presence_threshold == pytest.approx(0.2)
     assert window.client.settings.model == str(tiny_model_dir)
     stored = Project.open(images_dir).settings  # the project's, which `label` reads too
@@ -126,7 +126,7 @@ def test_make_default_turns_the_sliders_into_the_projects_threshold(qtbot, make_
     window.heatmap.make_default.click()  # ...until they are made the project's defaults
     assert Project.open(images_dir).settings.threshold == pytest.approx(0.4)
     assert Project.open(images_dir).settings.simplify_tolerance == pytest.approx(2.0)
-    assert window.client.settings.threshold == pytest.approx(0.4)
+    assert window.heatmap_view.defaults()[0] == pytest.approx(0.4)
 
 
 def test_user_settings_live_in_the_private_folder_and_hold_no_model_settings(private_settings):

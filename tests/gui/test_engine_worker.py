@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from window_fixtures import GuiTurns
 
+from annotator.core.proposal_settings import ProposalSettings
 from annotator.gui.engine_worker import CANCELLED, NO_MODEL, EngineClient, EngineSettings
 from engine.errors import Cancelled, ModelNotFoundError
 
@@ -57,9 +58,9 @@ class FakeSegmenter:
         return (result.label_map * 0 + int(threshold * 100)).astype(np.int32)
 
 
-def fake_polygonize(label_map, classes, heatmaps, params, result=None):
+def fake_polygonize(result, settings):
     # One token per class, tagged with what produced it, so tests can see which job won.
-    return [(c, int(label_map.flat[0]), params.tolerance) for c in classes]
+    return [(c, int(result.label_map.flat[0]), settings.tolerance) for c in result.classes]
 
 
 IMG = np.zeros((8, 8, 3), np.uint8)
@@ -83,9 +84,9 @@ def wait_idle(qtbot, client, timeout=5000):
 
 def test_results_carry_their_image_and_run_off_the_gui_thread(qtbot, client, fake):
     got = []
-    client.proposalsReady.connect(lambda j, image, res, shapes: got.append((image, shapes)))
-    client.segment("a.png", Path("a.png"), ["sky"], pixels=IMG)
-    client.segment("b.png", Path("b.png"), ["cat", "dog"], pixels=IMG)
+    client.proposalsReady.connect(lambda j, image, res, shapes, *_: got.append((image, shapes)))
+    client.segment("a.png", Path("a.png"), ["sky"], ProposalSettings(), pixels=IMG)
+    client.segment("b.png", Path("b.png"), ["cat", "dog"], ProposalSettings(), pixels=IMG)
     wait_idle(qtbot, client)
     assert [g[0] for g in got] == ["a.png", "b.png"]
     assert [s[0] for s in got[1][1]] == ["cat", "dog"]
@@ -101,7 +102,7 @@ def test_gui_loop_turns_during_every_pass(qtbot, fake):
         client = EngineClient(EngineSettings(model="fake"), factory=lambda s: gui.wrap(fake),
                               polygonize=fake_polygonize)
         try:
-            client.segment("a.png", Path("a.png"), ["sky"], pixels=IMG)
+            client.segment("a.png", Path("a.png"), ["sky"], ProposalSettings(), pixels=IMG)
             wait_idle(qtbot, client, timeout=60000)
         finally:
             client.shutdown()
@@ -114,11 +115,11 @@ def test_gui_loop_turns_during_every_pass(qtbot, fake):
 def test_newer_job_for_same_image_supersedes_the_older(qtbot, client, fake):
     fake.pass_seconds = 0.1
     got, failures = [], []
-    client.proposalsReady.connect(lambda j, image, res, shapes: got.append((j, shapes)))
+    client.proposalsReady.connect(lambda j, image, res, shapes, *_: got.append((j, shapes)))
     client.failed.connect(lambda *a: failures.append(a))
-    first = client.segment("a.png", Path("a.png"), ["sky"], pixels=IMG)
+    first = client.segment("a.png", Path("a.png"), ["sky"], ProposalSettings(), pixels=IMG)
     qtbot.waitUntil(lambda: fake.passes_run >= 1, timeout=3000)
-    second = client.segment("a.png", Path("a.png"), ["cat"], pixels=IMG)
+    second = client.segment("a.png", Path("a.png"), ["cat"], ProposalSettings(), pixels=IMG)
     wait_idle(qtbot, client)
     assert [j for j, _ in got] == [second]
     assert got[0][1][0][0] == "cat"
@@ -134,7 +135,7 @@ def test_cancel_stops_within_the_image(qtbot, client, fake):
     client.proposalsReady.connect(lambda *a: got.append(a))
     progress = []
     client.progress.connect(lambda *a: progress.append(a))
-    client.segment("a.png", Path("a.png"), ["sky"], pixels=IMG)
+    client.segment("a.png", Path("a.png"), ["sky"], ProposalSettings(), pixels=IMG)
     qtbot.waitUntil(lambda: len(progress) >= 1, timeout=3000)
     client.cancel_interactive()
     wait_idle(qtbot, client)
@@ -146,7 +147,7 @@ def test_cancel_stops_within_the_image(qtbot, client, fake):
 def test_bad_class_list_is_reported_with_reason(qtbot, client):
     failures = []
     client.failed.connect(lambda *a: failures.append(a))
-    client.segment("a.png", Path("a.png"), [], pixels=IMG)
+    client.segment("a.png", Path("a.png"), [], ProposalSettings(), pixels=IMG)
     wait_idle(qtbot, client)
     assert failures[0][2] == "bad input" and "class list is empty" in failures[0][3]
 
@@ -167,13 +168,13 @@ def test_missing_model_signals_then_loads_after_reconfigure(qtbot):
         client.failed.connect(lambda *a: failures.append(a))
         client.stateChanged.connect(states.append)
         client.proposalsReady.connect(lambda *a: got.append(a))
-        client.segment("a.png", Path("a.png"), ["sky"], pixels=IMG)
+        client.segment("a.png", Path("a.png"), ["sky"], ProposalSettings(), pixels=IMG)
         wait_idle(qtbot, client)
         assert missing and "download" in missing[0]
         assert failures[0][2] == NO_MODEL
         client.configure(EngineSettings(model="good"))
-        client.segment("a.png", Path("a.png"), ["sky"], pixels=IMG)
-        client.segment("b.png", Path("b.png"), ["sky"], pixels=IMG)
+        client.segment("a.png", Path("a.png"), ["sky"], ProposalSettings(), pixels=IMG)
+        client.segment("b.png", Path("b.png"), ["sky"], ProposalSettings(), pixels=IMG)
         wait_idle(qtbot, client)
         assert len(got) == 2
         assert loads == ["missing", "good"], "the model loads lazily, once"
@@ -183,20 +184,41 @@ def test_missing_model_signals_then_loads_after_reconfigure(qtbot):
 
 
 def test_postprocess_skips_crf_when_only_simplification_moves(qtbot, client, fake):
-    from annotator.gui.engine_worker import Polygonize
-
     results = []
-    client.proposalsReady.connect(lambda j, image, res, shapes: results.append((res, shapes)))
-    client.segment("a.png", Path("a.png"), ["sky"], pixels=IMG)
+    client.proposalsReady.connect(lambda j, image, res, shapes, *_: results.append((res, shapes)))
+    client.segment("a.png", Path("a.png"), ["sky"], ProposalSettings(), pixels=IMG)
     wait_idle(qtbot, client)
     result = results[0][0]
-    client.postprocess("a.png", result, 0.3, "auto", Polygonize(tolerance=1.0))
+    client.postprocess("a.png", result, ProposalSettings(threshold=0.3, tolerance=1.0))
     wait_idle(qtbot, client)
-    client.postprocess("a.png", result, 0.3, "auto", Polygonize(tolerance=4.0))
+    client.postprocess("a.png", result, ProposalSettings(threshold=0.3, tolerance=4.0))
     wait_idle(qtbot, client)
     assert fake.postprocess_calls == 1
     assert results[1][0] is None and results[1][1] == [("sky", 30, 1.0)]
     assert results[2][1] == [("sky", 30, 4.0)]
+
+
+def test_a_slider_rerun_in_the_pool_leaves_the_engine_thread_free(qtbot, client, fake):
+    """Post-processing handed to the pool (core.postpool) is waited for outside the engine
+    thread: the next job runs meanwhile, and the re-run lands when its label map is back."""
+    from concurrent.futures import Future
+
+    futures = []
+    fake.postprocess_async = lambda result, threshold=None, background=None: futures.append(Future()) or futures[-1]
+    got = []
+    client.proposalsReady.connect(lambda j, image, res, shapes, settings, run: got.append((image, res, shapes, settings)))
+    client.segment("a.png", Path("a.png"), ["sky"], ProposalSettings(), pixels=IMG)
+    wait_idle(qtbot, client)
+    result = got[0][1]
+    slider = ProposalSettings(threshold=0.3, tolerance=2.0)
+    client.postprocess("a.png", result, slider)
+    qtbot.waitUntil(lambda: len(futures) == 1, timeout=5000)
+    client.segment("b.png", Path("b.png"), ["cat"], ProposalSettings(), pixels=IMG)
+    qtbot.waitUntil(lambda: any(g[0] == "b.png" for g in got), timeout=5000)
+    assert client.busy() and [g[0] for g in got] == ["a.png", "b.png"], "a.png's re-run is still in the pool"
+    futures[0].set_result(np.full((8, 8), 30, np.int32))
+    wait_idle(qtbot, client)
+    assert got[-1][0] == "a.png" and got[-1][2] == [("sky", 30, 2.0)] and got[-1][3] is slider
 
 
 @pytest.fixture
@@ -223,7 +245,7 @@ def test_batch_runs_the_pipeline_saves_and_reports_each_image(qtbot, fake, folde
     client = EngineClient(EngineSettings(model="fake"), factory=lambda s: fake, polygonize=fake_polygonize)
     try:
         saved, failures, progress, done = [], [], [], []
-        client.batchSaved.connect(lambda j, image, res, shapes: saved.append((image, len(shapes))))
+        client.batchSaved.connect(lambda j, image, res, shapes, *_: saved.append((image, len(shapes))))
         client.failed.connect(lambda *a: failures.append(a))
         client.batchImage.connect(lambda j, n, total, image: progress.append((n, total, image)))
         client.batchDone.connect(lambda j, summary: done.append(summary))
@@ -266,14 +288,14 @@ def test_only_model_device_or_presence_changes_reload(qtbot):
     client = EngineClient(EngineSettings(model="m"), factory=factory, polygonize=fake_polygonize)
     try:
         def run():
-            client.segment("a.png", Path("a.png"), ["sky"], pixels=IMG)
+            client.segment("a.png", Path("a.png"), ["sky"], ProposalSettings(), pixels=IMG)
             wait_idle(qtbot, client)
 
         run()
-        client.configure(EngineSettings(model="m", threshold=0.4, background="never"))
+        client.configure(EngineSettings(model="m", presence_threshold=None))
         run()
-        assert len(loads) == 1, "threshold and background ride on each job: no reload"
-        client.configure(EngineSettings(model="m", device="cpu", threshold=0.4, background="never"))
+        assert len(loads) == 1, "the same model, device and presence threshold: no reload"
+        client.configure(EngineSettings(model="m", device="cpu"))
         run()
         assert len(loads) == 2 and loads[-1].device == "cpu"
     finally:
@@ -302,7 +324,7 @@ def test_batch_in_chunks_uses_segment_batch_on_the_real_model(qtbot, tiny_model_
     client._worker.batch_size = 2
     try:
         got, failures = {}, []
-        client.batchSaved.connect(lambda j, image, res, shapes: got.setdefault(image, (res, shapes)))
+        client.batchSaved.connect(lambda j, image, res, shapes, *_: got.setdefault(image, (res, shapes)))
         client.failed.connect(lambda *a: failures.append(a))
         images = project.images()[:3] + ["missing.png"]
         client.batch(project, images, batch_options(["cat", "sky"]))

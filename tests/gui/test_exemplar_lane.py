@@ -10,6 +10,7 @@ import pytest
 
 from test_engine_worker import FakeSegmenter, batch_options, fake_polygonize, folder  # noqa: F401
 
+from annotator.core.proposal_settings import ProposalSettings
 from annotator.gui.exemplar_jobs import ExemplarJob, ExemplarModels, ExemplarsNeedSam3, is_sam3
 from annotator.gui.interactive_jobs import ClickJob, InteractiveLane
 from engine.base import Instance
@@ -117,7 +118,7 @@ def test_a_box_goes_ahead_of_a_running_propose_and_queued_batch(qtbot, tmp_path,
         order = []
         client.exemplarsFound.connect(lambda r: order.append("box"))
         client.proposalsReady.connect(lambda *a: order.append("propose"))
-        client.segment("b.png", Path("b.png"), ["sky"], pixels=PIXELS)
+        client.segment("b.png", Path("b.png"), ["sky"], ProposalSettings(), pixels=PIXELS)
         client.batch(folder, ["0.png", "1.png"], batch_options())
         qtbot.waitUntil(lambda: fake.passes_run >= 1, timeout=10000)
         client.exemplars("a.png", "/x/a.png", PIXELS, [(5, 5, 25, 15)], [1], text=None, label="cup",

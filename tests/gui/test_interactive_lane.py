@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from test_engine_worker import FakeSegmenter, batch_options, fake_polygonize, folder  # noqa: F401
 
+from annotator.core.proposal_settings import ProposalSettings
 from annotator.gui.engine_worker import EngineClient, EngineSettings, load_interactive
 from engine.errors import ModelNotFoundError
 
@@ -69,7 +70,7 @@ def test_click_jumps_ahead_of_a_running_propose_and_queued_batch(qtbot, make_cli
     client.proposalsReady.connect(lambda *a: order.append(("propose", time.perf_counter())))
     with qtbot.waitSignal(client.embedded, timeout=30000):  # the model loaded, embedding cached
         client.embed("a.png", "/p/a.png", RGB)
-    client.segment("b.png", Path("b.png"), ["sky"], pixels=RGB)
+    client.segment("b.png", Path("b.png"), ["sky"], ProposalSettings(), pixels=RGB)
     client.batch(folder, ["0.png", "1.png"], batch_options())
     qtbot.waitUntil(lambda: fake.passes_run >= 1, timeout=10000)
     sent = time.perf_counter()
@@ -102,7 +103,7 @@ def test_missing_interactive_model_is_reported_once_and_app_goes_on(qtbot, make_
         client.click("a.png", "/p/a.png", RGB, [(40.0, 30.0)], [1])
     assert "interactive segmentation model" in info.args[0]
     with qtbot.waitSignal(client.proposalsReady, timeout=10000):  # Propose still works
-        client.segment("b.png", Path("b.png"), ["sky"], pixels=RGB)
+        client.segment("b.png", Path("b.png"), ["sky"], ProposalSettings(), pixels=RGB)
 
 
 def test_mask_parts_drops_specks_and_fills_pinholes():

@@ -112,7 +112,8 @@ def test_window_threshold_defaults_to_each_engines_own(tiny_model_dir, tiny_sam3
     from annotator.core.project import ProjectSettings
     from annotator.gui.engine_worker import EngineSettings
 
-    assert EngineSettings.from_project(ProjectSettings(model=str(tiny_sam3_dir))).threshold == 0.5
-    assert EngineSettings.from_project(ProjectSettings(model="facebook/sam3")).threshold == 0.5
-    assert EngineSettings.from_project(ProjectSettings(model=str(tiny_model_dir))).threshold == 0.15
-    assert EngineSettings.from_project(ProjectSettings(model=str(tiny_sam3_dir), threshold=0.3)).threshold == 0.3
+    assert EngineSettings.from_project(ProjectSettings(model=str(tiny_sam3_dir))).default_threshold == 0.5
+    assert EngineSettings.from_project(ProjectSettings(model="facebook/sam3")).default_threshold == 0.5
+    assert EngineSettings.from_project(ProjectSettings(model=str(tiny_model_dir))).default_threshold == 0.15
+    own = ProjectSettings(model=str(tiny_sam3_dir), threshold=0.3).proposal_settings()
+    assert own.resolved(0.5).threshold == 0.3 and ProjectSettings().proposal_settings().resolved(0.5).threshold == 0.5

@@ -99,7 +99,7 @@ def test_heatmap_look_sliders_undo_relaunch_and_no_carry_over(qtbot, make_window
     assert not window.heatmap.threshold.isEnabled() and window.heatmap.note.isVisibleTo(window.heatmap)
     propose(qtbot, window, "sky, person")
     doc = window.document()
-    assert doc.params == (pytest.approx(0.15), pytest.approx(1.5))
+    assert (doc.params.threshold, doc.params.tolerance) == (pytest.approx(0.15), pytest.approx(1.5))
     assert window.heatmap.threshold.isEnabled()
 
     # the heatmap: its own colours and opacity, over the image, under outline-only shapes
@@ -123,7 +123,7 @@ def test_heatmap_look_sliders_undo_relaunch_and_no_carry_over(qtbot, make_window
     window.heatmap.threshold.setValue(60)
     qtbot.waitUntil(lambda: doc.undo_stack.count() == stack + 1, timeout=20000)
     wait_idle(qtbot, window)
-    assert doc.params[0] == pytest.approx(0.6)
+    assert doc.params.threshold == pytest.approx(0.6)
     key(qtbot, window, "Ctrl+Z")
     assert window.heatmap.values()[0] == pytest.approx(0.15), "undo restores the slider"
     key(qtbot, window, "Ctrl+Shift+Z")
@@ -151,7 +151,7 @@ def test_heatmap_look_sliders_undo_relaunch_and_no_carry_over(qtbot, make_window
     again.heatmap.threshold.setValue(20)
     qtbot.waitUntil(lambda: doc.undo_stack.count() == stack + 1, timeout=20000)
     wait_idle(qtbot, again)
-    assert doc.params[0] == pytest.approx(0.2)
+    assert doc.params.threshold == pytest.approx(0.2)
 
 
 def test_reproposing_a_reviewed_image_adds_no_identical_copies(qtbot, make_window, images_dir):

@@ -73,7 +73,7 @@ class GuiTurns:
     the loop turns while the work waits, so the check does not depend on load.
     """
 
-    CALLS = ("segment", "segment_batch", "postprocess", "predict", "set_image")
+    CALLS = ("segment", "segment_batch", "postprocess", "postprocess_async", "predict", "set_image")
 
     def __init__(self, timeout: float = 120.0):
         self.ticks = 0

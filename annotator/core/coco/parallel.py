@@ -114,10 +114,10 @@ def image_jobs(images: Sequence[dict], annotations: Sequence[dict]) -> list[tupl
 
 def convert_images(jobs: Sequence[tuple[dict, list]], names: dict[int, str], tolerance: float, *,
                    pool: ConvertPool | None = None, cancel=None) -> Iterator:
-    """``importer.ImageShapes`` of each (COCO image, [(index, annotation)]) job, in order,
+    """``images.ImageShapes`` of each (COCO image, [(index, annotation)]) job, in order,
     in *pool*'s processes when there is one. *cancel* (``is_set()``) raises JobCancelled
     between images."""
-    from annotator.core.coco.importer import image_shapes
+    from annotator.core.coco.images import image_shapes
 
     if pool is None:
         for im, anns in jobs:
@@ -147,7 +147,7 @@ def convert_images(jobs: Sequence[tuple[dict, list]], names: dict[int, str], tol
 
 
 def _convert_chunk(jobs: list, names: dict[int, str], tolerance: float) -> list:
-    from annotator.core.coco.importer import image_shapes
+    from annotator.core.coco.images import image_shapes
 
     return [image_shapes(im, anns, names, tolerance) for im, anns in jobs]
 
@@ -181,4 +181,4 @@ def _init_worker() -> None:
     from engine.procs import die_with_parent
 
     die_with_parent()
-    import annotator.core.coco.importer  # noqa: F401 - imported at start, while the file is parsed
+    import annotator.core.coco.images  # noqa: F401 - imported at start, while the file is parsed

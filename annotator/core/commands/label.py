@@ -227,11 +227,8 @@ def _load_refiner(settings, args):
 @contextlib.contextmanager
 def _postprocess_pool(settings, args, images: int):
     """The post-processing processes of a local run (None: post-process in this process)."""
-    from annotator.core.postpool import PostprocessPool, plan_workers
+    from annotator.core.postpool import start_pool
 
-    if settings.refine:  # the refiner needs each label map in this process
-        yield None
-        return
     device = settings.device or "auto"
     if device != "cpu":  # resolving "auto" imports torch; "cpu" needs nothing, so the workers start sooner
         try:
@@ -241,11 +238,11 @@ def _postprocess_pool(settings, args, images: int):
         except (ValueError, RuntimeError):
             yield None  # the model's load names the problem
             return
-    plan = plan_workers(args.postprocess_workers, device, images)
-    if not plan.workers:
+    pool = start_pool(args.postprocess_workers, device, images)
+    if pool is None:
         yield None
         return
-    with PostprocessPool(plan.workers) as pool:
+    with pool:
         yield pool
 
 

@@ -25,6 +25,8 @@ import functools
 import time
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
 from annotator.core import pipeline
 from annotator.core.executors.ray_runtime import ResourcePlan
 from annotator.core.executors.ray_stream import Record, Stages, missing_reason, stream_records
@@ -39,8 +41,9 @@ Refiner = Callable[[str, object, object], object]
 # Fields of a SegmentationResult that grow with the image or the class count; the
 # driver's save_result reads only the classes and the image size, so they are dropped
 # before the transfer (a 12 MP label map alone is 48 MB).
-_BULKY_FIELDS = {"label_map": lambda: None, "heatmaps": lambda: None, "work_image": lambda: None,
-                 "passes": list, "instances": list, "parts": dict}  # parts: a routed result's engines
+_BULKY_FIELDS = {"label_map": lambda: None, "passes": list, "instances": list,
+                 "parts": dict}  # parts: a routed result's engines
+# (the heatmaps stay: a few kB that save_result keeps in the image's heatmap file)
 
 
 def label_on_ray(project: Project, load_segmenter: Callable[[], object], images: Sequence[str],
@@ -140,7 +143,7 @@ def _infer(models: _Models, records: list[Record], options: PipelineOptions) -> 
         if isinstance(result, str):
             out.append({"rel": record["rel"], "failure": result})
             continue
-        result = postprocess_result(segmenter, result, options)
+        result = postprocess_result(segmenter, result, options.settings)
         if models.refiner is not None:
             try:
                 result = models.refiner(record["rel"], record["rgb"], result)
@@ -153,13 +156,17 @@ def _infer(models: _Models, records: list[Record], options: PipelineOptions) -> 
 
 def _to_shapes(record: Record, options: PipelineOptions) -> Record:
     result = record["result"]
-    return {"rel": record["rel"], "shapes": result_to_shapes(result, options), "result": _slim(result)}
+    return {"rel": record["rel"], "shapes": result_to_shapes(result, options.settings), "result": _slim(result)}
 
 
 def _slim(result):
     """*result* without its bulky fields (see _BULKY_FIELDS)."""
     present = {f.name for f in dataclasses.fields(result)}
-    return dataclasses.replace(result, **{k: empty() for k, empty in _BULKY_FIELDS.items() if k in present})
+    slim = {k: empty() for k, empty in _BULKY_FIELDS.items() if k in present}
+    work = getattr(result, "work_image", None)
+    if work is not None:  # only its size is needed (the heatmap file's work_size): an empty image of it
+        slim["work_image"] = np.empty((*work.shape[:2], 0), np.uint8)
+    return dataclasses.replace(result, **slim)
 
 
 # --- the driver's side -------------------------------------------------------------------

@@ -40,7 +40,6 @@ class SettingsDialog(QDialog):
         self.engine_note = QLabel()
         self.engine_note.setWordWrap(True)
         self.model.currentTextChanged.connect(self._describe_model)
-        self._describe_model(self.model.currentText())
         browse = QPushButton("Folder…")
         browse.clicked.connect(self._browse)
         model_row = QHBoxLayout()
@@ -56,10 +55,17 @@ class SettingsDialog(QDialog):
         self.background.addItems(BACKGROUND_MODES)
         self.background.setCurrentText(settings.background)
         self.background.setToolTip("auto: a background channel when fewer than 3 classes are typed")
-        from engine import SegmenterConfig
-
-        threshold = SegmenterConfig.threshold if settings.threshold is None else settings.threshold
-        self.threshold = _spin(0.0, 1.0, 0.01, threshold, "Per-class heatmap threshold")
+        # The threshold belongs to the engine: "the engine's own" until the user sets one.
+        self.threshold = _spin(0.0, 1.0, 0.01, settings.threshold or 0.0, "Heatmap threshold of every class")
+        self.own_threshold = QCheckBox()
+        self.own_threshold.setToolTip("Use the engine's own default threshold")
+        self.own_threshold.setChecked(settings.threshold is None)
+        self.own_threshold.toggled.connect(self._threshold_changed)
+        self._user_threshold = settings.threshold  # the value set for the engine on show
+        self._engine = _engine_of(settings.model)
+        threshold_row = QHBoxLayout()
+        threshold_row.addWidget(self.threshold)
+        threshold_row.addWidget(self.own_threshold, 1)
         self.tolerance = _spin(0.0, 10.0, 0.1, settings.simplify_tolerance,
                                "Polygon simplification tolerance in pixels")
         self.min_area = _spin(0.0, 5.0, 0.01, settings.min_area_fraction * 100,
@@ -73,13 +79,17 @@ class SettingsDialog(QDialog):
         self.refine = QCheckBox("Sharpen proposals with the interactive model after Propose / label")
         self.refine.setChecked(settings.refine)
 
+        self._describe_model(self.model.currentText())
+        self.model.currentTextChanged.connect(self._model_changed)
+        self._threshold_changed(self.own_threshold.isChecked())
+
         form = QFormLayout(self)
         form.addRow("Model", model_row)
         form.addRow("", self.engine_note)
         form.addRow("Device", self.device)
         form.addRow("Presence threshold", self.presence)
         form.addRow("Background", self.background)
-        form.addRow("Threshold", self.threshold)
+        form.addRow("Threshold", threshold_row)
         form.addRow("Simplification (px)", self.tolerance)
         form.addRow("Minimum region (%)", self.min_area)
         form.addRow("Interactive model", self.interactive)
@@ -108,16 +118,39 @@ class SettingsDialog(QDialog):
                 return
         self.engine_note.setText("The engine (PnP-OVSS or SAM 3) follows from the model's config.json")
 
+    def _threshold_changed(self, own: bool) -> None:
+        """The engine's own default shows (greyed) while the box is checked."""
+        default = _default_threshold(self._engine)
+        self.own_threshold.setText(f"engine's own ({default:.2f})")
+        self.threshold.setEnabled(not own)
+        if own:
+            self.threshold.setValue(default)
+
+    def _model_changed(self, model: str) -> None:
+        """Another engine: its own threshold (or the one the user set for it before)."""
+        engine = _engine_of(model.strip())
+        if engine == self._engine:
+            return
+        kept = dict(self._settings.engine_thresholds)
+        if self._engine == _engine_of(self._settings.model) and self._settings.threshold is not None:
+            kept[self._engine] = self._settings.threshold
+        self._engine = engine
+        threshold = kept.get(engine)
+        self.own_threshold.setChecked(threshold is None)
+        if threshold is not None:
+            self.threshold.setValue(threshold)
+        self._threshold_changed(threshold is None)
+
     def accept(self) -> None:
         s = self._settings
-        s.model = self.model.currentText().strip()
+        s.switch_model(self.model.currentText().strip(), _engine_of)
         if self._app is not None and s.model != self._previous_model:
             remember_folder(self._app, self._previous_model, s.model)
             self._app.save()
         s.device = self.device.currentText()
         s.presence_threshold = self.presence.value() or None
         s.background = self.background.currentText()
-        s.threshold = self.threshold.value()
+        s.threshold = None if self.own_threshold.isChecked() else self.threshold.value()
         s.simplify_tolerance = self.tolerance.value()
         s.min_area_fraction = self.min_area.value() / 100
         s.interactive_model = self.interactive.text().strip()
@@ -125,6 +158,19 @@ class SettingsDialog(QDialog):
         if self.clear_routes.isChecked():
             s.routes = {}
         super().accept()
+
+
+def _engine_of(model: str) -> str:
+    """The registry's name of the engine *model* runs (no model load)."""
+    from engine.config import engine_for_model
+
+    return engine_for_model(model).name
+
+
+def _default_threshold(engine: str) -> float:
+    from engine.config import default_threshold
+
+    return default_threshold(engine)
 
 
 def _routes_text(routes: dict) -> str:
