@@ -151,37 +151,3 @@ def routed_shapes(result: RoutedResult, label_map: np.ndarray | None = None, *, 
     scores = {n: r.score for n, r in result.routes.items() if r.score is not None}
     return partition_shapes(np.asarray(partition), list(result.classes), instances, scores=scores,
                             tolerance=tolerance, min_area_fraction=min_area_fraction)
-
-
-def load_routed(settings, base, routes: dict[str, Route]):
-    """A ``RoutedSegmenter`` over *base* (the project's engine, loaded) and every other engine the
-    routes need (each route's model, else the engine's default). ModelNotFoundError names the
-    class whose route cannot load and what to do."""
-    from engine import DEFAULT_MODEL, SAM3_MODEL, ModelNotFoundError
-    from engine.sam3.config import Sam3SegmenterConfig
-
-    from annotator.core.proposals import resolve_proposals
-
-    segmenters = {base.engine: base}
-    for name, route in sorted(routes.items()):
-        if route.engine in segmenters:
-            continue
-        model = route.model or (SAM3_MODEL if route.engine == "sam3" else DEFAULT_MODEL)
-        if route.engine == "sam3":
-            floor = min([r.threshold for r in routes.values() if r.engine == "sam3" and r.mode == "instances"]
-                        + [0.5])
-            config = Sam3SegmenterConfig(instance_threshold=floor, presence_threshold=settings.presence_threshold)
-        else:
-            from engine import SegmenterConfig
-
-            config = SegmenterConfig(background=settings.background, presence_threshold=settings.presence_threshold)
-        try:
-            segmenters[route.engine] = Segmenter.load(model=model, device=settings.device or "auto", config=config)
-        except ModelNotFoundError as exc:
-            raise ModelNotFoundError(f"the calibrated route of {name!r} needs {route.engine} ({model}): {exc} "
-                                     "-- or forget the routes in Settings / calibrate again") from exc
-    try:
-        mode = resolve_proposals(settings.proposals, base.engine)
-    except ValueError:
-        mode = "regions"
-    return RoutedSegmenter(segmenters, routes, base.engine, mode)

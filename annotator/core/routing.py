@@ -20,8 +20,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-ROUTE_ENGINES = ("pnp-ovss", "sam3")
 ROUTE_MODES = ("regions", "instances")
+
+
+def route_engines() -> tuple[str, ...]:
+    """The engines a class can be routed to: every registered one (engine.config)."""
+    from engine.config import engines
+
+    return tuple(info.name for info in engines())
 INSTANCE, REGION = "instance", "region"
 
 
@@ -45,8 +51,9 @@ class Route:
         if not isinstance(d, Mapping):
             raise ValueError(f"{where}: expected an object, got {d!r}")
         engine, mode = d.get("engine"), d.get("mode", "regions")
-        if engine not in ROUTE_ENGINES:
-            raise ValueError(f"{where}.engine: expected one of {', '.join(ROUTE_ENGINES)}, got {engine!r}")
+        known = route_engines()
+        if engine not in known:
+            raise ValueError(f"{where}.engine: expected one of {', '.join(known)}, got {engine!r}")
         if mode not in ROUTE_MODES:
             raise ValueError(f"{where}.mode: expected one of {', '.join(ROUTE_MODES)}, got {mode!r}")
         if mode == "instances" and engine != "sam3":

@@ -235,7 +235,7 @@ def test_report_files_and_summary(project, tmp_path):
     _, _, engs = engines()
     cal = calibrate(project, engs, CalibrationOptions(CLASSES + ["dog"]))
     lines = summary_lines(cal)
-    assert lines[0].startswith("sky: PnP-OVSS regions @ 0.25") and "expected gain +" in lines[0]
+    assert lines[0].startswith("sky: PnP-OVSS (BLIP) regions @ 0.25") and "expected gain +" in lines[0]
     assert lines[2] == ("dog: 0 reviewed image(s) show it; 6 more needed before it is calibrated "
                         "(settings left as they are)")
     paths = write_report(cal, tmp_path / "report")

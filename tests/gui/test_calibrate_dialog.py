@@ -37,7 +37,7 @@ def test_calibrate_dialog_runs_shows_the_report_and_applies(qtbot, tmp_path):
     dialog.run_button.click()
     qtbot.waitUntil(lambda: not dialog.running() and dialog.calibration is not None, timeout=60000)
     text = dialog.report.text()
-    assert "sky: PnP-OVSS regions @ 0.25" in text and "car: SAM 3 regions" in text
+    assert "sky: PnP-OVSS (BLIP) regions @ 0.25" in text and "car: SAM 3 regions" in text
     assert not dialog.figure.pixmap().isNull()
     assert dialog.apply_button.isEnabled()
     with qtbot.waitSignal(dialog.applied) as applied:

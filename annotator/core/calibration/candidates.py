@@ -21,8 +21,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-ENGINE_TITLES = {"pnp-ovss": "PnP-OVSS", "sam3": "SAM 3"}
-INSTANCE_ENGINES = ("sam3",)
+
+
+def _engine_title(name: str) -> str:
+    """The registry's title of an engine (its name when it is not registered)."""
+    from engine.config import engine_info
+
+    try:
+        return engine_info(name).title
+    except (KeyError, ValueError):
+        return name
+
+
+def _makes_instances(name: str) -> bool:
+    from engine.config import engine_info
+
+    try:
+        return bool(engine_info(name).instances)
+    except (KeyError, ValueError):
+        return False
+
 
 # Threshold grids on each engine's own scale: PnP-OVSS thresholds min-max normalised
 # GradCAM maps (default 0.15), SAM 3 semantic probabilities and instance scores (0.5).
@@ -48,7 +66,7 @@ class Candidate:
         return self.engine, self.mode, self.sharpen
 
     def title(self, with_threshold: bool = True) -> str:
-        text = f"{ENGINE_TITLES.get(self.engine, self.engine)} {self.mode}"
+        text = f"{_engine_title(self.engine)} {self.mode}"
         if self.sharpen:
             text += " + sharpen"
         return f"{text} @ {self.threshold:g}" if with_threshold else text
@@ -78,7 +96,7 @@ class CalibrationEngine:
         self.thresholds = tuple(sorted({round(float(t), 4) for t in grid}))
         if not self.thresholds or not all(0.0 <= t <= 1.0 for t in self.thresholds):
             raise ValueError(f"thresholds of {self.name}: expected numbers in [0, 1], got {grid!r}")
-        self.modes = ("regions", "instances") if self.name in INSTANCE_ENGINES else ("regions",)
+        self.modes = ("regions", "instances") if _makes_instances(self.name) else ("regions",)
         self.model_runs = 0
         """Images this engine's model ran on (the cache's misses)."""
 
