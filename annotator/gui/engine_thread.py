@@ -189,11 +189,11 @@ class EngineWorker(QObject):
         saving is the document's (undoable), the heatmap file the router's."""
         from annotator.core.pipeline import infer_image, model_run, postprocess_result
 
-        seg = self._segmenter_or_fail(job.image)
-        try:
+        try:  # the image first: an unreadable one fails at once, without loading the model
             rgb = job.pixels if job.pixels is not None else self._read_image(job.path)
         except Exception as e:
             raise _JobFailed(job.image, IMAGE_ERROR, str(e)) from e
+        seg = self._segmenter_or_fail(job.image)
 
         def progress(stage: str, done: int, total: int) -> None:
             self.progress.emit(job.job_id, job.image, stage, done, total)

@@ -152,6 +152,25 @@ def test_bad_class_list_is_reported_with_reason(qtbot, client):
     assert failures[0][2] == "bad input" and "class list is empty" in failures[0][3]
 
 
+def test_an_unreadable_image_fails_before_the_model_loads(qtbot, tmp_path):
+    """Propose on a text file named .png (the window has not decoded it yet): the reason in
+    plain words at once, and no model load for it (issue 20, row 15)."""
+    loads = []
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    client = EngineClient(EngineSettings(model="fake"), factory=lambda s: loads.append(s) or FakeSegmenter(),
+                          polygonize=fake_polygonize)
+    try:
+        failures = []
+        client.failed.connect(lambda *a: failures.append(a))
+        client.segment("notes.png", bad, ["sky"], ProposalSettings())
+        wait_idle(qtbot, client)
+        assert [(f[1], f[2]) for f in failures] == [("notes.png", "unreadable image")]
+        assert "Traceback" not in failures[0][3] and loads == []
+    finally:
+        client.shutdown()
+
+
 def test_missing_model_signals_then_loads_after_reconfigure(qtbot):
     loads = []
 
