@@ -221,7 +221,7 @@ class FolderBrowsing:
             self._check_size(self.current, pixels)
             if self._restore_result(self.current, doc, pixels):
                 self._refresh_shapes()
-                self.heatmap_view.result_changed(self.current)
+            self.heatmap_view.result_changed(self.current)  # its kept heatmaps, or "none" now
             self.heatmap_view.update_overlay()
 
     def _restore_result(self, image: str, doc, pixels) -> bool:
@@ -239,6 +239,7 @@ class FolderBrowsing:
         self.pixels = None
         self.store.activate(None)
         self.canvas.show_error(f"Cannot show {image}\n\n{error}")
+        self.heatmap.set_classes([])  # no pixels will come: no kept heatmaps either
         self.files.set_status(image, "unreadable")
         self.statusBar().showMessage(f"{image}: {error}", 8000)
         self._refresh_shapes()

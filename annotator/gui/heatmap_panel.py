@@ -19,6 +19,7 @@ SLIDER_DEBOUNCE_MS = 150
 TOLERANCE_STEP = 0.1  # px per slider step
 MAX_TOLERANCE = 10.0
 NO_RESULT = "No heatmaps for this image yet: Propose computes them, then these sliders re-draw its proposals."
+READING = "Reading this image's kept heatmaps (they come back with its pixels)…"
 
 
 class HeatmapDock(QDockWidget):
@@ -95,8 +96,9 @@ class HeatmapDock(QDockWidget):
             slider.blockSignals(False)
         self._update_labels()
 
-    def set_classes(self, classes: list[str]) -> None:
-        """The classes of the image's kept result; none disables the sliders (and says why)."""
+    def set_classes(self, classes: list[str], pending: bool = False) -> None:
+        """The classes of the image's kept result; none disables the sliders (and says why:
+        *pending*, a kept heatmap file waits for the image's pixels; else there is none)."""
         current = self.current_class()
         self.classes.blockSignals(True)
         self.classes.clear()
@@ -106,7 +108,7 @@ class HeatmapDock(QDockWidget):
         self.classes.blockSignals(False)
         for widget in (self.classes, self.threshold, self.tolerance):
             widget.setEnabled(bool(classes))
-        self.note.setText("" if classes else NO_RESULT)
+        self.note.setText("" if classes else READING if pending else NO_RESULT)
         self.note.setVisible(not classes)
         self.overlayChanged.emit()
 

@@ -71,7 +71,19 @@ class HeatmapView(QObject):
         if image != w.current:
             return
         result = w.router.result(image)
-        w.heatmap.set_classes(list(result.classes) if result is not None else [])
+        if result is not None:
+            w.heatmap.set_classes(list(result.classes))
+            return
+        # a kept heatmap file is read once the pixels are decoded (a relaunch): say so meanwhile
+        w.heatmap.set_classes([], pending=w.pixels is None and self._has_heatmap_file(image))
+
+    def _has_heatmap_file(self, image: str) -> bool:
+        from annotator.core.heatcache import heat_path
+
+        try:
+            return heat_path(self._w.project, image).is_file()
+        except (OSError, ValueError, AttributeError):
+            return False
 
     def update_overlay(self) -> None:
         w = self._w

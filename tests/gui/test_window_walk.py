@@ -477,3 +477,25 @@ def test_label_all_names_its_phases_instead_of_pass_0_of_100(qtbot, make_window,
     qtbot.waitUntil(lambda: dialog.job_id is None, timeout=120000)
     assert "pass %v of %m" in formats and dialog.pass_bar.text() == "finished"
     dialog.close()
+
+
+def test_the_heatmap_dock_says_kept_heatmaps_are_coming_not_none(qtbot, make_window, images_dir):
+    """Relaunch (issue 20 row 14): while the image's pixels are decoded, a kept heatmap file is
+    announced as being read, not as "No heatmaps"; once they are there, its sliders work."""
+    from annotator.core import heatcache
+    from annotator.core.annotations import ImageAnnotations
+    from annotator.core.project import Project
+    from annotator.gui.heatmap_panel import NO_RESULT, READING
+
+    project = Project.open(images_dir)
+    project.save(ImageAnnotations("coffee.png", 640, 400, [Shape("cup", SQUARE)]))
+    window = make_window()
+    open_folder(qtbot, window, images_dir)
+    qtbot.waitUntil(lambda: window.pixels is not None, timeout=10000)
+    window.show_image("coffee.png")
+    assert window.heatmap.note.text() == NO_RESULT  # no heatmap file
+    saved = heatcache.SavedResult(["cup"], np.ones((1, 4, 4), np.float32), (400, 640), (400, 640), 0.15, 1.5, "auto")
+    heatcache.save_result(window.project, "coffee.png", saved)
+    window.pixels = None  # as on a relaunch, before the decode thread answers
+    window.heatmap_view.result_changed("coffee.png")
+    assert window.heatmap.note.text() == READING
