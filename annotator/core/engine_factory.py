@@ -59,4 +59,4 @@ def load_routed(settings, base, routes: dict):
         mode = resolve_proposals(settings.proposals, base.engine)
     except ValueError:
         mode = "regions"
-    return RoutedSegmenter(segmenters, routes, base.engine, mode)
+    return RoutedSegmenter(segmenters, routes, base.engine, mode, default_sharpen=bool(settings.refine))

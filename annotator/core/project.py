@@ -106,7 +106,12 @@ class ProjectSettings:
         return ProposalSettings(threshold=self.threshold, class_thresholds=self.class_thresholds,
                                 background=self.background, tolerance=self.simplify_tolerance,
                                 min_area_fraction=self.min_area_fraction, proposals=self.proposals,
-                                refine=self.refine)
+                                refine=self.refine or self.routes_sharpen())
+
+    def routes_sharpen(self) -> bool:
+        """Whether a calibrated route sharpens its class: a run then sharpens (those classes,
+        and the unrouted ones only when ``refine`` is on: ``core.refine.sharpened_classes``)."""
+        return any(isinstance(r, dict) and bool(r.get("sharpen")) for r in (self.routes or {}).values())
 
     def switch_model(self, model: str, engine_of) -> None:
         """Use *model*; when its engine (``engine_of(model)`` -> engine name) differs from the

@@ -238,15 +238,27 @@ def _class_heat(heatmaps: np.ndarray | None, classes: Sequence[str], size: tuple
 
 # --- front ends -----------------------------------------------------------------------------------
 
+def sharpened_classes(result) -> set[str] | None:
+    """The classes of *result* a sharpening run changes: those whose calibrated route says so
+    (a routed result, ``core.routed_segmenter``: unrouted classes follow the project's own
+    Sharpen setting through their default route), else None: every class."""
+    routes = getattr(result, "routes", None)
+    if not routes:
+        return None
+    return {name for name, route in routes.items() if getattr(route, "sharpen", False)}
+
+
 def sharpen_label_map(label_map: np.ndarray, classes: Sequence[str], predict: Predict,
-                      heatmaps: np.ndarray | None = None, options: RefineOptions = RefineOptions()) -> np.ndarray:
-    """A new label map (0 = unlabeled, i = classes[i-1]) with every region sharpened.
+                      heatmaps: np.ndarray | None = None, options: RefineOptions = RefineOptions(),
+                      only: set[str] | None = None) -> np.ndarray:
+    """A new label map (0 = unlabeled, i = classes[i-1]) with every region sharpened (of the
+    classes in *only*, when given; the others' pixels stay as they were).
 
     *heatmaps*: [C, P, P] aligned with *classes*, or None.
     """
     label_map = np.asarray(label_map)
     size = label_map.shape
-    items = [_Item(r.pixels, r.x0, r.y0, name, True)
+    items = [_Item(r.pixels, r.x0, r.y0, name, only is None or name in only)
              for index, name in enumerate(classes, start=1)
              for r in regions(label_map == index)]
     new = _sharpen(items, size, predict, _class_heat(heatmaps, classes, size), options)
@@ -326,11 +338,14 @@ def make_refiner(segmenter, options: RefineOptions = RefineOptions()):
     def refiner(rel: str, rgb: np.ndarray, result):
         if not getattr(result, "classes", None):
             return result
+        only = sharpened_classes(result)
+        if only is not None and not only:
+            return result  # no class of this run is to be sharpened: no image embedding either
         key = f"refine:{rel}"
         try:
             predict = interactive_predict(segmenter, key, rgb)
             result.label_map = sharpen_label_map(result.label_map, result.classes, predict,
-                                                 getattr(result, "heatmaps", None), options)
+                                                 getattr(result, "heatmaps", None), options, only=only)
         finally:
             segmenter.forget(key)
         return result

@@ -43,7 +43,7 @@ class RoutedSegmenter(Segmenter):
     engine = ROUTED
 
     def __init__(self, segmenters: dict, routes: dict[str, Route], default_engine: str,
-                 default_mode: str = "regions") -> None:
+                 default_mode: str = "regions", default_sharpen: bool = False) -> None:
         if default_engine not in segmenters:
             raise ValueError(f"the default engine {default_engine!r} is not loaded")
         missing = sorted({r.engine for r in routes.values()} - set(segmenters))
@@ -53,6 +53,8 @@ class RoutedSegmenter(Segmenter):
         self.routes = dict(routes)
         self.default_engine = default_engine
         self.default_mode = default_mode
+        self.default_sharpen = bool(default_sharpen)
+        """The project's own Sharpen setting: what an unrouted class follows."""
         base = self.segmenters[default_engine]
         self.config = base.config
         self.device = getattr(base, "device", None)
@@ -67,7 +69,7 @@ class RoutedSegmenter(Segmenter):
             t = float(getattr(base.config, "instance_threshold", 0.5))
         else:
             t = base.default_threshold if threshold is None else float(threshold)
-        return Route(self.default_engine, "", self.default_mode, t, False, None)
+        return Route(self.default_engine, "", self.default_mode, t, self.default_sharpen, None)
 
     def route_of(self, name: str) -> Route:
         return self.routes.get(name) or self.default_route()

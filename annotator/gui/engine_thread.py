@@ -281,7 +281,11 @@ class EngineWorker(QObject):
         label_map = result.label_map
         if not getattr(result, "classes", None):
             return label_map
-        from annotator.core.refine import sharpen_label_map
+        from annotator.core.refine import sharpen_label_map, sharpened_classes
+
+        only = sharpened_classes(result)  # a routed result: the classes whose route sharpens
+        if only is not None and not only:
+            return label_map
 
         try:
             seg = self.lane.segmenter()
@@ -294,7 +298,7 @@ class EngineWorker(QObject):
             return label_map
         self._refine_keys[image] = key
         predict = lambda points, labels, box: seg.predict(points, labels, box, image_key=key).mask  # noqa: E731
-        return sharpen_label_map(label_map, result.classes, predict, result.heatmaps)
+        return sharpen_label_map(label_map, result.classes, predict, result.heatmaps, only=only)
 
     batch_size: int | None = None
     """Images per model call in a batch job; None: 8 on CUDA, else 1 (no gain on a CPU)."""

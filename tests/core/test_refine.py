@@ -122,3 +122,55 @@ def test_proposals_left_as_they_were_come_with_a_reason():
     left.clear()
     new = sharpen_shapes(shapes, H, W, TrueDecoder(), heatmaps=heatmaps(), classes=["ball", "grass"], left=left)
     assert set(new) == {s.id for s in shapes} and left == {}
+
+
+def test_a_routed_result_sharpens_only_the_classes_whose_route_says_so():
+    """Issue 21: a calibrated route's Sharpen applies to its class alone; an unrouted class
+    follows the project's own setting (its default route); no route sharpening: no embedding."""
+    from types import SimpleNamespace
+
+    from annotator.core.project import ProjectSettings
+    from annotator.core.refine import make_refiner, sharpened_classes
+    from annotator.core.routing import Route
+
+    coarse = np.where(coarse_disk(), 1, 2).astype(np.int32)
+    decoder = TrueDecoder()
+    only_ball = sharpen_label_map(coarse, ["ball", "grass"], decoder, heatmaps(), only={"ball"})
+    assert np.array_equal(only_ball == 1, DISK)  # the ball's new outline
+    assert np.array_equal(only_ball == 2, coarse == 2), "grass (not sharpened) keeps its pixels exactly"
+    untouched = sharpen_label_map(coarse, ["ball", "grass"], TrueDecoder(), heatmaps(), only=set())
+    assert np.array_equal(untouched, coarse)
+
+    routes = {"ball": Route("sam3", sharpen=True), "grass": Route("pnp-ovss", sharpen=False)}
+    result = SimpleNamespace(classes=["ball", "grass"], label_map=coarse.copy(), heatmaps=heatmaps(), routes=routes)
+    assert sharpened_classes(result) == {"ball"} and sharpened_classes(SimpleNamespace(classes=["a"])) is None
+
+    class Interactive:  # core.refine's view of an interactive segmenter
+        def __init__(self):
+            self.images = []
+
+        def set_image(self, key, rgb):
+            self.images.append(key)
+
+        def predict(self, points, labels, box, image_key=None):
+            return SimpleNamespace(mask=decoder(points, labels, box))
+
+        def has_image(self, key):
+            return key in self.images
+
+        def forget(self, key):
+            pass
+
+    seg = Interactive()
+    refine = make_refiner(seg)
+    rgb = np.zeros((H, W, 3), np.uint8)
+    out = refine("a.png", rgb, result)
+    assert np.array_equal(out.label_map == 1, DISK)
+    result.routes = {"ball": Route("sam3", sharpen=False), "grass": Route("pnp-ovss", sharpen=False)}
+    result.label_map = coarse.copy()
+    seg.images.clear()
+    assert np.array_equal(refine("a.png", rgb, result).label_map, coarse) and seg.images == []
+
+    settings = ProjectSettings(refine=False, routes={"ball": {"engine": "sam3", "sharpen": True}})
+    assert settings.proposal_settings().refine, "a route that sharpens makes the run load the refiner"
+    assert not ProjectSettings(refine=False).proposal_settings().refine
