@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Hashable, Optional, Protocol, TypeVar
 
@@ -95,6 +96,25 @@ class PendingResult:
         """The result when it is already finished (its label map made with the
         engine's own settings; ``Segmenter.postprocess`` redoes it), else None."""
         return self.args[0] if self.function is _finished else None
+
+
+def class_thresholds(threshold, classes, default: float):
+    """The threshold of each class: *threshold* is None (the engine's *default*), a float (every
+    class), or a mapping {class name: float} whose key None, when present and not None, is the
+    threshold of the classes it does not name (else *default*). A float when every class gets
+    the same one, else a float32 array aligned with *classes*."""
+    if threshold is None:
+        return float(default)
+    if not isinstance(threshold, Mapping):
+        return float(threshold)
+    rest = threshold.get(None)
+    rest = float(default) if rest is None else float(rest)
+    values = [float(threshold.get(name, rest)) for name in classes]
+    if any(not 0.0 <= v <= 1.0 for v in values):
+        raise ValueError(f"class thresholds must be in [0, 1], got {values}")
+    if len(set(values)) <= 1:
+        return values[0] if values else rest
+    return np.asarray(values, np.float32)
 
 
 def _finished(result: SegmentationResult, threshold=None, background=None) -> SegmentationResult:

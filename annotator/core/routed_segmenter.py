@@ -19,6 +19,7 @@ this when ``result.engine == ROUTED``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import cv2
@@ -92,7 +93,11 @@ class RoutedSegmenter(Segmenter):
         return [self._merge(p, classes, rgb.shape[:2]) for p, classes, rgb in zip(parts, names, rgbs)]
 
     def postprocess(self, result, threshold: float | None = None, background: str | None = None, **options):
-        """The partition again from the kept per-engine results (no model call)."""
+        """The partition again from the kept per-engine results (no model call). A per-class
+        threshold mapping: routed classes keep their calibrated threshold, the rest take its
+        default (key None)."""
+        if isinstance(threshold, Mapping) and isinstance(result, RoutedResult):
+            threshold = threshold.get(None)
         if not isinstance(result, RoutedResult):
             return self.segmenters[self.default_engine].postprocess(result, threshold=threshold,
                                                                    background=background, **options)

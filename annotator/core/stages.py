@@ -129,10 +129,13 @@ def postprocess_result(segmenter, result, settings: ProposalSettings):
 
 def postprocess_overrides(segmenter, settings: ProposalSettings) -> dict:
     """The record's threshold and background where they differ from the segmenter's own
-    (``Segmenter.postprocess`` / ``PendingResult.finish`` keywords)."""
+    (``Segmenter.postprocess`` / ``PendingResult.finish`` keywords). With per-class thresholds the
+    threshold is a mapping {class: threshold, None: the rest} (``engine.base.class_thresholds``)."""
     config = getattr(segmenter, "config", None)
     wanted = {}
-    if settings.threshold is not None and settings.threshold != getattr(config, "threshold", None):
+    if settings.class_thresholds:  # per class, the rest at the record's threshold (None: the engine's)
+        wanted["threshold"] = {**settings.class_thresholds, None: settings.threshold}
+    elif settings.threshold is not None and settings.threshold != getattr(config, "threshold", None):
         wanted["threshold"] = settings.threshold
     if settings.background != getattr(config, "background", settings.background):
         wanted["background"] = settings.background

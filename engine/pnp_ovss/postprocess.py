@@ -22,13 +22,16 @@ from scipy.ndimage import gaussian_filter
 from .config import SegmenterConfig
 
 
-def threshold_maps(maps: np.ndarray, threshold: float) -> np.ndarray:
-    """maps [C, P, P] -> raw values where the min-max normalised map >= threshold, else 0.
+def threshold_maps(maps: np.ndarray, threshold) -> np.ndarray:
+    """maps [C, P, P] -> raw values where the min-max normalised map >= threshold (a float, or
+    one per class), else 0.
 
     A class whose map is constant keeps it unchanged (there is no "more salient"
     patch to prefer); a map of zeros stays zeros.
     """
     maps = np.asarray(maps, dtype=np.float32)
+    if np.ndim(threshold):  # one threshold per class
+        threshold = np.asarray(threshold, np.float32).reshape(-1, 1, 1)
     lo = maps.min(axis=(1, 2), keepdims=True)
     hi = maps.max(axis=(1, 2), keepdims=True)
     span = hi - lo

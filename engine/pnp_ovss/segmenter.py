@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from ..base import (
-    CancelToken, PendingResult, Progress, ProgressTracker, SegmentationResult, check_cancel, dtype_for, move_to_device, oom_guard,
+    CancelToken, PendingResult, Progress, ProgressTracker, SegmentationResult, check_cancel, class_thresholds, dtype_for,
+    move_to_device, oom_guard,
 )
 from ..images import load_rgb, model_input
 from ..segmenter import Segmenter
@@ -159,6 +160,7 @@ class PnpOvssSegmenter(Segmenter):
         """A new label map from the result's heatmaps with other settings (no model call)."""
         if background is not None and background not in ("auto", "always", "never"):
             raise ValueError(f"background must be 'auto', 'always' or 'never', not {background!r}")
+        threshold = class_thresholds(threshold, result.classes, self.config.threshold)
         args = (result.heatmaps, result.image_size, result.work_image, self.config)
         options = dict(threshold=threshold, background=background, blur=blur, crf=crf)
         future = self.postprocess_async(result, threshold, background=background, crf=crf, blur=blur)
@@ -174,6 +176,7 @@ class PnpOvssSegmenter(Segmenter):
             return None
         if background is not None and background not in ("auto", "always", "never"):
             raise ValueError(f"background must be 'auto', 'always' or 'never', not {background!r}")
+        threshold = class_thresholds(threshold, result.classes, self.config.threshold)
         return pool.submit(label_map_only, result.heatmaps, result.image_size, result.work_image, self.config,
                            threshold=threshold, background=background, blur=blur, crf=crf)
 
@@ -301,7 +304,9 @@ def label_map_only(*args, **options) -> np.ndarray:
 
 def finish_maps(maps: _Maps, config: SegmenterConfig, threshold: float | None = None,
                 background: str | None = None) -> SegmentationResult:
-    """The result of one image's model output: its label map made here (blur + CRF)."""
+    """The result of one image's model output: its label map made here (blur + CRF). *threshold*:
+    a float or per class (``engine.base.class_thresholds``)."""
+    threshold = class_thresholds(threshold, maps.classes, config.threshold)
     return _result(maps, label_map_from_maps(maps.heatmaps, maps.image_size, maps.work_image, config,
                                              threshold=threshold, background=background))
 

@@ -13,11 +13,11 @@ def resize_probabilities(probs: torch.Tensor, image_size: tuple[int, int]) -> to
     return F.interpolate(probs[None, None], size=tuple(image_size), mode="bilinear", align_corners=False)[0, 0]
 
 
-def label_map_from_probabilities(heatmaps: np.ndarray, image_size: tuple[int, int], threshold: float) -> np.ndarray:
+def label_map_from_probabilities(heatmaps: np.ndarray, image_size: tuple[int, int], threshold) -> np.ndarray:
     """heatmaps float32 [C, h, w] (sigmoid of semantic_seg per class) -> int32 [H, W].
 
     Each class's map is resized to the image, then a pixel gets 1 + argmax over classes
-    where that maximum is >= threshold, else 0. One class at a time, so memory stays at
+    where that maximum is >= threshold (a float, or one per class: the winning class's), else 0. One class at a time, so memory stays at
     two image-sized planes whatever the number of classes (ties keep the first class).
     """
     height, width = image_size
@@ -35,5 +35,9 @@ def label_map_from_probabilities(heatmaps: np.ndarray, image_size: tuple[int, in
             better = resized > best
             best = torch.where(better, resized, best)
             winner = torch.where(better, torch.tensor(c, dtype=torch.int32), winner)
-    labels = torch.where(best >= threshold, winner + 1, torch.zeros_like(winner))
+    if np.ndim(threshold):  # one threshold per class: the winner's own
+        cut = torch.as_tensor(np.asarray(threshold, np.float32))[winner.long()]
+    else:
+        cut = threshold
+    labels = torch.where(best >= cut, winner + 1, torch.zeros_like(winner))
     return labels.numpy().astype(np.int32)

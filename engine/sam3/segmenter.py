@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from ..base import (
-    CancelToken, Instance, LRUCache, Progress, ProgressTracker, SegmentationResult, check_cancel, dtype_for,
-    move_to_device, oom_guard,
+    CancelToken, Instance, LRUCache, Progress, ProgressTracker, SegmentationResult, check_cancel, class_thresholds,
+    dtype_for, move_to_device, oom_guard,
 )
 from ..errors import EngineError
 from ..images import load_rgb
@@ -92,8 +92,8 @@ class Sam3Segmenter(Segmenter):
         """
         if background is not None and background not in ("auto", "always", "never"):
             raise ValueError(f"background must be 'auto', 'always' or 'never', not {background!r}")
-        threshold = self.config.threshold if threshold is None else float(threshold)
-        if not 0.0 <= threshold <= 1.0:
+        threshold = class_thresholds(threshold, result.classes, self.config.threshold)
+        if not np.ndim(threshold) and not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be in [0, 1], not {threshold}")
         return label_map_from_probabilities(result.heatmaps, result.image_size, threshold)
 
