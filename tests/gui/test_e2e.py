@@ -144,7 +144,7 @@ def test_export_and_import_run_in_the_background_and_cancel_writes_nothing(qtbot
     def annotation_files():
         # index.json is the status cache that the window's background status scan (opened with the
         # folder) writes whenever it finishes: not something the import wrote (the import's own
-        # index lines are cut back on a cancel); the race made this test fail once in ~900 runs
+        # index lines are cut back on a cancel); the race failed this test once in three full-suite runs
         return sorted(p.name for p in window.project.state_dir.rglob("*.json") if p.name != "index.json")
 
     before = annotation_files()
