@@ -66,7 +66,7 @@ def _set_mode(fd: int, target: Path) -> None:
     os.fchmod(fd, mode)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     # Makes the rename itself durable on POSIX; directories cannot be opened on Windows.
     if os.name != "posix":
         return
@@ -102,4 +102,4 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, durable: bool = 
             pass
         raise
     if durable:
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)

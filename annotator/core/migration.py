@@ -24,6 +24,7 @@ import shutil
 import stat
 from pathlib import Path
 
+from annotator.core.atomic import atomic_write_text, fsync_dir
 from annotator.core.layout import (
     IMAGES_DIR,
     LAYOUT_FILE,
@@ -55,7 +56,7 @@ def migrate(state_dir: str | os.PathLike) -> StateLayout:
         if staging.is_dir():
             _remove_old(state_dir, staging)
             os.rename(staging, state_dir / IMAGES_DIR)
-            _fsync_dir(state_dir)
+            fsync_dir(state_dir)
     return StateLayout(state_dir)
 
 
@@ -158,23 +159,7 @@ def _remove_tree(path: Path) -> None:
 
 
 def _write_marker(state_dir: Path) -> None:
-    tmp = state_dir / f".{LAYOUT_FILE}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(layout_record())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, state_dir / LAYOUT_FILE)
-    _fsync_dir(state_dir)
-
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    atomic_write_text(state_dir / LAYOUT_FILE, layout_record())  # durable: fsynced, then its folder
 
 
 @contextlib.contextmanager
