@@ -200,6 +200,9 @@ def test_without_sam3_the_model_dialog_says_so(qtbot, exemplar_window, tiny_sam2
     assert isinstance(dialog, dialogs.ModelMissingDialog)
     assert loads == [] and fake.calls == []
     assert "need SAM 3" in window.statusBar().currentMessage()
+    dialog._chosen(str(tiny_sam2_dir / "sam3"))  # a folder chosen in the dialog
+    assert window.project.settings.interactive_model == str(tiny_sam2_dir / "sam3")
+    assert "Looking for objects like" in window.statusBar().currentMessage()  # the boxes are asked again
     dialog.close()
 
 

@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QToolBar
 
 from annotator.gui.canvas_tools.ai_polygon import AiPolygonTool
+from annotator.gui.canvas_tools.interactive_model import show_missing_dialog, use_interactive_model
 
 TOLERANCE = 1.0  # px: the preview outline's simplification (the mask itself is exact)
 
@@ -129,26 +130,13 @@ class AiPolygonController(QObject):
 
     # --- missing model ------------------------------------------------------------------------
     def show_model_missing(self, message: str) -> None:
-        from annotator.gui import dialogs
         from engine.interactive import DEFAULT_INTERACTIVE_MODEL
 
-        w = self.window
-        if self._dialog is not None or w.project is None:
-            return
-        self._dialog = dialogs.ModelMissingDialog(
-            message, w.project.settings.interactive_model, w,
-            default=DEFAULT_INTERACTIVE_MODEL, headline="The AI polygon and Sharpen need the interactive model.",
-            uses="They outline objects with")
-        self._dialog.modelChosen.connect(self._use_model)
-        self._dialog.finished.connect(lambda _: setattr(self, "_dialog", None))
-        self._dialog.setModal(False)  # the rest of the app keeps working meanwhile
-        self._dialog.show()
+        project = self.window.project
+        show_missing_dialog(self, message, project.settings.interactive_model if project else "",
+                            default=DEFAULT_INTERACTIVE_MODEL,
+                            headline="The AI polygon and Sharpen need the interactive model.",
+                            uses="They outline objects with")
 
     def _use_model(self, model: str) -> None:
-        w = self.window
-        if w.project is None:
-            return
-        w.project.settings.interactive_model = model
-        w.project.save_settings()
-        w.client.set_interactive_model(model)
-        w.statusBar().showMessage(f"Interactive model set to {model}", 8000)
+        use_interactive_model(self.window, model)

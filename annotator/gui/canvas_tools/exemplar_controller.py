@@ -10,6 +10,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject
 
 from annotator.gui.canvas_tools.exemplar import ExemplarTool
+from annotator.gui.canvas_tools.interactive_model import show_missing_dialog, use_interactive_model
 
 
 class ExemplarController(QObject):
@@ -75,28 +76,12 @@ class ExemplarController(QObject):
 
     # --- missing model ------------------------------------------------------------------------
     def show_model_missing(self, message: str) -> None:
-        from annotator.gui import dialogs
         from engine.config import SAM3_MODEL
 
-        w = self.window
-        if self._dialog is not None or w.project is None:
-            return
-        self._dialog = dialogs.ModelMissingDialog(
-            message, "", w, default=SAM3_MODEL, headline="Exemplar boxes need SAM 3.",
-            uses="They find every object like your boxes with")
-        self._dialog.modelChosen.connect(self._use_model)
-        self._dialog.finished.connect(lambda _: setattr(self, "_dialog", None))
-        self._dialog.setModal(False)
-        self._dialog.show()
+        show_missing_dialog(self, message, "", default=SAM3_MODEL, headline="Exemplar boxes need SAM 3.",
+                            uses="They find every object like your boxes with")
 
     def _use_model(self, model: str) -> None:
         """SAM 3 weights become the interactive model (the AI polygon then runs the SAM 3 tracker)."""
-        w = self.window
-        if w.project is None:
-            return
-        w.project.settings.interactive_model = model
-        w.project.save_settings()
-        w.client.set_interactive_model(model)
-        w.statusBar().showMessage(f"Interactive model set to {model}: exemplar boxes use its SAM 3", 8000)
-        if self.tool is not None:
+        if use_interactive_model(self.window, model, ": exemplar boxes use its SAM 3") and self.tool is not None:
             self.tool.refresh()
