@@ -76,6 +76,7 @@ def measure(seg, rgb, args) -> dict:
     decode_ms, decode_cpu_ms, polygon_ms, total_ms, cpu_ms, smooth_ms, areas, regions = ([] for _ in range(8))
     seg.predict([[w / 2, h / 2]], [1])  # warm-up of the decoder path
     for i in range(args.clicks):
+        time.sleep(args.pause)  # a person's next click comes later: the previous one's thread pools settle
         n = 1 + i % 3
         points = [[float(rng.uniform(0, w)), float(rng.uniform(0, h))] for _ in range(n)]
         labels = [1] + [int(v) for v in rng.integers(0, 2, n - 1)]
@@ -148,6 +149,9 @@ def main(argv=None) -> int:
     p.add_argument("--image", default=str(ROOT / "resources" / "samples" / "rocket.jpg"))
     p.add_argument("--device", default="cpu")
     p.add_argument("--clicks", type=int, default=20)
+    p.add_argument("--pause", type=float, default=0.1,
+                   help="seconds between clicks (0.1: a quick person; 0: back to back, where one click's "
+                        "thread pools still spin into the next)")
     p.add_argument("--tolerance", type=float, default=1.0, help="polygon simplification (px), as the GUI")
     p.add_argument("--min-area", type=float, default=0.0005,
                    help="specks below this fraction of the image are not outlined, as the GUI (0.05 %%)")

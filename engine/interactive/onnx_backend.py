@@ -1,20 +1,27 @@
 """The interactive model's prompt encoder + mask decoder on ONNX Runtime (CPU).
 
-On a CPU, ONNX Runtime decodes a click in about a third of torch's CPU time (the mask
-decoder's two-way transformer over 4096 image tokens is what a click costs). The image
-encoder stays on torch: ONNX Runtime was measured no faster there (README) and its export
-takes a minute. The two parts are exported from the loaded model itself (``torch.onnx``)
-the first time it is used, and the file is cached in the user's cache folder under a key made of the parts' weights, the
-model's config and the torch / transformers / onnxruntime versions: another model, another
-checkpoint or another version of any of the three gets its own file. Every time a file is
-opened it is checked against torch on the current image; a file that does not load or
-disagrees is exported again.
+On a CPU, ONNX Runtime decodes a click in about half of torch's time (the mask decoder's
+two-way transformer over 4096 image tokens is what a click costs). The image encoder stays
+on torch: ONNX Runtime was measured no faster there (README). The two parts are exported
+from the loaded model itself (``torch.onnx``'s dynamo exporter; the TorchScript one if that
+fails) the first time it is used, and the file is cached in the user's cache folder under a
+key made of the parts' weights, the model's config and the torch / transformers /
+onnxruntime versions: another model, another checkpoint or another version of any of the
+three gets its own file. Every time a file is opened it is checked against torch on the
+current image; a file that does not load or disagrees is exported again.
 
 The graph takes every prompt as points: SAM's prompt encoder embeds a box's corners as
 points with the labels 2 and 3, which is exactly what transformers' box path computes, and
 the graph appends the "not a point" padding token itself. It returns all four masks and
 IoU predictions; the caller chooses among them with the decoder's own rule
 (``select_masks``), so one graph serves single- and multi-mask decoding.
+
+When a file is opened, ``split_graph`` cuts it in two: the nodes that read only the image's
+embeddings (the first layer's image-side key/value projections, the embedding plus the "no
+mask" embedding, their copies and transposes) run once per image (``image_state``); a click
+runs the rest. No node is changed, so the two parts compute exactly what the whole graph does;
+the dynamo exporter's graph keeps fixed sizes as constants, which is what lets the image side
+come apart from the prompts (the TorchScript graph reads them from the prompt's shape).
 
 ``PNP_ANNOTATOR_CACHE_DIR`` moves the cache folder (tests point it at a temporary folder).
 """
@@ -36,8 +43,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-FORMAT = 1  # bump when the exported graph's inputs, outputs or meaning change
-INPUTS = ("feat_s0", "feat_s1", "image_embeddings", "points", "labels")
+FORMAT = 2  # bump when the exported graph's inputs, outputs or meaning change
+IMAGE_INPUTS = ("feat_s0", "feat_s1", "image_embeddings")  # one image's embeddings
+INPUTS = IMAGE_INPUTS + ("points", "labels")
 OUTPUTS = ("masks", "iou_scores")
 MAX_POINTS = 256  # prompt points + 2 box corners the graph accepts
 
@@ -128,7 +136,8 @@ def graph_key(wrapper: PromptToMasks, model, engine: str) -> str:
     return digest.hexdigest()
 
 
-def _session(path: Path, inputs: tuple[str, ...]):
+def _session(model):
+    """An ONNX Runtime CPU session of an in-memory ``onnx.ModelProto``."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -136,25 +145,102 @@ def _session(path: Path, inputs: tuple[str, ...]):
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3  # errors only (not shape-merge warnings)
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    names = tuple(i.name for i in session.get_inputs())
-    if names != inputs:
-        raise ValueError(f"{path.name} takes {names}, not {inputs}")
-    return session
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+def split_graph(model, image_inputs: tuple[str, ...] = IMAGE_INPUTS):
+    """Split an exported graph into (image part, prompt part, state names).
+
+    A node whose inputs come only from *image_inputs* and constants computes the same thing for
+    every click on an image (the decoder's first image-side key/value projections, the image
+    embedding plus the "no mask" embedding, its copies and transposes); the image part holds
+    those and runs once per image. Its outputs that later nodes read, plus the image inputs
+    those nodes read directly, are the *state names*: with the prompts, they are all the prompt
+    part takes. The two parts compute exactly what the whole graph does (no node is changed).
+    The image part is None when there is nothing to move (or the graph holds subgraphs, whose
+    outer-scope reads this split does not follow).
+    """
+    import onnx
+    from onnx import helper
+
+    graph = model.graph
+    typed = {v.name: v for v in list(graph.input) + list(graph.value_info) + list(graph.output)}
+    constant = {init.name for init in graph.initializer}
+    from_image = set(image_inputs)
+    kinds = []
+    for node in graph.node:
+        if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
+            return None, model, list(image_inputs)
+        inputs = [name for name in node.input if name]
+        if all(name in constant for name in inputs):
+            kinds.append("constant")
+            constant.update(node.output)
+        elif all(name in constant or name in from_image for name in inputs):
+            kinds.append("image")
+            from_image.update(node.output)
+        else:
+            kinds.append("prompt")
+    state: list[str] = []
+    for node, kind in zip(graph.node, kinds):
+        if kind == "prompt":
+            state += [name for name in node.input if name in from_image and name not in state]
+    outputs = [o.name for o in graph.output]
+    if any(name in from_image for name in outputs):  # an output that no prompt changes: keep the graph whole
+        return None, model, list(image_inputs)
+    computed = [name for name in state if name not in image_inputs]
+    if not computed or any(name not in typed for name in computed):
+        return None, model, list(image_inputs)
+
+    def part(targets, allowed, name, inputs):
+        needed, nodes = set(targets), []
+        for node, kind in reversed(list(zip(graph.node, kinds))):
+            if kind in allowed and any(out in needed for out in node.output):
+                nodes.append(node)
+                needed.update(n for n in node.input if n)
+        initializers = [init for init in graph.initializer if init.name in needed]
+        body = helper.make_graph(nodes[::-1], name, [typed[n] for n in inputs if n in needed],
+                                 [typed[n] for n in targets], initializers)
+        return helper.make_model(body, opset_imports=model.opset_import, ir_version=model.ir_version)
+
+    image_part = part(computed, {"constant", "image"}, "image_part", list(image_inputs))
+    prompt_part = part(outputs, {"constant", "prompt"}, "prompt_part",
+                       state + [i.name for i in graph.input if i.name not in image_inputs])
+    return image_part, prompt_part, state
 
 
 class OnnxDecoder:
-    """An ONNX Runtime session of ``PromptToMasks``."""
+    """ONNX Runtime sessions of ``PromptToMasks``, split into a once-per-image part and a per-click part.
+
+    ``image_state(features)`` runs the image part (once per image; the segmenter keeps its result
+    beside the embedding); ``decoder(state, points, labels)`` runs the prompt part for one click."""
 
     def __init__(self, path: Path):
-        self.path = path
-        self.session = _session(path, INPUTS)
+        import onnx
 
-    def __call__(self, features, points: torch.Tensor, labels: torch.Tensor):
-        feed = {"feat_s0": _numpy(features[0]), "feat_s1": _numpy(features[1]),
-                "image_embeddings": _numpy(features[-1]),
-                "points": points.numpy().astype(np.float32, copy=False),
-                "labels": labels.numpy().astype(np.int64, copy=False)}
+        self.path = path
+        model = onnx.load_model_from_string(path.read_bytes())
+        names = tuple(i.name for i in model.graph.input)
+        if names != INPUTS:
+            raise ValueError(f"{path.name} takes {names}, not {INPUTS}")
+        image_part, prompt_part, self.state_names = split_graph(model)
+        self.image_session = _session(image_part) if image_part is not None else None
+        self.session = _session(prompt_part)
+        self.prompt_inputs = tuple(i.name for i in self.session.get_inputs())
+
+    def image_state(self, features) -> dict[str, np.ndarray]:
+        """What every click on this image reads: the image part's outputs and the image inputs."""
+        feed = dict(zip(IMAGE_INPUTS, (_numpy(features[0]), _numpy(features[1]), _numpy(features[-1]))))
+        state = {name: feed[name] for name in self.state_names if name in feed}
+        if self.image_session is not None:
+            wanted = [o.name for o in self.image_session.get_outputs()]
+            given = {i.name: feed[i.name] for i in self.image_session.get_inputs()}
+            state.update(zip(wanted, self.image_session.run(wanted, given)))
+        return state
+
+    def __call__(self, state: dict, points: torch.Tensor, labels: torch.Tensor):
+        feed = {name: state[name] for name in self.prompt_inputs if name in state}
+        feed["points"] = points.numpy().astype(np.float32, copy=False)
+        feed["labels"] = labels.numpy().astype(np.int64, copy=False)
         masks, iou = self.session.run(list(OUTPUTS), feed)
         return torch.from_numpy(masks), torch.from_numpy(iou)
 
@@ -187,7 +273,7 @@ def prepare_decoder(model, engine: str, features, status: Callable[[str], None] 
         except Exception as exc:  # noqa: BLE001 - any damage: export again
             say(f"The cached ONNX Runtime file {path.name} is damaged or stale "
                 f"({type(exc).__name__}: {_first_line(exc)}); exporting it again")
-    say("Preparing the click model for ONNX Runtime (once per model, a few seconds)…")
+    say("Preparing the click model for ONNX Runtime (once per model, about ten seconds)…")
     start = time.perf_counter()
     export(wrapper, features, path)
     decoder = OnnxDecoder(path)
@@ -221,19 +307,20 @@ def _atomic_export(wrapper, args, path: Path, inputs, outputs, dynamic: dict | N
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     dynamic = dynamic or {}
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
-            try:  # the TorchScript exporter: seconds, where the dynamo one takes a minute or more
-                torch.onnx.export(wrapper, args, str(tmp), dynamo=False, input_names=list(inputs),
-                                  output_names=list(outputs), opset_version=17,
-                                  dynamic_axes={name: {axis: "points"} for name, axis in dynamic.items()})
-            except Exception:  # noqa: BLE001 - a torch without it: the dynamo exporter
-                tmp.unlink(missing_ok=True)
+            try:  # the dynamo exporter: fixed sizes stay constants, so the image part splits off cleanly
                 n = torch.export.Dim("points", min=1, max=MAX_POINTS)
                 shapes = {name: ({dynamic[name]: n} if name in dynamic else None) for name in inputs}
                 program = torch.onnx.export(wrapper, args, None, dynamo=True, input_names=list(inputs),
                                             output_names=list(outputs), dynamic_shapes=shapes, verbose=False)
                 program.save(str(tmp), external_data=False)
+            except Exception:  # noqa: BLE001 - the TorchScript exporter (its graph hardly splits: slower clicks)
+                tmp.unlink(missing_ok=True)
+                torch.onnx.export(wrapper, args, str(tmp), dynamo=False, input_names=list(inputs),
+                                  output_names=list(outputs), opset_version=17,
+                                  dynamic_axes={name: {axis: "points"} for name, axis in dynamic.items()})
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -244,10 +331,11 @@ def _atomic_export(wrapper, args, path: Path, inputs, outputs, dynamic: dict | N
 def check(decoder: OnnxDecoder, wrapper: PromptToMasks, features) -> None:
     """Raise ValueError unless the session's masks agree with torch's on *features*."""
     points, labels = _example_prompt(wrapper)
+    state = decoder.image_state(features)
     for n in (1, points.shape[2]):  # one point (padded by the encoder) and points + box corners
         with torch.inference_mode():
             ref_masks, ref_iou = wrapper(features[0], features[1], features[-1], points[:, :, :n], labels[:, :, :n])
-        masks, iou = decoder(features, points[:, :, :n], labels[:, :, :n])
+        masks, iou = decoder(state, points[:, :, :n], labels[:, :, :n])
         if masks.shape != ref_masks.shape or iou.shape != ref_iou.shape:
             raise ValueError(f"it returns masks {tuple(masks.shape)}, torch {tuple(ref_masks.shape)}")
         worst = float((masks - ref_masks).abs().max())

@@ -11,8 +11,9 @@ A box is (x0, y0, x1, y1); a box with no width or no height is read as a positiv
 point at its centre.
 
 Backends: on a CPU the prompt encoder + mask decoder run on ONNX Runtime
-(``onnx_backend``: exported once per model, on first use, cached), about three times
-torch's speed there; the image encoder and everything on a GPU stay on torch. Any ONNX Runtime
+(``onnx_backend``: exported once per model, on first use, cached), about twice torch's
+speed there, with the decoder's image-only part run once per image in ``set_image``; the
+image encoder and everything on a GPU stay on torch. Any ONNX Runtime
 failure (missing package, export, a damaged file, a run) falls back to torch with a
 one-line notice through ``status`` and the click is decoded all the same.
 """
@@ -48,6 +49,7 @@ class Prediction:
 class _Embedding:
     features: list  # the model's image embeddings (list of tensors, batch 1)
     size: tuple[int, int]  # original (H, W)
+    onnx_image: dict | None = None  # the ONNX Runtime decoder's once-per-image part, run for this image
 
 
 class InteractiveSegmenter:
@@ -109,6 +111,16 @@ class InteractiveSegmenter:
             self._fall_back(f"could not be prepared ({type(exc).__name__}: {_first_line(exc)})")
         return self._onnx
 
+    def _onnx_image_state(self, emb: _Embedding) -> dict | None:
+        """The decoder's once-per-image part for *emb* (run on first need); None: decode with torch."""
+        onnx = self._onnx_decoder(emb.features)
+        if onnx is not None and emb.onnx_image is None:
+            try:
+                emb.onnx_image = onnx.image_state(emb.features)
+            except Exception as exc:  # noqa: BLE001 - torch decodes this image's clicks instead
+                self._fall_back(f"failed on an image ({type(exc).__name__}: {_first_line(exc)})")
+        return emb.onnx_image if self._onnx is not None else None
+
     def _fall_back(self, why: str) -> None:
         self._onnx, self._onnx_state = None, "off"
         self._notice(f"Clicks are decoded with torch: ONNX Runtime {why}")
@@ -139,7 +151,7 @@ class InteractiveSegmenter:
         self._cache[image_key] = _Embedding(list(features), (int(rgb.shape[0]), int(rgb.shape[1])))
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
-        self._onnx_decoder(self._cache[image_key].features)  # first use: export now, before the first click
+        self._onnx_image_state(self._cache[image_key])  # first use: export now, before the first click
         return True
 
     def forget(self, image_key: str | None = None) -> None:
@@ -176,12 +188,12 @@ class InteractiveSegmenter:
         if "input_boxes" in tensors:
             tensors["input_boxes"] = tensors["input_boxes"].to(self.model.dtype)
         masks = iou = None
-        onnx = self._onnx_decoder(emb.features)
-        if onnx is not None:
+        state = self._onnx_image_state(emb)
+        if state is not None:
             try:
                 from .onnx_backend import prompt_points, select_masks
 
-                all_masks, all_iou = onnx(emb.features, *prompt_points(
+                all_masks, all_iou = self._onnx(state, *prompt_points(
                     tensors.get("input_points"), tensors.get("input_labels"), tensors.get("input_boxes")))
                 masks, iou = select_masks(self.model.mask_decoder, all_masks, all_iou, multimask)
             except Exception as exc:  # noqa: BLE001 - the click is decoded by torch below

@@ -153,7 +153,7 @@ def test_a_failing_run_decodes_that_click_with_torch(sam2, in_cache):
         def run(self, *args, **kwargs):
             raise RuntimeError("session died")
 
-    seg._onnx.session = Broken()
+    seg._onnx.session = Broken()  # the per-click part
     ref = torch_masks(sam2)
     got = seg.predict(*CLICKS[0])  # not lost: torch decodes it
     assert np.array_equal(got.mask, ref[0].mask)
@@ -174,3 +174,71 @@ def test_torch_backend_never_exports(sam2, tmp_path, monkeypatch):
 def test_unknown_backend_is_refused(sam2):
     with pytest.raises(ValueError, match="unknown interactive backend 'tensorrt'"):
         make(sam2, "tensorrt")
+
+
+def test_the_image_side_of_the_decoder_runs_once_per_image(sam2, in_cache):
+    """What no click changes (the image's key/value projections, its copies) is computed when the
+    image is set, not at every click; the clicks still decode exactly what torch decodes."""
+    seg = make(sam2)
+    seg.set_image("img", RGB)
+    decoder = seg._onnx
+    assert decoder.image_session is not None, "the exported graph split into an image part and a click part"
+    moved = [name for name in decoder.state_names if name not in onnx_backend.IMAGE_INPUTS]
+    assert moved, decoder.state_names
+    runs = []
+    real = decoder.image_session.run
+    decoder.image_session.run = lambda *a, **k: runs.append(1) or real(*a, **k)
+    seg.forget()
+    seg.set_image("img", RGB)
+    for click in CLICKS * 2:
+        seg.predict(*click)
+    assert len(runs) == 1
+    other = RGB[::-1].copy()
+    seg.set_image("other", other)
+    seg.predict(*CLICKS[0])
+    seg.set_image("img", RGB)  # cached: neither the encoder nor the image part runs again
+    seg.predict(*CLICKS[0])
+    assert len(runs) == 2
+    assert_same_as_torch(seg, sam2)
+
+
+def _tiny_graph(with_if: bool = False):
+    """image -> MatMul (image side) -> Add prompt -> Relu: a graph small enough to read."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.arange(6, dtype=np.float32).reshape(2, 3), "weight")
+    nodes = [helper.make_node("MatMul", ["image", "weight"], ["projected"]),
+             helper.make_node("Add", ["projected", "prompt"], ["summed"]),
+             helper.make_node("Relu", ["summed"], ["out"])]
+    if with_if:
+        branch = helper.make_graph([helper.make_node("Identity", ["image"], ["y"])], "branch", [],
+                                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])])
+        nodes.insert(0, helper.make_node("If", ["flag"], ["unused"], then_branch=branch, else_branch=branch))
+    inputs = [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 2]),
+              helper.make_tensor_value_info("prompt", TensorProto.FLOAT, [1, 3])]
+    if with_if:
+        inputs.append(helper.make_tensor_value_info("flag", TensorProto.BOOL, []))
+    graph = helper.make_graph(nodes, "tiny", inputs, [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 3])],
+                              [weight], value_info=[helper.make_tensor_value_info("projected", TensorProto.FLOAT, [1, 3])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_split_graph_parts_compute_what_the_whole_graph_does():
+    model = _tiny_graph()
+    image_part, prompt_part, state = onnx_backend.split_graph(model, ("image",))
+    assert [n.op_type for n in image_part.graph.node] == ["MatMul"]
+    assert [n.op_type for n in prompt_part.graph.node] == ["Add", "Relu"]
+    assert state == ["projected"]
+    image = np.array([[1.0, -2.0]], np.float32)
+    prompt = np.array([[6.5, 9.0, -30.0]], np.float32)  # image @ weight = [-6, -7, -8]
+    whole = onnx_backend._session(model).run(None, {"image": image, "prompt": prompt})[0]
+    (projected,) = onnx_backend._session(image_part).run(None, {"image": image})
+    parts = onnx_backend._session(prompt_part).run(None, {"projected": projected, "prompt": prompt})[0]
+    assert np.array_equal(parts, whole) and whole.tolist() == [[0.5, 2.0, 0.0]]
+
+
+def test_split_graph_keeps_a_graph_with_subgraphs_whole():
+    model = _tiny_graph(with_if=True)
+    image_part, prompt_part, state = onnx_backend.split_graph(model, ("image",))
+    assert image_part is None and prompt_part is model and state == ["image"]
