@@ -25,8 +25,11 @@ $(STAMP): pyproject.toml packaging/install_torch.py | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/pnp-annotator resources/samples
 
+# One pytest-xdist worker per CPU, at most TEST_WORKERS (each builds its own tiny models);
+# tests that share a resource carry an xdist_group mark and run on one worker (loadgroup).
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n logical --maxprocesses $(TEST_WORKERS) --dist loadgroup
 
 package: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[package]'

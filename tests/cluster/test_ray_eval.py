@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
+import pytest
+
 from annotator.core.evaluation import command
 
 from evaluation.synthetic import PAIRS, STEMS, pattern_mask, write_voc
+
+# One Ray runtime at a time: under pytest-xdist (`make test`) these modules run on one worker.
+pytestmark = pytest.mark.xdist_group("ray")
 
 
 def _eval(tmp_path, capsys, name, argv):

@@ -20,6 +20,9 @@ from annotator.core.project import Project
 
 from . import workers
 
+# One Ray runtime at a time: under pytest-xdist (`make test`) these modules run on one worker.
+pytestmark = pytest.mark.xdist_group("ray")
+
 CLASSES = "sky, cat, rocket"
 
 

@@ -12,6 +12,9 @@ from annotator.core.executors.ray_runtime import NodeResources, plan_resources
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# One Ray runtime at a time: under pytest-xdist (`make test`) these modules run on one worker.
+pytestmark = pytest.mark.xdist_group("ray")
+
 
 @pytest.mark.parametrize("command", ["label", "eval"])
 def test_ray_option_without_ray_says_how_to_install_it(command, monkeypatch, tmp_path, capsys):
