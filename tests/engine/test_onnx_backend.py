@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -98,20 +100,27 @@ def test_a_damaged_file_is_exported_again(sam2, in_cache):
     assert_same_as_torch(seg, sam2)
 
 
-def test_a_file_of_another_model_under_this_key_is_exported_again(sam2, tmp_path, monkeypatch):
-    """A stale graph that loads but computes something else is caught by the check against torch."""
+def test_a_file_of_another_model_under_this_key_is_exported_again(sam2, cache, tmp_path, monkeypatch):
+    """A stale graph that loads but computes something else is caught by the check against torch.
+    The stale file is this module's graph of the seed-0 model (exported here or by a test above),
+    put under the key of a seed-1 model: one export (the seed-1 model's own), not two."""
+    monkeypatch.setenv("PNP_ANNOTATOR_CACHE_DIR", str(cache))
+    make(sam2).set_image("img", RGB)
+    (exported,) = graphs(cache / "onnx", "prompt-decoder")
+    other = (random_sam2("tiny", seed=1)[0].requires_grad_(False), sam2[1])
+    key = onnx_backend.graph_key(onnx_backend.PromptToMasks(other[0]), other[0], "sam2")
+    theirs = f"sam2-prompt-decoder-{key[:32]}.onnx"
+    assert theirs != exported
+    (tmp_path / "onnx").mkdir()
+    shutil.copyfile(cache / "onnx" / exported, tmp_path / "onnx" / theirs)
     monkeypatch.setenv("PNP_ANNOTATOR_CACHE_DIR", str(tmp_path))
-    other, _ = random_sam2("tiny", seed=1)
-    make(sam2, model=other.requires_grad_(False)).set_image("img", RGB)
-    (stale,) = graphs(tmp_path / "onnx", "prompt-decoder")
-    wrapper = onnx_backend.PromptToMasks(sam2[0])
-    ours = f"sam2-prompt-decoder-{onnx_backend.graph_key(wrapper, sam2[0], 'sam2')[:32]}.onnx"
-    (tmp_path / "onnx" / stale).rename(tmp_path / "onnx" / ours)
-    seg = make(sam2)
+    seg = make(other)
     seg.set_image("img", RGB)
     assert seg.backend == "onnxruntime"
     assert any("damaged or stale" in n and "differ" in n for n in seg.notices)
-    assert_same_as_torch(seg, sam2)
+    assert graphs(tmp_path / "onnx") == [theirs]
+    assert (tmp_path / "onnx" / theirs).read_bytes() != (cache / "onnx" / exported).read_bytes(), "exported again"
+    assert_same_as_torch(seg, other)
 
 
 def test_a_failed_export_leaves_no_file_and_clicks_run_on_torch(sam2, tmp_path, monkeypatch):
