@@ -12,6 +12,10 @@ from engine.interactive import InteractiveSegmenter
 from engine.interactive import onnx_backend
 from engine.testing import random_sam2
 
+# The tests share the module's cache folder (each export costs seconds): under pytest-xdist
+# (`make test`) they run on one worker, so the graph exported by one is there for the next.
+pytestmark = pytest.mark.xdist_group("onnx_backend")
+
 RGB = np.zeros((60, 80, 3), np.uint8)
 RGB[15:45, 20:60] = (200, 60, 60)
 CLICKS = [([[40.0, 30.0]], [1], None), ([[40.0, 30.0], [5.0, 5.0]], [1, 0], None), ([], [], [20, 15, 60, 45])]
