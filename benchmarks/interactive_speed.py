@@ -5,7 +5,8 @@ torch and ONNX Runtime side by side (the CPU default decodes clicks on ONNX Runt
 Speed does not depend on weight values, so the model is built with random weights
 (no download). Measures, on one photo:
 
-* image embedding (image processor + Hiera encoder + FPN), seconds: once per image;
+* image embedding (image processor + Hiera encoder + FPN, and with ONNX Runtime the
+  decoder's once-per-image part), seconds, median of ``--embeddings``: once per image;
 * click-to-preview: prompt encoder + mask decoder + mask upsampled to the photo
   + mask -> polygons (what the engine thread does per click), median and p90 of
   ``--clicks`` clicks with 1 to 3 points, milliseconds. Goal: <= 50 ms on a CPU.
@@ -14,6 +15,10 @@ Speed does not depend on weight values, so the model is built with random weight
 * the cache: a second ``set_image`` of the same image is a lookup;
 * with ONNX Runtime: the one-off export of the prompt encoder + mask decoder, and the image
   encoder run on ONNX Runtime too (``--onnx-encoder``: measured, not what the app does).
+
+The two backends take turns (one embedding or click on torch, the same on ONNX Runtime),
+with ``--pause`` seconds before each, so a machine whose speed drifts during the run (a
+shared one does) weighs on both alike.
 
 Each figure is given as wall-clock time and as CPU time of this process: on a machine
 shared with other jobs the wall clock includes waiting for a core, the CPU time does not
@@ -56,61 +61,71 @@ def smooth_object(h: int, w: int, fraction: float, centre) -> np.ndarray:
     return ((xx + 0.5 - centre[0]) / (1.3 * r)) ** 2 + ((yy + 0.5 - centre[1]) / (r / 1.3)) ** 2 <= 1
 
 
-def measure(seg, rgb, args) -> dict:
-    """Embedding seconds and click-to-preview milliseconds of one segmenter (one backend)."""
+def measure(segs, rgb, args) -> list[dict]:
+    """Embedding seconds and click-to-preview milliseconds of each segmenter (one per backend).
+
+    The backends take turns (embedding, then each click, on one and then the other), so a
+    machine that slows down or speeds up during the run weighs on both alike."""
     h, w = rgb.shape[:2]
-    embeds, embeds_cpu = [], []
-    for _ in range(2):  # the first call includes one-off warm-up (and, with ONNX Runtime, its export)
-        seg.forget()
-        sync(seg.device)
-        t, c = time.perf_counter(), time.process_time()
-        seg.set_image("photo", rgb)
-        sync(seg.device)
-        embeds.append(time.perf_counter() - t)
-        embeds_cpu.append(time.process_time() - c)
-    t = time.perf_counter()
-    ran = seg.set_image("photo", rgb)
-    cached = time.perf_counter() - t
+    rows = [{"embeds": [], "embeds_cpu": [], "decode": [], "decode_cpu": [], "polygon": [], "total": [], "cpu": [],
+             "smooth": [], "areas": [], "regions": []} for _ in segs]
+    for _ in range(1 + args.embeddings):  # the first round includes one-off warm-up (and the ONNX Runtime export)
+        for seg, row in zip(segs, rows):
+            seg.forget()
+            time.sleep(args.pause)
+            sync(seg.device)
+            t, c = time.perf_counter(), time.process_time()
+            seg.set_image("photo", rgb)
+            sync(seg.device)
+            row["embeds"].append(time.perf_counter() - t)
+            row["embeds_cpu"].append(time.process_time() - c)
+    for seg, row in zip(segs, rows):
+        t = time.perf_counter()
+        row["ran"] = seg.set_image("photo", rgb)
+        row["cached"] = time.perf_counter() - t
+        seg.predict([[w / 2, h / 2]], [1])  # warm-up of the decoder path
 
     rng = np.random.default_rng(0)
-    decode_ms, decode_cpu_ms, polygon_ms, total_ms, cpu_ms, smooth_ms, areas, regions = ([] for _ in range(8))
-    seg.predict([[w / 2, h / 2]], [1])  # warm-up of the decoder path
     for i in range(args.clicks):
-        time.sleep(args.pause)  # a person's next click comes later: the previous one's thread pools settle
         n = 1 + i % 3
         points = [[float(rng.uniform(0, w)), float(rng.uniform(0, h))] for _ in range(n)]
         labels = [1] + [int(v) for v in rng.integers(0, 2, n - 1)]
-        sync(seg.device)
-        c0, t0 = time.process_time(), time.perf_counter()
-        pred = seg.predict(points, labels)
-        sync(seg.device)
-        t1, c1 = time.perf_counter(), time.process_time()
-        parts = mask_parts(pred.mask, args.tolerance, args.min_area) if pred.mask.any() else []
-        t2, c2 = time.perf_counter(), time.process_time()
-        # The polygon step for a trained model's mask: one smooth object of the same area.
-        blob = smooth_object(h, w, float(pred.mask.mean()), points[0])
-        t3 = time.perf_counter()
-        mask_parts(blob, args.tolerance, args.min_area)
-        smooth_ms.append((time.perf_counter() - t3) * 1e3)
-        decode_ms.append((t1 - t0) * 1e3)
-        decode_cpu_ms.append((c1 - c0) * 1e3)
-        polygon_ms.append((t2 - t1) * 1e3)
-        total_ms.append((t2 - t0) * 1e3)
-        cpu_ms.append((c2 - c0) * 1e3)
-        areas.append(float(pred.mask.mean()))
-        regions.append(len(parts))
+        for seg, row in zip(segs, rows):
+            time.sleep(args.pause)  # a person's next click comes later: the previous one's thread pools settle
+            sync(seg.device)
+            c0, t0 = time.process_time(), time.perf_counter()
+            pred = seg.predict(points, labels)
+            sync(seg.device)
+            t1, c1 = time.perf_counter(), time.process_time()
+            parts = mask_parts(pred.mask, args.tolerance, args.min_area) if pred.mask.any() else []
+            t2, c2 = time.perf_counter(), time.process_time()
+            # The polygon step for a trained model's mask: one smooth object of the same area.
+            blob = smooth_object(h, w, float(pred.mask.mean()), points[0])
+            t3 = time.perf_counter()
+            mask_parts(blob, args.tolerance, args.min_area)
+            row["smooth"].append((time.perf_counter() - t3) * 1e3)
+            row["decode"].append((t1 - t0) * 1e3)
+            row["decode_cpu"].append((c1 - c0) * 1e3)
+            row["polygon"].append((t2 - t1) * 1e3)
+            row["total"].append((t2 - t0) * 1e3)
+            row["cpu"].append((c2 - c0) * 1e3)
+            row["areas"].append(float(pred.mask.mean()))
+            row["regions"].append(len(parts))
     med = lambda values: round(statistics.median(values), 1)  # noqa: E731
-    return {
-        "backend": seg.backend, "embedding_s": round(min(embeds[1:]), 3), "embedding_first_s": round(embeds[0], 3),
-        "embedding_cpu_s": round(embeds_cpu[-1], 3), "cached_set_image_ms": round(cached * 1e3, 3),
-        "encoder_ran_when_cached": ran,
-        "decode_ms_median": med(decode_ms), "decode_cpu_ms_median": med(decode_cpu_ms),
-        "polygon_ms_median": med(polygon_ms), "polygon_smooth_object_ms_median": med(smooth_ms),
-        "click_to_preview_ms_median": med(total_ms), "click_to_preview_ms_p90": round(float(np.percentile(total_ms, 90)), 1),
-        "click_to_preview_cpu_ms_median": med(cpu_ms),
-        "click_to_preview_smooth_object_ms_median": med([d + q for d, q in zip(decode_ms, smooth_ms)]),
-        "mean_mask_fraction": round(float(np.mean(areas)), 3), "median_regions_outlined": int(statistics.median(regions)),
-    }
+    return [{
+        "backend": seg.backend, "embedding_s": round(statistics.median(r["embeds"][1:]), 3),
+        "embedding_min_s": round(min(r["embeds"][1:]), 3), "embedding_first_s": round(r["embeds"][0], 3),
+        "embedding_cpu_s": round(statistics.median(r["embeds_cpu"][1:]), 3),
+        "cached_set_image_ms": round(r["cached"] * 1e3, 3), "encoder_ran_when_cached": r["ran"],
+        "decode_ms_median": med(r["decode"]), "decode_cpu_ms_median": med(r["decode_cpu"]),
+        "polygon_ms_median": med(r["polygon"]), "polygon_smooth_object_ms_median": med(r["smooth"]),
+        "click_to_preview_ms_median": med(r["total"]),
+        "click_to_preview_ms_p90": round(float(np.percentile(r["total"], 90)), 1),
+        "click_to_preview_cpu_ms_median": med(r["cpu"]),
+        "click_to_preview_smooth_object_ms_median": med([d + q for d, q in zip(r["decode"], r["smooth"])]),
+        "mean_mask_fraction": round(float(np.mean(r["areas"])), 3),
+        "median_regions_outlined": int(statistics.median(r["regions"])),
+    } for seg, r in zip(segs, rows)]
 
 
 def onnx_encoder_seconds(seg, rgb, repeats: int = 2) -> tuple[float, float]:
@@ -149,6 +164,7 @@ def main(argv=None) -> int:
     p.add_argument("--image", default=str(ROOT / "resources" / "samples" / "rocket.jpg"))
     p.add_argument("--device", default="cpu")
     p.add_argument("--clicks", type=int, default=20)
+    p.add_argument("--embeddings", type=int, default=3, help="image embeddings timed per backend (median)")
     p.add_argument("--pause", type=float, default=0.1,
                    help="seconds between clicks (0.1: a quick person; 0: back to back, where one click's "
                         "thread pools still spin into the next)")
@@ -184,13 +200,13 @@ def main(argv=None) -> int:
     t = time.perf_counter()
     fast.set_image("export", rgb)  # embedding + (on a CPU) the one-off export of the decoder
     first_use = time.perf_counter() - t
-    results = [measure(base, rgb, args), measure(fast, rgb, args)]
+    results = measure([base, fast], rgb, args)
     if fast.backend == "onnxruntime":
         results[1]["first_use_with_export_s"] = round(first_use, 1)
     for note in notices:
         print(f"  ({note})")
 
-    rows = [("image embedding, s (once per image)", "embedding_s"),
+    rows = [("image embedding, s median (once per image)", "embedding_s"),
             ("prompt encoder + decoder + upsampling, ms median", "decode_ms_median"),
             ("  the same, CPU time of this process, ms", "decode_cpu_ms_median"),
             ("mask -> polygons, a trained model's smooth mask, ms", "polygon_smooth_object_ms_median"),

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from ..loading import resolve_device
+from .encoder_memo import memoise_position_embeddings
 from .loading import DEFAULT_INTERACTIVE_MODEL, load_interactive_model
 
 BACKENDS = ("auto", "torch", "onnxruntime")
@@ -73,6 +74,8 @@ class InteractiveSegmenter:
         self.status = status  # one-line messages for the user (export, fallback); None: logged
         self._onnx = None  # OnnxDecoder once prepared
         self._onnx_state = "off" if backend == "torch" or device.type != "cpu" else "pending"
+        if device.type == "cpu":  # ~10 % of an embedding there (encoder_memo), for ~110 MB
+            memoise_position_embeddings(model)
 
     @classmethod
     def load(cls, model: str = DEFAULT_INTERACTIVE_MODEL, device: str = "auto", cache_size: int = 4,
