@@ -275,9 +275,18 @@ def prepare_decoder(model, engine: str, features, status: Callable[[str], None] 
                 f"({type(exc).__name__}: {_first_line(exc)}); exporting it again")
     say("Preparing the click model for ONNX Runtime (once per model, about ten seconds)…")
     start = time.perf_counter()
-    export(wrapper, features, path)
-    decoder = OnnxDecoder(path)
-    check(decoder, wrapper, features)
+    exporter = export(wrapper, features, path)
+    try:
+        decoder = OnnxDecoder(path)
+        check(decoder, wrapper, features)
+    except Exception as exc:  # noqa: BLE001 - e.g. an ONNX Runtime older than the exporter's opset
+        if exporter != "dynamo":
+            raise
+        say(f"ONNX Runtime could not use the dynamo exporter's graph ({type(exc).__name__}: "
+            f"{_first_line(exc)}); exporting with the TorchScript exporter")
+        export(wrapper, features, path, exporters=("torchscript",))
+        decoder = OnnxDecoder(path)
+        check(decoder, wrapper, features)
     say(f"Click model ready on ONNX Runtime (exported in {time.perf_counter() - start:.0f} s, "
         f"cached in {folder})")
     return decoder
@@ -292,14 +301,33 @@ def _example_prompt(wrapper: PromptToMasks) -> tuple[torch.Tensor, torch.Tensor]
     return points, labels
 
 
-def export(wrapper: PromptToMasks, features, path: Path) -> None:
-    """``torch.onnx.export`` of the prompt encoder + mask decoder into *path*, atomically."""
+EXPORTERS = ("dynamo", "torchscript")
+
+
+def export(wrapper: PromptToMasks, features, path: Path, exporters: tuple[str, ...] = EXPORTERS) -> str:
+    """``torch.onnx.export`` of the prompt encoder + mask decoder into *path*, atomically.
+
+    Tries *exporters* in turn; returns the one that wrote the file (the last one's error is raised)."""
     points, labels = _example_prompt(wrapper)
     args = (features[0].detach(), features[1].detach(), features[-1].detach(), points, labels)
-    _atomic_export(wrapper, args, path, INPUTS, OUTPUTS, {"points": 2, "labels": 2})
+    return _atomic_export(wrapper, args, path, INPUTS, OUTPUTS, {"points": 2, "labels": 2}, exporters)
 
 
-def _atomic_export(wrapper, args, path: Path, inputs, outputs, dynamic: dict | None) -> None:
+def _write_graph(exporter: str, wrapper, args, target: Path, inputs, outputs, dynamic: dict) -> None:
+    if exporter == "dynamo":  # fixed sizes stay constants, so the image part splits off cleanly
+        n = torch.export.Dim("points", min=1, max=MAX_POINTS)
+        shapes = {name: ({dynamic[name]: n} if name in dynamic else None) for name in inputs}
+        program = torch.onnx.export(wrapper, args, None, dynamo=True, input_names=list(inputs),
+                                    output_names=list(outputs), dynamic_shapes=shapes, verbose=False)
+        program.save(str(target), external_data=False)
+    else:  # TorchScript: opset 17, read by any ONNX Runtime we accept; its graph hardly splits (slower clicks)
+        torch.onnx.export(wrapper, args, str(target), dynamo=False, input_names=list(inputs),
+                          output_names=list(outputs), opset_version=17,
+                          dynamic_axes={name: {axis: "points"} for name, axis in dynamic.items()})
+
+
+def _atomic_export(wrapper, args, path: Path, inputs, outputs, dynamic: dict | None,
+                   exporters: tuple[str, ...] = EXPORTERS) -> str:
     """``torch.onnx.export`` into a temporary file beside *path*, then renamed onto it.
 
     *dynamic*: input name -> its axis of variable length (the number of prompt points)."""
@@ -310,20 +338,18 @@ def _atomic_export(wrapper, args, path: Path, inputs, outputs, dynamic: dict | N
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
                 contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
-            try:  # the dynamo exporter: fixed sizes stay constants, so the image part splits off cleanly
-                n = torch.export.Dim("points", min=1, max=MAX_POINTS)
-                shapes = {name: ({dynamic[name]: n} if name in dynamic else None) for name in inputs}
-                program = torch.onnx.export(wrapper, args, None, dynamo=True, input_names=list(inputs),
-                                            output_names=list(outputs), dynamic_shapes=shapes, verbose=False)
-                program.save(str(tmp), external_data=False)
-            except Exception:  # noqa: BLE001 - the TorchScript exporter (its graph hardly splits: slower clicks)
-                tmp.unlink(missing_ok=True)
-                torch.onnx.export(wrapper, args, str(tmp), dynamo=False, input_names=list(inputs),
-                                  output_names=list(outputs), opset_version=17,
-                                  dynamic_axes={name: {axis: "points"} for name, axis in dynamic.items()})
+            for i, exporter in enumerate(exporters):
+                try:
+                    _write_graph(exporter, wrapper, args, tmp, inputs, outputs, dynamic)
+                    break
+                except Exception:  # noqa: BLE001 - the next exporter, if any
+                    tmp.unlink(missing_ok=True)
+                    if i == len(exporters) - 1:
+                        raise
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        return exporter
     finally:
         tmp.unlink(missing_ok=True)
 

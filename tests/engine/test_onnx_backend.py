@@ -255,3 +255,28 @@ def test_split_graph_keeps_a_graph_with_subgraphs_whole():
     model = _tiny_graph(with_if=True)
     image_part, prompt_part, state = onnx_backend.split_graph(model, ("image",))
     assert image_part is None and prompt_part is model and state == ["image"]
+
+
+def test_a_dynamo_graph_onnxruntime_cannot_open_is_exported_with_torchscript(sam2, tmp_path, monkeypatch):
+    """An ONNX Runtime older than the dynamo exporter's opset: the TorchScript graph is made
+    instead, and clicks still run on ONNX Runtime."""
+    monkeypatch.setenv("PNP_ANNOTATOR_CACHE_DIR", str(tmp_path))
+    real = onnx_backend.OnnxDecoder.__init__
+    opened = []
+
+    def old_runtime(self, path):
+        import onnx
+
+        opset = {o.domain: o.version for o in onnx.load(str(path)).opset_import}[""]
+        opened.append(opset)
+        if opset > 17:
+            raise RuntimeError(f"Unsupported model opset {opset}")
+        real(self, path)
+
+    monkeypatch.setattr(onnx_backend.OnnxDecoder, "__init__", old_runtime)
+    seg = make(sam2)
+    seg.set_image("img", RGB)
+    assert opened[0] > 17 and opened[-1] == 17
+    assert seg.backend == "onnxruntime"
+    assert any("dynamo exporter's graph" in n and "TorchScript" in n for n in seg.notices), seg.notices
+    assert_same_as_torch(seg, sam2)
