@@ -99,6 +99,14 @@ def _assert_mask_bracketed(mask, reference, loose, tight) -> None:
     assert band < 0.5, f"the bracket leaves {band:.0%} of the pixels undecided: it checks too little"
 
 
+@pytest.fixture(scope="session")
+def mask_bracket() -> float:
+    """How far from a mask threshold (in probability) a pixel may differ from a reference mask:
+    ~5 float32 steps at 0.5. References are post-processed at threshold -/+ this value and
+    compared with assert_mask_bracketed."""
+    return 3e-7
+
+
 @pytest.fixture
 def assert_mask_bracketed():
     """assert_mask_bracketed(mask, reference, loose, tight): equal up to pixels at the threshold."""

@@ -327,7 +327,7 @@ def _write_graph(exporter: str, wrapper, args, target: Path, inputs, outputs, dy
 
 
 def _atomic_export(wrapper, args, path: Path, inputs, outputs, dynamic: dict | None,
-                   exporters: tuple[str, ...] = EXPORTERS) -> str:
+                   exporters: tuple[str, ...]) -> str:
     """``torch.onnx.export`` into a temporary file beside *path*, then renamed onto it.
 
     *dynamic*: input name -> its axis of variable length (the number of prompt points)."""
