@@ -10,6 +10,12 @@ onnxruntime versions: another model, another checkpoint or another version of an
 three gets its own file. Every time a file is opened it is checked against torch on the
 current image; a file that does not load or disagrees is exported again.
 
+The graph exported is ``regrouped.RegroupedPromptToMasks`` where the decoder has SAM 2's
+structure (SAM 2 / 2.1 and the SAM 3 tracker): the same arithmetic as transformers' decoder,
+regrouped so that a click does about a third less work; it must agree with ``PromptToMasks``
+(transformers' own order, run by torch) like any graph, and if it does not, ``PromptToMasks``
+itself is exported instead.
+
 The graph takes every prompt as points: SAM's prompt encoder embeds a box's corners as
 points with the labels 2 and 3, which is exactly what transformers' box path computes, and
 the graph appends the "not a point" padding token itself. It returns all four masks and
@@ -42,6 +48,8 @@ from typing import Callable
 
 import numpy as np
 import torch
+
+from . import regrouped
 
 FORMAT = 2  # bump when the exported graph's inputs, outputs or meaning change
 IMAGE_INPUTS = ("feat_s0", "feat_s1", "image_embeddings")  # one image's embeddings
@@ -119,7 +127,7 @@ def select_masks(decoder, masks: torch.Tensor, iou: torch.Tensor, multimask: boo
     return masks[:, :, 0:1], iou[:, :, 0:1]
 
 
-def graph_key(wrapper: PromptToMasks, model, engine: str) -> str:
+def graph_key(wrapper: torch.nn.Module, model, engine: str) -> str:
     """Hash of what the exported file depends on: weights, config, exporter and runtime versions."""
     import onnxruntime
     import transformers
@@ -253,6 +261,10 @@ def prepare_decoder(model, engine: str, features, status: Callable[[str], None] 
                     folder: Path | None = None) -> OnnxDecoder:
     """The model's prompt encoder + mask decoder on ONNX Runtime, exported on first use.
 
+    The graph is ``RegroupedPromptToMasks`` where the decoder has SAM 2's structure (fewer
+    operations per click), else ``PromptToMasks``; either must agree with ``PromptToMasks`` run
+    by torch (``check``). A regrouped graph that fails is marked unusable beside its file (it
+    is not exported again for these weights and versions) and transformers' order is used.
     *features*: an image embedding of this model (export example and the check's input).
     Raises on any failure (the caller falls back to torch).
     """
@@ -262,23 +274,62 @@ def prepare_decoder(model, engine: str, features, status: Callable[[str], None] 
     if model.dtype != torch.float32 or next(model.parameters()).device.type != "cpu":
         raise OnnxUnavailable("ONNX Runtime is used for float32 models on the CPU only")
     say = status or (lambda message: None)
-    wrapper = PromptToMasks(model).eval()
+    wrappers = graph_wrappers(model)
+    reference = wrappers[-1]
     folder = folder or cache_folder()
-    path = folder / f"{engine}-prompt-decoder-{graph_key(wrapper, model, engine)[:32]}.onnx"
+    start, announced, failed = time.perf_counter(), [], []
+    for wrapper in wrappers:
+        path = folder / f"{engine}-prompt-decoder-{graph_key(wrapper, model, engine)[:32]}.onnx"
+        unusable = path.with_name(path.name + ".unusable")
+        if wrapper is not reference and unusable.is_file():
+            continue  # failed before with these weights and versions
+        try:
+            decoder = _open_or_export(wrapper, reference, features, path, say, announced)
+        except Exception as exc:  # noqa: BLE001 - the regrouped graph only: transformers' order next
+            if wrapper is reference:
+                raise
+            reason = f"{type(exc).__name__}: {_first_line(exc)}"
+            say(f"The regrouped click graph could not be used ({reason}); "
+                f"exporting the decoder in transformers' own order")
+            failed.append((path, unusable, reason))
+            continue
+        for graph, marker, reason in failed:  # only the regrouped graph failed: not tried again
+            with contextlib.suppress(OSError):
+                graph.unlink(missing_ok=True)
+                _atomic_write_text(marker, reason + "\n")
+        if announced:
+            say(f"Click model ready on ONNX Runtime (exported in {time.perf_counter() - start:.0f} s, "
+                f"cached in {folder})")
+        return decoder
+    raise AssertionError("unreachable: the reference graph either returns or raises")
+
+
+def graph_wrappers(model) -> list[torch.nn.Module]:
+    """The graphs tried, in order: ``RegroupedPromptToMasks`` where the decoder has SAM 2's
+    structure, then ``PromptToMasks`` (the reference every graph is checked against)."""
+    wrappers = [PromptToMasks(model).eval()]
+    if regrouped.supports(model):
+        wrappers.insert(0, regrouped.RegroupedPromptToMasks(model).eval())
+    return wrappers
+
+
+def _open_or_export(wrapper, reference: PromptToMasks, features, path: Path, say, announced: list) -> OnnxDecoder:
+    """*wrapper*'s graph from the cache, or exported into it; checked against *reference* (torch)."""
     if path.is_file() and not path.is_symlink():
         try:
             decoder = OnnxDecoder(path)
-            check(decoder, wrapper, features)
+            check(decoder, reference, features)
             return decoder
         except Exception as exc:  # noqa: BLE001 - any damage: export again
             say(f"The cached ONNX Runtime file {path.name} is damaged or stale "
                 f"({type(exc).__name__}: {_first_line(exc)}); exporting it again")
-    say("Preparing the click model for ONNX Runtime (once per model, about ten seconds)…")
-    start = time.perf_counter()
+    if not announced:
+        say("Preparing the click model for ONNX Runtime (once per model, about ten seconds)…")
+        announced.append(True)
     exporter = export(wrapper, features, path)
     try:
         decoder = OnnxDecoder(path)
-        check(decoder, wrapper, features)
+        check(decoder, reference, features)
     except Exception as exc:  # noqa: BLE001 - e.g. an ONNX Runtime older than the exporter's opset
         if exporter != "dynamo":
             raise
@@ -286,13 +337,20 @@ def prepare_decoder(model, engine: str, features, status: Callable[[str], None] 
             f"{_first_line(exc)}); exporting with the TorchScript exporter")
         export(wrapper, features, path, exporters=("torchscript",))
         decoder = OnnxDecoder(path)
-        check(decoder, wrapper, features)
-    say(f"Click model ready on ONNX Runtime (exported in {time.perf_counter() - start:.0f} s, "
-        f"cached in {folder})")
+        check(decoder, reference, features)
     return decoder
 
 
-def _example_prompt(wrapper: PromptToMasks) -> tuple[torch.Tensor, torch.Tensor]:
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _example_prompt(wrapper: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     """Two points (object, background) and a box, in the model's input pixel space."""
     side = float(wrapper.prompt_encoder.input_image_size)
     points = torch.tensor([[[[0.40 * side, 0.45 * side], [0.8 * side, 0.2 * side],
@@ -304,7 +362,7 @@ def _example_prompt(wrapper: PromptToMasks) -> tuple[torch.Tensor, torch.Tensor]
 EXPORTERS = ("dynamo", "torchscript")
 
 
-def export(wrapper: PromptToMasks, features, path: Path, exporters: tuple[str, ...] = EXPORTERS) -> str:
+def export(wrapper: torch.nn.Module, features, path: Path, exporters: tuple[str, ...] = EXPORTERS) -> str:
     """``torch.onnx.export`` of the prompt encoder + mask decoder into *path*, atomically.
 
     Tries *exporters* in turn; returns the one that wrote the file (the last one's error is raised)."""

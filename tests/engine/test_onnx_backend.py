@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from engine.interactive import InteractiveSegmenter
-from engine.interactive import onnx_backend
+from engine.interactive import onnx_backend, regrouped
 from engine.testing import random_sam2
 
 # The tests share the module's cache folder (each export costs seconds): under pytest-xdist
@@ -69,6 +69,9 @@ def test_exported_once_then_read_from_the_cache(sam2, in_cache):
     assert any("Preparing the click model for ONNX Runtime" in n for n in first.notices)
     files = graphs(in_cache)
     assert len(files) == 1 and files[0].startswith("sam2-prompt-decoder-") and files[0].endswith(".onnx")
+    regrouped_graph = onnx_backend.graph_wrappers(sam2[0])[0]
+    assert isinstance(regrouped_graph, regrouped.RegroupedPromptToMasks)
+    assert files == [f"sam2-prompt-decoder-{onnx_backend.graph_key(regrouped_graph, sam2[0], 'sam2')[:32]}.onnx"]
     stamps = [(in_cache / f).stat().st_mtime_ns for f in files]
 
     second = make(sam2)  # same weights, same versions: the files are reused, not exported again
@@ -112,7 +115,7 @@ def test_a_file_of_another_model_under_this_key_is_exported_again(sam2, cache, t
     make(sam2).set_image("img", RGB)
     (exported,) = graphs(cache / "onnx", "prompt-decoder")
     other = (random_sam2("tiny", seed=1)[0].requires_grad_(False), sam2[1])
-    key = onnx_backend.graph_key(onnx_backend.PromptToMasks(other[0]), other[0], "sam2")
+    key = onnx_backend.graph_key(onnx_backend.graph_wrappers(other[0])[0], other[0], "sam2")
     theirs = f"sam2-prompt-decoder-{key[:32]}.onnx"
     assert theirs != exported
     (tmp_path / "onnx").mkdir()
@@ -140,11 +143,42 @@ def test_a_failed_export_leaves_no_file_and_clicks_run_on_torch(sam2, tmp_path, 
     seg = make(sam2)
     seg.set_image("img", RGB)
     assert seg.backend == "torch"
-    assert len(seg.notices) == 2 and seg.notices[0].startswith("Preparing the click model")
-    assert seg.notices[1].startswith("Clicks are decoded with torch") and "exporter broke" in seg.notices[1]
-    assert "\n" not in seg.notices[1]
+    # the regrouped graph first, then the decoder in transformers' order, then torch
+    assert len(seg.notices) == 3 and seg.notices[0].startswith("Preparing the click model")
+    assert seg.notices[1].startswith("The regrouped click graph could not be used (RuntimeError: exporter broke)")
+    assert seg.notices[2].startswith("Clicks are decoded with torch") and "exporter broke" in seg.notices[2]
+    assert not any("\n" in n for n in seg.notices)
     assert graphs(tmp_path / "onnx") == [], "no partial file is left behind"
     assert_same_as_torch(seg, sam2)
+
+
+def test_a_regrouped_graph_that_disagrees_with_torch_gives_way_to_transformers_order(sam2, tmp_path, monkeypatch):
+    """If a transformers release computed the decoder differently, the regrouped graph would fail
+    the check against torch: the decoder in transformers' own order is exported instead, and the
+    regrouped one is not exported again for these weights and versions."""
+    monkeypatch.setenv("PNP_ANNOTATOR_CACHE_DIR", str(tmp_path))
+    real = regrouped.RegroupedPromptToMasks.forward
+
+    def off_by_one(self, *args):
+        masks, iou = real(self, *args)
+        return masks + 1.0, iou
+
+    monkeypatch.setattr(regrouped.RegroupedPromptToMasks, "forward", off_by_one)
+    seg = make(sam2)
+    seg.set_image("img", RGB)
+    assert seg.backend == "onnxruntime"
+    assert any(n.startswith("The regrouped click graph could not be used (ValueError: its masks differ")
+               for n in seg.notices), seg.notices
+    reference = onnx_backend.graph_key(onnx_backend.PromptToMasks(sam2[0]), sam2[0], "sam2")[:32]
+    assert [f for f in graphs(tmp_path / "onnx") if f.endswith(".onnx")] == [f"sam2-prompt-decoder-{reference}.onnx"]
+    (marker,) = graphs(tmp_path / "onnx", ".unusable")
+    assert "differ" in (tmp_path / "onnx" / marker).read_text()
+    assert_same_as_torch(seg, sam2)
+
+    again = make(sam2)
+    again.set_image("img", RGB)
+    assert again.backend == "onnxruntime" and again.notices == []  # nothing exported, nothing retried
+    assert_same_as_torch(again, sam2)
 
 
 def test_missing_onnxruntime_is_one_notice(sam2, monkeypatch):
