@@ -11,7 +11,9 @@ every image):
   sizes per image, so it is rebuilt every time.
 
 On the 2-core CPU this is ~0.2 s of a ~2 s embedding (README), for ~110 MB kept: the
-largest neck level is 256 channels at 256x256. So it is done on the CPU, where a click
+largest neck level is 256 channels at 256x256. (The segmenter's own embedding path,
+``encoder_trim.embed``, skips the neck's embeddings, which the image embedding never reads;
+the backbone's memo serves it, the neck's serves transformers' ``get_image_embeddings``.) So it is done on the CPU, where a click
 waits for it; on a GPU the whole embedding takes ~0.04 s. The memo is exact (the cached
 tensors are the ones the encoder computed the first time: embeddings are bitwise equal)
 and is used only under ``torch.inference_mode`` (how the segmenter runs the encoder), so

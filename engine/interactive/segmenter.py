@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from ..loading import resolve_device
+from . import encoder_trim
 from .encoder_memo import memoise_position_embeddings
 from .loading import DEFAULT_INTERACTIVE_MODEL, load_interactive_model
 
@@ -76,6 +77,9 @@ class InteractiveSegmenter:
         self._onnx_state = "off" if backend == "torch" or device.type != "cpu" else "pending"
         if device.type == "cpu":  # ~10 % of an embedding there (encoder_memo), for ~110 MB
             memoise_position_embeddings(model)
+        # SAM 2.1's embedding without its unused attention weights and with its neck folded (encoder_trim)
+        encoder_trim.trim_attention(model)
+        self._folded_neck = encoder_trim.foldable(model)
 
     @classmethod
     def load(cls, model: str = DEFAULT_INTERACTIVE_MODEL, device: str = "auto", cache_size: int = 4,
@@ -99,6 +103,8 @@ class InteractiveSegmenter:
     def _encode(self, pixels: torch.Tensor) -> list:
         """The image embeddings (torch: ONNX Runtime was measured no faster for the image encoder)."""
         with torch.inference_mode():
+            if self._folded_neck:
+                return encoder_trim.embed(self.model, pixels)
             return list(self.model.get_image_embeddings(pixels))
 
     def _onnx_decoder(self, features):

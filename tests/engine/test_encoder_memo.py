@@ -23,22 +23,30 @@ def test_embeddings_are_bitwise_equal_and_position_embeddings_are_built_once():
     with torch.inference_mode():
         plain = [t.clone() for t in model.get_image_embeddings(pixels)]
 
-    seg = InteractiveSegmenter(model, processor, torch.device("cpu"), "sam2", backend="torch")
+    assert memoise_position_embeddings(model) == 2
     memos = _memo_modules(model)
     assert len(memos) == 2, "the neck's sine embedding and the backbone's absolute one"
     neck = next(m for m in memos if type(m).__name__ == "Sam2SinePositionEmbedding")
     calls = []
     build = type(neck).build_sine_position_embedding
     type(neck).build_sine_position_embedding = staticmethod(lambda *a, **k: calls.append(1) or build(*a, **k))
+    other = processor(images=RGB[::-1].copy(), return_tensors="pt")["pixel_values"]
     try:
-        seg.set_image("a", RGB)
-        first = len(calls)
-        seg.set_image("b", RGB[::-1].copy())
-        seg.set_image("c", RGB)
+        with torch.inference_mode():
+            model.get_image_embeddings(pixels)
+            first = len(calls)
+            model.get_image_embeddings(other)
+            again = model.get_image_embeddings(pixels)
     finally:
         type(neck).build_sine_position_embedding = staticmethod(build)
     assert first == len(neck._pnp_memo) == 4 and len(calls) == first, "built for the first image only"
-    assert all(torch.equal(a, b) for a, b in zip(seg._embedding("c").features, plain))
+    assert all(torch.equal(a, b) for a, b in zip(again, plain))
+
+
+def test_the_segmenter_memoises_on_a_cpu():
+    model, processor = random_sam2("tiny")
+    InteractiveSegmenter(model.requires_grad_(False), processor, torch.device("cpu"), "sam2", backend="torch")
+    assert len(_memo_modules(model)) == 2
 
 
 def test_outside_inference_mode_nothing_is_memoised_and_a_weight_change_is_seen():

@@ -1,0 +1,102 @@
+"""SAM 2.1's embedding without its unused attention weights and with its neck folded: the same embedding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from engine.interactive import InteractiveSegmenter, encoder_trim
+from engine.testing import random_sam2
+
+RGB = np.random.default_rng(3).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+
+
+def model_and_pixels(seed: int = 0):
+    model, processor = random_sam2("tiny", seed=seed)
+    model.requires_grad_(False)
+    return model, processor, processor(images=RGB, return_tensors="pt")["pixel_values"]
+
+
+def hf_embeddings(model, pixels):
+    with torch.inference_mode():
+        return [t.clone() for t in model.get_image_embeddings(pixels)]
+
+
+def test_this_transformers_is_the_one_the_rewrites_were_written_against():
+    """If this fails after a transformers upgrade, clicks and embeddings still work (its own code
+    runs), but slower: compare the functions named in encoder_trim with the new release's, and
+    update the hashes if the rewrites still compute the same thing."""
+    assert encoder_trim.attention_matches()
+    assert encoder_trim.embedding_matches()
+
+
+def test_lean_attention_gives_bitwise_the_same_embedding():
+    from transformers.models.sam2.modeling_sam2 import Sam2MultiScaleAttention
+
+    model, _, pixels = model_and_pixels()
+    plain = hf_embeddings(model, pixels)
+    attentions = [m for m in model.modules() if isinstance(m, Sam2MultiScaleAttention)]
+    assert encoder_trim.trim_attention(model) == len(attentions) > 0
+    assert encoder_trim.trim_attention(model) == 0, "a module is given the lean forward once"
+    assert all(torch.equal(a, b) for a, b in zip(hf_embeddings(model, pixels), plain))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_folded_neck_gives_transformers_embedding(seed):
+    model, _, pixels = model_and_pixels(seed)
+    assert encoder_trim.foldable(model)
+    plain = hf_embeddings(model, pixels)
+    with torch.inference_mode():
+        ours = encoder_trim.embed(model, pixels)
+    assert [t.shape for t in ours] == [t.shape for t in plain]
+    for a, b in zip(ours, plain):
+        assert float((a - b).abs().max()) <= 1e-5 * float(b.abs().max())
+    assert torch.equal(ours[-1], plain[-1]), "the lowest level is computed as transformers does"
+
+
+def test_the_segmenter_embeds_with_the_folded_neck_and_decodes_as_transformers(tmp_path):
+    model, processor, pixels = model_and_pixels()
+    plain = hf_embeddings(model, pixels)
+    seg = InteractiveSegmenter(model, processor, torch.device("cpu"), "sam2", backend="torch")
+    assert seg._folded_neck
+    seg.set_image("a", RGB)
+    for a, b in zip(seg._embedding("a").features, plain):
+        assert float((a - b).abs().max()) <= 1e-5 * float(b.abs().max())
+
+
+def test_another_transformers_runs_its_own_code(monkeypatch):
+    """A release whose functions differ from the ones rewritten here: nothing is replaced."""
+    model, processor, pixels = model_and_pixels()
+    plain = hf_embeddings(model, pixels)
+    monkeypatch.setattr(encoder_trim, "_ATTENTION", {"Sam2MultiScaleAttention.forward": "0" * 16})
+    monkeypatch.setattr(encoder_trim, "_EMBEDDING", dict(encoder_trim._EMBEDDING, **{
+        "Sam2VisionNeck.forward": "0" * 16}))
+    encoder_trim.attention_matches.cache_clear()
+    encoder_trim.embedding_matches.cache_clear()
+    try:
+        seg = InteractiveSegmenter(model, processor, torch.device("cpu"), "sam2", backend="torch")
+        from transformers.models.sam2.modeling_sam2 import Sam2MultiScaleAttention
+
+        attentions = [m for m in model.modules() if isinstance(m, Sam2MultiScaleAttention)]
+        assert not seg._folded_neck and attentions and not any("forward" in vars(m) for m in attentions)
+        seg.set_image("a", RGB)
+        assert all(torch.equal(a, b) for a, b in zip(seg._embedding("a").features, plain))
+    finally:
+        encoder_trim.attention_matches.cache_clear()
+        encoder_trim.embedding_matches.cache_clear()
+
+
+def test_the_sam3_tracker_is_left_as_it_is(tmp_path):
+    from engine.interactive.loading import load_interactive_model
+    from engine.testing import build_random_sam3_tracker
+
+    model, _, engine = load_interactive_model(str(build_random_sam3_tracker(tmp_path)))
+    assert engine == "sam3-tracker"
+    assert not encoder_trim.foldable(model) and encoder_trim.trim_attention(model) == 0
+
+
+def test_a_neck_with_a_top_down_sum_into_the_high_levels_is_not_folded():
+    model, _, _ = model_and_pixels()
+    model.vision_encoder.neck.fpn_top_down_levels = [1, 2, 3]
+    assert not encoder_trim.foldable(model)
