@@ -29,6 +29,7 @@ def test_this_transformers_is_the_one_the_rewrites_were_written_against():
     update the hashes if the rewrites still compute the same thing."""
     assert encoder_trim.attention_matches()
     assert encoder_trim.embedding_matches()
+    assert encoder_trim.mlp_matches()
 
 
 def test_lean_attention_gives_bitwise_the_same_embedding():
@@ -72,19 +73,22 @@ def test_another_transformers_runs_its_own_code(monkeypatch):
     monkeypatch.setattr(encoder_trim, "_ATTENTION", {"Sam2MultiScaleAttention.forward": "0" * 16})
     monkeypatch.setattr(encoder_trim, "_EMBEDDING", dict(encoder_trim._EMBEDDING, **{
         "Sam2VisionNeck.forward": "0" * 16}))
-    encoder_trim.attention_matches.cache_clear()
-    encoder_trim.embedding_matches.cache_clear()
+    monkeypatch.setattr(encoder_trim, "_GELU", "0" * 16)
+    caches = (encoder_trim.attention_matches, encoder_trim.embedding_matches, encoder_trim.mlp_matches)
+    for cache in caches:
+        cache.cache_clear()
     try:
         seg = InteractiveSegmenter(model, processor, torch.device("cpu"), "sam2", backend="torch")
         from transformers.models.sam2.modeling_sam2 import Sam2MultiScaleAttention
 
         attentions = [m for m in model.modules() if isinstance(m, Sam2MultiScaleAttention)]
         assert not seg._folded_neck and attentions and not any("forward" in vars(m) for m in attentions)
+        assert not any("forward" in vars(m) for m in _mlps(model))
         seg.set_image("a", RGB)
         assert all(torch.equal(a, b) for a, b in zip(seg._embedding("a").features, plain))
     finally:
-        encoder_trim.attention_matches.cache_clear()
-        encoder_trim.embedding_matches.cache_clear()
+        for cache in caches:
+            cache.cache_clear()
 
 
 def test_the_sam3_tracker_is_left_as_it_is(tmp_path):
@@ -100,3 +104,46 @@ def test_a_neck_with_a_top_down_sum_into_the_high_levels_is_not_folded():
     model, _, _ = model_and_pixels()
     model.vision_encoder.neck.fpn_top_down_levels = [1, 2, 3]
     assert not encoder_trim.foldable(model)
+
+
+def _mlps(model):
+    from transformers.models.sam2.modeling_sam2 import Sam2FeedForward
+
+    return [m for m in model.vision_encoder.backbone.modules() if isinstance(m, Sam2FeedForward)]
+
+
+def test_fused_mlps_give_transformers_embedding():
+    model, _, pixels = model_and_pixels()
+    plain = hf_embeddings(model, pixels)
+    assert encoder_trim.fuse_mlps(model) == len(_mlps(model)) > 0
+    assert encoder_trim.fuse_mlps(model) == 0, "a module is fused once"
+    assert all("forward" not in vars(m) for m in model.mask_decoder.modules()), "the decoder's MLPs are not touched"
+    fused = hf_embeddings(model, pixels)
+    for a, b in zip(fused, plain):
+        assert float((a - b).abs().max()) <= 1e-5 * float(b.abs().max())
+    with torch.no_grad():  # outside inference mode: transformers' own forward
+        assert all(torch.equal(a, b) for a, b in zip(model.get_image_embeddings(pixels), plain))
+
+
+def test_a_fused_mlp_whose_op_fails_runs_transformers_forward(monkeypatch):
+    model, _, pixels = model_and_pixels()
+    plain = hf_embeddings(model, pixels)
+    encoder_trim.fuse_mlps(model)
+    calls = []
+
+    def broken(*args):
+        calls.append(1)
+        raise RuntimeError("no oneDNN kernel for this CPU")
+
+    monkeypatch.setattr(encoder_trim, "_linear_gelu", broken)
+    assert all(torch.equal(a, b) for a, b in zip(hf_embeddings(model, pixels), plain))
+    tried = len(calls)
+    assert tried == len(_mlps(model)), "each module tries once"
+    hf_embeddings(model, pixels)
+    assert len(calls) == tried, "and then keeps transformers' forward"
+
+
+def test_the_segmenter_fuses_on_a_cpu():
+    model, processor, _ = model_and_pixels()
+    InteractiveSegmenter(model, processor, torch.device("cpu"), "sam2", backend="torch")
+    assert all("forward" in vars(m) for m in _mlps(model))
