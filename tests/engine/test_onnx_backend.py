@@ -232,6 +232,8 @@ def test_the_image_side_of_the_decoder_runs_once_per_image(sam2, in_cache):
     assert decoder.image_session is not None, "the exported graph split into an image part and a click part"
     moved = [name for name in decoder.state_names if name not in onnx_backend.IMAGE_INPUTS]
     assert moved, decoder.state_names
+    for session in (decoder.image_session, decoder.session):  # no spinning into the click's torch/OpenCV work
+        assert session.get_session_options().get_session_config_entry("session.force_spinning_stop") == "1"
     runs = []
     real = decoder.image_session.run
     decoder.image_session.run = lambda *a, **k: runs.append(1) or real(*a, **k)
