@@ -15,15 +15,15 @@ Two things in transformers' ``Sam2Model.get_image_embeddings`` cost a 2-core CPU
   so ``embed`` applies that one (~2.8 G multiply-adds fewer and no 256-channel 256x256 map;
   sums in another order: values differ in the last bits).
 
-And on a CPU, one thing it does in two passes is done in one:
+And on a CPU, what it does in two or three passes over memory is done in one:
 
-* **The MLPs' first layer and its GELU.** Each Hiera block's MLP widens the tokens four times
-  (e.g. 65536 x 96 -> 384 in the first stage) and applies the exact (erf) GELU; torch writes the
-  bias into the wide output, multiplies into it, then reads and writes it again for the GELU.
-  oneDNN's ``linear`` with a GELU post-op (``torch.ops.mkldnn._linear_pointwise``, what torch's
-  own compiler uses for this pattern) does it in the product's epilogue: ~0.2 s less per image,
-  with results equal to torch's or within ~1e-6 of them. Used under ``torch.inference_mode``
-  for float32 on the CPU only; any failure of the op runs transformers' forward instead.
+* **The backbone's linear layers.** torch's CPU ``linear`` first writes the bias into the whole
+  output, then multiplies into it; each Hiera block's MLP then reads and writes its wide output
+  (e.g. 65536 x 384 in the first stage) once more for the exact (erf) GELU. oneDNN's linear
+  (``torch.ops.mkldnn._linear_pointwise``, what torch's own compiler uses for this pattern)
+  applies the bias, and the MLPs' GELU, in the product's epilogue: ~0.4 s less per image, with
+  results equal to torch's or within ~2e-6 of them. Used under ``torch.inference_mode`` for
+  float32 on the CPU only; a module whose op fails runs torch's / transformers' forward from then on.
 
 All are rewrites of transformers' own code, so they are used only where that code is the
 code they were written against: the source of every function they stand in for is hashed and
@@ -125,8 +125,9 @@ def lean_attention_forward(self, hidden_states: torch.Tensor, **kwargs) -> torch
     return self.proj(output.reshape(batch_size, height, width, -1))
 
 
-def fuse_mlps(model) -> int:
-    """Give the backbone MLPs of *model* (float32, CPU) the fused first layer; returns how many."""
+def use_onednn(model) -> int:
+    """Give the backbone's linear layers of *model* (float32, CPU) oneDNN products: the bias, and
+    for the MLPs' first layer the GELU, in the product's epilogue. Returns how many modules."""
     if not mlp_matches() or not hasattr(torch.ops.mkldnn, "_linear_pointwise") \
             or not torch.backends.mkldnn.is_available():
         return 0
@@ -136,32 +137,53 @@ def fuse_mlps(model) -> int:
     backbone = getattr(getattr(model, "vision_encoder", None), "backbone", None)
     count = 0
     for module in backbone.modules() if backbone is not None else ():
-        if type(module) is Sam2FeedForward and "forward" not in vars(module) and module.num_layers == 2 \
-                and not module.layers and not module.sigmoid_output \
-                and type(module.activation) is GELUActivation and module.activation.act is F.gelu \
-                and module.proj_in.bias is not None and module.proj_in.weight.dtype == torch.float32 \
-                and module.proj_in.weight.device.type == "cpu":
+        if "forward" in vars(module):
+            continue
+        if type(module) is Sam2FeedForward and module.num_layers == 2 and not module.layers \
+                and not module.sigmoid_output and type(module.activation) is GELUActivation \
+                and module.activation.act is F.gelu and _onednn_ready(module.proj_in):
             module.forward = fused_mlp_forward.__get__(module)
+            count += 1
+        elif type(module) is torch.nn.Linear and _onednn_ready(module):
+            module.forward = onednn_linear_forward.__get__(module)
             count += 1
     return count
 
 
+def _onednn_ready(linear) -> bool:
+    return linear.weight.dtype == torch.float32 and linear.weight.device.type == "cpu"
+
+
+def _onednn_input(self, x: torch.Tensor) -> bool:
+    return (torch.is_inference_mode_enabled() and x.dtype == torch.float32 and x.device.type == "cpu"
+            and not getattr(self, "_pnp_plain", False))
+
+
 def fused_mlp_forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
     """``Sam2FeedForward.forward`` (two layers, GELU) with the first layer and the GELU in one oneDNN call."""
-    if torch.is_inference_mode_enabled() and hidden_states.dtype == torch.float32 \
-            and hidden_states.device.type == "cpu" and not getattr(self, "_pnp_unfused", False):
+    if _onednn_input(self, hidden_states):
         try:
-            wide = _linear_gelu(hidden_states, self.proj_in.weight, self.proj_in.bias)
+            wide = _onednn_linear(hidden_states, self.proj_in.weight, self.proj_in.bias, "gelu")
         except RuntimeError:  # an op this build cannot run: transformers' forward from now on
-            self._pnp_unfused = True
+            self._pnp_plain = True
         else:
             return self.proj_out(wide)
     return type(self).forward(self, hidden_states)
 
 
-def _linear_gelu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """GELU(x W^T + b) (exact GELU) in one oneDNN product."""
-    return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "gelu", [], "none")
+def onednn_linear_forward(self, x: torch.Tensor) -> torch.Tensor:
+    """``nn.Linear.forward`` as one oneDNN product with the bias in its epilogue."""
+    if _onednn_input(self, x):
+        try:
+            return _onednn_linear(x, self.weight, self.bias, "none")
+        except RuntimeError:
+            self._pnp_plain = True
+    return F.linear(x, self.weight, self.bias)
+
+
+def _onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, post: str) -> torch.Tensor:
+    """x W^T + b, then GELU (exact) if *post* is "gelu", in one oneDNN product."""
+    return torch.ops.mkldnn._linear_pointwise(x, weight, bias, post, [], "none" if post == "gelu" else "")
 
 
 def foldable(model) -> bool:

@@ -77,7 +77,7 @@ class InteractiveSegmenter:
         self._onnx_state = "off" if backend == "torch" or device.type != "cpu" else "pending"
         if device.type == "cpu":  # ~10 % of an embedding there (encoder_memo), for ~110 MB
             memoise_position_embeddings(model)
-            encoder_trim.fuse_mlps(model)  # the MLPs' first layer + GELU in one oneDNN call
+            encoder_trim.use_onednn(model)  # linear layers with bias (and GELU) in one oneDNN product
         # SAM 2.1's embedding without its unused attention weights and with its neck folded (encoder_trim)
         encoder_trim.trim_attention(model)
         self._folded_neck = encoder_trim.foldable(model)

@@ -112,38 +112,47 @@ def _mlps(model):
     return [m for m in model.vision_encoder.backbone.modules() if isinstance(m, Sam2FeedForward)]
 
 
-def test_fused_mlps_give_transformers_embedding():
+def _linears(model):
+    mlp_inputs = {id(m.proj_in) for m in _mlps(model)}
+    return [m for m in model.vision_encoder.backbone.modules()
+            if isinstance(m, torch.nn.Linear) and id(m) not in mlp_inputs]
+
+
+def test_onednn_products_give_transformers_embedding():
     model, _, pixels = model_and_pixels()
     plain = hf_embeddings(model, pixels)
-    assert encoder_trim.fuse_mlps(model) == len(_mlps(model)) > 0
-    assert encoder_trim.fuse_mlps(model) == 0, "a module is fused once"
-    assert all("forward" not in vars(m) for m in model.mask_decoder.modules()), "the decoder's MLPs are not touched"
-    fused = hf_embeddings(model, pixels)
-    for a, b in zip(fused, plain):
+    mlps, linears = _mlps(model), _linears(model)
+    assert mlps and len(linears) > len(mlps)
+    # each MLP's first layer is fused with its GELU; every linear layer is a product with its bias
+    # (the MLPs' first layers too: that is what they run if the fused op fails)
+    assert encoder_trim.use_onednn(model) == len(mlps) + len(linears) + len(mlps)
+    assert encoder_trim.use_onednn(model) == 0, "a module is given oneDNN once"
+    assert all("forward" not in vars(m) for m in model.mask_decoder.modules()), "the decoder is not touched"
+    ours = hf_embeddings(model, pixels)
+    for a, b in zip(ours, plain):
         assert float((a - b).abs().max()) <= 1e-5 * float(b.abs().max())
-    with torch.no_grad():  # outside inference mode: transformers' own forward
+    with torch.no_grad():  # outside inference mode: torch's and transformers' own forwards
         assert all(torch.equal(a, b) for a, b in zip(model.get_image_embeddings(pixels), plain))
 
 
-def test_a_fused_mlp_whose_op_fails_runs_transformers_forward(monkeypatch):
+def test_a_module_whose_onednn_op_fails_runs_torch_forward(monkeypatch):
     model, _, pixels = model_and_pixels()
     plain = hf_embeddings(model, pixels)
-    encoder_trim.fuse_mlps(model)
+    modules = encoder_trim.use_onednn(model)
     calls = []
 
     def broken(*args):
         calls.append(1)
         raise RuntimeError("no oneDNN kernel for this CPU")
 
-    monkeypatch.setattr(encoder_trim, "_linear_gelu", broken)
+    monkeypatch.setattr(encoder_trim, "_onednn_linear", broken)
     assert all(torch.equal(a, b) for a, b in zip(hf_embeddings(model, pixels), plain))
-    tried = len(calls)
-    assert tried == len(_mlps(model)), "each module tries once"
+    assert len(calls) == modules, "each module tries once"
     hf_embeddings(model, pixels)
-    assert len(calls) == tried, "and then keeps transformers' forward"
+    assert len(calls) == modules, "and then keeps torch's forward"
 
 
-def test_the_segmenter_fuses_on_a_cpu():
+def test_the_segmenter_uses_onednn_on_a_cpu():
     model, processor, _ = model_and_pixels()
     InteractiveSegmenter(model, processor, torch.device("cpu"), "sam2", backend="torch")
-    assert all("forward" in vars(m) for m in _mlps(model))
+    assert all("forward" in vars(m) for m in _mlps(model) + _linears(model))
