@@ -7,6 +7,8 @@ Speed does not depend on weight values, so the model is built with random weight
 
 * image embedding (image processor + Hiera encoder + FPN, and with ONNX Runtime the
   decoder's once-per-image part), seconds, median of ``--embeddings``: once per image;
+  beside it, transformers' own ``get_image_embeddings`` on the same weights (without the
+  segmenter's ``encoder_memo`` and ``encoder_trim``);
 * click-to-preview: prompt encoder + mask decoder + mask upsampled to the photo
   + mask -> polygons (what the engine thread does per click), median and p90 of
   ``--clicks`` clicks with 1 to 3 points, milliseconds. Goal: <= 50 ms on a CPU.
@@ -46,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 from annotator.gui.interactive_jobs import mask_parts  # noqa: E402  (no Qt in that module's imports)
 from engine.images import load_rgb  # noqa: E402
 from engine.interactive import InteractiveSegmenter  # noqa: E402
-from engine.testing import random_interactive_segmenter  # noqa: E402
+from engine.testing import random_interactive_segmenter, random_sam2  # noqa: E402
 
 
 def sync(device: torch.device) -> None:
@@ -61,14 +63,16 @@ def smooth_object(h: int, w: int, fraction: float, centre) -> np.ndarray:
     return ((xx + 0.5 - centre[0]) / (1.3 * r)) ** 2 + ((yy + 0.5 - centre[1]) / (r / 1.3)) ** 2 <= 1
 
 
-def measure(segs, rgb, args) -> list[dict]:
-    """Embedding seconds and click-to-preview milliseconds of each segmenter (one per backend).
+def measure(segs, rgb, args) -> tuple[list[dict], float | None]:
+    """Embedding seconds and click-to-preview milliseconds of each segmenter (one per backend),
+    and the seconds of transformers' own embedding (``args.plain``; None without it).
 
     The backends take turns (embedding, then each click, on one and then the other), so a
     machine that slows down or speeds up during the run weighs on both alike."""
     h, w = rgb.shape[:2]
     rows = [{"embeds": [], "embeds_cpu": [], "decode": [], "decode_cpu": [], "polygon": [], "total": [], "cpu": [],
              "smooth": [], "areas": [], "regions": []} for _ in segs]
+    reference = []  # transformers' own get_image_embeddings (no memo, no encoder_trim), same weights
     for _ in range(1 + args.embeddings):  # the first round includes one-off warm-up (and the ONNX Runtime export)
         for seg, row in zip(segs, rows):
             seg.forget()
@@ -79,6 +83,15 @@ def measure(segs, rgb, args) -> list[dict]:
             sync(seg.device)
             row["embeds"].append(time.perf_counter() - t)
             row["embeds_cpu"].append(time.process_time() - c)
+        if args.plain is not None:
+            time.sleep(args.pause)
+            sync(segs[0].device)
+            t = time.perf_counter()
+            with torch.inference_mode():
+                pixels = segs[0].processor(images=rgb, return_tensors="pt")["pixel_values"].to(segs[0].device)
+                args.plain.get_image_embeddings(pixels)
+            sync(segs[0].device)
+            reference.append(time.perf_counter() - t)
     for seg, row in zip(segs, rows):
         t = time.perf_counter()
         row["ran"] = seg.set_image("photo", rgb)
@@ -112,6 +125,7 @@ def measure(segs, rgb, args) -> list[dict]:
             row["areas"].append(float(pred.mask.mean()))
             row["regions"].append(len(parts))
     med = lambda values: round(statistics.median(values), 1)  # noqa: E731
+    reference_s = round(statistics.median(reference[1:]), 3) if reference else None
     return [{
         "backend": seg.backend, "embedding_s": round(statistics.median(r["embeds"][1:]), 3),
         "embedding_min_s": round(min(r["embeds"][1:]), 3), "embedding_first_s": round(r["embeds"][0], 3),
@@ -125,7 +139,7 @@ def measure(segs, rgb, args) -> list[dict]:
         "click_to_preview_smooth_object_ms_median": med([d + q for d, q in zip(r["decode"], r["smooth"])]),
         "mean_mask_fraction": round(float(np.mean(r["areas"])), 3),
         "median_regions_outlined": int(statistics.median(r["regions"])),
-    } for seg, r in zip(segs, rows)]
+    } for seg, r in zip(segs, rows)], reference_s
 
 
 def onnx_encoder_seconds(seg, rgb, repeats: int = 2) -> tuple[float, float]:
@@ -173,6 +187,8 @@ def main(argv=None) -> int:
                    help="specks below this fraction of the image are not outlined, as the GUI (0.05 %%)")
     p.add_argument("--threads", type=int, default=0, help="torch (and ONNX Runtime) threads (0: torch's default)")
     p.add_argument("--onnx-encoder", action="store_true", help="also time the image encoder on ONNX Runtime")
+    p.add_argument("--no-reference", action="store_true",
+                   help="do not time transformers' own image embedding beside ours")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON line too")
     args = p.parse_args(argv)
     if args.threads:
@@ -194,13 +210,16 @@ def main(argv=None) -> int:
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(f"image {Path(args.image).name}: {w}x{h}")
 
+    args.plain = None
+    if not args.no_reference:  # the same weights, with none of the segmenter's encoder changes
+        args.plain = random_sam2("full")[0].requires_grad_(False).to(base.device)
     notices = []
     fast = InteractiveSegmenter(base.model, base.processor, base.device, "sam2", backend="auto",
                                 status=notices.append)
     t = time.perf_counter()
     fast.set_image("export", rgb)  # embedding + (on a CPU) the one-off export of the decoder
     first_use = time.perf_counter() - t
-    results = measure([base, fast], rgb, args)
+    results, reference_s = measure([base, fast], rgb, args)
     if fast.backend == "onnxruntime":
         results[1]["first_use_with_export_s"] = round(first_use, 1)
     for note in notices:
@@ -218,13 +237,17 @@ def main(argv=None) -> int:
         cells = [f"{r[name]}" + (f" / {r['click_to_preview_ms_p90']}" if name == "click_to_preview_ms_median" else "")
                  for r in results]
         print(f"{title:56s} {cells[0]:>12s} {cells[1]:>12s}")
+    if reference_s is not None:
+        print(f"transformers' own image embedding (get_image_embeddings, same weights), s median: "
+              f"{reference_s}")
     if "first_use_with_export_s" in results[1]:
         print(f"first use with ONNX Runtime (embedding + one-off export of the decoder): "
               f"{results[1]['first_use_with_export_s']} s; later models with the same weights read the cached file")
     print(f"goal on a CPU: click-to-preview <= 50 ms median, embedding <= 2.0 s; masks cover "
           f"{results[0]['mean_mask_fraction']:.0%} of the image on average (random weights)")
     figures = {"device": str(base.device), "image": f"{w}x{h}", "threads": torch.get_num_threads(),
-               "load_average": round(os.getloadavg()[0], 2), "torch": results[0], "fast": results[1]}
+               "load_average": round(os.getloadavg()[0], 2), "torch": results[0], "fast": results[1],
+               "transformers_embedding_s": reference_s}
     if args.onnx_encoder and base.device.type == "cpu":
         export_s, run_s = onnx_encoder_seconds(base, rgb)
         figures["onnx_encoder"] = {"export_s": round(export_s, 1), "run_s": round(run_s, 3)}
