@@ -40,6 +40,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import time
 import uuid
 import warnings
@@ -70,6 +71,34 @@ def cache_folder() -> Path:
 
         base = platformdirs.user_cache_dir("pnp-annotator", appauthor=False)
     return Path(base) / "onnx"
+
+
+# What this module writes into the cache folder: graphs, "unusable" markers, and temporary files
+# of an export (left behind only if the process died during it). Nothing else there is touched.
+_OURS = re.compile(r"[a-z0-9][a-z0-9-]*-prompt-decoder-[0-9a-f]{32}\.onnx(\.unusable)?")
+_TEMPORARY = re.compile(r"\.[a-z0-9][a-z0-9-]*-prompt-decoder-[0-9a-f]{32}\.onnx(\.unusable)?\.\d+\.[0-9a-f]{8}\.tmp")
+UNUSED_DAYS = 60  # a graph no model has opened for this long is deleted (another version's, another model's)
+
+
+def prune_cache(folder: Path, used: Path, now: float | None = None) -> list[str]:
+    """Mark *used* (a graph just opened) as used now, and delete from *folder* this module's graphs
+    and markers unused for ``UNUSED_DAYS`` days and its temporary files older than a day (an export
+    that died). Links and files of any other name are left alone. Returns the names deleted."""
+    now = time.time() if now is None else now
+    with contextlib.suppress(OSError):
+        os.utime(used, (now, now), follow_symlinks=False)
+    deleted = []
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_symlink() or not entry.is_file(follow_symlinks=False) or entry.path == str(used):
+                continue
+            ours, temporary = _OURS.fullmatch(entry.name), _TEMPORARY.fullmatch(entry.name)
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+            if (ours and age > UNUSED_DAYS * 86400) or (temporary and age > 86400):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+                    deleted.append(entry.name)
+    return deleted
 
 
 def missing_packages() -> list[str]:
@@ -304,6 +333,7 @@ def prepare_decoder(model, engine: str, features, status: Callable[[str], None] 
         if announced:
             say(f"Click model ready on ONNX Runtime (exported in {time.perf_counter() - start:.0f} s, "
                 f"cached in {folder})")
+        prune_cache(folder, path)
         return decoder
     raise AssertionError("unreachable: the reference graph either returns or raises")
 

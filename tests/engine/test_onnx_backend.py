@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -72,12 +74,12 @@ def test_exported_once_then_read_from_the_cache(sam2, in_cache):
     regrouped_graph = onnx_backend.graph_wrappers(sam2[0])[0]
     assert isinstance(regrouped_graph, regrouped.RegroupedPromptToMasks)
     assert files == [f"sam2-prompt-decoder-{onnx_backend.graph_key(regrouped_graph, sam2[0], 'sam2')[:32]}.onnx"]
-    stamps = [(in_cache / f).stat().st_mtime_ns for f in files]
+    stamps = [(in_cache / f).stat().st_ino for f in files]  # an export renames a new file onto it
 
     second = make(sam2)  # same weights, same versions: the files are reused, not exported again
     second.set_image("img", RGB)
     assert second.backend == "onnxruntime" and second.notices == []
-    assert [(in_cache / f).stat().st_mtime_ns for f in files] == stamps
+    assert [(in_cache / f).stat().st_ino for f in files] == stamps
     assert_same_as_torch(second, sam2)
 
 
@@ -128,6 +130,45 @@ def test_a_file_of_another_model_under_this_key_is_exported_again(sam2, cache, t
     assert graphs(tmp_path / "onnx") == [theirs]
     assert (tmp_path / "onnx" / theirs).read_bytes() != (cache / "onnx" / exported).read_bytes(), "exported again"
     assert_same_as_torch(seg, other)
+
+
+def test_graphs_unused_for_months_are_deleted_and_nothing_else(sam2, cache, tmp_path, monkeypatch):
+    """Each transformers, torch or ONNX Runtime upgrade (and each model) gets its own graph: the
+    ones no model has opened for UNUSED_DAYS go, the one in use is renewed, foreign files and
+    links stay."""
+    monkeypatch.setenv("PNP_ANNOTATOR_CACHE_DIR", str(cache))
+    make(sam2).set_image("img", RGB)
+    (exported,) = graphs(cache / "onnx", "prompt-decoder")
+    folder = tmp_path / "onnx"
+    folder.mkdir()
+    shutil.copyfile(cache / "onnx" / exported, folder / exported)
+    now = time.time()
+    months, days = now - (onnx_backend.UNUSED_DAYS + 1) * 86400, now - 2 * 86400
+
+    def made(name, when, data=b"x"):
+        (folder / name).write_bytes(data)
+        os.utime(folder / name, (when, when))
+        return folder / name
+
+    in_use = folder / exported
+    os.utime(in_use, (months, months))  # old, but opened now: renewed, not deleted
+    stale = made(f"sam2-prompt-decoder-{'a' * 32}.onnx", months)
+    marker = made(f"sam2-prompt-decoder-{'b' * 32}.onnx.unusable", months)
+    died = made(f".sam2-prompt-decoder-{'c' * 32}.onnx.4242.deadbeef.tmp", days)
+    recent = made(f"sam3-tracker-prompt-decoder-{'d' * 32}.onnx", days)
+    exporting = made(f".sam2-prompt-decoder-{'e' * 32}.onnx.4243.cafef00d.tmp", now - 60)
+    foreign = made("notes.onnx", months)
+    target = made("elsewhere", months)
+    link = folder / f"sam2-prompt-decoder-{'f' * 32}.onnx"
+    link.symlink_to(target)
+    os.utime(link, (months, months), follow_symlinks=False)
+    monkeypatch.setenv("PNP_ANNOTATOR_CACHE_DIR", str(tmp_path))
+    seg = make(sam2)
+    seg.set_image("img", RGB)
+    assert seg.backend == "onnxruntime" and seg.notices == []  # the copied graph was used, not exported
+    assert not stale.exists() and not marker.exists() and not died.exists()
+    assert recent.exists() and exporting.exists() and foreign.exists() and target.exists() and link.is_symlink()
+    assert in_use.stat().st_mtime >= now - 1
 
 
 def test_a_failed_export_leaves_no_file_and_clicks_run_on_torch(sam2, tmp_path, monkeypatch):
