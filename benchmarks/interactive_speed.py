@@ -15,6 +15,8 @@ Speed does not depend on weight values, so the model is built with random weight
   Decoding does not depend on weight values; the polygon step does (a random model's
   masks are speckled: specks below ``--min-area`` of the image are dropped, as in the GUI);
 * the cache: a second ``set_image`` of the same image is a lookup;
+* the machine's fp32 matrix-product rate before and after (a 1024^3 product): a shared
+  host's speed drifts by a third within minutes while the load average stays the same;
 * with ONNX Runtime: the one-off export of the prompt encoder + mask decoder, and the image
   encoder run on ONNX Runtime too (``--onnx-encoder``: measured, not what the app does).
 
@@ -142,6 +144,22 @@ def measure(segs, rgb, args) -> tuple[list[dict], float | None]:
     } for seg, r in zip(segs, rows)], reference_s
 
 
+def gemm_rate(device: torch.device, size: int = 1024, repeats: int = 7) -> float:
+    """This machine's fp32 matrix-product rate now, G multiply-adds per second (median of *repeats*
+    products of two size x size matrices): how fast the CPU is in this phase, since a shared
+    host's speed drifts while the load average and steal time stay the same."""
+    a = torch.randn(size, size, device=device)
+    b = torch.randn(size, size, device=device)
+    runs = []
+    for _ in range(repeats + 1):  # the first warms up
+        sync(device)
+        t = time.perf_counter()
+        torch.mm(a, b)
+        sync(device)
+        runs.append(time.perf_counter() - t)
+    return round(size ** 3 / statistics.median(runs[1:]) / 1e9, 1)
+
+
 def onnx_encoder_seconds(seg, rgb, repeats: int = 2) -> tuple[float, float]:
     """(export seconds, best run seconds) of the image encoder on ONNX Runtime (a measurement only)."""
     import tempfile
@@ -219,7 +237,9 @@ def main(argv=None) -> int:
     t = time.perf_counter()
     fast.set_image("export", rgb)  # embedding + (on a CPU) the one-off export of the decoder
     first_use = time.perf_counter() - t
+    rate_before = gemm_rate(base.device)
     results, reference_s = measure([base, fast], rgb, args)
+    rates = (rate_before, gemm_rate(base.device))
     if fast.backend == "onnxruntime":
         results[1]["first_use_with_export_s"] = round(first_use, 1)
     for note in notices:
@@ -237,6 +257,7 @@ def main(argv=None) -> int:
         cells = [f"{r[name]}" + (f" / {r['click_to_preview_ms_p90']}" if name == "click_to_preview_ms_median" else "")
                  for r in results]
         print(f"{title:56s} {cells[0]:>12s} {cells[1]:>12s}")
+    print(f"fp32 matrix products on this machine before / after the run: {rates[0]} / {rates[1]} G multiply-adds/s")
     if reference_s is not None:
         print(f"transformers' own image embedding (get_image_embeddings, same weights), s median: "
               f"{reference_s}")
@@ -247,7 +268,7 @@ def main(argv=None) -> int:
           f"{results[0]['mean_mask_fraction']:.0%} of the image on average (random weights)")
     figures = {"device": str(base.device), "image": f"{w}x{h}", "threads": torch.get_num_threads(),
                "load_average": round(os.getloadavg()[0], 2), "torch": results[0], "fast": results[1],
-               "transformers_embedding_s": reference_s}
+               "transformers_embedding_s": reference_s, "gemm_gmacs": rates}
     if args.onnx_encoder and base.device.type == "cpu":
         export_s, run_s = onnx_encoder_seconds(base, rgb)
         figures["onnx_encoder"] = {"export_s": round(export_s, 1), "run_s": round(run_s, 3)}
