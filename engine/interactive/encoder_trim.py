@@ -41,6 +41,7 @@ import re
 import torch
 import torch.nn.functional as F
 
+WRITTEN_FOR = "5.25.0"  # the transformers release whose functions the hashes below are of
 # sha256 (first 16 hex digits) of each function's source, whitespace collapsed
 _ATTENTION = {"Sam2MultiScaleAttention.forward": "0fe9d860c3af9112"}
 _MLP = {"Sam2FeedForward.forward": "235dc81975393283"}
