@@ -65,9 +65,9 @@ def smooth_object(h: int, w: int, fraction: float, centre) -> np.ndarray:
     return ((xx + 0.5 - centre[0]) / (1.3 * r)) ** 2 + ((yy + 0.5 - centre[1]) / (r / 1.3)) ** 2 <= 1
 
 
-def measure(segs, rgb, args) -> tuple[list[dict], float | None]:
+def measure(segs, rgb, args, plain=None) -> tuple[list[dict], float | None]:
     """Embedding seconds and click-to-preview milliseconds of each segmenter (one per backend),
-    and the seconds of transformers' own embedding (``args.plain``; None without it).
+    and the seconds of transformers' own embedding by the model *plain* (None without it).
 
     The backends take turns (embedding, then each click, on one and then the other), so a
     machine that slows down or speeds up during the run weighs on both alike."""
@@ -85,13 +85,13 @@ def measure(segs, rgb, args) -> tuple[list[dict], float | None]:
             sync(seg.device)
             row["embeds"].append(time.perf_counter() - t)
             row["embeds_cpu"].append(time.process_time() - c)
-        if args.plain is not None:
+        if plain is not None:
             time.sleep(args.pause)
             sync(segs[0].device)
             t = time.perf_counter()
             with torch.inference_mode():
                 pixels = segs[0].processor(images=rgb, return_tensors="pt")["pixel_values"].to(segs[0].device)
-                args.plain.get_image_embeddings(pixels)
+                plain.get_image_embeddings(pixels)
             sync(segs[0].device)
             reference.append(time.perf_counter() - t)
     for seg, row in zip(segs, rows):
@@ -228,9 +228,9 @@ def main(argv=None) -> int:
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(f"image {Path(args.image).name}: {w}x{h}")
 
-    args.plain = None
+    plain = None
     if not args.no_reference:  # the same weights, with none of the segmenter's encoder changes
-        args.plain = random_sam2("full")[0].requires_grad_(False).to(base.device)
+        plain = random_sam2("full")[0].requires_grad_(False).to(base.device)
     notices = []
     fast = InteractiveSegmenter(base.model, base.processor, base.device, "sam2", backend="auto",
                                 status=notices.append)
@@ -238,7 +238,7 @@ def main(argv=None) -> int:
     fast.set_image("export", rgb)  # embedding + (on a CPU) the one-off export of the decoder
     first_use = time.perf_counter() - t
     rate_before = gemm_rate(base.device)
-    results, reference_s = measure([base, fast], rgb, args)
+    results, reference_s = measure([base, fast], rgb, args, plain)
     rates = (rate_before, gemm_rate(base.device))
     if fast.backend == "onnxruntime":
         results[1]["first_use_with_export_s"] = round(first_use, 1)

@@ -250,7 +250,7 @@ def split_graph(model, image_inputs: tuple[str, ...] = IMAGE_INPUTS):
 
 
 class OnnxDecoder:
-    """ONNX Runtime sessions of ``PromptToMasks``, split into a once-per-image part and a per-click part.
+    """ONNX Runtime sessions of an exported click graph, split into a once-per-image part and a per-click part.
 
     ``image_state(features)`` runs the image part (once per image; the segmenter keeps its result
     beside the embedding); ``decoder(state, points, labels)`` runs the prompt part for one click."""
@@ -375,8 +375,13 @@ def _open_or_export(wrapper, reference: PromptToMasks, features, path: Path, say
     return decoder
 
 
+def _temporary(path: Path) -> Path:
+    """A fresh temporary name beside *path* (the name ``_TEMPORARY`` matches)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+
+
 def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = _temporary(path)
     try:
         tmp.write_text(text)
         os.replace(tmp, path)
@@ -424,7 +429,7 @@ def _atomic_export(wrapper, args, path: Path, inputs, outputs, dynamic: dict | N
 
     *dynamic*: input name -> its axis of variable length (the number of prompt points)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = _temporary(path)
     dynamic = dynamic or {}
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \

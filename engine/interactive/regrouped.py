@@ -77,7 +77,7 @@ class RegroupedPromptToMasks(torch.nn.Module):
         decoder = self.mask_decoder
         sparse, dense = self.prompt_encoder(input_points=points, input_labels=labels, input_boxes=None,
                                             input_masks=None)
-        _, channels, h, w = image_embeddings.shape
+        h, w = image_embeddings.shape[-2:]
         out_tokens = torch.cat([decoder.obj_score_token.weight, decoder.iou_token.weight,
                                 decoder.mask_tokens.weight], dim=0)
         prompt = torch.cat([out_tokens, sparse[0, 0].to(out_tokens.dtype)], dim=0)  # [T, C]
@@ -117,7 +117,6 @@ class RegroupedPromptToMasks(torch.nn.Module):
         decoder = self.mask_decoder
         conv1, conv2, norm = decoder.upscale_conv1, decoder.upscale_conv2, decoder.upscale_layer_norm
         mid, low = conv1.out_channels, conv2.out_channels
-        # feature [c, 2h, 2w] -> [h*w*4, c] with rows (y, x, i, j); [c, 4h, 4w] -> rows (y, x, i, j, k, l)
         # feature [c, 2h, 2w] -> rows (y, x) of (i, j, c); [c, 4h, 4w] -> rows (y, x, i, j) of (k, l, c):
         # the layout of the kernels' products, so each feature (+ the kernel's bias) is their sum's start
         s1 = feat_s1[0].view(mid, h, 2, w, 2).permute(1, 3, 2, 4, 0).reshape(h * w, 4 * mid)
